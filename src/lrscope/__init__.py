@@ -1,0 +1,68 @@
+"""lrscope: find, compare and apply learning-rate policies for PyTorch.
+
+``import lrscope`` is light: it loads the pure-Python policies and nothing that
+imports torch, matplotlib or ray. The torch-facing names (``Task``,
+``run_trial``, ``range_test``, ...) are resolved lazily on first access.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from lrscope.errors import (
+    LRScopeError,
+    ParameterError,
+    SpecError,
+)
+from lrscope.policies import Policy, parse
+
+__version__ = "0.1.0"
+
+# name -> module that defines it; imported on first attribute access (PEP 562).
+_LAZY: dict[str, str] = {
+    "Task": "lrscope.tasks",
+    "get_task": "lrscope.tasks",
+    "run_trial": "lrscope.engine",
+    "TrialResult": "lrscope.engine",
+    "PolicyScheduler": "lrscope.torch",
+    "range_test": "lrscope.rangetest",
+    "lr_range_test": "lrscope.rangetest",
+    "RangeTestResult": "lrscope.rangetest",
+}
+
+__all__ = [
+    "LRScopeError",
+    "ParameterError",
+    "Policy",
+    "PolicyScheduler",
+    "RangeTestResult",
+    "SpecError",
+    "Task",
+    "TrialResult",
+    "__version__",
+    "get_task",
+    "lr_range_test",
+    "parse",
+    "range_test",
+    "run_trial",
+]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lrscope.engine import TrialResult, run_trial
+    from lrscope.rangetest import RangeTestResult, lr_range_test, range_test
+    from lrscope.tasks import Task, get_task
+    from lrscope.torch import PolicyScheduler
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lrscope' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,1 @@
+"""The ``lrscope`` command line: a thin typer layer over the library."""

@@ -1,0 +1,88 @@
+r"""Carry a policy over to another task: scale its learning rates and its time axis.
+
+``rescale(policy, lr_factor=a, step_factor=b)`` returns the policy whose
+learning rates are ``a`` times larger and whose schedule runs ``b`` times
+longer, so that (up to rounding of step counts)
+
+.. math::
+
+    \eta'(t) \approx a \, \eta(t / b).
+
+Parameters are rescaled by what they mean, not by position:
+
+- learning rates (``k0 k1 base_lr max_lr min_lr start_lr end_lr``): times ``a``;
+- step counts (``l stepsize total_steps period steps milestones boundaries``):
+  times ``b``, rounded, at least 1, lists kept strictly increasing;
+- per-step rates: ``gamma`` of ``gamma^t`` policies (EXP, TRIEXP, SINEXP,
+  exp_range) becomes ``gamma^(1/b)``; INV's ``gamma`` becomes ``gamma / b``;
+  the per-drop ``gamma`` of STEP and NSTEP is unchanged;
+- shapes (``p``, momenta, ``pct_start``, ``div_factor``, ``mult``, ``decay``,
+  choices) are unchanged. Piecewise pieces are rescaled one by one.
+
+Used by :mod:`lrscope.recommend`, which takes ``a`` from the ratio of two
+tasks' range-test suggestions and ``b`` from the ratio of their epoch lengths.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from lrscope.errors import ParameterError
+from lrscope.policies.base import Policy
+
+__all__ = ["LR_PARAMS", "STEP_PARAMS", "rescale"]
+
+LR_PARAMS = frozenset({"k0", "k1", "base_lr", "max_lr", "min_lr", "start_lr", "end_lr"})
+STEP_PARAMS = frozenset(
+    {"l", "stepsize", "total_steps", "period", "steps", "milestones", "boundaries"}
+)
+_POWER_GAMMA = frozenset({"EXP", "TRIEXP", "SINEXP", "exp_range"})
+_INVERSE_GAMMA = frozenset({"INV"})
+
+
+def _steps(value: int, factor: float) -> int:
+    return max(1, round(value * factor))
+
+
+def _increasing(values: tuple[int, ...], factor: float) -> tuple[int, ...]:
+    out: list[int] = []
+    for value in values:
+        scaled = _steps(value, factor)
+        out.append(max(scaled, out[-1] + 1) if out else scaled)
+    return tuple(out)
+
+
+def _scaled(
+    policy: Policy, name: str, value: object, lr_factor: float, step_factor: float
+) -> object:
+    if name in LR_PARAMS:
+        return float(value) * lr_factor  # type: ignore[arg-type]
+    if name in STEP_PARAMS:
+        if isinstance(value, tuple):
+            return _increasing(value, step_factor)
+        return _steps(int(value), step_factor)  # type: ignore[call-overload]
+    if name == "gamma" and policy.name in _POWER_GAMMA:
+        return float(value) ** (1.0 / step_factor)  # type: ignore[arg-type]
+    if name == "gamma" and policy.name in _INVERSE_GAMMA:
+        return float(value) / step_factor  # type: ignore[arg-type]
+    if name == "pieces":
+        return tuple(rescale(p, lr_factor=lr_factor, step_factor=step_factor) for p in value)  # type: ignore[attr-defined]
+    return value
+
+
+def rescale(policy: Policy, *, lr_factor: float = 1.0, step_factor: float = 1.0) -> Policy:
+    """``policy`` with learning rates times ``lr_factor`` and time stretched by ``step_factor``.
+
+    >>> from lrscope.policies import TRI
+    >>> rescale(TRI(k0=0.01, k1=0.1, l=100), lr_factor=2.0, step_factor=1.5).spec
+    'TRI(k0=0.02, k1=0.2, l=150)'
+    """
+    for name, factor in (("lr_factor", lr_factor), ("step_factor", step_factor)):
+        if not (isinstance(factor, float | int) and math.isfinite(factor) and factor > 0):
+            raise ParameterError("rescale", name, "a finite float > 0", factor)
+    changes = {
+        name: _scaled(policy, name, value, lr_factor, step_factor)
+        for name, value in policy.params.items()
+    }
+    return dataclasses.replace(policy, **changes)  # type: ignore[type-var]

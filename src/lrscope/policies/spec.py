@@ -1,0 +1,203 @@
+"""Spec strings: the one text form of every policy.
+
+Grammar (names case-insensitive, whitespace free)::
+
+    spec   := call
+    call   := NAME "(" [arg ("," arg)* [","]] ")"
+    arg    := NAME "=" value | value          # bare values only for positional params
+    value  := NUMBER | "true" | "false" | NAME | list | call
+    list   := "[" [value ("," value)* [","]] "]"
+
+Numbers are ints (``2000``) or floats (``1e-3``, ``0.5``); other bare words
+are choices (``anneal=linear``); a call inside a list is a nested policy
+(``piecewise([...], boundaries=[500])``). Errors point at the position::
+
+    >>> parse("TRI2(k0=0.001, k1=0.006, l=2000)")
+    TRI2(k0=0.001, k1=0.006, l=2000)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any
+
+from lrscope.errors import SpecError
+from lrscope.policies.base import Policy, policy_names, registry
+
+__all__ = ["parse"]
+
+_TOKEN = re.compile(
+    r"""
+    (?P<space>\s+)
+  | (?P<number>[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+  | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<punct>[()\[\],=])
+    """,
+    re.VERBOSE,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Token:
+    kind: str  # number, name, punct, end
+    text: str
+    pos: int
+
+
+@dataclasses.dataclass(frozen=True)
+class _Call:
+    name: str
+    pos: int
+    args: tuple[tuple[str | None, Any, int], ...]  # (keyword or None, value, position)
+
+
+def _tokenize(text: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    pos = 0
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if match is None:
+            raise _error(text, pos, f"unexpected character {text[pos]!r}")
+        kind = match.lastgroup or ""
+        if kind != "space":
+            tokens.append(_Token(kind, match.group(), pos))
+        pos = match.end()
+    tokens.append(_Token("end", "", len(text)))
+    return tokens
+
+
+def _error(text: str, pos: int, message: str) -> SpecError:
+    return SpecError(f"{message} at position {pos} of policy spec {text!r}")
+
+
+class _Parser:
+    """Recursive descent over the token list; builds nested :class:`_Call` trees."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = _tokenize(text)
+        self.index = 0
+
+    @property
+    def token(self) -> _Token:
+        return self.tokens[self.index]
+
+    def fail(self, expected: str) -> SpecError:
+        token = self.token
+        found = "the end" if token.kind == "end" else repr(token.text)
+        return _error(self.text, token.pos, f"expected {expected}, found {found}")
+
+    def expect(self, text: str) -> None:
+        if self.token.text != text or self.token.kind != "punct":
+            raise self.fail(repr(text))
+        self.index += 1
+
+    def accept(self, text: str) -> bool:
+        if self.token.kind == "punct" and self.token.text == text:
+            self.index += 1
+            return True
+        return False
+
+    def spec(self) -> _Call:
+        if self.token.kind != "name":
+            raise self.fail("a policy name")
+        call = self.call()
+        if self.token.kind != "end":
+            raise self.fail("the end of the spec")
+        return call
+
+    def call(self) -> _Call:
+        name = self.token
+        self.index += 1
+        self.expect("(")
+        args: list[tuple[str | None, Any, int]] = []
+        while not self.accept(")"):
+            pos = self.token.pos
+            if self.token.kind == "name" and self.tokens[self.index + 1].text == "=":
+                keyword: str | None = self.token.text
+                self.index += 2
+            else:
+                keyword = None
+            args.append((keyword, self.value(), pos))
+            if not self.accept(","):
+                self.expect(")")
+                break
+        return _Call(name.text, name.pos, tuple(args))
+
+    def value(self) -> Any:
+        token = self.token
+        if token.kind == "number":
+            self.index += 1
+            is_float = any(c in token.text for c in ".eE")
+            return float(token.text) if is_float else int(token.text)
+        if token.kind == "name":
+            if self.tokens[self.index + 1].text == "(":
+                return self.call()
+            self.index += 1
+            lowered = token.text.lower()
+            return {"true": True, "false": False}.get(lowered, token.text)
+        if self.accept("["):
+            items: list[Any] = []
+            while not self.accept("]"):
+                items.append(self.value())
+                if not self.accept(","):
+                    self.expect("]")
+                    break
+            return items
+        raise self.fail("a value (number, true/false, word, [list] or policy)")
+
+
+def _build(call: _Call, text: str) -> Policy:
+    """Resolve names and instantiate the policy of ``call`` (nested calls first)."""
+    policies = registry()
+    cls = policies.get(call.name.lower())
+    if cls is None:
+        names = ", ".join(policy_names())
+        raise _error(text, call.pos, f"unknown policy {call.name!r} (valid: {names})")
+    declared = {p.name: p for p in cls.declared_params()}
+    allowed = ", ".join(declared)
+    kwargs: dict[str, Any] = {}
+    positional = list(cls.positional)
+    for keyword, value, pos in call.args:
+        if keyword is None:
+            if not positional or kwargs:
+                raise _error(
+                    text, pos, f"{cls.name} takes name=value arguments (parameters: {allowed})"
+                )
+            keyword = positional.pop(0)
+        key = keyword.lower()
+        if key not in declared:
+            raise _error(
+                text, pos, f"unknown parameter {keyword!r} of {cls.name} (allowed: {allowed})"
+            )
+        if key in kwargs:
+            raise _error(text, pos, f"parameter {keyword!r} of {cls.name} given twice")
+        kwargs[key] = _resolve(value, text)
+    missing = [name for name, p in declared.items() if p.required and name not in kwargs]
+    if missing:
+        listed = ", ".join(repr(m) for m in missing)
+        raise _error(text, call.pos, f"{cls.name} is missing required parameter(s) {listed}")
+    return cls(**kwargs)
+
+
+def _resolve(value: Any, text: str) -> Any:
+    if isinstance(value, _Call):
+        return _build(value, text)
+    if isinstance(value, list):
+        return [_resolve(v, text) for v in value]
+    return value
+
+
+def parse(spec: str | Policy) -> Policy:
+    """The policy a spec string describes (a Policy is returned unchanged).
+
+    Raises :class:`lrscope.errors.SpecError` for malformed text, unknown names
+    or missing parameters (message with the position), and
+    :class:`lrscope.errors.ParameterError` for values outside their range.
+    """
+    if isinstance(spec, Policy):
+        return spec
+    if not isinstance(spec, str):
+        raise SpecError(f"a policy spec must be a string, got {type(spec).__name__}")
+    return _build(_Parser(spec).spec(), spec)
