@@ -76,8 +76,9 @@ app = typer.Typer(
 # (each module exposes `register(app)`; registered in the order of the help,
 # which follows the workflow of shared/ARCHITECTURE.md)
 from lrscope.cli import policies as _policies  # noqa: E402
+from lrscope.cli import train as _train  # noqa: E402
 
-for _module in (_policies,):
+for _module in (_policies, _train):
     _module.register(app)
 # --- end of command registration ------------------------------------------
 

@@ -1,0 +1,81 @@
+"""Run one trial and measure it: :func:`run_trial`, :func:`evaluate`, batching, results.
+
+>>> from lrscope.engine import run_trial
+>>> from lrscope.tasks import get_task
+>>> result = run_trial(get_task("mnist1d-cnn"), "FIX(k0=0.1)", steps=400, seed=0)
+>>> result.metrics()["top1"]  # doctest: +SKIP
+
+The result types (:mod:`lrscope.engine.result`) are torch-free, so the store
+and the CLI can handle results without importing torch; everything else here
+is resolved lazily on first access (PEP 562).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from lrscope.engine.result import EvalPoint, TrialKey, TrialResult
+
+_LAZY: dict[str, str] = {
+    "CheckpointError": "lrscope.engine.checkpoint",
+    "load_checkpoint": "lrscope.engine.checkpoint",
+    "save_atomic": "lrscope.engine.checkpoint",
+    "BatchStream": "lrscope.engine.data",
+    "as_tensors": "lrscope.engine.data",
+    "batches": "lrscope.engine.data",
+    "fixed_subset": "lrscope.engine.data",
+    "iter_batches": "lrscope.engine.data",
+    "set_seed": "lrscope.engine.data",
+    "Evaluation": "lrscope.engine.evaluate",
+    "evaluate": "lrscope.engine.evaluate",
+    "evaluation_from_logits": "lrscope.engine.evaluate",
+    "predict": "lrscope.engine.evaluate",
+    "run_trial": "lrscope.engine.trial",
+}
+
+__all__ = [
+    "BatchStream",
+    "CheckpointError",
+    "EvalPoint",
+    "Evaluation",
+    "TrialKey",
+    "TrialResult",
+    "as_tensors",
+    "batches",
+    "evaluate",
+    "evaluation_from_logits",
+    "fixed_subset",
+    "iter_batches",
+    "load_checkpoint",
+    "predict",
+    "run_trial",
+    "save_atomic",
+    "set_seed",
+]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lrscope.engine.checkpoint import CheckpointError, load_checkpoint, save_atomic
+    from lrscope.engine.data import (
+        BatchStream,
+        as_tensors,
+        batches,
+        fixed_subset,
+        iter_batches,
+        set_seed,
+    )
+    from lrscope.engine.evaluate import Evaluation, evaluate, evaluation_from_logits, predict
+    from lrscope.engine.trial import run_trial
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lrscope.engine' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

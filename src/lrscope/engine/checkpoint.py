@@ -1,0 +1,108 @@
+"""Checkpoints and weight snapshots: tensors and plain data only, written atomically.
+
+A checkpoint holds everything a trial needs to continue bit for bit: model and
+optimizer state, the torch / numpy / Python RNG states, the data-order
+position, the steps done, the first training loss (the divergence reference)
+and the evaluation curve so far. It is written to a temporary file in the same
+directory and moved into place with :func:`os.replace`, so a crash never
+leaves a half-written file; it is read with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from lrscope.errors import LRScopeError
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "CheckpointError",
+    "capture_rng",
+    "load_checkpoint",
+    "restore_rng",
+    "save_atomic",
+    "save_snapshot",
+    "snapshot_path",
+]
+
+CHECKPOINT_FORMAT = 1
+
+
+class CheckpointError(LRScopeError, ValueError):
+    """A checkpoint file is unreadable or belongs to a different trial."""
+
+
+def save_atomic(obj: Any, path: str | os.PathLike[str]) -> None:
+    """``torch.save(obj)`` to ``path`` through a temporary file and :func:`os.replace`."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(obj, handle)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a checkpoint written by :func:`lrscope.engine.run_trial` (``weights_only``)."""
+    try:
+        data = torch.load(Path(path), map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(f"checkpoint {str(path)!r} cannot be read: {exc}") from exc
+    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} is not an lrscope trial checkpoint "
+            f"(format {CHECKPOINT_FORMAT})"
+        )
+    return data
+
+
+def capture_rng() -> dict[str, Any]:
+    """The torch CPU, numpy and Python RNG states as tensors and plain data."""
+    _, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
+    version, internal, gauss_next = random.getstate()
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy_keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+        "numpy_pos": int(pos),
+        "numpy_has_gauss": int(has_gauss),
+        "numpy_cached": float(cached),
+        "python_version": int(version),
+        "python_internal": [int(v) for v in internal],
+        "python_gauss": gauss_next,
+    }
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    """Undo :func:`capture_rng`: put the three generators back where they were."""
+    torch.set_rng_state(state["torch"])
+    keys = state["numpy_keys"].numpy().astype(np.uint32)
+    np.random.set_state(
+        ("MT19937", keys, state["numpy_pos"], state["numpy_has_gauss"], state["numpy_cached"])
+    )
+    random.setstate(
+        (state["python_version"], tuple(state["python_internal"]), state["python_gauss"])
+    )
+
+
+def snapshot_path(directory: str | os.PathLike[str], step: int) -> Path:
+    """``directory/step_000600.pt`` for ``step = 600``."""
+    return Path(directory) / f"step_{step:06d}.pt"
+
+
+def save_snapshot(model: nn.Module, directory: str | os.PathLike[str], step: int) -> Path:
+    """Save ``model.state_dict()`` as ``step_NNNNNN.pt`` (loadable with ``weights_only``)."""
+    path = snapshot_path(directory, step)
+    save_atomic(model.state_dict(), path)
+    return path
