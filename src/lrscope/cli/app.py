@@ -75,10 +75,11 @@ app = typer.Typer(
 # --- command registration: one module per command or command group --------
 # (each module exposes `register(app)`; registered in the order of the help,
 # which follows the workflow of shared/ARCHITECTURE.md)
+from lrscope.cli import db as _db  # noqa: E402
 from lrscope.cli import policies as _policies  # noqa: E402
 from lrscope.cli import train as _train  # noqa: E402
 
-for _module in (_policies, _train):
+for _module in (_policies, _train, _db):
     _module.register(app)
 # --- end of command registration ------------------------------------------
 

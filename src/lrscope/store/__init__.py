@@ -1,0 +1,89 @@
+"""The results store: tasks, policies, trials, range tests, interpolations.
+
+SQLAlchemy 2 over SQLite (the default, ``sqlite:///lrscope.db``) or PostgreSQL
+(``postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB``). Nothing here imports
+torch; :meth:`TrialRecord.to_result` and :meth:`Store.done_keys` import
+``lrscope.engine.result`` when called.
+
+Tables (schema version 1, recorded in ``lrscope_meta``):
+
+- ``tasks``: ``name`` (unique), ``metadata`` (JSON: ``TaskMetadata.to_dict()``).
+- ``policies``: ``spec`` (unique, as given by the caller: pass ``Policy.spec``),
+  ``name``, ``family``, ``n_params`` (parsed from the spec when it parses).
+- ``trials``: the key ``(task, spec, seed, steps, eval_every)`` (unique), the
+  ``status`` (``running``, ``done``, ``diverged``, ``pruned``, ``failed`` with ``error``),
+  every metric as a column (``top1, top5, best_top1, best_iter, ac, cd, cdac,
+  ld, n_params, wall_s, steps_done, diverged_at``; NaN stored as NULL), the
+  ``curve`` (JSON), the lrscope version, the claim (``owner`` token, ``host``,
+  ``boot_id``, ``pid``, ``pid_start``, ``attempts``) and the times
+  ``created_at``, ``started_at``, ``heartbeat_at``, ``finished_at`` (UTC).
+- ``range_tests``: ``task``, ``params`` and ``result`` (JSON), version, time.
+- ``interpolations``: ``task``, ``data`` (JSON), version, time.
+
+JSON has no NaN: non-finite floats are written as ``null`` (curve metrics read
+back as NaN).
+
+The claim protocol (no trial is stored twice, none is lost to a crash):
+
+1. ``start_trial(key)`` runs in one write transaction (``BEGIN IMMEDIATE`` on
+   SQLite, ``SELECT ... FOR UPDATE`` on PostgreSQL). The key has one row for
+   its whole life, guarded by the unique index:
+
+   - no row: insert it as ``running``, owned by this store -> its id;
+   - ``done`` or ``diverged``: -> None (skip: already stored);
+   - ``running`` and its owner alive (or unknown and its heartbeat younger
+     than the lease, 900 s by default) -> None (skip: another runner has it);
+   - ``failed``, or ``running`` with a dead owner or an expired lease:
+     re-claim the same row (owner, times, ``attempts + 1``) -> its id.
+
+   Two runners inserting the same new key at once: the unique index lets one
+   insert win; the other's transaction fails and is retried, and then sees
+   the row. So at most one runner holds a live claim on a key.
+2. An owner is dead when provably so: same host and boot, and its pid does
+   not exist, is a zombie, or belongs to a process started at another time
+   (pid reuse). That is what ``kill -9``, a crash or a reboot leaves behind,
+   and the next run of the plan re-claims those rows at once. Owners on other
+   hosts are judged by their heartbeat: a runner calls ``heartbeat(trial_id)``
+   while training (cheap; writes at most every ``min(60 s, lease / 4)``).
+3. ``finish_trial(trial_id, result)`` updates that same row to ``done`` or
+   ``diverged`` with the metrics, unless it is already finished (then it
+   returns False and keeps the stored result: a key never gets two results).
+   ``fail_trial(trial_id, error)`` marks it ``failed`` with the error text.
+4. ``close()`` (and leaving ``with Store.open() as store``) marks this store's
+   claims that are still ``running`` as ``failed`` ("released"), so an
+   interrupted run (Ctrl-C) leaves nothing blocked.
+
+Errors: a bad URL, an unknown driver, an unreachable database, a database of a
+newer schema version or one not made by lrscope raise
+:class:`lrscope.errors.StoreError`, with the URL's password hidden. Tables are
+created when missing, never altered or dropped.
+"""
+
+from __future__ import annotations
+
+from lrscope.store._db import ALLOWED_URLS, hide_password
+from lrscope.store._schema import SCHEMA_VERSION, STATUSES
+from lrscope.store.records import (
+    InterpolationRecord,
+    PolicyRecord,
+    RangeTestRecord,
+    TaskRecord,
+    TrialRecord,
+)
+from lrscope.store.store import DEFAULT_DB_URL, DEFAULT_LEASE_S, Store, resolve_url
+
+__all__ = [
+    "ALLOWED_URLS",
+    "DEFAULT_DB_URL",
+    "DEFAULT_LEASE_S",
+    "SCHEMA_VERSION",
+    "STATUSES",
+    "InterpolationRecord",
+    "PolicyRecord",
+    "RangeTestRecord",
+    "Store",
+    "TaskRecord",
+    "TrialRecord",
+    "hide_password",
+    "resolve_url",
+]

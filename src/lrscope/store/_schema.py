@@ -1,0 +1,163 @@
+"""The tables of the results store (SQLAlchemy 2 typed ORM).
+
+Schema version 1. Any change to these tables bumps :data:`SCHEMA_VERSION`
+and adds a migration step in :mod:`lrscope.store.store`; a database written by
+a newer lrscope is refused rather than misread.
+
+Units: times are UTC timestamps; ``wall_s`` is seconds; ``steps``,
+``eval_every``, ``best_iter``, ``steps_done`` and ``diverged_at`` count
+optimizer steps; accuracies are fractions in [0, 1]; losses are nats. Float
+metrics that are NaN are stored as SQL NULL.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+SCHEMA_VERSION = 1
+"""The schema version this lrscope reads and writes."""
+
+META_TABLE = "lrscope_meta"
+
+STATUS_RUNNING = "running"
+STATUS_DONE = "done"
+STATUS_DIVERGED = "diverged"
+STATUS_FAILED = "failed"
+STATUS_PRUNED = "pruned"
+"""Stopped early on purpose (a tuning pruner): a result, but not of the full budget."""
+STATUSES = (STATUS_RUNNING, STATUS_DONE, STATUS_DIVERGED, STATUS_PRUNED, STATUS_FAILED)
+FINISHED = (STATUS_DONE, STATUS_DIVERGED, STATUS_PRUNED)
+
+Json = JSON(none_as_null=True)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the store's tables."""
+
+
+class MetaRow(Base):
+    """Key/value facts about the database itself (``schema_version``, ...)."""
+
+    __tablename__ = META_TABLE
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class TaskRow(Base):
+    """A task by name, with its metadata (dataset, model family, shapes)."""
+
+    __tablename__ = "tasks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    task_metadata: Mapped[dict[str, Any] | None] = mapped_column("metadata", Json)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PolicyRow(Base):
+    """A policy by its spec string, with the name and family parsed from it."""
+
+    __tablename__ = "policies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    spec: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    family: Mapped[str | None] = mapped_column(Text)
+    n_params: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class TrialRow(Base):
+    """One trial: its key, its claim (owner, heartbeat) and, once finished, its metrics.
+
+    The key ``(task, spec, seed, steps, eval_every)`` is unique: a key has one
+    row for its whole life (claimed, failed, re-claimed, done).
+    """
+
+    __tablename__ = "trials"
+    __table_args__ = (
+        UniqueConstraint("task", "spec", "seed", "steps", "eval_every", name="uq_trials_key"),
+        Index("ix_trials_task_status", "task", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task: Mapped[str] = mapped_column(Text)
+    spec: Mapped[str] = mapped_column(Text)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    steps: Mapped[int] = mapped_column(BigInteger)
+    eval_every: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+
+    top1: Mapped[float | None] = mapped_column(Float)
+    top5: Mapped[float | None] = mapped_column(Float)
+    best_top1: Mapped[float | None] = mapped_column(Float)
+    best_iter: Mapped[int | None] = mapped_column(BigInteger)
+    ac: Mapped[float | None] = mapped_column(Float)
+    cd: Mapped[float | None] = mapped_column(Float)
+    cdac: Mapped[float | None] = mapped_column(Float)
+    ld: Mapped[float | None] = mapped_column(Float)
+    n_params: Mapped[int | None] = mapped_column(Integer)
+    wall_s: Mapped[float | None] = mapped_column(Float)
+    steps_done: Mapped[int | None] = mapped_column(BigInteger)
+    diverged_at: Mapped[int | None] = mapped_column(BigInteger)
+    curve: Mapped[list[dict[str, Any]] | None] = mapped_column(Json)
+
+    library_version: Mapped[str] = mapped_column(String(64))
+    owner: Mapped[str | None] = mapped_column(String(64))
+    host: Mapped[str | None] = mapped_column(Text)
+    boot_id: Mapped[str | None] = mapped_column(String(64))
+    pid: Mapped[int | None] = mapped_column(BigInteger)
+    pid_start: Mapped[int | None] = mapped_column(BigInteger)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RangeTestRow(Base):
+    """One stored range test: its parameters and its result (curves, suggestions)."""
+
+    __tablename__ = "range_tests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task: Mapped[str] = mapped_column(Text, index=True)
+    params: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    result: Mapped[dict[str, Any]] = mapped_column(Json)
+    library_version: Mapped[str] = mapped_column(String(64))
+    host: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class InterpolationRow(Base):
+    """One stored interpolation between two weight sets (the landscape helper)."""
+
+    __tablename__ = "interpolations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task: Mapped[str] = mapped_column(Text, index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(Json)
+    library_version: Mapped[str] = mapped_column(String(64))
+    host: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+TABLES = tuple(Base.metadata.tables)
+"""Every table name of the schema, the meta table included."""
