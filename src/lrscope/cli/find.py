@@ -1,0 +1,328 @@
+"""``lrscope find``: the LR range test of a task, or a momentum / weight-decay sweep.
+
+``lrscope find --task T [--mode exp|linear] [--start-lr A] [--end-lr B]
+[--steps N] [--seed S] [--eval-every K] [--eval-samples M] [--data-dir D]
+[--plot FILE.png] [--db URL] [--json]`` runs
+:func:`lrscope.rangetest.range_test`, stores the result (``--db``, default
+``$LRSCOPE_DB`` else ``sqlite:///lrscope.db``) and prints ``suggested_lr``,
+``min_lr``, ``max_lr``, ``onecycle_max_lr``, every suggestion with the rule
+that produced it, the curves (``lr``, ``loss``, ``smoothed_loss``) and
+``diverged_at``.
+
+``lrscope find --task T --sweep momentum|weight-decay [--lr LR] [--steps N]
+[--seed S]`` runs :func:`~lrscope.rangetest.momentum_sweep` or
+:func:`~lrscope.rangetest.weight_decay_search` instead (``--steps``: steps of
+each short run; without ``--lr`` a range test finds the peak first) and prints
+the table and the best value.
+
+Options are checked before any data is loaded; torch and matplotlib are
+imported inside the command.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from lrscope.cli._common import (
+    DbOpt,
+    JsonOpt,
+    QuietOpt,
+    emit,
+    progress_bar,
+    resolve_db_url,
+    stdout,
+)
+from lrscope.errors import LRScopeError, ParameterError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lrscope.rangetest import RangeTestResult, SweepResult
+    from lrscope.tasks import Task
+
+__all__ = ["find", "register"]
+
+_OWNER = "lrscope find"
+_PLOT_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
+_SWEEPS = ("momentum", "weight-decay")
+_CURVE_ROWS = 16
+
+FloatOpt = Annotated[float | None, typer.Option(show_default=False)]
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``find`` to the ``lrscope`` app."""
+    app.command("find")(find)
+
+
+def _check_ramp(mode: str, start_lr: float, end_lr: float, eval_samples: int) -> None:
+    if mode not in ("exp", "linear"):
+        raise ParameterError(_OWNER, "--mode", "one of exp, linear", mode)
+    if not (math.isfinite(start_lr) and start_lr > 0):
+        raise ParameterError(_OWNER, "--start-lr", "a float > 0", start_lr)
+    if not (math.isfinite(end_lr) and end_lr > start_lr):
+        raise ParameterError(_OWNER, "--end-lr", "a float > --start-lr", end_lr)
+    if eval_samples < 1:
+        raise ParameterError(_OWNER, "--eval-samples", "an int >= 1", eval_samples)
+
+
+def _check_options(
+    sweep: str | None,
+    steps: int | None,
+    eval_every: int | None,
+    lr: float | None,
+    plot: Path | None,
+) -> None:
+    """Reject bad options before any data is loaded or any training starts."""
+    if sweep is not None and sweep not in _SWEEPS:
+        raise ParameterError(_OWNER, "--sweep", "one of momentum, weight-decay", sweep)
+    if steps is not None and steps < (10 if sweep else 5):
+        raise ParameterError(_OWNER, "--steps", f"an int >= {10 if sweep else 5}", steps)
+    if eval_every is not None and eval_every < 1:
+        raise ParameterError(_OWNER, "--eval-every", "an int >= 1", eval_every)
+    if lr is not None and not (math.isfinite(lr) and lr > 0):
+        raise ParameterError(_OWNER, "--lr", "a float > 0", lr)
+    if lr is not None and sweep is None:
+        raise LRScopeError("--lr only applies with --sweep momentum|weight-decay")
+    if sweep is not None and (plot is not None or eval_every is not None):
+        raise LRScopeError("--plot and --eval-every only apply to the range test, not to --sweep")
+    if plot is not None:
+        if plot.suffix.lower() not in _PLOT_SUFFIXES:
+            allowed = ", ".join(_PLOT_SUFFIXES)
+            raise LRScopeError(f"cannot plot to {str(plot)!r}: the file must end in {allowed}")
+        if not plot.parent.is_dir():
+            raise LRScopeError(
+                f"cannot plot to {str(plot)!r}: directory {str(plot.parent)!r} is missing"
+            )
+
+
+def _document(result: RangeTestResult, stored_id: int | None, plot: Path | None) -> dict[str, Any]:
+    """The JSON document: headline numbers first, then the whole result."""
+    data = result.to_dict()
+    found = data["suggestions"]
+    head = {
+        "task": result.task,
+        "seed": result.seed,
+        "suggested_lr": found["suggested_lr"]["lr"],
+        "min_lr": found["min_lr"]["lr"],
+        "max_lr": found["max_lr"]["lr"],
+        "onecycle_max_lr": found["onecycle_max_lr"]["lr"],
+        "diverged_at": result.diverged_at,
+        "diverged_lr": result.diverged_lr,
+        "steps_done": result.steps_done,
+        "stored_id": stored_id,
+        "plot": None if plot is None else str(plot),
+    }
+    return {**head, **{k: v for k, v in data.items() if k not in head}}
+
+
+def _render(result: RangeTestResult, stored: str | None, plot: Path | None) -> None:
+    from rich.table import Table
+
+    found = result.suggestions
+    if found is None:  # pragma: no cover - range_test always attaches them
+        return
+    stdout.print(
+        f"range test of {result.task} (seed {result.seed}): {result.mode} ramp "
+        f"{result.start_lr:g} -> {result.end_lr:g}, {result.steps_done}/{result.steps} steps, "
+        f"{result.wall_s:.1f} s"
+    )
+    if result.diverged_at is not None:
+        stdout.print(f"diverged at step {result.diverged_at} (lr {result.diverged_lr:.4g})")
+    else:
+        stdout.print("diverged at: none (the loss stayed below 4x its minimum)")
+    table = Table(title="suggestions")
+    for column in ("name", "lr", "rule", "fallback"):
+        table.add_column(column, justify="right" if column == "lr" else "left")
+    for name, s in found.as_pairs().items():
+        item = getattr(found, name)
+        table.add_row(name, f"{s[0]:.4g}", s[1], item.fallback or "")
+    stdout.print(table)
+    curve = Table(title="curve (sampled)")
+    for column in ("step", "lr", "loss", "smoothed"):
+        curve.add_column(column, justify="right")
+    n = result.steps_done
+    for i in sorted(
+        {round(k * (n - 1) / (_CURVE_ROWS - 1)) for k in range(_CURVE_ROWS)} if n else ()
+    ):
+        curve.add_row(
+            str(i), f"{result.lr[i]:.4g}", f"{result.loss[i]:.4f}", f"{result.smoothed_loss[i]:.4f}"
+        )
+    stdout.print(curve)
+    if stored:
+        stdout.print(f"stored in {stored}")
+    if plot is not None:
+        stdout.print(f"plot written to {plot}")
+
+
+def _render_sweep(result: SweepResult) -> None:
+    from rich.table import Table
+
+    table = Table(
+        title=f"{result.parameter} of {result.task}: {result.policy}, seeds {list(result.seeds)}"
+    )
+    for column in ("value", "phase", "test_loss", "top1", "diverged"):
+        table.add_column(column, justify="left" if column == "phase" else "right")
+    for row in result.rows:
+        mark = " *" if row.value == result.best else ""
+        table.add_row(
+            f"{row.value:g}{mark}",
+            row.phase,
+            f"{row.test_loss:.4f}",
+            f"{row.top1:.4f}",
+            "yes" if row.diverged else "",
+        )
+    stdout.print(table)
+    stdout.print(
+        f"best {result.parameter}: {result.best:g} (lr {result.lr:.4g}, {result.lr_method})"
+    )
+
+
+def _run_sweep(
+    the_task: Task, sweep: str, lr: float | None, steps: int | None, seed: int, quiet: bool
+) -> SweepResult:
+    from lrscope.rangetest import momentum_sweep, weight_decay_search
+
+    with progress_bar(f"{sweep} sweep of {the_task.name}", None, quiet) as advance:
+
+        def on_progress(done: int, total: int) -> None:
+            advance(1)
+
+        if sweep == "momentum":
+            return momentum_sweep(
+                the_task, lr=lr, steps=steps, seeds=(seed,), on_progress=on_progress
+            )
+        return weight_decay_search(
+            the_task, lr=lr, steps=steps, seeds=(seed,), on_progress=on_progress
+        )
+
+
+#: Below this many input numbers per batch, intra-op threads cost more than
+#: they give (each op takes microseconds; on a busy machine spinning threads
+#: make it far worse), so ``find`` runs on one thread unless told otherwise.
+SMALL_BATCH_NUMEL = 65_536
+
+
+def _auto_threads(the_task: Task) -> int | None:
+    """1 for tasks whose batches are small (see :data:`SMALL_BATCH_NUMEL`), else None."""
+    sample = the_task.train_data[0][0]
+    numel = int(sample.numel()) if hasattr(sample, "numel") else 0
+    return 1 if 0 < numel * the_task.batch_size < SMALL_BATCH_NUMEL else None
+
+
+def _store(result: RangeTestResult, db: str | None) -> tuple[int, str]:
+    from lrscope.store import Store
+
+    with Store.open(resolve_db_url(db)) as store:
+        stored_id = store.put_range_test(str(result.task), result.to_dict(), result.params())
+        return stored_id, store.url
+
+
+def find(
+    task: Annotated[
+        str,
+        typer.Option(
+            "--task",
+            help="Built-in task (e.g. mnist1d-cnn), pkg.module:function or file.py:function.",
+        ),
+    ],
+    mode: Annotated[str, typer.Option("--mode", help="Ramp: exp or linear.")] = "exp",
+    start_lr: Annotated[float, typer.Option("--start-lr", help="lr of the first step.")] = 1e-5,
+    end_lr: Annotated[float, typer.Option("--end-lr", help="lr of the last step.")] = 10.0,
+    steps: Annotated[
+        int | None,
+        typer.Option(
+            "--steps",
+            help="Range-test steps (default: one epoch within 300..500); with --sweep, "
+            "steps of each short run (default: 10 epochs within 300..1000).",
+            show_default=False,
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of weights and data order.")] = 0,
+    eval_every: Annotated[
+        int | None,
+        typer.Option(
+            "--eval-every",
+            help="Test-subset accuracy every K steps (default: off).",
+            show_default=False,
+        ),
+    ] = None,
+    eval_samples: Annotated[
+        int, typer.Option("--eval-samples", help="Size of the fixed test subset.")
+    ] = 1000,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", help="Directory of on-disk datasets.", show_default=False),
+    ] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option("--plot", help="Write the figure here (.png/.svg/.pdf).", show_default=False),
+    ] = None,
+    sweep: Annotated[
+        str | None,
+        typer.Option(
+            "--sweep",
+            help="momentum or weight-decay instead of the range test.",
+            show_default=False,
+        ),
+    ] = None,
+    lr: Annotated[
+        float | None,
+        typer.Option(
+            "--lr",
+            help="Peak lr of the sweep runs (default: from a range test).",
+            show_default=False,
+        ),
+    ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            "--threads",
+            help="torch intra-op threads (default: 1 for small batches, else torch's).",
+            show_default=False,
+        ),
+    ] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Range test: suggested_lr, min_lr, max_lr, curves; or a momentum / weight-decay sweep."""
+    _check_ramp(mode, start_lr, end_lr, eval_samples)
+    _check_options(sweep, steps, eval_every, lr, plot)
+    if threads is not None and threads < 1:
+        raise ParameterError(_OWNER, "--threads", "an int >= 1", threads)
+    import torch
+
+    from lrscope.tasks import get_task
+
+    the_task = get_task(task, data_dir=data_dir)
+    chosen = threads if threads is not None else _auto_threads(the_task)
+    if chosen is not None:
+        torch.set_num_threads(chosen)
+    if sweep is not None:
+        found = _run_sweep(the_task, sweep, lr, steps, seed, quiet)
+        emit(found.to_dict(), as_json, lambda: _render_sweep(found))
+        return
+
+    from lrscope.rangetest import default_steps, plot_range_test, range_test
+
+    total = steps if steps is not None else default_steps(the_task.steps_per_epoch)
+    with progress_bar(f"range test {the_task.name}", total, quiet) as advance:
+        result = range_test(
+            the_task,
+            mode=mode,
+            start_lr=start_lr,
+            end_lr=end_lr,
+            steps=total,
+            seed=seed,
+            eval_every=eval_every,
+            eval_samples=eval_samples,
+            on_progress=lambda done, total: advance(1),
+        )
+    stored_id, stored_url = _store(result, db)
+    if plot is not None:
+        plot_range_test(result, plot)
+    document = _document(result, stored_id, plot)
+    emit(document, as_json, lambda: _render(result, stored_url, plot))

@@ -1,0 +1,96 @@
+"""The LR range test, its suggestions, and momentum and weight-decay sweeps.
+
+>>> from lrscope.rangetest import range_test
+>>> from lrscope.tasks import get_task
+>>> result = range_test(get_task("mnist1d-cnn"), seed=0)   # doctest: +SKIP
+>>> result.suggestions.suggested_lr.lr, result.suggestions.max_lr.lr  # doctest: +SKIP
+
+- :func:`range_test` (a :class:`~lrscope.tasks.Task`) and :func:`lr_range_test`
+  (your own model, optimizer, loss and loader) run the test (seed 001,
+  section 3.3) and return a frozen :class:`RangeTestResult`.
+- :func:`suggest` reads the learning rates off a result (pure; each number
+  says which rule produced it): ``suggested_lr``, the CLR bounds ``min_lr`` and
+  ``max_lr``, the one-cycle peak, and the ``steepest``, ``valley`` and
+  ``min_div_10`` rules.
+- :func:`momentum_sweep` and :func:`weight_decay_search` compare short
+  one-cycle runs on the test loss (seed 003, section 4.2) -> :class:`SweepResult`.
+- :func:`plot_range_test` draws a result (matplotlib, imported when called).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from lrscope.rangetest.plot import plot_range_test
+from lrscope.rangetest.result import RangeEvalPoint, RangeTestResult, Suggestion, Suggestions
+from lrscope.rangetest.suggest import (
+    clr_bounds,
+    max_lr,
+    min_div_10,
+    min_lr,
+    onecycle_max_lr,
+    steepest,
+    suggest,
+    valley,
+)
+
+# The runners import torch; results, suggestions and plots do not, so reading
+# stored range tests (the report, recommend) stays light. PEP 562 lazy names:
+_LAZY = {
+    "default_steps": "lrscope.rangetest.run",
+    "lr_range_test": "lrscope.rangetest.run",
+    "range_test": "lrscope.rangetest.run",
+    "DEFAULT_MOMENTA": "lrscope.rangetest.sweep",
+    "SweepResult": "lrscope.rangetest.sweep",
+    "SweepRow": "lrscope.rangetest.sweep",
+    "momentum_sweep": "lrscope.rangetest.sweep",
+    "weight_decay_search": "lrscope.rangetest.sweep",
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lrscope.rangetest.run import default_steps, lr_range_test, range_test
+    from lrscope.rangetest.sweep import (
+        DEFAULT_MOMENTA,
+        SweepResult,
+        SweepRow,
+        momentum_sweep,
+        weight_decay_search,
+    )
+
+__all__ = [
+    "DEFAULT_MOMENTA",
+    "RangeEvalPoint",
+    "RangeTestResult",
+    "Suggestion",
+    "Suggestions",
+    "SweepResult",
+    "SweepRow",
+    "clr_bounds",
+    "default_steps",
+    "lr_range_test",
+    "max_lr",
+    "min_div_10",
+    "min_lr",
+    "momentum_sweep",
+    "onecycle_max_lr",
+    "plot_range_test",
+    "range_test",
+    "steepest",
+    "suggest",
+    "valley",
+    "weight_decay_search",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lrscope.rangetest' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

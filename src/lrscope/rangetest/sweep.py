@@ -1,0 +1,356 @@
+"""Momentum sweep and weight-decay search (seed 003, section 4.2; Smith 2018).
+
+Both compare short one-cycle runs at the lr found by the range test, one run
+per candidate value (and seed), on the loss of the test set at the end of the
+run: the validation loss is what seed 003 reads, because it shows both
+under-fitting (too much regularisation, too little momentum) and
+over-fitting (too little regularisation) in one number, where accuracy
+saturates.
+
+- :func:`momentum_sweep`: each candidate momentum (default 0.8, 0.85, 0.9,
+  0.95, 0.99) held constant through the run; the policy does not cycle
+  momentum, so the candidate is what is measured.
+- :func:`weight_decay_search`: a coarse search over decades (1e-2 down to
+  1e-7), then a fine one at the 1-3-10 grid neighbours of the best coarse
+  value (3e-7 and 3e-6 around 1e-6; seed 003 lands on such values).
+
+Each run is :func:`lrscope.engine.run_trial` on the task with its optimizer
+factory wrapped (``dataclasses.replace(task, optimizer=...)``) so that every
+parameter group gets the candidate value; the policy is
+``onecycle(max_lr=lr, total_steps=steps, cycle_momentum=false)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import torch
+from torch import nn
+
+from lrscope.engine.trial import run_trial
+from lrscope.errors import ParameterError
+from lrscope.policies import onecycle
+from lrscope.tasks.base import OptimizerFactory, Task
+
+__all__ = [
+    "COARSE_WEIGHT_DECAYS",
+    "DEFAULT_MOMENTA",
+    "FINE_FACTOR",
+    "SweepResult",
+    "SweepRow",
+    "default_sweep_steps",
+    "momentum_sweep",
+    "weight_decay_search",
+]
+
+DEFAULT_MOMENTA: tuple[float, ...] = (0.8, 0.85, 0.9, 0.95, 0.99)
+COARSE_WEIGHT_DECAYS: tuple[float, ...] = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7)
+FINE_FACTOR = 3.0
+
+ProgressFn = Callable[[int, int], None]
+
+
+def default_sweep_steps(steps_per_epoch: int) -> int:
+    """Steps of each short run: 10 epochs, clipped to [300, 1000].
+
+    Long enough for the one-cycle run to end near convergence on small tasks
+    (so the test loss reflects the candidate, not the noise of a half-trained
+    model), short enough that a sweep of 5 to 8 runs stays a fraction of a
+    full training.
+    """
+    return min(max(10 * steps_per_epoch, 300), 1000)
+
+
+@dataclass(frozen=True)
+class SweepRow:
+    """One candidate value and what its short runs gave.
+
+    ``test_loss`` and ``top1`` are means over the seeds of the final test loss
+    (nats) and top-1 accuracy (fraction); a diverged run counts as infinite
+    loss. ``phase`` is ``"sweep"`` (momentum), ``"coarse"`` or ``"fine"``
+    (weight decay). ``test_losses`` holds the per-seed values.
+    """
+
+    value: float
+    phase: str
+    test_loss: float
+    top1: float
+    diverged: bool
+    test_losses: tuple[float, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["test_losses"] = list(self.test_losses)
+        for key in ("test_loss", "top1"):
+            if not math.isfinite(data[key]):
+                data[key] = None
+        data["test_losses"] = [v if math.isfinite(v) else None for v in self.test_losses]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SweepRow:
+        def num(value: Any) -> float:
+            return math.inf if value is None else float(value)
+
+        return cls(
+            value=float(data["value"]),
+            phase=str(data["phase"]),
+            test_loss=num(data["test_loss"]),
+            top1=math.nan if data["top1"] is None else float(data["top1"]),
+            diverged=bool(data["diverged"]),
+            test_losses=tuple(num(v) for v in data["test_losses"]),
+        )
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """The outcome of a momentum sweep or a weight-decay search.
+
+    ``parameter`` is ``"momentum"`` or ``"weight_decay"``; ``best`` the value of
+    the row with the lowest mean test loss (the first such row on ties);
+    ``lr`` the one-cycle peak used and ``lr_method`` where it came from
+    (``"given"`` or the range test's rule); ``policy`` the spec of every run.
+    """
+
+    task: str
+    parameter: str
+    best: float
+    lr: float
+    lr_method: str
+    policy: str
+    steps: int
+    seeds: tuple[int, ...]
+    rows: tuple[SweepRow, ...]
+
+    @property
+    def best_row(self) -> SweepRow:
+        return next(row for row in self.rows if row.value == self.best)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["seeds"] = list(self.seeds)
+        data["rows"] = [row.to_dict() for row in self.rows]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SweepResult:
+        return cls(
+            task=str(data["task"]),
+            parameter=str(data["parameter"]),
+            best=float(data["best"]),
+            lr=float(data["lr"]),
+            lr_method=str(data["lr_method"]),
+            policy=str(data["policy"]),
+            steps=int(data["steps"]),
+            seeds=tuple(int(s) for s in data["seeds"]),
+            rows=tuple(SweepRow.from_dict(r) for r in data["rows"]),
+        )
+
+
+@dataclass(frozen=True)
+class _Override:
+    """An optimizer factory that sets one hyper-parameter in every param group.
+
+    ``key`` is ``"momentum"`` (SGD, RMSprop; ``betas[0]`` for the Adam family)
+    or ``"weight_decay"``. A plain picklable object, so it crosses process
+    boundaries like the task it is part of.
+    """
+
+    base: OptimizerFactory
+    key: str
+    value: float
+
+    def __call__(self, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
+        optimizer = self.base(params)
+        for group in [*optimizer.param_groups, optimizer.defaults]:
+            if self.key == "momentum" and "momentum" not in group and "betas" in group:
+                group["betas"] = (self.value, group["betas"][1])
+            elif self.key in group:
+                group[self.key] = self.value
+            else:
+                raise ParameterError(
+                    f"the {self.key} sweep",
+                    "task.optimizer",
+                    f"an optimizer with a {self.key!r} hyper-parameter"
+                    + (" (or Adam's betas)" if self.key == "momentum" else ""),
+                    type(optimizer).__name__,
+                )
+        return optimizer
+
+
+def _check_values(owner: str, name: str, values: Sequence[float], low: float, high: float) -> None:
+    allowed = f"a non-empty list of floats in the range [{low}, {high})"
+    if not values or any(not (low <= v < high) for v in values):
+        raise ParameterError(owner, name, allowed, list(values))
+
+
+def _resolve_lr(task: Task, lr: float | None, seed: int) -> tuple[float, str]:
+    """``lr`` when given, else the range test's one-cycle peak for ``task``."""
+    if lr is not None:
+        if not (math.isfinite(lr) and lr > 0):
+            raise ParameterError("the sweep", "lr", "a float > 0", lr)
+        return float(lr), "given"
+    from lrscope.rangetest.run import range_test
+    from lrscope.rangetest.suggest import suggest
+
+    peak = suggest(range_test(task, seed=seed)).onecycle_max_lr
+    return peak.lr, f"range_test:{peak.method}"
+
+
+def _measure(
+    task: Task,
+    key: str,
+    value: float,
+    phase: str,
+    policy_spec: str,
+    steps: int,
+    seeds: Sequence[int],
+) -> SweepRow:
+    variant = replace(task, optimizer=_Override(task.optimizer, key, value))
+    losses: list[float] = []
+    accuracies: list[float] = []
+    diverged = False
+    for seed in seeds:
+        result = run_trial(variant, policy_spec, steps=steps, seed=seed, eval_every=steps)
+        final = result.curve[-1].test_loss if result.curve else math.inf
+        bad = result.diverged or not math.isfinite(final)
+        diverged = diverged or result.diverged
+        losses.append(math.inf if bad else final)
+        accuracies.append(result.top1)
+    return SweepRow(
+        value=value,
+        phase=phase,
+        test_loss=sum(losses) / len(losses),
+        top1=sum(accuracies) / len(accuracies),
+        diverged=diverged,
+        test_losses=tuple(losses),
+    )
+
+
+def _best(rows: Sequence[SweepRow]) -> SweepRow:
+    return min(rows, key=lambda row: row.test_loss)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every run of one sweep shares."""
+
+    task: Task
+    key: str
+    lr: float
+    lr_method: str
+    steps: int
+    seeds: tuple[int, ...]
+    on_progress: ProgressFn | None
+
+    @property
+    def policy(self) -> str:
+        params: dict[str, Any] = {
+            "max_lr": self.lr,
+            "total_steps": self.steps,
+            "cycle_momentum": False,
+        }
+        return onecycle(**params).spec
+
+    def rows(self, values: Sequence[float], phase: str, done: int, total: int) -> list[SweepRow]:
+        out = []
+        for i, value in enumerate(values):
+            out.append(
+                _measure(self.task, self.key, value, phase, self.policy, self.steps, self.seeds)
+            )
+            if self.on_progress is not None:
+                self.on_progress(done + i + 1, total)
+        return out
+
+    def result(self, parameter: str, rows: Sequence[SweepRow]) -> SweepResult:
+        return SweepResult(
+            task=self.task.name,
+            parameter=parameter,
+            best=_best(rows).value,
+            lr=self.lr,
+            lr_method=self.lr_method,
+            policy=self.policy,
+            steps=self.steps,
+            seeds=self.seeds,
+            rows=tuple(rows),
+        )
+
+
+def _prepare(
+    owner: str, task: Task, lr: float | None, steps: int | None, seeds: Sequence[int]
+) -> tuple[float, str, int, tuple[int, ...]]:
+    chosen = default_sweep_steps(task.steps_per_epoch) if steps is None else steps
+    if isinstance(chosen, bool) or not isinstance(chosen, int) or chosen < 10:
+        raise ParameterError(owner, "steps", "an int in the range [10, inf)", steps)
+    if not seeds:
+        raise ParameterError(owner, "seeds", "a non-empty list of ints", list(seeds))
+    peak, method = _resolve_lr(task, lr, seeds[0])
+    return peak, method, chosen, tuple(int(s) for s in seeds)
+
+
+def momentum_sweep(
+    task: Task,
+    *,
+    lr: float | None = None,
+    momenta: Sequence[float] = DEFAULT_MOMENTA,
+    steps: int | None = None,
+    seeds: Sequence[int] = (0,),
+    on_progress: ProgressFn | None = None,
+) -> SweepResult:
+    """Short one-cycle runs at constant momentum ``m`` for each ``m`` in ``momenta``.
+
+    Args:
+        task: the task; its optimizer must have ``momentum`` (or Adam's ``betas``,
+            whose first entry is set).
+        lr: peak lr of the runs; default: a range test's ``onecycle_max_lr``.
+        momenta: candidates, each in [0, 1).
+        steps: optimizer steps per run; default :func:`default_sweep_steps`.
+        seeds: one run per seed and candidate; rows report means.
+        on_progress: called as ``on_progress(candidates_done, candidates)``.
+
+    Returns:
+        A :class:`SweepResult` whose ``best`` has the lowest mean test loss.
+    """
+    _check_values("momentum_sweep", "momenta", momenta, 0.0, 1.0)
+    peak, method, chosen, seed_list = _prepare("momentum_sweep", task, lr, steps, seeds)
+    run = _Run(task, "momentum", peak, method, chosen, seed_list, on_progress)
+    rows = run.rows([float(m) for m in momenta], "sweep", 0, len(momenta))
+    return run.result("momentum", rows)
+
+
+def weight_decay_search(
+    task: Task,
+    *,
+    lr: float | None = None,
+    coarse: Sequence[float] = COARSE_WEIGHT_DECAYS,
+    fine_factor: float = FINE_FACTOR,
+    steps: int | None = None,
+    seeds: Sequence[int] = (0,),
+    on_progress: ProgressFn | None = None,
+) -> SweepResult:
+    """Coarse then fine search of the weight decay ``wd`` on the test loss.
+
+    The coarse candidates (default 1e-2, 1e-3, ..., 1e-7) are run first; then
+    the neighbours of the best one on the 1-3-10 grid, ``best * fine_factor / 10``
+    and ``best * fine_factor`` (default factor 3: 3e-7 and 3e-6 around 1e-6,
+    as seed 003 searches), skipping values already run. ``best`` is the lowest mean test loss over
+    all rows. Other arguments as :func:`momentum_sweep`; the task's optimizer
+    must have ``weight_decay``.
+    """
+    _check_values("weight_decay_search", "coarse", coarse, 0.0, 1.0)
+    if not (math.isfinite(fine_factor) and 1 < fine_factor < 10):
+        raise ParameterError(
+            "weight_decay_search", "fine_factor", "a float in the range (1, 10)", fine_factor
+        )
+    peak, method, chosen, seed_list = _prepare("weight_decay_search", task, lr, steps, seeds)
+    run = _Run(task, "weight_decay", peak, method, chosen, seed_list, on_progress)
+    total = len(coarse) + 2
+    rows = run.rows([float(w) for w in coarse], "coarse", 0, total)
+    centre = _best(rows).value
+    fine = [v for v in (centre * fine_factor / 10, centre * fine_factor) if v < 1.0]
+    fine = [v for v in fine if all(not math.isclose(v, r.value) for r in rows)]
+    rows += run.rows(fine, "fine", len(coarse), total)
+    return run.result("weight_decay", rows)

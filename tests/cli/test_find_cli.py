@@ -1,0 +1,127 @@
+"""``lrscope find`` in-process: JSON document, store, plot, sweeps, bad input."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from lrscope.cli.app import app
+from lrscope.rangetest import RangeTestResult, suggest
+from lrscope.store import Store
+
+TASK = f"{Path(__file__).parents[1] / 'rangetest' / 'tiny.py'}:make_task"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread() -> Iterator[None]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'find.db'}"
+
+
+def _find(*args: str) -> dict[str, object]:
+    result = runner.invoke(app, ["find", "--task", TASK, "--quiet", "--json", *args])
+    assert result.exit_code == 0, result.output + result.stderr
+    data: dict[str, object] = json.loads(result.stdout)
+    return data
+
+
+def test_json_has_the_headline_numbers_curves_and_is_stored(db: str, tmp_path: Path) -> None:
+    plot = tmp_path / "rt.png"
+    data = _find("--steps", "60", "--end-lr", "1e6", "--db", db, "--plot", str(plot))
+    for key in ("suggested_lr", "min_lr", "max_lr", "onecycle_max_lr", "diverged_at", "lr"):
+        assert key in data
+    found = data["suggestions"]
+    assert isinstance(found, dict)
+    assert data["suggested_lr"] == found["suggested_lr"]["lr"]
+    assert found["max_lr"]["method"] == "fall_stops"
+    assert isinstance(data["lr"], list)
+    assert len(data["lr"]) == data["steps_done"]
+    assert len(data["loss"]) == len(data["smoothed_loss"]) == len(data["lr"])
+    assert data["diverged_at"] is not None  # end lr 1e6 diverges
+    # the JSON is a whole RangeTestResult; its suggestions are suggest() of its curves
+    back = RangeTestResult.from_dict(data)
+    assert back.suggestions == suggest(back)
+    with Store.open(db) as store:
+        records = store.range_tests("tiny-blobs-bn")
+    assert len(records) == 1
+    assert plot.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_human_output_lists_suggestions_and_divergence(db: str) -> None:
+    result = runner.invoke(app, ["find", "--task", TASK, "--steps", "40", "--quiet", "--db", db])
+    assert result.exit_code == 0, result.output
+    for text in ("suggested_lr", "min_lr", "max_lr", "min_div_10", "diverged at", "smoothed"):
+        assert text in result.stdout
+
+
+def test_default_store_is_lrscope_db_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'env.db'}"
+    monkeypatch.setenv("LRSCOPE_DB", url)
+    data = _find("--steps", "20", "--seed", "4", "--eval-every", "10", "--eval-samples", "30")
+    assert data["seed"] == 4
+    assert [p["step"] for p in data["evals"]] == [10, 20]
+    with Store.open(url) as store:
+        assert len(store.range_tests()) == 1
+
+
+def test_momentum_sweep(db: str) -> None:
+    data = _find("--sweep", "momentum", "--lr", "0.2", "--steps", "12")
+    assert data["parameter"] == "momentum"
+    assert [row["value"] for row in data["rows"]] == [0.8, 0.85, 0.9, 0.95, 0.99]
+    assert data["best"] in [row["value"] for row in data["rows"]]
+
+
+def test_weight_decay_sweep_human_output() -> None:
+    result = runner.invoke(
+        app,
+        ["find", "--task", TASK, "--sweep", "weight-decay", "--lr", "0.2", "--steps", "10", "-q"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "best weight_decay" in result.stdout
+    assert "coarse" in result.stdout
+    assert "fine" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--mode", "cubic"], "'--mode'"),
+        (["--start-lr", "0"], "'--start-lr'"),
+        (["--start-lr", "1", "--end-lr", "0.5"], "'--end-lr'"),
+        (["--steps", "2"], "'--steps'"),
+        (["--sweep", "dropout"], "momentum, weight-decay"),
+        (["--lr", "0.1"], "--sweep"),
+        (["--sweep", "momentum", "--plot", "x.png"], "only apply to the range test"),
+        (["--plot", "out.gif"], ".png"),
+        (["--plot", "/no/such/dir/rt.png"], "missing"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(args: list[str], needle: str) -> None:
+    result = runner.invoke(app, ["find", "--task", TASK, "--json", *args])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("error:")
+    assert needle in lines[0]
+
+
+def test_unknown_task_exits_2() -> None:
+    result = runner.invoke(app, ["find", "--task", "no-such-task", "--json"])
+    assert result.exit_code == 2
+    assert "mnist1d-cnn" in result.stderr  # the message lists the valid names
