@@ -1,0 +1,255 @@
+"""``lrscope interpolate``: loss and accuracy along the line between two weight sets.
+
+::
+
+    lrscope interpolate --task T --from A.pt --to B.pt [--points 29]
+        [--alpha-min -0.2] [--alpha-max 1.2] [--recompute-bn] [--train-samples N]
+        [--data-dir D] [--label TEXT] [--plot FILE.png] [--loss-scale log|linear]
+        [--db URL | --no-store] [--json] [--quiet]
+
+``--from`` is network A (:math:`\\alpha = 0`), ``--to`` is network B
+(:math:`\\alpha = 1`); the networks evaluated are
+:math:`(1-\\alpha)\\,A + \\alpha\\,B` (seed 000, section 3). Repeat ``--from`` /
+``--to`` (paired in order) and ``--label`` to compare several pairs: each
+becomes one panel of the same ``--plot`` figure, side by side, e.g.::
+
+    lrscope interpolate --task mnist1d-cnn \\
+        --from tri/step_001500.pt --to tri/step_002250.pt --label "TRI cycles 2-3" \\
+        --from fix/step_001500.pt --to fix/step_002250.pt --label "FIX" \\
+        --plot interpolation.png --json
+
+The JSON document is ``{"task", "recompute_bn", "train_samples", "plot",
+"db", "interpolations": [...]}`` whatever the number of pairs; each
+interpolation is ``InterpolationResult.to_dict()`` (``source_a``,
+``source_b``, ``end_a``, ``end_b`` with the two saved networks' metrics,
+``points``: ``alpha, train_loss, train_top1, test_loss, top1, top5``) plus
+``summary`` (``min_test_loss_alpha``, ``train_loss_barrier``,
+``test_loss_barrier``) and ``stored_id``. Results are stored in the results
+database (``--db``, default ``$LRSCOPE_DB`` else ``sqlite:///lrscope.db``)
+unless ``--no-store``.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from lrscope.cli._common import DbOpt, JsonOpt, QuietOpt, emit, progress_bar, resolve_db_url, stdout
+from lrscope.errors import ParameterError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lrscope.landscape import InterpolationResult
+
+__all__ = ["interpolate", "register"]
+
+_OWNER = "lrscope interpolate"
+_LOSS_SCALES = ("log", "linear")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``interpolate`` to the ``lrscope`` app."""
+    app.command("interpolate")(interpolate)
+
+
+def _check_pairs(
+    sources_a: list[Path], sources_b: list[Path], labels: list[str] | None
+) -> list[str]:
+    if not sources_a or not sources_b:
+        raise ParameterError(
+            _OWNER,
+            "--from/--to",
+            "given at least once each (weights A and B)",
+            f"{len(sources_a)} --from and {len(sources_b)} --to",
+        )
+    if len(sources_a) != len(sources_b):
+        raise ParameterError(
+            _OWNER,
+            "--from/--to",
+            "given the same number of times (one pair each)",
+            f"{len(sources_a)} --from and {len(sources_b)} --to",
+        )
+    if labels and len(labels) != len(sources_a):
+        raise ParameterError(
+            _OWNER,
+            "--label",
+            f"given once per --from/--to pair ({len(sources_a)}) or never",
+            f"{len(labels)} label(s)",
+        )
+    return list(labels) if labels else [""] * len(sources_a)
+
+
+def _check_options(points: int, train_samples: int | None, loss_scale: str) -> None:
+    if points < 2:
+        raise ParameterError(_OWNER, "--points", "an int >= 2", points)
+    if train_samples is not None and train_samples < 1:
+        raise ParameterError(_OWNER, "--train-samples", "an int >= 1", train_samples)
+    if loss_scale not in _LOSS_SCALES:
+        raise ParameterError(
+            _OWNER, "--loss-scale", f"one of {', '.join(_LOSS_SCALES)}", loss_scale
+        )
+
+
+def _summary(result: InterpolationResult) -> dict[str, float]:
+    return {
+        "min_test_loss_alpha": result.argmin("test_loss").alpha,
+        "min_train_loss_alpha": result.argmin("train_loss").alpha,
+        "train_loss_barrier": result.barrier("train_loss"),
+        "test_loss_barrier": result.barrier("test_loss"),
+    }
+
+
+def _store(db_url: str, results: list[InterpolationResult]) -> list[int]:
+    from lrscope.store import Store
+
+    with Store.open(db_url) as store:
+        return [store.put_interpolation(r.task, r.to_dict()) for r in results]
+
+
+def _render(results: list[InterpolationResult], plot: Path | None) -> None:
+    from rich.table import Table
+
+    for result in results:
+        best = result.argmin("test_loss").alpha
+        title = result.label or f"{result.source_a} -> {result.source_b}"
+        table = Table(title=f"{result.task}: {title}  (A at α=0, B at α=1)")
+        for column in ("α", "train loss", "test loss", "train top-1", "top-1", ""):
+            table.add_column(column, justify="right")
+        for p in result.points:
+            mark = {0.0: "A", 1.0: "B"}.get(p.alpha, "")
+            mark += " min test loss" if p.alpha == best else ""
+            table.add_row(
+                f"{p.alpha:.3g}",
+                _fmt(p.train_loss),
+                _fmt(p.test_loss),
+                _fmt(p.train_top1),
+                _fmt(p.top1),
+                mark,
+            )
+        stdout.print(table)
+    if plot is not None:
+        stdout.print(f"plot: {plot}")
+
+
+def _fmt(value: float) -> str:
+    return "nan" if math.isnan(value) else f"{value:.4g}"
+
+
+def interpolate(
+    task: Annotated[
+        str,
+        typer.Option("--task", help="Built-in task name, pkg.module:function or file.py:function."),
+    ],
+    from_: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--from",
+            help="Weights A (alpha = 0): a state_dict or checkpoint file. Required; repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    to: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--to",
+            help="Weights B (alpha = 1), paired with the --from of the same rank. Required.",
+            show_default=False,
+        ),
+    ] = None,
+    points: Annotated[
+        int, typer.Option("--points", help="Evenly spaced alphas (0 and 1 always added).")
+    ] = 29,
+    alpha_min: Annotated[float, typer.Option("--alpha-min", help="Smallest alpha.")] = -0.2,
+    alpha_max: Annotated[float, typer.Option("--alpha-max", help="Largest alpha.")] = 1.2,
+    recompute_bn: Annotated[
+        bool,
+        typer.Option(
+            "--recompute-bn", help="Re-estimate BatchNorm statistics on training data per point."
+        ),
+    ] = False,
+    train_samples: Annotated[
+        int | None,
+        typer.Option(
+            "--train-samples", help="Training subsample size (default 10000).", show_default=False
+        ),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Directory of on-disk datasets (CIFAR-10, MNIST).",
+            show_default=False,
+        ),
+    ] = None,
+    label: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--label", help="Panel title of each pair (repeat once per pair).", show_default=False
+        ),
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Write the figure (PNG) here.", show_default=False)
+    ] = None,
+    loss_scale: Annotated[
+        str, typer.Option("--loss-scale", help="log or linear loss axis.")
+    ] = "log",
+    store: Annotated[
+        bool, typer.Option("--store/--no-store", help="Store the results in the database.")
+    ] = True,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Loss and top-1 of (1 - alpha) * A + alpha * B against alpha (seed 000, Figure 3)."""
+    sources_a, sources_b = list(from_ or []), list(to or [])
+    labels = _check_pairs(sources_a, sources_b, label)
+    _check_options(points, train_samples, loss_scale)
+    from lrscope.landscape import alpha_grid, plot_interpolations
+    from lrscope.landscape import interpolate as interpolate_weights
+    from lrscope.tasks import get_task
+
+    alphas = alpha_grid(points, alpha_min, alpha_max)
+    the_task = get_task(task, data_dir=data_dir)
+    extra = {} if train_samples is None else {"train_samples": train_samples}
+    results: list[InterpolationResult] = []
+    per_pair = len(alphas) + 2
+    with progress_bar(f"{the_task.name} interpolate", per_pair * len(labels), quiet) as advance:
+        for path_a, path_b, text in zip(sources_a, sources_b, labels, strict=True):
+            results.append(
+                interpolate_weights(
+                    the_task,
+                    path_a,
+                    path_b,
+                    alphas,
+                    recompute_bn=recompute_bn,
+                    label=text,
+                    on_progress=lambda done, total: advance(1),
+                    **extra,
+                )
+            )
+    if plot is not None:
+        plot_interpolations(results, plot, loss_scale=loss_scale)
+    db_url = resolve_db_url(db) if store else None
+    ids: list[int | None] = list(_store(db_url, results)) if db_url else [None] * len(results)
+    document: dict[str, Any] = {
+        "task": the_task.name,
+        "recompute_bn": recompute_bn,
+        "train_samples": results[0].train_samples,
+        "plot": str(plot) if plot is not None else None,
+        "db": _hidden(db_url),
+        "interpolations": [
+            {**r.to_dict(), "summary": _summary(r), "stored_id": i}
+            for r, i in zip(results, ids, strict=True)
+        ],
+    }
+    emit(document, as_json, lambda: _render(results, plot))
+
+
+def _hidden(url: str | None) -> str | None:
+    if url is None:
+        return None
+    from lrscope.store import hide_password
+
+    return hide_password(url)

@@ -1,0 +1,228 @@
+"""Linear interpolation between two weight sets (Goodfellow et al. 2014; seed 000, section 3).
+
+For weight sets :math:`\\theta_A`, :math:`\\theta_B` of the same architecture
+and coefficients :math:`\\alpha`, the network
+
+.. math::
+
+    \\theta(\\alpha) = (1 - \\alpha)\\,\\theta_A + \\alpha\\,\\theta_B
+
+is evaluated on the task: train loss and train top-1 (eval mode, on the
+engine's fixed training subsample, the one behind the ``ld`` metric), test
+loss, top-1 and top-5 (whole test set), all through
+:func:`lrscope.engine.evaluate`. :math:`\\alpha = 0` is A and :math:`\\alpha = 1`
+is B exactly, so the metrics there equal those of the saved networks bit for
+bit; values outside [0, 1] extrapolate. Smith and Topin write
+:math:`\\alpha\\,net_1 + (1-\\alpha)\\,net_2`: theirs is ours with
+:math:`net_1 = B`.
+
+BatchNorm running statistics are buffers and are interpolated like the
+weights (``num_batches_tracked`` comes from the nearer end). With
+``recompute_bn=True`` they are instead re-estimated for every point on the
+training subsample (see :func:`lrscope.landscape.weights.recompute_batchnorm`),
+since the mean of two networks' statistics need not describe the mixed
+network's activations.
+
+>>> from lrscope.tasks import get_task
+>>> result = interpolate(get_task("mnist1d-cnn"), "run/step_001500.pt",
+...                      "run/step_002250.pt", alpha_grid(29))  # doctest: +SKIP
+>>> result.argmin("test_loss").alpha  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from lrscope.engine import evaluate, fixed_subset, iter_batches
+from lrscope.engine.trial import TRAIN_EVAL_SAMPLES
+from lrscope.landscape.result import InterpolationPoint, InterpolationResult, LandscapeError
+from lrscope.landscape.weights import (
+    StateDict,
+    check_compatible,
+    load_weights,
+    mix_weights,
+    recompute_batchnorm,
+)
+from lrscope.tasks.base import Task
+
+__all__ = ["BN_SEED", "alpha_grid", "evaluate_weights", "interpolate"]
+
+WeightsLike = str | Path | Mapping[str, Any]
+ProgressFn = Callable[[int, int], None]
+
+#: torch seed for the train-mode passes of the BatchNorm re-estimation (dropout
+#: layers draw masks there); the caller's RNG state is restored afterwards.
+BN_SEED = 0
+
+
+def alpha_grid(points: int, start: float = -0.2, stop: float = 1.2) -> tuple[float, ...]:
+    """``points`` evenly spaced coefficients from ``start`` to ``stop``, plus 0 and 1.
+
+    Values are rounded to 12 decimals, so ``alpha_grid(29)`` (step 0.05) holds
+    exactly ``0.0`` and ``1.0``; when the grid misses either end it is added,
+    so the two saved networks are always among the points.
+
+    Raises:
+        LandscapeError: ``points < 2``, or ``start >= stop``, or a non-finite bound.
+    """
+    if isinstance(points, bool) or not isinstance(points, int) or points < 2:
+        raise LandscapeError(f"the number of alpha points must be an int >= 2, got {points!r}")
+    if not (math.isfinite(start) and math.isfinite(stop)) or start >= stop:
+        raise LandscapeError(
+            f"the alpha range must be finite with start < stop, got [{start}, {stop}]"
+        )
+    step = (stop - start) / (points - 1)
+    grid = {round(start + i * step, 12) + 0.0 for i in range(points)}
+    grid.update((0.0, 1.0))
+    return tuple(sorted(grid))
+
+
+def _check_alphas(alphas: Sequence[float]) -> tuple[float, ...]:
+    values = tuple(float(a) for a in alphas)
+    if not values:
+        raise LandscapeError("interpolate needs at least one alpha")
+    bad = [a for a in values if not math.isfinite(a)]
+    if bad:
+        raise LandscapeError(f"alphas must be finite numbers, got {bad[0]!r}")
+    return values
+
+
+def _source_name(source: WeightsLike) -> str:
+    return str(source) if isinstance(source, (str, Path)) else "<state_dict>"
+
+
+def evaluate_weights(
+    task: Task,
+    model: nn.Module,
+    alpha: float,
+    train_subset: Dataset[Any],
+) -> InterpolationPoint:
+    """The metrics of ``model`` (already holding the weights of ``alpha``).
+
+    Both sets go through :func:`lrscope.engine.evaluate` (eval mode, no grad).
+    """
+    test = evaluate(model, task.test_data, task.num_classes, task.loss)
+    train = evaluate(model, train_subset, task.num_classes, task.loss)
+    return InterpolationPoint(
+        alpha=alpha,
+        train_loss=train.loss,
+        train_top1=train.top1,
+        test_loss=test.loss,
+        top1=test.top1,
+        top5=test.top5,
+    )
+
+
+def _recompute(model: nn.Module, train_subset: Dataset[Any], batch_size: int) -> None:
+    inputs = (x for x, _ in iter_batches(train_subset, batch_size))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(BN_SEED)
+        recompute_batchnorm(model, inputs)
+
+
+def _load_pair(
+    task: Task, model: nn.Module, weights_a: WeightsLike, weights_b: WeightsLike
+) -> tuple[StateDict, StateDict]:
+    name_a, name_b = _source_name(weights_a), _source_name(weights_b)
+    state_a, state_b = load_weights(weights_a), load_weights(weights_b)
+    check_compatible(state_a, state_b, name_a=f"A ({name_a})", name_b=f"B ({name_b})")
+    check_compatible(
+        model.state_dict(),
+        state_a,
+        name_a=f"the model of task {task.name!r}",
+        name_b=f"A ({name_a})",
+        check_dtype=False,
+        hint=f"the weights must come from a model of task {task.name!r}",
+    )
+    return state_a, state_b
+
+
+def interpolate(
+    task: Task,
+    weights_a: WeightsLike,
+    weights_b: WeightsLike,
+    alphas: Sequence[float],
+    *,
+    recompute_bn: bool = False,
+    train_samples: int = TRAIN_EVAL_SAMPLES,
+    label: str = "",
+    on_progress: ProgressFn | None = None,
+) -> InterpolationResult:
+    """Evaluate the networks :math:`(1-\\alpha)\\,\\theta_A + \\alpha\\,\\theta_B` on ``task``.
+
+    Args:
+        task: gives the architecture (``task.model()``), the data and the loss.
+        weights_a, weights_b: a ``state_dict`` file (``torch.load(...,
+            weights_only=True)``; the engine's snapshots, ``--save-weights``
+            files and trial checkpoints all work) or an in-memory
+            ``state_dict``. A is at :math:`\\alpha = 0`, B at :math:`\\alpha = 1`.
+        alphas: the coefficients, any finite reals, evaluated in this order
+            (see :func:`alpha_grid`).
+        recompute_bn: re-estimate BatchNorm running statistics on the
+            training subsample for every point instead of interpolating them.
+            The end metrics ``end_a`` / ``end_b`` always use the saved
+            statistics.
+        train_samples: size of the fixed training subsample (default 10,000,
+            as for the engine's train loss); also the data of the BatchNorm
+            re-estimation, in batches of ``task.batch_size``.
+        label: stored with the result (plots, store).
+        on_progress: called as ``on_progress(done, total)`` after each
+            evaluated network.
+
+    Returns:
+        An :class:`InterpolationResult`; ``points[i]`` belongs to ``alphas[i]``.
+
+    Raises:
+        WeightsError: unreadable files, weight sets of different architectures
+            (the message names the first mismatching key and both shapes), or
+            weights that do not fit the task's model.
+        LandscapeError: no alphas, a non-finite alpha, ``train_samples < 1``.
+    """
+    values = _check_alphas(alphas)
+    if isinstance(train_samples, bool) or not isinstance(train_samples, int) or train_samples < 1:
+        raise LandscapeError(f"train_samples must be an int >= 1, got {train_samples!r}")
+    model = task.model()
+    state_a, state_b = _load_pair(task, model, weights_a, weights_b)
+    train_subset = fixed_subset(task.train_data, train_samples)
+    total = len(values) + 2
+    done = 0
+
+    def measure(alpha: float, state: StateDict, recompute: bool) -> InterpolationPoint:
+        nonlocal done
+        model.load_state_dict(state)
+        if recompute:
+            _recompute(model, train_subset, task.batch_size)
+        point = evaluate_weights(task, model, alpha, train_subset)
+        done += 1
+        if on_progress is not None:
+            on_progress(done, total)
+        return point
+
+    end_a = measure(0.0, state_a, False)
+    end_b = measure(1.0, state_b, False)
+    saved = {0.0: end_a, 1.0: end_b}
+    points = []
+    for alpha in values:
+        if not recompute_bn and alpha in saved:
+            points.append(saved[alpha])
+            done += 1
+            continue
+        points.append(measure(alpha, mix_weights(state_a, state_b, alpha), recompute_bn))
+    return InterpolationResult(
+        task=task.name,
+        source_a=_source_name(weights_a),
+        source_b=_source_name(weights_b),
+        points=tuple(points),
+        end_a=end_a,
+        end_b=end_b,
+        recompute_bn=recompute_bn,
+        train_samples=min(train_samples, task.train_size),
+        label=label,
+    )

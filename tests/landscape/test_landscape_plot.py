@@ -1,0 +1,79 @@
+"""Plots of interpolations, and the light import of lrscope.landscape."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lrscope.landscape import (
+    InterpolationPoint,
+    InterpolationResult,
+    LandscapeError,
+    plot_interpolation,
+    plot_interpolations,
+)
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _result(label: str, bump: float) -> InterpolationResult:
+    points = []
+    for i in range(15):
+        alpha = -0.2 + 0.1 * i
+        loss = 0.5 + bump * alpha * (1 - alpha) + 0.1 * alpha
+        points.append(InterpolationPoint(alpha, loss, 0.9 - loss / 10, loss + 0.2, 0.8, 0.99))
+    ends = (points[2], points[12])
+    return InterpolationResult(
+        "t",
+        "run/step_000012.pt",
+        "run/step_000024.pt",
+        tuple(points),
+        *ends,
+        recompute_bn=False,
+        train_samples=100,
+        label=label,
+    )
+
+
+def test_side_by_side_png(tmp_path: Path) -> None:
+    out = plot_interpolations(
+        [_result("TRI", 2.0), _result("FIX", -0.5)],
+        tmp_path / "sub" / "cmp.png",
+        labels=["TRI cycles 2-3", "FIX"],
+    )
+    assert out == tmp_path / "sub" / "cmp.png"
+    data = out.read_bytes()
+    assert data.startswith(PNG_MAGIC)
+    width = int.from_bytes(data[16:20], "big")
+    single = plot_interpolation(_result("TRI", 2.0), tmp_path / "one.png", loss_scale="linear")
+    single_width = int.from_bytes(single.read_bytes()[16:20], "big")
+    assert width > 1.8 * single_width  # two panels side by side
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"labels": ["only one"]}, "one label per"), ({"loss_scale": "symlog"}, "loss_scale")],
+)
+def test_plot_argument_errors(tmp_path: Path, kwargs: dict[str, object], match: str) -> None:
+    with pytest.raises(LandscapeError, match=match):
+        plot_interpolations([_result("a", 1.0), _result("b", 1.0)], tmp_path / "x.png", **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(LandscapeError, match="at least one"):
+        plot_interpolations([], tmp_path / "x.png")
+
+
+def test_importing_the_results_and_plots_is_light() -> None:
+    code = (
+        "import sys; from lrscope.landscape import InterpolationResult, plot_interpolations; "
+        "print(sorted(m for m in ('torch', 'matplotlib') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(Path(__file__).parents[2] / "src"), "PATH": "/usr/bin:/bin"},
+    )
+    assert out.stdout.strip() == "[]"
