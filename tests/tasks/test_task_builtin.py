@@ -59,7 +59,8 @@ def test_mnist1d_cnn_shapes_and_metadata() -> None:
         "input_shape": [1, 40],
         "train_size": 4000,
         "num_classes": 10,
-        "extra": {"test_size": 1000, "batch_size": 128},
+        "batch_size": 128,
+        "extra": {"test_size": 1000},
     }
 
 

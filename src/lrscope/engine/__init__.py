@@ -27,10 +27,10 @@ _LAZY: dict[str, str] = {
     "fixed_subset": "lrscope.engine.data",
     "iter_batches": "lrscope.engine.data",
     "set_seed": "lrscope.engine.data",
-    "Evaluation": "lrscope.engine.evaluate",
-    "evaluate": "lrscope.engine.evaluate",
-    "evaluation_from_logits": "lrscope.engine.evaluate",
-    "predict": "lrscope.engine.evaluate",
+    "Evaluation": "lrscope.engine.evaluation",
+    "evaluate": "lrscope.engine.evaluation",
+    "evaluation_from_logits": "lrscope.engine.evaluation",
+    "predict": "lrscope.engine.evaluation",
     "run_trial": "lrscope.engine.trial",
 }
 
@@ -64,7 +64,7 @@ if TYPE_CHECKING:  # pragma: no cover
         iter_batches,
         set_seed,
     )
-    from lrscope.engine.evaluate import Evaluation, evaluate, evaluation_from_logits, predict
+    from lrscope.engine.evaluation import Evaluation, evaluate, evaluation_from_logits, predict
     from lrscope.engine.trial import run_trial
 
 

@@ -49,7 +49,7 @@ class TrialResult:
     """The outcome of :func:`lrscope.engine.run_trial`.
 
     Metrics (seed 004, section III), on the test set; the formulas are in
-    :mod:`lrscope.engine.evaluate`:
+    :mod:`lrscope.engine.evaluation`:
 
     - ``top1``, ``top5``: accuracy of the final model, fractions in [0, 1]
       (top-5 means top-min(5, classes); a sample with non-finite logits

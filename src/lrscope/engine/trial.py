@@ -27,7 +27,7 @@ from torch import nn
 
 from lrscope.engine import checkpoint as ckpt
 from lrscope.engine.data import BatchStream, fixed_subset, set_seed
-from lrscope.engine.evaluate import Evaluation, evaluate
+from lrscope.engine.evaluation import Evaluation, evaluate
 from lrscope.engine.result import EvalPoint, TrialResult
 from lrscope.errors import ParameterError
 from lrscope.policies import Policy, parse

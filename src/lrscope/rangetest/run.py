@@ -37,7 +37,7 @@ from torch.utils.data import Dataset
 
 from lrscope.engine.checkpoint import capture_rng, restore_rng
 from lrscope.engine.data import BatchStream, fixed_subset, set_seed
-from lrscope.engine.evaluate import evaluate
+from lrscope.engine.evaluation import evaluate
 from lrscope.errors import ParameterError
 from lrscope.policies import Policy, exp_ramp, linear_ramp
 from lrscope.rangetest.result import RangeEvalPoint, RangeTestResult

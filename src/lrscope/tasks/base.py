@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -36,7 +37,9 @@ def default_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 class TaskMetadata:
     """What describes a task for similarity search (``lrscope recommend``).
 
-    ``input_shape`` excludes the batch dimension; ``train_size`` counts samples.
+    ``input_shape`` excludes the batch dimension; ``train_size`` counts samples;
+    ``batch_size`` (samples per step) gives the epoch length in steps, by which
+    recommendations rescale step counts. :class:`Task` fills it in.
     """
 
     dataset: str
@@ -45,6 +48,7 @@ class TaskMetadata:
     train_size: int
     num_classes: int
     extra: Mapping[str, Any] = field(default_factory=dict)
+    batch_size: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +57,7 @@ class TaskMetadata:
             "input_shape": list(self.input_shape),
             "train_size": self.train_size,
             "num_classes": self.num_classes,
+            "batch_size": self.batch_size,
             "extra": dict(self.extra),
         }
 
@@ -65,6 +70,7 @@ class TaskMetadata:
             train_size=int(data["train_size"]),
             num_classes=int(data["num_classes"]),
             extra=dict(data.get("extra", {})),
+            batch_size=None if data.get("batch_size") is None else int(data["batch_size"]),
         )
 
 
@@ -117,6 +123,8 @@ class Task:
                 train_size=len(self.train_data),  # type: ignore[arg-type]
                 num_classes=self.num_classes,
             )
+        if self.metadata.batch_size != self.batch_size:
+            self.metadata = dataclasses.replace(self.metadata, batch_size=self.batch_size)
 
     @property
     def train_size(self) -> int:

@@ -115,6 +115,6 @@ def make_builtin(name: str, data_dir: DataDir = None) -> Task:
             input_shape=shape,
             train_size=int(x_train.shape[0]),
             num_classes=10,
-            extra={"test_size": int(x_test.shape[0]), "batch_size": spec.batch_size},
+            extra={"test_size": int(x_test.shape[0])},
         ),
     )
