@@ -7,9 +7,9 @@ imports torch, matplotlib or ray. The torch-facing names (``Task``,
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from lrscope._lazy import lazy_exports
 from lrscope.errors import (
     LRScopeError,
     ParameterError,
@@ -55,14 +55,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from lrscope.torch import PolicyScheduler
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'lrscope' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)

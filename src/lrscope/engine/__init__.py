@@ -12,9 +12,9 @@ is resolved lazily on first access (PEP 562).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from lrscope._lazy import lazy_exports
 from lrscope.engine.result import EvalPoint, TrialKey, TrialResult
 
 _LAZY: dict[str, str] = {
@@ -68,14 +68,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from lrscope.engine.trial import run_trial
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'lrscope.engine' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)

@@ -22,9 +22,9 @@ stays light.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from lrscope._lazy import lazy_exports
 from lrscope.landscape.plot import plot_interpolation, plot_interpolations
 from lrscope.landscape.result import (
     METRICS,
@@ -65,14 +65,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from lrscope.landscape.weights import recompute_batchnorm as recompute_batchnorm
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'lrscope.landscape' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)

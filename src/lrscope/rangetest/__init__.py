@@ -19,9 +19,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from lrscope._lazy import lazy_exports
 from lrscope.rangetest.plot import plot_range_test
 from lrscope.rangetest.result import RangeEvalPoint, RangeTestResult, Suggestion, Suggestions
 from lrscope.rangetest.suggest import (
@@ -83,14 +83,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'lrscope.rangetest' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)

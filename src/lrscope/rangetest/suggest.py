@@ -27,6 +27,7 @@ per decade and do not depend on the ramp being linear or exponential.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -113,7 +114,8 @@ def _prepare(lr: Sequence[float], loss: Sequence[float] | FloatArray) -> _Curve:
     keep: list[int] = []
     largest = 0.0
     for i, value in enumerate(lr_arr):
-        if math.isfinite(value) and value > largest:
+        # subnormal rates are noise, and a tenth of one underflows to zero
+        if math.isfinite(value) and value > largest and value >= sys.float_info.min:
             keep.append(i)
             largest = float(value)
     index = np.asarray(keep, dtype=np.int64)
@@ -123,7 +125,7 @@ def _prepare(lr: Sequence[float], loss: Sequence[float] | FloatArray) -> _Curve:
 
 def _fallback_lr(lr: Sequence[float]) -> float:
     """A positive lr to fall back to when no point can be analysed at all."""
-    finite = [v for v in lr if math.isfinite(v) and v > 0]
+    finite = [v for v in lr if math.isfinite(v) and v >= sys.float_info.min]
     return float(finite[0]) if finite else 1e-3
 
 
