@@ -46,7 +46,6 @@ DECAY_GAMMA = Interval(float, 0, 1, "right")
 STEP_SIZE = Interval(int, 1, None, "left")
 
 
-
 def tri(t: int, half_steps: int) -> float:
     r"""Triangle wave with :math:`l` = ``half_steps``, :math:`x = t \bmod 2l`.
 

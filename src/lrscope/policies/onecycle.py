@@ -63,7 +63,6 @@ MOMENTUM = Interval(float, 0, 1, "both")
 ANNEAL = Choice(("cos", "linear"))
 
 
-
 class _Phase(NamedTuple):
     end_step: float
     start_lr: float

@@ -24,7 +24,6 @@ __all__ = ["ExpRamp", "LinearRamp", "exp_ramp", "linear_ramp"]
 RAMP_STEPS = Interval(int, 2, None, "left")
 
 
-
 @dataclasses.dataclass(frozen=True, kw_only=True, repr=False)
 class LinearRamp(Policy):
     """Straight line from ``start_lr`` (t=0) to ``end_lr`` (t=steps-1), then ``end_lr``."""
