@@ -75,13 +75,15 @@ app = typer.Typer(
 # --- command registration: one module per command or command group --------
 # (each module exposes `register(app)`; registered in the order of the help,
 # which follows the workflow of shared/ARCHITECTURE.md)
+from lrscope.cli import bench as _bench  # noqa: E402
 from lrscope.cli import db as _db  # noqa: E402
 from lrscope.cli import find as _find  # noqa: E402
 from lrscope.cli import interpolate as _interpolate  # noqa: E402
 from lrscope.cli import policies as _policies  # noqa: E402
+from lrscope.cli import rank as _rank  # noqa: E402
 from lrscope.cli import train as _train  # noqa: E402
 
-for _module in (_policies, _find, _train, _interpolate, _db):
+for _module in (_policies, _find, _train, _bench, _rank, _interpolate, _db):
     _module.register(app)
 # --- end of command registration ------------------------------------------
 

@@ -1,0 +1,400 @@
+"""K trials of one task in lockstep, in one stacked model: :func:`run_batched`.
+
+Each member is a trial ``(policy, seed, steps, eval_every)`` exactly as
+:func:`lrscope.engine.run_trial` would run it:
+
+- initial weights: ``set_seed(seed)`` then ``task.model()``, member by member;
+- data: its own :class:`~lrscope.engine.data.BatchStream` seeded by ``seed``
+  (the K batches are gathered into one ``(K B, ...)`` batch, member-major);
+- before step ``t``: lr ``policy(t)`` and, when the policy cycles momentum,
+  momentum ``policy.momentum(t)``, applied by :class:`~lrscope.batched.sgd.StackedSGD`;
+- divergence (the engine's rule): the loss of step ``t`` is not finite, or
+  above 10 times the member's first loss (when that is positive). The member
+  then stops with ``diverged_at = t``, its update of step ``t`` not applied;
+  its weights leave the stack and the other members go on untouched;
+- evaluation after every ``eval_every`` steps and at the end, by
+  :func:`lrscope.engine.evaluate` on a model holding the member's own
+  (unstacked) weights, so the metrics are computed exactly as the engine does.
+
+A member that is done (or diverged) leaves the stack, so the stack shrinks
+as members with smaller budgets finish. The first batch is also run through
+each member's unbatched model; a loss that differs by more than 1e-4
+(relative) raises :class:`BatchingError` before any update, so a model whose
+``forward`` mixes the samples of a batch is never trained batched.
+
+``wall_s`` of a member is its share of the group's time: the seconds from the
+start of the lockstep loop until the member's result was final, divided by
+the number of members.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as fn
+from torch.utils.data import Dataset, TensorDataset
+
+from lrscope.batched.model import batching_problem, stack_model
+from lrscope.batched.sgd import SGDGroup, StackedSGD, sgd_groups
+from lrscope.engine import checkpoint as ckpt
+from lrscope.engine.data import BatchStream, as_tensors, fixed_subset, set_seed
+from lrscope.engine.evaluation import Evaluation, evaluate
+from lrscope.engine.result import EvalPoint, TrialResult
+from lrscope.engine.trial import DIVERGENCE_FACTOR, TRAIN_EVAL_SAMPLES
+from lrscope.errors import LRScopeError, ParameterError
+from lrscope.policies import Policy, parse
+from lrscope.tasks.base import Task, default_loss
+
+__all__ = [
+    "PROBE_RTOL",
+    "BatchingError",
+    "Member",
+    "keep_freed_memory",
+    "run_batched",
+    "task_batching_problem",
+]
+
+log = logging.getLogger(__name__)
+
+PROBE_RTOL = 1e-4
+"""Largest relative difference allowed between batched and unbatched first losses."""
+
+ProgressFn = Callable[[int, int], None]
+
+_MALLOC_TUNED: list[bool] = []
+
+
+def keep_freed_memory() -> bool:
+    """Ask glibc's malloc to keep freed memory in the heap (once per process; Linux only).
+
+    A batched step allocates and frees activations of megabytes; by default
+    glibc hands such blocks back to the kernel and the next step page-faults
+    them in again, which costs 15-25 % of a step on small models. Raising the
+    mmap and trim thresholds to 1 GiB keeps them: the process's peak memory is
+    unchanged, it is just not returned to the system between steps. True when
+    the thresholds were set.
+    """
+    if _MALLOC_TUNED:
+        return _MALLOC_TUNED[0]
+    done = False
+    name = ctypes.util.find_library("c") if sys.platform.startswith("linux") else None
+    if name is not None:
+        try:
+            mallopt = ctypes.CDLL(name).mallopt
+        except (OSError, AttributeError):  # not glibc
+            mallopt = None
+        if mallopt is not None:
+            m_trim_threshold, m_mmap_threshold = -1, -3
+            done = bool(mallopt(m_mmap_threshold, 1 << 30) and mallopt(m_trim_threshold, 1 << 30))
+    log.debug("malloc thresholds raised: %s", done)
+    _MALLOC_TUNED.append(done)
+    return done
+
+
+class BatchingError(LRScopeError, ValueError):
+    """A task whose model or optimizer cannot be trained batched (the message says why)."""
+
+
+@dataclass(frozen=True)
+class Member:
+    """One trial of a batched group (the arguments of :func:`lrscope.engine.run_trial`).
+
+    ``eval_every`` None means one epoch (``task.steps_per_epoch``), as in the engine.
+    """
+
+    policy: Policy | str
+    seed: int = 0
+    steps: int = 1000
+    eval_every: int | None = None
+
+
+def task_batching_problem(task: Task) -> str | None:
+    """Why ``task`` cannot be trained batched (a sentence), or None.
+
+    Builds one model and optimizer to look at them; the global RNGs are restored.
+    """
+    rng = ckpt.capture_rng()
+    try:
+        model = task.model()
+        problem = batching_problem(model)
+        if problem is None:
+            names = {id(p): n for n, p in model.named_parameters()}
+            groups = sgd_groups(task.optimizer(model.parameters()), names)
+            problem = groups if isinstance(groups, str) else None
+    finally:
+        ckpt.restore_rng(rng)
+    return problem
+
+
+@dataclass
+class _Trial:
+    """One member's trial while the group runs."""
+
+    policy: Policy
+    seed: int
+    steps: int
+    eval_every: int
+    model: nn.Module
+    step: int = 0
+    first_loss: float | None = None
+    diverged_at: int | None = None
+    curve: list[EvalPoint] = field(default_factory=list)
+    last_eval: Evaluation | None = None
+    wall_s: float = 0.0
+
+    def evaluates(self, done: int) -> bool:
+        return done % self.eval_every == 0 or done == self.steps
+
+
+class _Sampler:
+    """The members' training batches, gathered member-major into one batch."""
+
+    def __init__(self, data: Dataset[Any], batch_size: int, seeds: Sequence[int]) -> None:
+        self.tensors = as_tensors(data)
+        if self.tensors is not None:
+            size = self.tensors[0].shape[0]
+            index = torch.arange(size)
+            source: Dataset[Any] = TensorDataset(index, index)
+        else:
+            source = data
+        self.streams = [BatchStream(source, batch_size, seed) for seed in seeds]
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
+        parts = [stream.next() for stream in self.streams]
+        if self.tensors is not None:
+            index = torch.cat([p[0] for p in parts])
+            return self.tensors[0].index_select(0, index), self.tensors[1].index_select(0, index)
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
+    def keep(self, rows: list[int]) -> None:
+        self.streams = [self.streams[r] for r in rows]
+
+
+def _check_members(members: Sequence[Member]) -> None:
+    if not members:
+        raise ParameterError("run_batched", "members", "a non-empty sequence of Member", [])
+    for member in members:
+        for name in ("steps", "eval_every", "seed"):
+            value = getattr(member, name)
+            low = 0 if name == "seed" else 1
+            if value is None and name == "eval_every":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                allowed = f"an int in the range [{low}, inf)"
+                raise ParameterError("run_batched", name, allowed, value)
+
+
+def _build(task: Task, members: Sequence[Member]) -> tuple[list[_Trial], list[SGDGroup]]:
+    problem = task_batching_problem(task)
+    if problem is not None:
+        raise BatchingError(f"task {task.name!r} cannot be batched: {problem}")
+    trials: list[_Trial] = []
+    groups: list[SGDGroup] | str = []
+    for member in members:
+        policy = parse(member.policy) if isinstance(member.policy, str) else member.policy
+        set_seed(member.seed)
+        model = task.model()
+        model.train()
+        if not trials:
+            names = {id(p): n for n, p in model.named_parameters()}
+            groups = sgd_groups(task.optimizer(model.parameters()), names)
+        every = member.eval_every or task.steps_per_epoch
+        trials.append(_Trial(policy, member.seed, member.steps, every, model))
+    assert not isinstance(groups, str)  # checked by task_batching_problem
+    return trials, groups
+
+
+class _Group:
+    """The stacked state of the members still training."""
+
+    def __init__(self, task: Task, trials: list[_Trial], groups: list[SGDGroup]) -> None:
+        self.task = task
+        self.rows = list(trials)  # row r of every stacked tensor belongs to rows[r]
+        models = [trial.model for trial in trials]
+        self.params: dict[str, torch.Tensor] = {
+            name: torch.stack([dict(m.named_parameters())[name].detach() for m in models])
+            .clone()
+            .requires_grad_()
+            for name, _ in models[0].named_parameters()
+        }
+        self.model = stack_model(models[0], self.params)
+        self.optimizer = StackedSGD(groups)
+        self.sampler = _Sampler(task.train_data, task.batch_size, [t.seed for t in trials])
+        self.train_subset = fixed_subset(task.train_data, TRAIN_EVAL_SAMPLES)
+
+    def losses(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Each member's mean loss on its part of the batch, shape ``(K,)``."""
+        logits = self.model(x)
+        count = len(self.rows)
+        if self.task.loss is default_loss:
+            per_sample = fn.cross_entropy(logits, y, reduction="none")
+            return per_sample.view(count, -1).mean(1)
+        logit_parts = logits.view(count, -1, *logits.shape[1:]).unbind(0)
+        label_parts = y.view(count, -1, *y.shape[1:]).unbind(0)
+        pairs = zip(logit_parts, label_parts, strict=True)
+        return torch.stack([self.task.loss(a, b) for a, b in pairs])
+
+    @torch.no_grad()
+    def probe(self, x: torch.Tensor, y: torch.Tensor, values: list[float]) -> None:
+        """Raise :class:`BatchingError` unless each member's unbatched loss agrees."""
+        xs, ys = x.chunk(len(self.rows)), y.chunk(len(self.rows))
+        for trial, xk, yk, batched in zip(self.rows, xs, ys, values, strict=True):
+            alone = float(self.task.loss(trial.model(xk), yk))
+            both_bad = not math.isfinite(batched) and not math.isfinite(alone)
+            if not both_bad and not math.isclose(batched, alone, rel_tol=PROBE_RTOL, abs_tol=1e-6):
+                raise BatchingError(
+                    f"task {self.task.name!r} cannot be batched: the first loss of seed "
+                    f"{trial.seed} is {batched!r} batched but {alone!r} alone (the model's "
+                    "forward probably mixes the samples of a batch)"
+                )
+
+    @torch.no_grad()
+    def unstack(self, row: int) -> None:
+        """Write row ``row`` of the stacked weights into its member's own model."""
+        for name, param in self.rows[row].model.named_parameters():
+            param.copy_(self.params[name][row])
+
+    def keep(self, rows: list[int]) -> None:
+        """Keep only the members at ``rows`` (their weights leave the stack otherwise)."""
+        if not rows:
+            self.rows = []
+            return
+        index = torch.tensor(rows, dtype=torch.long)
+        for name, param in list(self.params.items()):
+            kept = param.detach().index_select(0, index).requires_grad_()
+            if param.grad is not None:
+                kept.grad = param.grad.index_select(0, index)
+            self.params[name] = kept
+        self.optimizer.keep(index)
+        self.sampler.keep(rows)
+        self.rows = [self.rows[r] for r in rows]
+
+
+def _evaluate(group: _Group, trial: _Trial) -> None:
+    """The engine's evaluation of a member whose model holds its current weights."""
+    task = group.task
+    test = evaluate(trial.model, task.test_data, task.num_classes, task.loss)
+    trial.last_eval = test
+    if trial.curve and trial.curve[-1].step == trial.step:
+        return
+    train = evaluate(trial.model, group.train_subset, task.num_classes, task.loss)
+    lr = trial.policy(max(trial.step - 1, 0))
+    trial.curve.append(EvalPoint(trial.step, lr, train.loss, test.loss, test.top1, test.top5))
+
+
+def _result(task: Task, trial: _Trial) -> TrialResult:
+    final = trial.last_eval
+    if final is None:  # pragma: no cover - every member is evaluated before it leaves
+        raise RuntimeError("member left the group without an evaluation")
+    best = max(trial.curve, key=lambda p: (p.top1, -p.step))
+    return TrialResult(
+        task=task.name,
+        spec=trial.policy.spec,
+        seed=trial.seed,
+        steps=trial.steps,
+        eval_every=trial.eval_every,
+        top1=final.top1,
+        top5=final.top5,
+        best_top1=best.top1,
+        best_iter=best.step,
+        ac=final.ac,
+        cd=final.cd,
+        cdac=final.cdac,
+        ld=best.test_loss - best.train_loss,
+        n_params=trial.policy.n_params,
+        wall_s=trial.wall_s,
+        steps_done=trial.step,
+        diverged=trial.diverged_at is not None,
+        diverged_at=trial.diverged_at,
+        curve=tuple(trial.curve),
+    )
+
+
+def _diverged(trial: _Trial, value: float) -> bool:
+    if trial.first_loss is None:
+        trial.first_loss = value
+    first = trial.first_loss
+    return not math.isfinite(value) or (first > 0 and value > DIVERGENCE_FACTOR * first)
+
+
+def _step(group: _Group, t: int) -> list[_Trial]:
+    """Lockstep step ``t``; the members that diverged, out of the stack, weights unstacked."""
+    rows = group.rows
+    lrs = [trial.policy(t) for trial in rows]
+    momenta = [trial.policy.momentum(t) if trial.policy.has_momentum else None for trial in rows]
+    x, y = group.sampler.next()
+    losses = group.losses(x, y)
+    values = losses.tolist()
+    if t == 0:
+        group.probe(x, y, values)
+    bad = [r for r, (trial, v) in enumerate(zip(rows, values, strict=True)) if _diverged(trial, v)]
+    good = [r for r in range(len(rows)) if r not in bad]
+    if good:
+        kept = losses.index_select(0, torch.tensor(good)) if bad else losses
+        kept.sum().backward()  # type: ignore[no-untyped-call]
+    left = [rows[r] for r in bad]
+    for r in bad:
+        rows[r].diverged_at = t
+        group.unstack(r)
+    if bad:
+        group.keep(good)
+    if good:
+        group.optimizer.step(group.params, [lrs[r] for r in good], [momenta[r] for r in good])
+    for param in group.params.values():
+        param.grad = None
+    return left
+
+
+def run_batched(
+    task: Task, members: Sequence[Member], *, on_progress: ProgressFn | None = None
+) -> list[TrialResult]:
+    """Train the ``members`` of ``task`` in lockstep; one result per member, in order.
+
+    Each result has the metrics :func:`lrscope.engine.run_trial` gives for the
+    same ``(task, policy, seed, steps, eval_every)``, up to floating-point
+    summation order (see :mod:`lrscope.batched`). ``on_progress(step, steps)``
+    is called after every lockstep step (``steps``: the largest budget).
+
+    Raises:
+        BatchingError: the task's model or optimizer cannot be batched (the
+            message says why; run the trials with ``run_trial`` instead).
+        ParameterError: no members, or a non-positive ``steps`` / ``eval_every``.
+    """
+    _check_members(members)
+    keep_freed_memory()
+    trials, groups = _build(task, members)
+    group = _Group(task, trials, groups)
+    started = time.perf_counter()
+    horizon = max(trial.steps for trial in trials)
+    for t in range(horizon):
+        for trial in _step(group, t):
+            trial.step = t
+            if trial.last_eval is None or trial.curve[-1].step != t:
+                _evaluate(group, trial)
+            trial.wall_s = (time.perf_counter() - started) / len(trials)
+        done, finished = t + 1, []
+        for row, trial in enumerate(group.rows):
+            trial.step = done
+            if trial.evaluates(done):
+                group.unstack(row)
+                _evaluate(group, trial)
+            if done == trial.steps:
+                finished.append(row)
+                trial.wall_s = (time.perf_counter() - started) / len(trials)
+        if finished:
+            group.keep([r for r in range(len(group.rows)) if r not in finished])
+        if on_progress is not None:
+            on_progress(done, horizon)
+        if not group.rows:
+            break
+    return [_result(task, trial) for trial in trials]

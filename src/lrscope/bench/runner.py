@@ -1,0 +1,268 @@
+"""Run a :class:`~lrscope.bench.plan.Plan` with an executor and record every trial.
+
+Where claims happen, and why a plan can always be resumed:
+
+1. Everything is validated first (plan, executor options, the task, which is
+   built once here), before any worker or Ray starts.
+2. The trials already stored as done (``store.done_keys(task)``, diverged
+   ones included) are skipped: a plan is re-run to resume it.
+3. The runner, in the parent process, claims a trial
+   (``store.start_trial(key)``, status ``running``) at the moment an executor
+   pulls it to hand it to a free worker, not earlier; ``start_trial``
+   returning None means another run finished it meanwhile, and it is skipped.
+4. Workers never touch the store. Each outcome is written by the runner as it
+   arrives (``finish_trial``: done or diverged; ``fail_trial``: the error
+   text), in its own transaction.
+
+So a runner killed at any moment (even ``kill -9``) loses only the trials in
+flight, which stay ``running`` in the store and are not in ``done_keys``: the
+next run claims them again (one row per key, so no duplicates). An ordinary
+interruption (Ctrl-C, an exception) marks them failed with the reason. A
+trial that raises is stored failed with its error text; a diverging one is
+stored diverged; the plan goes on in both cases.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from lrscope.bench._worker import TrialConfig, TrialOutcome, absolute_task_ref
+from lrscope.bench.executors import Executor, check_executor_options, default_workers, make_executor
+from lrscope.bench.plan import Plan
+from lrscope.engine.result import TrialKey, TrialResult
+from lrscope.errors import LRScopeError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lrscope.store import Store
+    from lrscope.tasks import Task
+
+__all__ = ["BenchSummary", "run_plan"]
+
+log = logging.getLogger("lrscope.bench")
+
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class BenchSummary:
+    """What :func:`run_plan` did.
+
+    ``total`` trials in the plan = ``skipped`` (already stored as done, or
+    finished by a concurrent run) + ``ran`` (executed by this call). Of those
+    that ran, ``failed`` raised an exception and ``diverged`` stopped on a
+    non-finite or exploding loss; the rest are done. ``wall_s``: seconds from
+    the call to its return, validation included.
+    """
+
+    task: str
+    total: int
+    ran: int
+    skipped: int
+    failed: int
+    diverged: int
+    wall_s: float
+    executor: str
+    workers: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+HEARTBEAT_S = 20.0
+"""Seconds between heartbeats of the claimed trials (the store rate-limits writes)."""
+
+
+class _Run:
+    """The bookkeeping of one :func:`run_plan` call: claims, records, counts.
+
+    A daemon thread heartbeats the claimed trials while they run, so that a
+    runner on another host sharing the database does not take them over.
+    """
+
+    def __init__(self, store: Store, total: int, skipped: int, on_progress: ProgressFn | None):
+        self.store = store
+        self.total = total
+        self.skipped = skipped
+        self.ran = self.failed = self.diverged = 0
+        self.claimed: dict[TrialKey, int] = {}
+        self.on_progress = on_progress
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._beater: threading.Thread | None = None
+        self.progress()
+
+    def __enter__(self) -> _Run:
+        self._beater = threading.Thread(target=self._beat, name="lrscope-heartbeat", daemon=True)
+        self._beater.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._beater is not None:
+            self._beater.join()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_S):
+            with self._lock:
+                trial_ids = list(self.claimed.values())
+            for trial_id in trial_ids:
+                try:
+                    self.store.heartbeat(trial_id)
+                except LRScopeError as exc:  # a busy database: the next beat retries
+                    log.warning("heartbeat of trial %d failed: %s", trial_id, exc)
+
+    def progress(self) -> None:
+        if self.on_progress is not None:
+            self.on_progress(self.skipped + self.ran, self.total)
+
+    def claim(self, configs: list[TrialConfig]) -> Iterator[TrialConfig]:
+        """Yield each config once it is claimed; skip those finished elsewhere."""
+        for config in configs:
+            trial_id = self.store.start_trial(config.key)
+            if trial_id is None:
+                self.skipped += 1
+                self.progress()
+                continue
+            with self._lock:
+                self.claimed[config.key] = trial_id
+            yield config
+
+    def record(self, outcome: TrialOutcome) -> None:
+        with self._lock:
+            trial_id = self.claimed.pop(outcome.config.key)
+        self.ran += 1
+        if outcome.result is None:
+            self.failed += 1
+            self.store.fail_trial(trial_id, outcome.error or "unknown error")
+        else:
+            result = TrialResult.from_dict(outcome.result)
+            self.diverged += int(result.diverged)
+            self.store.finish_trial(trial_id, result)
+        self.progress()
+
+    def abandon(self, reason: str) -> None:
+        """Mark the claimed trials that never came back as failed."""
+        with self._lock:
+            trial_ids = list(self.claimed.values())
+            self.claimed.clear()
+        for trial_id in trial_ids:
+            self.store.fail_trial(trial_id, f"interrupted: {reason}")
+
+
+def run_plan(
+    plan: Plan,
+    store: Store,
+    executor: str | Executor = "local",
+    workers: int | None = None,
+    ray_address: str | None = None,
+    on_progress: ProgressFn | None = None,
+    task: Task | None = None,
+) -> BenchSummary:
+    """Run every trial of ``plan`` not yet stored as done, and store its outcome.
+
+    Args:
+        plan: what to run (validated at construction).
+        store: where trials are claimed and recorded (:class:`lrscope.store.Store`).
+        executor: ``"local"``, ``"process"``, ``"ray"`` or an :class:`Executor`
+            instance (which the caller then owns and closes).
+        workers: parallel workers (``process`` and ``ray``; default: the CPUs).
+        ray_address: a running Ray cluster (``ray`` only); default: a local
+            Ray started for this call and shut down after it.
+        on_progress: called as ``on_progress(finished, total)`` at the start and
+            after each trial recorded or skipped.
+        task: the task ``plan.task`` names, if the caller has built it
+            already (e.g. to validate it before opening the store); else it is
+            built here.
+
+    Raises:
+        PlanError, TaskError, DataError: invalid input, before any training.
+
+    >>> summary = run_plan(Plan("mnist1d-cnn", ["FIX(k0=0.05)"], steps=200),
+    ...                    Store.open("sqlite:///bench.db"))  # doctest: +SKIP
+    """
+    start = time.perf_counter()
+    if isinstance(executor, str):
+        check_executor_options(executor, workers, ray_address)
+    if task is None:
+        from lrscope.tasks import get_task
+
+        task = get_task(plan.task, data_dir=plan.data_dir)
+    store.put_task(task.name, task.metadata)
+    keys = plan.keys(task.name, task.steps_per_epoch)
+    done = store.done_keys(task.name)
+    pending = [k for k in keys if k not in done]
+    run = _Run(store, len(keys), len(keys) - len(pending), on_progress)
+    name, n_workers = _describe(executor, workers)
+    if pending:
+        with run:
+            n_workers = _run_pending(run, plan, task, pending, executor, workers, ray_address)
+    return BenchSummary(
+        task=task.name,
+        total=run.total,
+        ran=run.ran,
+        skipped=run.skipped,
+        failed=run.failed,
+        diverged=run.diverged,
+        wall_s=time.perf_counter() - start,
+        executor=name,
+        workers=n_workers,
+    )
+
+
+def _describe(executor: str | Executor, workers: int | None) -> tuple[str, int]:
+    if not isinstance(executor, str):
+        return executor.name, executor.workers
+    if executor == "local":
+        return executor, 1
+    return executor, workers or default_workers()
+
+
+def _run_pending(
+    run: _Run,
+    plan: Plan,
+    task: Task,
+    pending: list[TrialKey],
+    executor: str | Executor,
+    workers: int | None,
+    ray_address: str | None,
+) -> int:
+    """Run ``pending`` through the executor (made here when named); its worker count."""
+    ref = absolute_task_ref(plan.task)
+    configs = [
+        TrialConfig(k.task, ref, plan.data_dir, k.spec, k.seed, k.steps, k.eval_every)
+        for k in pending
+    ]
+    if not isinstance(executor, str):
+        _execute(run, executor, configs, close=lambda: None)
+        return executor.workers
+    owned = make_executor(
+        executor, workers, ray_address=ray_address, tasks={(ref, plan.data_dir): task}
+    )
+    try:
+        _execute(run, owned, configs, close=owned.close)
+    finally:
+        owned.close()
+    return owned.workers
+
+
+def _execute(
+    run: _Run, executor: Executor, configs: list[TrialConfig], close: Callable[[], None]
+) -> None:
+    """Feed ``configs`` through ``executor``, recording each outcome as it arrives.
+
+    On any interruption the workers are stopped first (``close``), then the
+    claimed trials that never came back are marked failed, and the exception
+    goes on.
+    """
+    try:
+        for outcome in executor.run(run.claim(configs)):
+            run.record(outcome)
+    except BaseException as exc:
+        close()
+        run.abandon(f"{type(exc).__name__}: {exc}".rstrip(": "))
+        raise

@@ -1,0 +1,189 @@
+"""``lrscope bench``: run a benchmark plan and store every trial.
+
+The plan comes from the options (``--task T --policy SPEC ... --seeds N
+--steps N``) or from a TOML file (``--plan FILE``, schema in
+:mod:`lrscope.bench.plan`); options given with ``--plan`` replace the file's
+values (``--policy`` replaces its whole list). Everything (plan, executor
+options, the task) is validated before the store is opened or any worker
+starts; invalid input exits 2 with one line on stderr.
+
+Re-running the same command resumes the plan: trials stored as done or
+diverged are skipped; failed ones and those left running by a killed run are
+run again.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from lrscope.cli._common import DbOpt, JsonOpt, QuietOpt, emit, progress_bar, resolve_db_url, stdout
+from lrscope.errors import PlanError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lrscope.bench import BenchSummary, Plan
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``bench`` command to the ``lrscope`` app."""
+    app.command("bench")(bench)
+
+
+def _plan(
+    plan_file: Path | None,
+    task: str | None,
+    policies: list[str] | None,
+    seeds: int | None,
+    steps: list[int] | None,
+    eval_every: int | None,
+    data_dir: Path | None,
+) -> Plan:
+    from lrscope.bench import Plan, load_plan
+
+    if plan_file is not None:
+        return load_plan(
+            plan_file,
+            task=task,
+            policies=policies or None,
+            seeds=seeds,
+            steps=steps or None,
+            eval_every=eval_every,
+            data_dir=None if data_dir is None else str(data_dir),
+        )
+    if not task or not policies or not steps:
+        given = (("--task", task), ("--policy", policies), ("--steps", steps))
+        missing = ", ".join(flag for flag, value in given if not value)
+        raise PlanError(f"missing {missing} (give them, or a plan file with --plan)")
+    return Plan(
+        task,
+        policies,
+        seeds=1 if seeds is None else seeds,
+        steps=steps,
+        eval_every=eval_every,
+        data_dir=data_dir,
+    )
+
+
+def bench(
+    task: Annotated[
+        str | None,
+        typer.Option("--task", help="Built-in task, pkg.module:function or file.py:function."),
+    ] = None,
+    policy: Annotated[
+        list[str] | None,
+        typer.Option("--policy", help="A policy spec; repeat for several policies."),
+    ] = None,
+    seeds: Annotated[
+        int | None, typer.Option("--seeds", help="Seeds 0..N-1 per policy (default 1).")
+    ] = None,
+    steps: Annotated[
+        list[int] | None,
+        typer.Option("--steps", help="Optimizer steps per trial; repeat for several budgets."),
+    ] = None,
+    eval_every: Annotated[
+        int | None,
+        typer.Option("--eval-every", help="Steps between evaluations (default: one epoch)."),
+    ] = None,
+    plan_file: Annotated[
+        Path | None, typer.Option("--plan", help="A TOML plan file (see the docs for the schema).")
+    ] = None,
+    executor: Annotated[
+        str,
+        typer.Option("--executor", help="Where trials run: local, process, ray or batched."),
+    ] = "local",
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", help="Parallel workers (process, ray; default: the CPUs)."),
+    ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option("--ray-address", help="A running Ray cluster (default: start a local Ray)."),
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Directory of on-disk datasets.")
+    ] = None,
+    batch_trials: Annotated[
+        int | None,
+        typer.Option(
+            "--batch-trials",
+            help="Train K trials at a time in one stacked model per worker (batched; default 8).",
+        ),
+    ] = None,
+    db: DbOpt = None,
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Run every policy x seed x budget of a plan (resumable) and store the trials."""
+    from lrscope.bench.executors import check_executor_options
+    from lrscope.tasks import get_task
+
+    plan = _plan(plan_file, task, policy, seeds, steps, eval_every, data_dir)
+    check_executor_options(executor, workers, ray_address, batch_trials)
+    built = get_task(plan.task, data_dir=plan.data_dir)
+    runner: Any = executor
+    if executor == "batched" or batch_trials is not None:
+        from lrscope.bench import make_executor
+        from lrscope.bench._worker import absolute_task_ref
+
+        tasks = {(absolute_task_ref(plan.task), plan.data_dir): built}
+        runner = make_executor(
+            executor, workers, ray_address=ray_address, tasks=tasks, batch_trials=batch_trials
+        )
+    try:
+        summary, document = _run(plan, runner, workers, ray_address, built, db, quiet)
+    finally:
+        if not isinstance(runner, str):
+            runner.close()
+    emit(document, json_, lambda: _render(summary, document))
+
+
+def _run(
+    plan: Plan,
+    executor: Any,
+    workers: int | None,
+    ray_address: str | None,
+    built: Any,
+    db: str | None,
+    quiet: bool,
+) -> tuple[BenchSummary, dict[str, Any]]:
+    """Open the store and run the plan with a progress bar; the summary and the JSON document."""
+    from lrscope.bench import run_plan
+    from lrscope.store import Store
+
+    with Store.open(resolve_db_url(db)) as store:
+        with progress_bar(f"bench {built.name}", total=len(plan), quiet=quiet) as advance:
+            seen = [0]
+
+            def on_progress(finished: int, total: int) -> None:
+                advance(finished - seen[0])
+                seen[0] = finished
+
+            summary = run_plan(
+                plan,
+                store,
+                executor,
+                workers=workers,
+                ray_address=ray_address,
+                on_progress=on_progress,
+                task=built,
+            )
+        document = {**summary.to_dict(), "plan": plan.to_dict(), "db": store.url}
+    return summary, document
+
+
+def _render(summary: BenchSummary, document: dict[str, Any]) -> None:
+    stdout.print(
+        f"{summary.task}: {summary.total} trials planned; ran {summary.ran} "
+        f"({summary.failed} failed, {summary.diverged} diverged), skipped {summary.skipped} "
+        f"already stored; {summary.wall_s:.1f} s with {summary.executor} x{summary.workers}",
+        markup=False,
+    )
+    if summary.failed:
+        stdout.print("failed trials are run again by the next run of the same plan")
+    task, db = shlex.quote(summary.task), shlex.quote(str(document["db"]))
+    stdout.print(f"rank them: lrscope rank --task {task} --db {db}", markup=False)

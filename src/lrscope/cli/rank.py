@@ -1,0 +1,89 @@
+"""``lrscope rank``: stored trials of a task, aggregated per policy and ranked.
+
+``lrscope rank --task T [--metric M] [--steps N] [--format table|json|csv]
+[--json] [--db URL]``. The rows are best first; each has ``spec``, ``steps``,
+``n``, ``n_diverged``, ``diverged_rate``, ``<metric>_mean`` and
+``<metric>_std`` for every LRBench metric, ``rank`` and ``pareto`` (see
+:mod:`lrscope.rank` for how NaN and diverged seeds are treated). ``--json``
+is ``--format json``: a JSON list of rows, NaN as null. A task with no trials
+in the database is an error (exit 2) that lists the tasks it holds.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from lrscope.cli._common import DbOpt, JsonOpt, print_json, resolve_db_url, stdout
+from lrscope.errors import ParameterError, TaskError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lrscope.rank import Ranking
+    from lrscope.store import Store
+
+__all__ = ["register"]
+
+FORMATS = ("table", "json", "csv")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``rank`` command to the ``lrscope`` app."""
+    app.command("rank")(rank)
+
+
+def _check_task_known(store: Store, task: str) -> None:
+    if any(record.name == task for record in store.tasks()):
+        return
+    names = sorted({record.task for record in store.trials()})
+    raise TaskError(
+        f"no trials of task {task!r} in {store.url}; "
+        f"tasks with trials: {', '.join(names) if names else 'none'}"
+    )
+
+
+def rank(
+    task: Annotated[str, typer.Option("--task", help="The task whose trials to rank.")],
+    metric: Annotated[
+        str,
+        typer.Option(
+            "--metric",
+            help="Rank by this metric's mean: top1, top5, best_top1, best_iter, ld, ac, cd, "
+            "cdac, wall_s, diverged_rate.",
+        ),
+    ] = "best_top1",
+    steps: Annotated[
+        int | None, typer.Option("--steps", help="Only the trials with this step budget.")
+    ] = None,
+    output_format: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+    db: DbOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Aggregate a task's stored trials per policy (mean, std over seeds) and rank them."""
+    from lrscope.rank import check_metric
+    from lrscope.rank import rank as rank_store
+    from lrscope.store import Store
+
+    if output_format not in FORMATS:
+        raise ParameterError(
+            "lrscope rank", "--format", f"one of {', '.join(FORMATS)}", output_format
+        )
+    check_metric(metric)
+    with Store.open(resolve_db_url(db), create=False) as store:
+        _check_task_known(store, task)
+        ranking = rank_store(store, task, metric, steps=steps)
+    fmt = "json" if json_ else output_format
+    if fmt == "json":
+        print_json(ranking.to_dicts())
+    elif fmt == "csv":
+        sys.stdout.write(ranking.to_csv())
+    else:
+        _render(ranking)
+
+
+def _render(ranking: Ranking) -> None:
+    if not ranking.rows:
+        stdout.print(f"no finished trials of {ranking.task} yet")
+        return
+    stdout.print(ranking.table())

@@ -1,0 +1,328 @@
+"""Rank LR policies from stored trials: aggregate over seeds, order, Pareto front.
+
+Trials are grouped by ``(task, spec, steps)``. For each group:
+
+- ``n``: trials measured (stored ``done`` or ``diverged``; ``failed`` and
+  ``running`` trials are not measurements and are left out); ``n_diverged``
+  and ``diverged_rate = n_diverged / n``.
+- for every metric ``m`` of :data:`METRICS`, ``m_mean`` and ``m_std``: the
+  mean and the sample standard deviation (``n - 1`` in the denominator) over
+  the *non-diverged* trials whose value is finite. A diverged trial's numbers
+  describe a model that blew up, so they are not averaged in; the failure
+  shows in ``diverged_rate`` instead. With one such value the std is NaN;
+  with none (every seed diverged) mean and std are NaN. NaN is printed as
+  ``-`` in the table, empty in CSV and ``null`` in JSON.
+- ``n_params``: the policy's number of parameters (LRBench's #Param).
+
+Ranking (:func:`rank_trials`): by the chosen metric's mean, best first
+(higher is better for accuracies and confidence, lower for ``best_iter``,
+``ld``, ``cd``, ``cdac``, ``wall_s`` and ``diverged_rate``); ties by the smaller
+``best_iter`` mean, then the smaller ``diverged_rate``, then the spec.
+Groups whose metric mean is NaN (every seed diverged) come last.
+
+Pareto front (``pareto``): the groups not dominated in accuracy
+(``best_top1_mean``, higher is better) against cost (``best_iter_mean``, the
+steps needed to reach it, lower is better); a group is dominated when another
+is at least as good in both and strictly better in one. Groups with a NaN in
+either are never on the front.
+
+>>> ranking = rank(Store.open(), "mnist1d-cnn")            # doctest: +SKIP
+>>> ranking.rows[0].spec, ranking.to_dataframe().shape     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from lrscope.errors import ParameterError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas  # type: ignore[import-untyped,unused-ignore]
+    from rich.table import Table
+
+    from lrscope.store import Store
+
+__all__ = [
+    "HIGHER_IS_BETTER",
+    "METRICS",
+    "RANK_METRICS",
+    "PolicyStats",
+    "Ranking",
+    "aggregate",
+    "rank",
+    "rank_trials",
+]
+
+METRICS = ("top1", "top5", "best_top1", "best_iter", "ld", "ac", "cd", "cdac", "wall_s")
+RANK_METRICS = (*METRICS, "diverged_rate")
+HIGHER_IS_BETTER = frozenset({"top1", "top5", "best_top1", "ac"})
+_MEASURED = ("done", "diverged")
+
+
+def _get(record: Any, name: str, default: Any = None) -> Any:
+    if isinstance(record, Mapping):
+        return record.get(name, default)
+    return getattr(record, name, default)
+
+
+def _status(record: Any) -> str:
+    status = _get(record, "status")
+    if status is None:  # a TrialResult, or a plain dict of one
+        return "diverged" if _get(record, "diverged") else "done"
+    return str(getattr(status, "value", status))
+
+
+def _finite(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _mean_std(values: Sequence[float]) -> tuple[float, float]:
+    if not values:
+        return math.nan, math.nan
+    mean = statistics.fmean(values)
+    return mean, statistics.stdev(values) if len(values) > 1 else math.nan
+
+
+@dataclass(frozen=True)
+class PolicyStats:
+    """One row of a ranking: a policy (spec) at a step budget on a task."""
+
+    task: str
+    spec: str
+    steps: int
+    n: int
+    n_diverged: int
+    n_params: int | None
+    mean: Mapping[str, float]
+    std: Mapping[str, float]
+    rank: int = 0
+    pareto: bool = False
+    seeds: tuple[int, ...] = field(default_factory=tuple)
+
+    @property
+    def diverged_rate(self) -> float:
+        """Fraction of the measured trials that diverged, in [0, 1]."""
+        return self.n_diverged / self.n if self.n else math.nan
+
+    def to_dict(self) -> dict[str, Any]:
+        """Flat row: identity, counts, ``<metric>_mean`` / ``<metric>_std``, rank, pareto."""
+        row: dict[str, Any] = {
+            "rank": self.rank,
+            "task": self.task,
+            "spec": self.spec,
+            "steps": self.steps,
+            "n": self.n,
+            "n_diverged": self.n_diverged,
+            "diverged_rate": self.diverged_rate,
+            "n_params": self.n_params,
+            "seeds": list(self.seeds),
+        }
+        for metric in METRICS:
+            row[f"{metric}_mean"] = self.mean[metric]
+            row[f"{metric}_std"] = self.std[metric]
+        row["pareto"] = self.pareto
+        return row
+
+
+def aggregate(records: Iterable[Any]) -> list[PolicyStats]:
+    """Group measured trials by ``(task, spec, steps)`` and average over seeds.
+
+    ``records`` are store records, :class:`~lrscope.engine.TrialResult` objects
+    or mappings with the same fields. The result is unranked, sorted by key.
+    """
+    groups: dict[tuple[str, str, int], list[Any]] = {}
+    for record in records:
+        if _status(record) in _MEASURED:
+            key = (str(_get(record, "task")), str(_get(record, "spec")), int(_get(record, "steps")))
+            groups.setdefault(key, []).append(record)
+    stats = []
+    for (task, spec, steps), members in sorted(groups.items()):
+        healthy = [r for r in members if _status(r) == "done"]
+        means, stds = {}, {}
+        for metric in METRICS:
+            values = [v for r in healthy if (v := _finite(_get(r, metric))) is not None]
+            means[metric], stds[metric] = _mean_std(values)
+        n_params = _get(members[0], "n_params")
+        stats.append(
+            PolicyStats(
+                task=task,
+                spec=spec,
+                steps=steps,
+                n=len(members),
+                n_diverged=len(members) - len(healthy),
+                n_params=None if n_params is None else int(n_params),
+                mean=means,
+                std=stds,
+                seeds=tuple(sorted(int(_get(r, "seed", 0)) for r in members)),
+            )
+        )
+    return stats
+
+
+def _value(row: PolicyStats, metric: str) -> float:
+    return row.diverged_rate if metric == "diverged_rate" else row.mean[metric]
+
+
+def _sort_key(row: PolicyStats, metric: str) -> tuple[Any, ...]:
+    value = _value(row, metric)
+    missing = math.isnan(value)
+    signed = 0.0 if missing else (-value if metric in HIGHER_IS_BETTER else value)
+    best_iter = row.mean["best_iter"]
+    return (
+        missing,
+        signed,
+        math.inf if math.isnan(best_iter) else best_iter,
+        row.diverged_rate,
+        row.spec,
+        row.steps,
+    )
+
+
+def pareto_front(rows: Sequence[PolicyStats]) -> list[bool]:
+    """For each row: is it on the front of best_top1 mean (max) vs best_iter mean (min)?"""
+    points = [(r.mean["best_top1"], r.mean["best_iter"]) for r in rows]
+    front = []
+    for acc, cost in points:
+        if math.isnan(acc) or math.isnan(cost):
+            front.append(False)
+            continue
+        dominated = any(
+            a >= acc and c <= cost and (a > acc or c < cost)
+            for a, c in points
+            if not (math.isnan(a) or math.isnan(c))
+        )
+        front.append(not dominated)
+    return front
+
+
+def check_metric(metric: str) -> str:
+    """``metric`` if it can rank, else :class:`ParameterError` listing the choices."""
+    if metric not in RANK_METRICS:
+        raise ParameterError("rank", "metric", f"one of {', '.join(RANK_METRICS)}", metric)
+    return metric
+
+
+def rank_trials(records: Iterable[Any], metric: str = "best_top1") -> Ranking:
+    """Aggregate ``records`` (see :func:`aggregate`), order them, mark the Pareto front."""
+    check_metric(metric)
+    rows = sorted(aggregate(records), key=lambda r: _sort_key(r, metric))
+    front = pareto_front(rows)
+    ranked = tuple(
+        replace(row, rank=i + 1, pareto=on_front)
+        for i, (row, on_front) in enumerate(zip(rows, front, strict=True))
+    )
+    tasks = sorted({row.task for row in ranked})
+    return Ranking(task=", ".join(tasks), metric=metric, rows=ranked)
+
+
+def rank(store: Store, task: str, metric: str = "best_top1", steps: int | None = None) -> Ranking:
+    """Rank the trials of ``task`` stored in ``store`` (optionally one step budget)."""
+    check_metric(metric)
+    records = [r for r in store.trials(task=task) if steps is None or _get(r, "steps") == steps]
+    ranking = rank_trials(records, metric)
+    return replace(ranking, task=task)
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value)
+    return value
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Ranked rows, best first, with exporters (JSON, CSV, DataFrame, rich table)."""
+
+    task: str
+    metric: str
+    rows: tuple[PolicyStats, ...]
+
+    def to_dicts(self) -> list[dict[str, Any]]:
+        """One flat dict per row, best first (NaN kept as float NaN)."""
+        return [row.to_dict() for row in self.rows]
+
+    def to_json(self) -> str:
+        """JSON list of the rows; NaN becomes ``null``."""
+        rows = [
+            {k: (None if _cell(v) is None else v) for k, v in d.items()} for d in self.to_dicts()
+        ]
+        return json.dumps(rows)
+
+    def to_csv(self) -> str:
+        """CSV with a header; NaN and None are empty cells, seeds space-separated."""
+        buffer = io.StringIO()
+        dicts = self.to_dicts()
+        fields = list(dicts[0]) if dicts else list(PolicyStats.__dataclass_fields__)
+        writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        for row in dicts:
+            writer.writerow({k: _cell(v) for k, v in row.items()})
+        return buffer.getvalue()
+
+    def to_dataframe(self) -> pandas.DataFrame:
+        """A pandas DataFrame of :meth:`to_dicts` (pandas is imported here)."""
+        import pandas  # type: ignore[import-untyped,unused-ignore]
+
+        return pandas.DataFrame(self.to_dicts())
+
+    def table(self) -> Table:
+        """A rich table, best first: accuracies in %, each metric as ``mean±std``.
+
+        Shows the ranking metric, best_top1, best_iter, top1, ld and wall_s;
+        ``-`` is NaN; ``*`` marks the Pareto front. Every metric (top5, ac, cd,
+        cdac too) is in :meth:`to_dicts`, JSON and CSV.
+        """
+        from rich.table import Table
+        from rich.text import Text
+
+        shown = ("best_top1", "best_iter", "top1", "ld", "wall_s")
+        metrics = [m for m in (self.metric, *shown) if m != "diverged_rate"]
+        metrics = list(dict.fromkeys(metrics))
+        several_budgets = len({row.steps for row in self.rows}) > 1
+        table = Table(title=Text(f"{self.task}: ranked by {self.metric} (* = Pareto front)"))
+        table.add_column("#", justify="right")
+        table.add_column("policy", overflow="fold")
+        if several_budgets:
+            table.add_column("steps", justify="right")
+        table.add_column("n", justify="right")
+        table.add_column("div", justify="right")
+        for metric in metrics:
+            table.add_column(_HEADERS.get(metric, metric), justify="right")
+        table.add_column("*", justify="center")
+        for row in self.rows:
+            cells: list[str | Text] = [str(row.rank), Text(row.spec)]  # specs are not markup
+            cells += [str(row.steps)] if several_budgets else []
+            cells += [str(row.n), f"{row.diverged_rate:.0%}"]
+            cells += [_format(row, metric) for metric in metrics]
+            cells.append("*" if row.pareto else "")
+            table.add_row(*cells)
+        return table
+
+
+_HEADERS = {"top1": "top1 %", "top5": "top5 %", "best_top1": "best_top1 %", "wall_s": "wall s"}
+_PERCENT = frozenset({"top1", "top5", "best_top1"})
+
+
+def _format(row: PolicyStats, metric: str) -> str:
+    """``mean±std`` in the metric's display unit; ``-`` for NaN, no ``±`` for one seed."""
+    mean, std = row.mean[metric], row.std[metric]
+    if math.isnan(mean):
+        return "-"
+    if metric in _PERCENT:
+        mean, std, digits = 100 * mean, 100 * std, 1
+    else:
+        digits = {"best_iter": 0, "wall_s": 1}.get(metric, 3)
+    text = f"{mean:.{digits}f}"
+    return text if math.isnan(std) else f"{text}±{std:.{digits}f}"
