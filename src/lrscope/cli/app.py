@@ -81,9 +81,10 @@ from lrscope.cli import find as _find  # noqa: E402
 from lrscope.cli import interpolate as _interpolate  # noqa: E402
 from lrscope.cli import policies as _policies  # noqa: E402
 from lrscope.cli import rank as _rank  # noqa: E402
+from lrscope.cli import report as _report  # noqa: E402
 from lrscope.cli import train as _train  # noqa: E402
 
-for _module in (_policies, _find, _train, _bench, _rank, _interpolate, _db):
+for _module in (_policies, _find, _train, _bench, _rank, _interpolate, _report, _db):
     _module.register(app)
 # --- end of command registration ------------------------------------------
 

@@ -1,0 +1,79 @@
+"""``lrscope report``: one self-contained HTML page of what the store holds.
+
+``lrscope report [--task T] [--db URL] [-o report.html] [--metric M] [--top N]
+[--title TEXT] [--json]``. Per task: range tests, the policies' lr and
+momentum curves, test top-1 during training, the ranking with every LRBench
+metric (sortable), accuracy against cost with the Pareto front, and the
+interpolations. ``--json`` prints ``{"path", "bytes", "tasks", "wall_s"}``.
+A database that does not exist, an unknown task or metric exit 2.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lrscope.cli._common import DbOpt, JsonOpt, emit, resolve_db_url, stdout
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``report`` command to the ``lrscope`` app."""
+    app.command("report")(report)
+
+
+def _size(n_bytes: int) -> str:
+    return f"{n_bytes / 1e6:.1f} MB" if n_bytes >= 100_000 else f"{n_bytes / 1e3:.0f} kB"
+
+
+def report(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the HTML page.")
+    ] = Path("report.html"),
+    task: Annotated[
+        str | None, typer.Option("--task", help="Only this task (default: every task).")
+    ] = None,
+    metric: Annotated[
+        str,
+        typer.Option(
+            "--metric",
+            help="Rank by this metric's mean: top1, top5, best_top1, best_iter, ld, ac, cd, "
+            "cdac, wall_s, diverged_rate.",
+        ),
+    ] = "best_top1",
+    top: Annotated[
+        int, typer.Option("--top", help="Policies drawn as curves per task (the table lists all).")
+    ] = 8,
+    title: Annotated[
+        str, typer.Option("--title", help="The page title.")
+    ] = "Learning-rate policy report",
+    db: DbOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Write the HTML report of the stored range tests, trials and interpolations."""
+    from lrscope.report import write_report
+    from lrscope.store import Store
+
+    started = time.perf_counter()
+    with Store.open(resolve_db_url(db), create=False) as store:
+        path = write_report(store, output, task, metric=metric, top_n=top, title=title)
+        tasks = [task] if task is not None else [record.name for record in store.tasks()]
+    n_bytes = path.stat().st_size
+    document = {
+        "path": str(path.resolve()),
+        "bytes": n_bytes,
+        "tasks": tasks,
+        "wall_s": round(time.perf_counter() - started, 3),
+    }
+    plural = "s" * (len(tasks) != 1)
+    emit(
+        document,
+        json_,
+        lambda: stdout.print(
+            f"wrote {path} ({_size(n_bytes)}, {len(tasks)} task{plural})", highlight=False
+        ),
+    )

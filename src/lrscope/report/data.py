@@ -1,0 +1,329 @@
+"""Gather what the report shows from a results store into :mod:`lrscope.report.model` views.
+
+Per task: the stored range tests (newest first), the ranking of
+:func:`lrscope.rank.rank_trials` (aggregation over seeds, order, Pareto front:
+not recomputed here), the learning-rate and momentum curves of the top
+``top_n`` policies computed from their specs with :func:`lrscope.policies.parse`,
+their test top-1 curves over seeds, and the stored interpolations.
+
+Only the top ``top_n`` rows are drawn as curves (the table lists every row),
+and every curve is thinned (:mod:`lrscope.report.decimate`), so a store with
+thousands of trials still gives a page of a few megabytes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import fields
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from lrscope.errors import LRScopeError, TaskError
+from lrscope.report.decimate import minmax_indices, pick, stride_indices
+from lrscope.report.model import (
+    InterpolationView,
+    PolicyCurve,
+    PolicyRow,
+    RangeTestView,
+    ReportData,
+    StoreSummary,
+    SuggestionMark,
+    TaskView,
+    Top1Curve,
+)
+from lrscope.report.plots import PALETTE
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lrscope.rank import PolicyStats
+    from lrscope.store import Store, TaskRecord, TrialRecord
+
+__all__ = ["DEFAULT_TOP_N", "gather"]
+
+DEFAULT_TOP_N = 8
+MAX_RANGE_TESTS = 3  # newest range tests drawn per task
+MAX_INTERPOLATIONS = 4  # newest interpolations drawn per task
+MAX_POLICY_EVALS = 50_000  # policy evaluations per curve before striding
+CURVE_POINTS = 800  # points kept per drawn curve
+STATUS_ORDER = ("done", "diverged", "pruned", "failed", "running")
+
+
+def gather(
+    store: Store,
+    task: str | None = None,
+    *,
+    metric: str = "best_top1",
+    top_n: int = DEFAULT_TOP_N,
+    now: datetime | None = None,
+) -> ReportData:
+    """Read ``store`` (every task, or only ``task``) into a :class:`ReportData`.
+
+    Raises:
+        TaskError: ``task`` is not in the store (the message lists those that are).
+        ParameterError: ``metric`` cannot rank (see :data:`lrscope.rank.RANK_METRICS`),
+            or ``top_n`` is outside [1, len(PALETTE)].
+    """
+    from lrscope.rank import check_metric
+
+    check_metric(metric)
+    if not 1 <= top_n <= len(PALETTE):
+        from lrscope.errors import ParameterError
+
+        raise ParameterError("report", "top_n", f"an int in the range [1, {len(PALETTE)}]", top_n)
+    records = store.tasks()
+    if task is not None:
+        chosen = [r for r in records if r.name == task]
+        if not chosen:
+            names = ", ".join(repr(r.name) for r in records[:20]) or "none"
+            more = f" and {len(records) - 20} more" if len(records) > 20 else ""
+            raise TaskError(
+                f"no task {task!r} in the store {store.url}; stored tasks: {names}{more}"
+            )
+        records = chosen
+    views = tuple(_task_view(store, record, metric, top_n) for record in records)
+    return ReportData(summary=_summary(store, now), tasks=views)
+
+
+def _summary(store: Store, now: datetime | None) -> StoreSummary:
+    import lrscope
+
+    info = store.info()
+    counts = dict(info.get("counts", {}))
+    by_status = dict(info.get("trials_by_status", {}))
+    shown: dict[str, int] = {"tasks": int(counts.get("tasks", 0))}
+    shown["trials"] = int(counts.get("trials", 0))
+    for status in STATUS_ORDER:
+        if by_status.get(status):
+            shown[status] = int(by_status[status])
+    shown["policies"] = int(counts.get("policies", 0))
+    shown["range_tests"] = int(counts.get("range_tests", 0))
+    shown["interpolations"] = int(counts.get("interpolations", 0))
+    moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    return StoreSummary(
+        url=str(info.get("url", store.url)),
+        schema_version=str(info.get("schema_version", "?")),
+        counts=shown,
+        generated_at=moment.strftime("%Y-%m-%d %H:%M UTC"),
+        version=lrscope.__version__,
+    )
+
+
+def _metadata(meta: Mapping[str, Any] | None) -> dict[str, str]:
+    if not meta:
+        return {}
+    names = {
+        "dataset": "dataset",
+        "model_family": "model",
+        "input_shape": "input shape",
+        "train_size": "train size",
+        "num_classes": "classes",
+    }
+    shown: dict[str, str] = {}
+    for key, label in names.items():
+        if key in meta and meta[key] is not None:
+            value = meta[key]
+            if key == "input_shape" and isinstance(value, list | tuple):
+                value = "×".join(str(v) for v in value)
+            elif isinstance(value, int) and not isinstance(value, bool):
+                value = f"{value:,}"
+            shown[label] = str(value)
+    extra = meta.get("extra")
+    if isinstance(extra, Mapping):
+        for key, value in list(extra.items())[:6]:
+            text = str(value)
+            shown[str(key)] = text if len(text) <= 60 else text[:57] + "..."
+    return shown
+
+
+def _task_view(store: Store, record: TaskRecord, metric: str, top_n: int) -> TaskView:
+    from lrscope.rank import rank_trials
+
+    trials = store.trials(task=record.name)
+    counts = Counter(t.status for t in trials)
+    status_counts = {s: counts[s] for s in STATUS_ORDER if counts[s]}
+    notes: list[str] = []
+    ranking = rank_trials(trials, metric)
+    rows = _rows(ranking.rows)
+    plotted = tuple(row.key for row in rows[:top_n])
+    colors = {key: PALETTE[i] for i, key in enumerate(plotted)}
+    drawn = rows[:top_n]
+    policy_curves = tuple(c for c in (_policy_curve(row, notes) for row in drawn) if c is not None)
+    top1_curves = _top1_curves(drawn, trials)
+    range_tests = _range_tests(store, record.name, notes)
+    interpolations = _interpolations(store, record.name, notes)
+    return TaskView(
+        name=record.name,
+        metadata=_metadata(record.metadata),
+        status_counts=status_counts,
+        range_tests=range_tests,
+        rows=rows,
+        ranked_by=metric,
+        plotted=plotted,
+        colors=colors,
+        policy_curves=policy_curves,
+        top1_curves=top1_curves,
+        interpolations=interpolations,
+        notes=tuple(notes),
+    )
+
+
+def _rows(stats: Sequence[PolicyStats]) -> tuple[PolicyRow, ...]:
+    budgets = Counter(s.spec for s in stats)
+    rows = []
+    for s in stats:
+        mean = dict(s.mean)
+        std = dict(s.std)
+        mean["n_params"] = math.nan if s.n_params is None else float(s.n_params)
+        std["n_params"] = math.nan
+        label = s.spec if budgets[s.spec] == 1 else f"{s.spec} @ {s.steps:,} steps"
+        rows.append(
+            PolicyRow(
+                spec=s.spec,
+                rank=s.rank or None,
+                n_seeds=s.n,
+                n_diverged=s.n_diverged,
+                mean=mean,
+                std=std,
+                pareto=s.pareto,
+                steps=s.steps,
+                label=label,
+            )
+        )
+    return tuple(rows)
+
+
+def _policy_curve(row: PolicyRow, notes: list[str]) -> PolicyCurve | None:
+    """lr (and momentum) of ``row``'s spec at every step of its budget, thinned."""
+    from lrscope.policies import parse
+
+    try:
+        policy = parse(row.spec)
+    except LRScopeError as exc:
+        notes.append(f"The lr curve of {row.spec!r} is not drawn: {exc}")
+        return None
+    stride = max(1, math.ceil(row.steps / MAX_POLICY_EVALS))
+    steps = list(range(0, max(row.steps, 1), stride))
+    lr = [policy(t) for t in steps]
+    momentum = [policy.momentum(t) for t in steps] if policy.has_momentum else None
+    keep = minmax_indices(lr, CURVE_POINTS)
+    if momentum is not None:
+        values = [math.nan if m is None else m for m in momentum]
+        keep = sorted(set(keep) | set(minmax_indices(values, CURVE_POINTS)))
+        return PolicyCurve(row.key, pick(steps, keep), pick(lr, keep), pick(values, keep))
+    return PolicyCurve(row.key, pick(steps, keep), pick(lr, keep))
+
+
+def _top1_curves(rows: Sequence[PolicyRow], trials: Iterable[TrialRecord]) -> tuple[Top1Curve, ...]:
+    """Per drawn row: test top-1 per evaluation step over its seeds (mean, min, max).
+
+    The seeds that finished without diverging are used, as in the ranking;
+    when every seed diverged, the diverged ones are drawn instead.
+    """
+    by_key: dict[tuple[str, int], list[TrialRecord]] = defaultdict(list)
+    for trial in trials:
+        if trial.finished:
+            by_key[(trial.spec, trial.steps)].append(trial)
+    curves = []
+    for row in rows:
+        members = by_key.get((row.spec, row.steps), [])
+        healthy = [t for t in members if t.status == "done"] or members
+        per_step: dict[int, list[float]] = defaultdict(list)
+        for trial in healthy:
+            for point in trial.curve:
+                value = point.get("top1")
+                if value is not None and math.isfinite(float(value)):
+                    per_step[int(point["step"])].append(float(value))
+        if not per_step:
+            continue
+        steps = sorted(per_step)
+        keep = stride_indices(len(steps), CURVE_POINTS // 2)
+        steps = [steps[i] for i in keep]
+        curves.append(
+            Top1Curve(
+                label=row.key,
+                steps=tuple(steps),
+                mean=tuple(math.fsum(per_step[s]) / len(per_step[s]) for s in steps),
+                low=tuple(min(per_step[s]) for s in steps),
+                high=tuple(max(per_step[s]) for s in steps),
+                n_seeds=len(healthy),
+            )
+        )
+    return tuple(curves)
+
+
+def _range_tests(store: Store, task: str, notes: list[str]) -> tuple[RangeTestView, ...]:
+    records = store.range_tests(task)
+    if not records:
+        return ()
+    from lrscope.rangetest.result import RangeTestResult
+
+    views = []
+    newest = list(reversed(records))
+    for record in newest[:MAX_RANGE_TESTS]:
+        try:
+            result = RangeTestResult.from_dict(record.result)
+        except (KeyError, TypeError, ValueError) as exc:
+            notes.append(
+                f"Range test {record.id} is not an lr range test and is not drawn ({exc!r})."
+            )
+            continue
+        when = record.created_at.strftime("%Y-%m-%d %H:%M UTC")
+        seed = "" if result.seed is None else f", seed {result.seed}"
+        title = (
+            f"{result.mode} ramp {result.start_lr:g} → {result.end_lr:g}, "
+            f"{result.steps_done} steps{seed} ({when})"
+        )
+        marks: tuple[SuggestionMark, ...] = ()
+        if result.suggestions is not None:
+            marks = tuple(
+                SuggestionMark(f.name, s.lr, s.method, s.fallback)
+                for f in fields(result.suggestions)
+                if (s := getattr(result.suggestions, f.name)) is not None
+            )
+        evals = result.evals
+        views.append(
+            RangeTestView(
+                title=title,
+                lr=result.lr,
+                loss=result.loss,
+                smoothed_loss=result.smoothed_loss,
+                eval_lr=tuple(p.lr for p in evals),
+                eval_top1=tuple(p.top1 for p in evals),
+                eval_loss=tuple(p.test_loss for p in evals),
+                suggestions=marks,
+                diverged_lr=result.diverged_lr,
+            )
+        )
+    if len(records) > MAX_RANGE_TESTS:
+        notes.append(f"{len(records) - MAX_RANGE_TESTS} older range tests are not drawn.")
+    return tuple(views)
+
+
+def _interpolations(store: Store, task: str, notes: list[str]) -> tuple[InterpolationView, ...]:
+    records = store.interpolations(task)
+    if not records:
+        return ()
+    from lrscope.landscape.result import InterpolationResult
+
+    views = []
+    for record in list(reversed(records))[:MAX_INTERPOLATIONS]:
+        try:
+            result = InterpolationResult.from_dict(record.data)
+        except (KeyError, TypeError, ValueError) as exc:
+            notes.append(f"Interpolation {record.id} cannot be read and is not drawn ({exc!r}).")
+            continue
+        title = result.label or f"{result.source_a} → {result.source_b}"
+        points = result.points
+        views.append(
+            InterpolationView(
+                title=title,
+                alphas=tuple(p.alpha for p in points),
+                train_loss=tuple(p.train_loss for p in points),
+                test_loss=tuple(p.test_loss for p in points),
+                top1=tuple(p.top1 for p in points),
+            )
+        )
+    if len(records) > MAX_INTERPOLATIONS:
+        notes.append(f"{len(records) - MAX_INTERPOLATIONS} older interpolations are not drawn.")
+    return tuple(views)

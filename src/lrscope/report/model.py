@@ -1,0 +1,206 @@
+"""What the report shows, as plain frozen dataclasses (no store, no matplotlib).
+
+:mod:`lrscope.report.data` fills these from a results store;
+:mod:`lrscope.report.plots` draws them; :mod:`lrscope.report.html` lays them
+out. Keeping the three apart means the page can be tested from hand-made
+views and the gathering can be tested without drawing anything.
+
+Units: learning rates are plain numbers (the optimizer's ``lr``), steps count
+optimizer steps, accuracies are fractions in [0, 1] (the page shows percent),
+losses are in nats, ``wall_s`` in seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+__all__ = [
+    "METRICS",
+    "InterpolationView",
+    "MetricInfo",
+    "PolicyCurve",
+    "PolicyRow",
+    "RangeTestView",
+    "ReportData",
+    "StoreSummary",
+    "SuggestionMark",
+    "TaskView",
+    "Top1Curve",
+]
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """How one LRBench metric is shown in the ranking table.
+
+    ``label`` is the column header (a newline marks where it may wrap);
+    ``higher_is_better`` picks the first sort direction; ``percent`` shows a
+    fraction in [0, 1] as percent; ``digits`` is the number of decimals shown.
+    """
+
+    name: str
+    label: str
+    title: str
+    higher_is_better: bool
+    percent: bool = False
+    digits: int = 3
+
+
+#: The LRBench metrics (seed 004, section III) in table order.
+METRICS: tuple[MetricInfo, ...] = (
+    MetricInfo("top1", "Top-1", "final test top-1 accuracy", True, percent=True, digits=2),
+    MetricInfo("top5", "Top-5", "final test top-5 accuracy", True, percent=True, digits=2),
+    MetricInfo(
+        "best_top1", "Best\ntop-1", "highest test top-1 over the evaluations", True, True, 2
+    ),
+    MetricInfo(
+        "best_iter", "Best\niter", "step at which the highest top-1 was reached", False, False, 0
+    ),
+    MetricInfo("ac", "AC", "average confidence of correct predictions", True),
+    MetricInfo("cd", "CD", "confidence deviation of correct predictions", False),
+    MetricInfo("cdac", "CDAC", "confidence deviation across classes", False),
+    MetricInfo("ld", "LD", "loss difference: test loss minus train loss", False),
+    MetricInfo("n_params", "#Param", "number of parameters of the policy", False, False, 0),
+    MetricInfo("wall_s", "Wall s", "wall time per trial, seconds", False, False, 1),
+)
+
+
+@dataclass(frozen=True)
+class StoreSummary:
+    """The header of the page: where the data comes from and how much there is."""
+
+    url: str
+    schema_version: str
+    counts: Mapping[str, int]
+    generated_at: str
+    version: str
+
+
+@dataclass(frozen=True)
+class SuggestionMark:
+    """One suggested learning rate of a range test (``name``: which number it is)."""
+
+    name: str
+    lr: float
+    method: str
+    fallback: str | None = None
+
+
+@dataclass(frozen=True)
+class RangeTestView:
+    """One stored range test: per-step training loss and test-subset evaluations."""
+
+    title: str
+    lr: tuple[float, ...]
+    loss: tuple[float, ...]
+    smoothed_loss: tuple[float, ...]
+    eval_lr: tuple[float, ...] = ()
+    eval_top1: tuple[float, ...] = ()
+    eval_loss: tuple[float, ...] = ()
+    suggestions: tuple[SuggestionMark, ...] = ()
+    diverged_lr: float | None = None
+
+
+@dataclass(frozen=True)
+class PolicyRow:
+    """One policy at one step budget on a task, aggregated over seeds by :mod:`lrscope.rank`.
+
+    ``mean`` and ``std`` map metric names (:data:`METRICS`) to the mean and the
+    sample standard deviation over the seeds that did not diverge; ``rank`` is
+    1 for the best policy (``None`` if unranked). ``label`` names the row in
+    legends and keys its colour: the spec, with the step budget appended when
+    the task holds the same spec at several budgets.
+    """
+
+    spec: str
+    rank: int | None
+    n_seeds: int
+    n_diverged: int
+    mean: Mapping[str, float]
+    std: Mapping[str, float]
+    pareto: bool = False
+    steps: int = 0
+    label: str = ""
+
+    @property
+    def key(self) -> str:
+        """``label`` when set, else ``spec``."""
+        return self.label or self.spec
+
+
+@dataclass(frozen=True)
+class PolicyCurve:
+    """The learning rate (and momentum, when the policy cycles it) per step.
+
+    ``label`` is the :attr:`PolicyRow.key` of the row drawn.
+    """
+
+    label: str
+    steps: tuple[int, ...]
+    lr: tuple[float, ...]
+    momentum: tuple[float, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Top1Curve:
+    """Test top-1 against step over the seeds of one policy: mean, min and max.
+
+    ``label`` is the :attr:`PolicyRow.key` of the row drawn.
+    """
+
+    label: str
+    steps: tuple[int, ...]
+    mean: tuple[float, ...]
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+    n_seeds: int
+
+
+@dataclass(frozen=True)
+class InterpolationView:
+    """Loss and accuracy along the line between two weight sets.
+
+    :math:`\\theta(\\alpha) = (1-\\alpha)\\theta_A + \\alpha\\theta_B`; ``alphas`` in
+    order, losses in nats, ``top1`` a fraction in [0, 1].
+    """
+
+    title: str
+    alphas: tuple[float, ...]
+    train_loss: tuple[float, ...]
+    test_loss: tuple[float, ...]
+    top1: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class TaskView:
+    """Everything the page shows about one task.
+
+    ``rows`` lists every policy in rank order; ``plotted`` the row keys
+    (:attr:`PolicyRow.key`) drawn in the curve plots (the top ``N`` by rank)
+    and ``colors`` their colours, the same in every plot of the task.
+    ``ranked_by`` is the metric of the ranking; ``pareto_axes`` the (cost,
+    accuracy) metrics of the Pareto front.
+    """
+
+    name: str
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    status_counts: Mapping[str, int] = field(default_factory=dict)
+    range_tests: tuple[RangeTestView, ...] = ()
+    rows: tuple[PolicyRow, ...] = ()
+    ranked_by: str = "best_top1"
+    pareto_axes: tuple[str, str] = ("best_iter", "best_top1")
+    plotted: tuple[str, ...] = ()
+    colors: Mapping[str, str] = field(default_factory=dict)
+    policy_curves: tuple[PolicyCurve, ...] = ()
+    top1_curves: tuple[Top1Curve, ...] = ()
+    interpolations: tuple[InterpolationView, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """The whole page: the store summary and one view per task."""
+
+    summary: StoreSummary
+    tasks: tuple[TaskView, ...] = ()
