@@ -77,14 +77,16 @@ app = typer.Typer(
 # which follows the workflow of shared/ARCHITECTURE.md)
 from lrscope.cli import bench as _bench  # noqa: E402
 from lrscope.cli import db as _db  # noqa: E402
+from lrscope.cli import demo as _demo  # noqa: E402
 from lrscope.cli import find as _find  # noqa: E402
 from lrscope.cli import interpolate as _interpolate  # noqa: E402
 from lrscope.cli import policies as _policies  # noqa: E402
 from lrscope.cli import rank as _rank  # noqa: E402
 from lrscope.cli import report as _report  # noqa: E402
 from lrscope.cli import train as _train  # noqa: E402
+from lrscope.cli import tune as _tune  # noqa: E402
 
-for _module in (_policies, _find, _train, _bench, _rank, _interpolate, _report, _db):
+for _module in (_demo, _policies, _find, _train, _bench, _rank, _tune, _interpolate, _report, _db):
     _module.register(app)
 # --- end of command registration ------------------------------------------
 

@@ -1,0 +1,75 @@
+"""``lrscope demo [--out DIR]``: the main job, end to end (see :mod:`lrscope.demo`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from lrscope.cli._common import JsonOpt, QuietOpt, ThreadsOpt, emit, set_torch_threads, stdout
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lrscope.demo import DemoResult
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``demo`` command to the ``lrscope`` app."""
+    app.command("demo")(demo)
+
+
+def _render(result: DemoResult) -> None:
+    from lrscope.cli.tune import render_tune
+
+    render_tune(result.tune)
+    s = result.summary()
+    stdout.print()
+    stdout.print("[bold]Summary[/bold]")
+    stdout.print(f"  winning policy : {s['winner']}", highlight=False)
+    stdout.print(
+        f"  final top1     : median {s['winner_top1_median']:.4f} over {len(result.tune.seeds)} "
+        f"seeds (best during training {s['winner_best_top1_mean']:.4f} on average)",
+        highlight=False,
+    )
+    stdout.print(
+        f"  FIX baseline   : {s['baseline']}: final top1 {s['baseline_top1_mean']:.4f}, "
+        f"best {s['baseline_best_top1_mean']:.4f}",
+        highlight=False,
+    )
+    if s["time_to_accuracy_ratio"] is not None:
+        stdout.print(
+            f"  steps to FIX's best top1, winner / FIX: {s['time_to_accuracy_ratio']:.2f}",
+            highlight=False,
+        )
+    stdout.print(f"  report         : {s['report']}", highlight=False)
+    stdout.print(f"  plots          : {', '.join(s['plots'])}", highlight=False)
+    stdout.print(
+        f"  results        : {s['db']}  (try: lrscope rank --task {s['task']} --db ...)",
+        highlight=False,
+    )
+    stdout.print("\nUse it in your own training loop:\n")
+    stdout.print(s["python"], highlight=False, markup=False)
+
+
+def demo(
+    out: Annotated[
+        Path, typer.Option("--out", help="Directory for lrscope.db, report.html and the plots.")
+    ] = Path("."),
+    minutes: Annotated[float, typer.Option("--minutes", help="Tuning budget in minutes.")] = 7.0,
+    workers: Annotated[int | None, typer.Option("--workers", help="Worker processes.")] = None,
+    threads: ThreadsOpt = 1,
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Tune mnist1d-cnn, store everything, write the report, print the winner and how to use it."""
+    from lrscope.cli.tune import event_printer
+    from lrscope.demo import run_demo
+    from lrscope.errors import ParameterError
+
+    if not minutes > 0:
+        raise ParameterError("lrscope demo", "--minutes", "a float in the range (0, inf)", minutes)
+    set_torch_threads("lrscope demo", threads)
+    result = run_demo(out, minutes=minutes, workers=workers, on_event=event_printer(quiet or json_))
+    emit(result.summary(), json_, lambda: _render(result))

@@ -1,0 +1,192 @@
+"""``lrscope tune`` and ``lrscope recommend``: automatic tuning and advice from history.
+
+``lrscope tune --task T (--steps N | --minutes M) [--seeds 3] [--survivors 3]
+[--executor process] [--workers N] [--data-dir D] [--db URL] [--json]`` runs
+:func:`lrscope.tune.tune` and prints the ranking and the winner.
+``lrscope recommend --task T [--top 3] [--no-range-test] [--db URL] [--json]``
+prints :func:`lrscope.recommend.recommend`'s policies with their evidence.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from lrscope.cli._common import (
+    DbOpt,
+    JsonOpt,
+    QuietOpt,
+    ThreadsOpt,
+    emit,
+    progress_enabled,
+    resolve_db_url,
+    set_torch_threads,
+    stderr,
+    stdout,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lrscope.recommend import RecommendResult
+    from lrscope.tune import TuneResult
+
+__all__ = ["register", "render_tune"]
+
+TaskOpt = Annotated[
+    str, typer.Option("--task", help="Built-in name, module:function or file.py:function.")
+]
+DataDirOpt = Annotated[
+    str | None, typer.Option("--data-dir", help="Directory of on-disk datasets (CIFAR-10, MNIST).")
+]
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``tune`` and ``recommend`` to the ``lrscope`` app."""
+    app.command("tune")(tune)
+    app.command("recommend")(recommend)
+
+
+def event_printer(quiet: bool) -> Any:
+    """``on_event`` callback printing one dim line per event on stderr (unless quiet)."""
+    if quiet:
+        return None
+
+    def on_event(stage: str, message: str) -> None:
+        if stage == "full trials" and "/" in message and not progress_enabled(False):
+            return  # per-trial counters only where someone watches a terminal
+        stderr.print(f"[dim]{stage}:[/dim] {message}", highlight=False)
+
+    return on_event
+
+
+def render_tune(result: TuneResult) -> None:
+    """Human summary of a tuning run: ranking table, winner against FIX, time to accuracy."""
+    from rich.table import Table
+
+    table = Table(
+        title=f"{result.task}: full trials, {result.steps} steps, seeds {list(result.seeds)}"
+    )
+    for header in ("#", "policy", "top1 (final)", "best top1", "best iter", "diverged"):
+        table.add_column(header)
+    for row in result.ranking:
+        table.add_row(
+            str(row["rank"]),
+            row["spec"],
+            f"{row['top1_mean']:.4f} ± {row['top1_std']:.4f}",
+            f"{row['best_top1_mean']:.4f}",
+            f"{row['best_iter_mean']:.0f}",
+            f"{row['diverged_rate']:.0%}",
+        )
+    stdout.print(table)
+    stdout.print(f"winner: [bold]{result.winner_spec}[/bold]", highlight=False)
+    stdout.print(
+        f"baseline {result.baseline_spec}: best top1 {result.baseline['best_top1_mean']:.4f}",
+        highlight=False,
+    )
+    tta = result.time_to_accuracy
+    if tta is not None:
+        reached = "never" if tta.winner_steps is None else f"{tta.winner_steps} steps"
+        ratio = "" if tta.ratio is None else f" (ratio {tta.ratio:.2f})"
+        stdout.print(
+            f"to reach FIX's best top1 {tta.target_top1:.4f}: winner {reached}, "
+            f"FIX {tta.baseline_steps} steps{ratio}",
+            highlight=False,
+        )
+
+
+def tune(
+    task: TaskOpt,
+    steps: Annotated[
+        int | None, typer.Option("--steps", help="Optimizer steps per full trial.")
+    ] = None,
+    minutes: Annotated[
+        float | None, typer.Option("--minutes", help="Wall-time budget of the whole run.")
+    ] = None,
+    seeds: Annotated[int, typer.Option("--seeds", help="Seeds per full trial.")] = 3,
+    survivors: Annotated[
+        int, typer.Option("--survivors", help="Candidates promoted to full trials.")
+    ] = 3,
+    executor: Annotated[str, typer.Option("--executor", help="local, process or ray.")] = "process",
+    workers: Annotated[int | None, typer.Option("--workers", help="Parallel workers.")] = None,
+    data_dir: DataDirOpt = None,
+    metric: Annotated[
+        str,
+        typer.Option(
+            "--metric",
+            help="Pick the winner by this metric's mean over seeds (default: final top1).",
+        ),
+    ] = "top1",
+    threads: ThreadsOpt = 1,
+    db: DbOpt = None,
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Range test, candidate policies, pruned cheap trials, full trials, ranking: all stored."""
+    from lrscope.store import Store
+    from lrscope.tune import tune as run_tune
+
+    set_torch_threads("lrscope tune", threads)
+    with Store.open(resolve_db_url(db)) as store:
+        result = run_tune(
+            task,
+            store,
+            steps=steps,
+            minutes=minutes,
+            seeds=seeds,
+            survivors=survivors,
+            executor=executor,
+            workers=workers,
+            data_dir=data_dir,
+            metric=metric,
+            on_event=event_printer(quiet or json_),
+        )
+    emit(result.to_dict(), json_, lambda: render_tune(result))
+
+
+def _render_recommend(result: RecommendResult) -> None:
+    if not result.recommendations:
+        stdout.print(result.message or "no recommendation", highlight=False)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"recommended for {result.task}")
+    for header in ("policy", "steps", "from task", "similarity", "measured", "best top1", "lr x"):
+        table.add_column(header)
+    for r in result.recommendations:
+        table.add_row(
+            r.spec,
+            str(r.steps),
+            r.source_task,
+            f"{r.similarity:.2f}",
+            f"{r.source_spec} @ {r.source_steps}",
+            f"{r.metrics.get('best_top1_mean', float('nan')):.4f} (n={r.metrics.get('n')})",
+            f"{r.lr_factor:.3g}",
+        )
+    stdout.print(table)
+
+
+def recommend(
+    task: TaskOpt,
+    top: Annotated[int, typer.Option("--top", help="Policies per similar task.")] = 3,
+    no_range_test: Annotated[
+        bool,
+        typer.Option("--no-range-test", help="Do not run a range test to scale learning rates."),
+    ] = False,
+    data_dir: DataDirOpt = None,
+    threads: ThreadsOpt = 1,
+    db: DbOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Policies for a task from the stored history, carried over with their evidence."""
+    from lrscope.errors import ParameterError
+    from lrscope.recommend import recommend as run_recommend
+    from lrscope.store import Store
+
+    if top < 1:
+        raise ParameterError("lrscope recommend", "--top", "an int in the range [1, inf)", top)
+    set_torch_threads("lrscope recommend", threads)
+    with Store.open(resolve_db_url(db)) as store:
+        result = run_recommend(
+            store, task, top=top, data_dir=data_dir, run_range_test=not no_range_test
+        )
+    emit(result.to_dict(), json_, lambda: _render_recommend(result))

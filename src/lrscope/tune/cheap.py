@@ -1,0 +1,63 @@
+"""One cheap trial of the tuning pipeline: stored, resumable, prunable by Optuna."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from lrscope.engine.result import EvalPoint, TrialKey, TrialResult
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lrscope.policies import Policy
+    from lrscope.store import Store
+    from lrscope.tasks import Task
+
+__all__ = ["run_cheap_trial"]
+
+
+def _stored(store: Store, key: TrialKey) -> TrialResult | None:
+    for record in store.trials(key.task, spec=key.spec):
+        if record.key == key and record.finished:
+            return record.to_result()
+    return None
+
+
+def run_cheap_trial(
+    task: Task,
+    store: Store,
+    policy: Policy,
+    steps: int,
+    seed: int,
+    eval_every: int,
+    trial: Any,
+) -> tuple[TrialResult, bool]:
+    """Train ``policy`` for ``steps`` steps, reporting top-1 to the Optuna ``trial``.
+
+    Each evaluation reports ``(top1, step)``; when the pruner says so the
+    trial stops there. The outcome is stored (status ``pruned`` when it
+    stopped early); a trial already stored is read back instead of re-run.
+    Returns ``(result, pruned)``.
+    """
+    from lrscope.engine import run_trial
+
+    key = TrialKey(task.name, policy.spec, seed, steps, eval_every)
+    trial_id = store.start_trial(key)
+    if trial_id is None:
+        stored = _stored(store, key)
+        if stored is not None:
+            return stored, stored.steps_done < stored.steps and not stored.diverged
+
+    def on_eval(point: EvalPoint) -> bool:
+        trial.report(point.top1, point.step)
+        return bool(point.step < steps and trial.should_prune())
+
+    try:
+        result = run_trial(
+            task, policy, steps=steps, seed=seed, eval_every=eval_every, on_eval=on_eval
+        )
+    except BaseException as exc:
+        if trial_id is not None:
+            store.fail_trial(trial_id, exc)
+        raise
+    if trial_id is not None:
+        store.finish_trial(trial_id, result)
+    return result, result.steps_done < steps and not result.diverged

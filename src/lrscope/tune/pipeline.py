@@ -1,0 +1,554 @@
+"""``lrscope tune``: the LRBench evaluator run automatically, end to end.
+
+Stages (every trial is stored, so a second call with the same arguments
+resumes instead of starting over):
+
+1. **Range test** (seed 001, section 3.3) on the task: ``suggested_lr``, the
+   cyclic bounds ``[min_lr, max_lr]`` and the one-cycle peak.
+2. **Candidates**: one policy per family (the 13 LRBench functions, onecycle,
+   sgdr), derived from those numbers, the epoch length and the budget
+   (:mod:`lrscope.tune.candidates`).
+3. **Cheap trials**: every candidate, re-derived for a quarter of the budget,
+   trains once; Optuna's :class:`~optuna.pruners.SuccessiveHalvingPruner`
+   stops the weak ones at their rung (their trials are stored as ``pruned``).
+4. **Full trials**: the best ``survivors`` candidates and the FIX baseline at
+   the suggested lr, over ``seeds`` seeds at the full budget, through
+   :func:`lrscope.bench.run_plan` (any executor).
+5. **Ranking** of the full trials (:mod:`lrscope.rank`) and the time to
+   accuracy of the winner against FIX: the steps the winner's seed-mean
+   curve needs to reach the best top-1 of FIX's seed-mean curve, divided by
+   the steps FIX needs (seed 001 reports 25k against 70k iterations: 0.36).
+
+A budget is either ``steps`` per full trial or ``minutes`` for the whole run
+(or both: then the minutes cap the run). With minutes only, the range test's
+measured seconds per step size the trials.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from lrscope.errors import ParameterError
+from lrscope.tune.candidates import LRBounds, candidate_policies
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lrscope.engine.result import TrialResult
+    from lrscope.rangetest.result import RangeTestResult
+    from lrscope.store import Store
+    from lrscope.tasks import Task
+
+__all__ = [
+    "CandidateOutcome",
+    "StepCost",
+    "TimeToAccuracy",
+    "TuneResult",
+    "budget_steps",
+    "measure_step_cost",
+    "tune",
+]
+
+log = logging.getLogger(__name__)
+
+EventFn = Callable[[str, str], None]
+
+CHEAP_FRACTION = 4
+"""Cheap trials train ``steps // CHEAP_FRACTION`` steps."""
+EVALS_PER_TRIAL = 30
+"""Evaluations per full trial (the resolution of the time-to-accuracy curves)."""
+CHEAP_EVALS = 8
+"""Evaluations per cheap trial (the pruner's reports)."""
+CALIBRATION_STEPS = 100
+SAFETY = 0.85
+"""Share of a minutes budget the cost model plans to use (the rest is margin)."""
+MIN_EPOCHS = 4
+
+
+@dataclass(frozen=True)
+class CandidateOutcome:
+    """One candidate's cheap trial: ``value`` is its best top-1 (0 if diverged)."""
+
+    family: str
+    cheap_spec: str
+    full_spec: str
+    value: float
+    steps_done: int
+    pruned: bool
+    diverged: bool
+
+
+@dataclass(frozen=True)
+class TimeToAccuracy:
+    """Steps each seed-mean curve needs to reach ``target_top1`` (FIX's best).
+
+    ``ratio = winner_steps / baseline_steps``; ``None`` where the winner never
+    reaches the target.
+    """
+
+    target_top1: float
+    winner_steps: int | None
+    baseline_steps: int
+    ratio: float | None
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    """What :func:`tune` found, and the evidence."""
+
+    task: str
+    steps: int
+    cheap_steps: int
+    eval_every: int
+    seeds: tuple[int, ...]
+    suggestions: dict[str, Any]
+    candidates: tuple[CandidateOutcome, ...]
+    survivors: tuple[str, ...]
+    baseline_spec: str
+    ranking: tuple[dict[str, Any], ...]
+    winner: dict[str, Any]
+    baseline: dict[str, Any]
+    winner_top1: tuple[float, ...]
+    time_to_accuracy: TimeToAccuracy | None
+    wall_s: float
+    stages_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def winner_spec(self) -> str:
+        return str(self.winner["spec"])
+
+    def to_dict(self) -> dict[str, Any]:
+        tta = self.time_to_accuracy
+        return {
+            "task": self.task,
+            "steps": self.steps,
+            "cheap_steps": self.cheap_steps,
+            "eval_every": self.eval_every,
+            "seeds": list(self.seeds),
+            "suggestions": self.suggestions,
+            "candidates": [c.__dict__ for c in self.candidates],
+            "survivors": list(self.survivors),
+            "baseline_spec": self.baseline_spec,
+            "winner_spec": self.winner_spec,
+            "winner": self.winner,
+            "baseline": self.baseline,
+            "winner_top1": list(self.winner_top1),
+            "winner_top1_median": statistics.median(self.winner_top1) if self.winner_top1 else None,
+            "time_to_accuracy": None if tta is None else tta.__dict__,
+            "ranking": list(self.ranking),
+            "wall_s": self.wall_s,
+            "stages_s": self.stages_s,
+        }
+
+
+def _check_args(steps: int | None, minutes: float | None, seeds: int, survivors: int) -> None:
+    if steps is None and minutes is None:
+        raise ParameterError("tune", "steps", "an int >= 8 (or give minutes)", steps)
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 8):
+        raise ParameterError("tune", "steps", "an int in the range [8, inf)", steps)
+    if minutes is not None and not (math.isfinite(minutes) and minutes > 0):
+        raise ParameterError("tune", "minutes", "a float in the range (0, inf)", minutes)
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ParameterError("tune", "seeds", "an int in the range [1, inf)", seeds)
+    if isinstance(survivors, bool) or not isinstance(survivors, int) or survivors < 1:
+        raise ParameterError("tune", "survivors", "an int in the range [1, inf)", survivors)
+
+
+@dataclass(frozen=True)
+class StepCost:
+    """Measured cost of a trial on this machine: ``step_s`` per optimizer step and
+    ``eval_s`` per evaluation (test set and train subsample), both in seconds.
+    """
+
+    step_s: float
+    eval_s: float
+
+    def trial_s(self, steps: int, evals: int) -> float:
+        return steps * self.step_s + evals * self.eval_s
+
+
+def measure_step_cost(task: Task, policy: str, steps: int = CALIBRATION_STEPS) -> StepCost:
+    """Time two short unstored trials (``steps`` and ``2 * steps`` steps, one
+    evaluation each): the difference is ``steps`` optimizer steps, the rest is
+    the cost of an evaluation plus set-up (counted as evaluation, conservatively).
+    """
+    from lrscope.engine import run_trial
+
+    def timed(n: int) -> float:
+        start = time.perf_counter()
+        run_trial(task, policy, steps=n, eval_every=n)
+        return time.perf_counter() - start
+
+    timed(8)  # warm-up: first calls allocate and dispatch lazily
+    short, long = timed(steps), timed(2 * steps)
+    step_s = max(long - short, 1e-6) / steps
+    return StepCost(step_s=step_s, eval_s=max(short - steps * step_s, 0.0))
+
+
+def budget_steps(
+    seconds: float,
+    cost: StepCost,
+    *,
+    n_candidates: int,
+    survivors: int,
+    seeds: int,
+    parallel: float,
+    steps_per_epoch: int,
+) -> int:
+    """Full-trial steps ``T`` so that the cheap and full stages fit in ``seconds``.
+
+    Cost model, with the measured :class:`StepCost`: the cheap stage trains
+    ``n_candidates`` trials of ``T / CHEAP_FRACTION`` steps and
+    :data:`CHEAP_EVALS` evaluations one after the other (pruning only makes
+    it cheaper); the full stage ``(survivors + 1) * seeds`` trials of ``T``
+    steps and :data:`EVALS_PER_TRIAL` evaluations spread over ``parallel``
+    workers. :data:`SAFETY` of the time is kept in reserve.
+    """
+    trials = (survivors + 1) * seeds
+    fixed_s = cost.eval_s * (n_candidates * CHEAP_EVALS + trials * EVALS_PER_TRIAL / parallel)
+    per_step_s = cost.step_s * (n_candidates / CHEAP_FRACTION + trials / parallel)
+    floor = max(MIN_EPOCHS * steps_per_epoch, 8 * CHEAP_FRACTION)
+    steps = int((SAFETY * seconds - fixed_s) / per_step_s)
+    if steps <= floor:
+        return floor
+    # two significant digits: readable budgets, and a re-run whose time
+    # estimate differs slightly usually lands on the same budget (and resumes)
+    return max(int(float(f"{steps:.2g}")), floor)
+
+
+def _suggestions(result: RangeTestResult) -> tuple[LRBounds, dict[str, Any]]:
+    from lrscope.rangetest import suggest
+
+    found = result.suggestions or suggest(result)
+    bounds = LRBounds.rounded(
+        suggested_lr=found.suggested_lr.lr,
+        min_lr=found.min_lr.lr,
+        max_lr=found.max_lr.lr,
+        peak_lr=found.onecycle_max_lr.lr,
+    )
+    return bounds, found.to_dict()
+
+
+def _emit(on_event: EventFn | None, stage: str, message: str) -> None:
+    log.info("%s: %s", stage, message)
+    if on_event is not None:
+        on_event(stage, message)
+
+
+def tune(
+    task: Task | str,
+    store: Store,
+    *,
+    steps: int | None = None,
+    minutes: float | None = None,
+    seeds: int = 3,
+    survivors: int = 3,
+    executor: str = "process",
+    workers: int | None = None,
+    data_dir: str | None = None,
+    seed: int = 0,
+    metric: str = "top1",
+    on_event: EventFn | None = None,
+) -> TuneResult:
+    """Find the best learning-rate policy for ``task`` automatically; store everything.
+
+    Args:
+        task: a :class:`~lrscope.tasks.Task` or a task reference (built-in
+            name, ``pkg.module:function``, ``file.py:function``). Executors
+            other than ``local`` need a reference their workers can resolve.
+        store: where range test and trials go (and are resumed from).
+        steps: optimizer steps per full trial.
+        minutes: wall-time budget of the whole run; sizes ``steps`` when
+            ``steps`` is not given, and caps the cheap stage.
+        seeds: seeds of every full trial (0 .. seeds-1).
+        survivors: candidates promoted from the cheap to the full stage.
+        executor, workers: how full trials run (``local``, ``process``, ``ray``).
+        seed: seed of the range test and of the cheap trials.
+        metric: what picks the winner among the full trials (a
+            :data:`lrscope.rank.RANK_METRICS` name, mean over seeds). The
+            default is the final test top-1: the model a user gets at the end
+            of the budget (``best_top1`` would credit an evaluation a run
+            without checkpoint selection never keeps).
+        on_event: called as ``on_event(stage, message)`` as the run advances.
+    """
+    from lrscope.bench.executors import check_executor_options, default_workers
+    from lrscope.rank import check_metric
+    from lrscope.tasks import get_task
+
+    _check_args(steps, minutes, seeds, survivors)
+    check_metric(metric)
+    check_executor_options(executor, workers, None)
+    start = time.perf_counter()
+    task_obj = get_task(task, data_dir=data_dir) if isinstance(task, str) else task
+    task_ref = task if isinstance(task, str) else task_obj.name
+    store.put_task(task_obj.name, task_obj.metadata)
+    stages: dict[str, float] = {}
+
+    bounds, suggestions = _range_test_stage(task_obj, store, seed, on_event)
+    stages["range_test_s"] = time.perf_counter() - start
+    n_workers = workers or (1 if executor == "local" else default_workers())
+    parallel = 1.0 if executor == "local" else max(1.0, 0.9 * min(n_workers, survivors + 1))
+    deadline = None if minutes is None else start + minutes * 60.0
+    if steps is None:
+        cost = measure_step_cost(task_obj, f"FIX(k0={bounds.suggested_lr!r})")
+        steps = budget_steps(
+            (deadline or 0.0) - time.perf_counter(),
+            cost,
+            n_candidates=15,
+            survivors=survivors,
+            seeds=seeds,
+            parallel=parallel,
+            steps_per_epoch=task_obj.steps_per_epoch,
+        )
+    cheap_steps = max(steps // CHEAP_FRACTION, 8)
+    eval_every = max(steps // EVALS_PER_TRIAL, 1)
+    _emit(on_event, "budget", f"{steps} steps per full trial, {cheap_steps} per cheap trial")
+
+    t0 = time.perf_counter()
+    outcomes = _cheap_stage(task_obj, store, bounds, steps, cheap_steps, seed, deadline, on_event)
+    stages["cheap_s"] = time.perf_counter() - t0
+
+    full = candidate_policies(bounds, steps, task_obj.steps_per_epoch)
+    baseline_spec = full["FIX"].spec
+    promoted = _promote(outcomes, survivors, baseline_spec)
+    _emit(on_event, "survivors", ", ".join(promoted))
+
+    t0 = time.perf_counter()
+    seed_list = tuple(range(seeds))
+    _full_stage(
+        task_obj,
+        task_ref,
+        store,
+        [*promoted, baseline_spec],
+        steps,
+        seed_list,
+        eval_every,
+        executor,
+        n_workers,
+        data_dir,
+        on_event,
+    )
+    stages["full_s"] = time.perf_counter() - t0
+    return _conclude(
+        task_obj.name,
+        store,
+        steps,
+        cheap_steps,
+        eval_every,
+        seed_list,
+        suggestions,
+        outcomes,
+        promoted,
+        baseline_spec,
+        metric,
+        start,
+        stages,
+    )
+
+
+def _range_test_stage(
+    task: Task, store: Store, seed: int, on_event: EventFn | None
+) -> tuple[LRBounds, dict[str, Any]]:
+    """The task's range test with this seed: the stored one if any (resume), else run it."""
+    from lrscope.rangetest import RangeTestResult, range_test
+
+    stored = [r for r in store.range_tests(task.name) if r.result.get("seed") == seed]
+    if stored:
+        rt = RangeTestResult.from_dict(stored[-1].result)
+        _emit(on_event, "range test", f"{task.name}: reusing stored range test {stored[-1].id}")
+    else:
+        _emit(on_event, "range test", f"{task.name}: ramping the learning rate")
+        rt = range_test(task, seed=seed)
+        store.put_range_test(task.name, rt.to_dict())
+    bounds, suggestions = _suggestions(rt)
+    _emit(
+        on_event,
+        "range test",
+        f"suggested lr {bounds.suggested_lr:.3g}, bounds [{bounds.min_lr:.3g}, "
+        f"{bounds.max_lr:.3g}], one-cycle peak {bounds.peak_lr:.3g}",
+    )
+    return bounds, suggestions
+
+
+def _promote(outcomes: Sequence[CandidateOutcome], survivors: int, baseline: str) -> list[str]:
+    """The ``survivors`` best completed candidates (full-budget specs), FIX excluded."""
+    ranked = sorted(
+        (c for c in outcomes if not c.pruned and not c.diverged and c.full_spec != baseline),
+        key=lambda c: (-c.value, c.family),
+    )
+    return [c.full_spec for c in ranked[:survivors]]
+
+
+def _cheap_stage(
+    task: Task,
+    store: Store,
+    bounds: LRBounds,
+    steps: int,
+    cheap_steps: int,
+    seed: int,
+    deadline: float | None,
+    on_event: EventFn | None,
+) -> list[CandidateOutcome]:
+    import optuna
+
+    from lrscope.tune.cheap import run_cheap_trial
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    cheap = candidate_policies(bounds, cheap_steps, task.steps_per_epoch)
+    full = candidate_policies(bounds, steps, task.steps_per_epoch)
+    eval_every = max(cheap_steps // CHEAP_EVALS, 1)
+    names = list(cheap)
+    study = optuna.create_study(
+        direction="maximize",
+        sampler=optuna.samplers.GridSampler({"family": names}, seed=seed),
+        pruner=optuna.pruners.SuccessiveHalvingPruner(
+            min_resource=max(cheap_steps // 2, 1), reduction_factor=2
+        ),
+    )
+    outcomes: dict[str, CandidateOutcome] = {}
+
+    def objective(trial: optuna.Trial) -> float:
+        family = str(trial.suggest_categorical("family", names))
+        result, pruned = run_cheap_trial(
+            task, store, cheap[family], cheap_steps, seed, eval_every, trial
+        )
+        value = 0.0 if result.diverged else result.best_top1
+        outcomes[family] = CandidateOutcome(
+            family,
+            cheap[family].spec,
+            full[family].spec,
+            value,
+            result.steps_done,
+            pruned,
+            result.diverged,
+        )
+        state = "pruned" if pruned else ("diverged" if result.diverged else f"top1 {value:.4f}")
+        _emit(on_event, "cheap trial", f"{family}: {state} after {result.steps_done} steps")
+        if pruned:
+            raise optuna.TrialPruned()
+        return value
+
+    timeout = None if deadline is None else max(deadline - time.perf_counter(), 1.0) * 0.5
+    study.optimize(objective, n_trials=len(names), timeout=timeout)
+    return [outcomes[name] for name in names if name in outcomes]
+
+
+def _full_stage(
+    task: Task,
+    task_ref: str,
+    store: Store,
+    specs: list[str],
+    steps: int,
+    seeds: tuple[int, ...],
+    eval_every: int,
+    executor: str,
+    workers: int,
+    data_dir: str | None,
+    on_event: EventFn | None,
+) -> None:
+    from lrscope.bench import Plan, run_plan
+
+    plan = Plan(
+        task_ref, specs, steps=steps, seeds=list(seeds), eval_every=eval_every, data_dir=data_dir
+    )
+    _emit(on_event, "full trials", f"{len(plan)} trials on {executor} x{workers}")
+
+    def progress(done: int, total: int) -> None:
+        _emit(on_event, "full trials", f"{done}/{total}")
+
+    summary = run_plan(
+        plan, store, executor=executor, workers=workers, task=task, on_progress=progress
+    )
+    if summary.failed:
+        _emit(on_event, "full trials", f"{summary.failed} trial(s) failed; see lrscope rank")
+
+
+def _conclude(
+    task: str,
+    store: Store,
+    steps: int,
+    cheap_steps: int,
+    eval_every: int,
+    seeds: tuple[int, ...],
+    suggestions: dict[str, Any],
+    outcomes: Sequence[CandidateOutcome],
+    promoted: Sequence[str],
+    baseline_spec: str,
+    metric: str,
+    start: float,
+    stages: dict[str, float],
+) -> TuneResult:
+    from lrscope.rank import rank_trials
+
+    specs = {*promoted, baseline_spec}
+    records = [
+        r
+        for r in store.trials(task)
+        if r.spec in specs and r.steps == steps and r.eval_every == eval_every and r.seed in seeds
+    ]
+    ranking = rank_trials(records, metric)
+    rows = ranking.to_dicts()
+    if not rows:
+        raise ParameterError("tune", "steps", "a budget whose full trials finish", steps)
+    winner = rows[0]
+    baseline = next(row for row in rows if row["spec"] == baseline_spec)
+    results = [r.to_result() for r in records]
+    winner_top1 = tuple(r.top1 for r in results if r.spec == winner["spec"])
+    tta = time_to_accuracy(
+        [r for r in results if r.spec == winner["spec"]],
+        [r for r in results if r.spec == baseline_spec],
+    )
+    return TuneResult(
+        task=task,
+        steps=steps,
+        cheap_steps=cheap_steps,
+        eval_every=eval_every,
+        seeds=seeds,
+        suggestions=suggestions,
+        candidates=tuple(outcomes),
+        survivors=tuple(promoted),
+        baseline_spec=baseline_spec,
+        ranking=tuple(rows),
+        winner=winner,
+        baseline=baseline,
+        winner_top1=winner_top1,
+        time_to_accuracy=tta,
+        wall_s=time.perf_counter() - start,
+        stages_s=stages,
+    )
+
+
+def mean_curve(results: Sequence[TrialResult]) -> list[tuple[int, float]]:
+    """``(step, mean top-1 over the trials evaluated at that step)``, by step.
+
+    Only steps every trial evaluated count (a diverged trial's curve ends early,
+    so the mean covers its steps only).
+    """
+    if not results:
+        return []
+    common = set.intersection(*({p.step for p in r.curve} for r in results))
+    by_step: dict[int, list[float]] = {}
+    for r in results:
+        for p in r.curve:
+            if p.step in common:
+                by_step.setdefault(p.step, []).append(p.top1)
+    return [(step, statistics.fmean(v)) for step, v in sorted(by_step.items())]
+
+
+def time_to_accuracy(
+    winner: Sequence[TrialResult], baseline: Sequence[TrialResult]
+) -> TimeToAccuracy | None:
+    """Steps to reach the best top-1 of the baseline's seed-mean curve, winner vs baseline."""
+    base_curve = mean_curve(baseline)
+    win_curve = mean_curve(winner)
+    if not base_curve or not win_curve:
+        return None
+    target = max(v for _, v in base_curve)
+    base_steps = next(step for step, v in base_curve if v >= target)
+    win_steps = next((step for step, v in win_curve if v >= target), None)
+    ratio = None if win_steps is None or base_steps == 0 else win_steps / base_steps
+    return TimeToAccuracy(target, win_steps, base_steps, ratio)

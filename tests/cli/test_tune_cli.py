@@ -1,0 +1,78 @@
+"""`lrscope tune`, `lrscope recommend` and `lrscope demo`, in process."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from lrscope.cli.app import app
+from lrscope.demo import run_demo, usage_snippet
+
+TASKS = Path(__file__).parents[1] / "tune" / "tune_tasks.py"
+MLP = f"{TASKS}:make_mlp"
+LINEAR = f"{TASKS}:make_linear"
+
+
+def _ok(args: list[str]) -> dict[str, object]:
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    document: dict[str, object] = json.loads(result.stdout)
+    return document
+
+
+def _usage_error(args: list[str]) -> str:
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+def test_tune_then_recommend_json(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'r.db'}"
+    tuned = _ok(["tune", "--task", MLP, "--steps", "64", "--seeds", "1", "--survivors", "1",
+                 "--executor", "local", "--db", db, "--json"])  # fmt: skip
+    assert isinstance(tuned["winner_spec"], str)
+    assert len(tuned["candidates"]) == 15  # type: ignore[arg-type]
+    advice = _ok(["recommend", "--task", LINEAR, "--top", "1", "--db", db, "--json"])
+    (rec,) = advice["recommendations"]  # type: ignore[misc]
+    assert rec["source_task"] == "blobs4-mlp"
+    assert rec["trial_ids"]
+
+
+def test_recommend_on_an_empty_store_suggests_tune(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'empty.db'}"
+    result = CliRunner().invoke(app, ["recommend", "--task", MLP, "--no-range-test", "--db", db])
+    assert result.exit_code == 0, result.output
+    assert "nothing similar" in result.stdout
+    assert "lrscope tune --task blobs4-mlp" in result.stdout
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'bad.db'}"
+    assert "'steps'" in _usage_error(["tune", "--task", MLP, "--db", db])
+    assert "'seeds'" in _usage_error(["tune", "--task", MLP, "--steps", "64", "--seeds", "0",
+                                      "--db", db])  # fmt: skip
+    assert "executor" in _usage_error(["tune", "--task", MLP, "--steps", "64", "--executor",
+                                       "gpu", "--db", db])  # fmt: skip
+    assert "no-such-task" in _usage_error(["tune", "--task", "no-such-task", "--steps", "64",
+                                           "--db", db])  # fmt: skip
+    assert "--minutes" in _usage_error(["demo", "--minutes", "0", "--out", str(tmp_path)])
+    assert "--top" in _usage_error(["recommend", "--task", MLP, "--top", "0", "--db", db])
+
+
+def test_demo_writes_store_report_plots_and_summary(tmp_path: Path) -> None:
+    result = run_demo(tmp_path / "out", minutes=0.2, task=MLP, executor="local")
+    summary = result.summary()
+    assert (tmp_path / "out" / "lrscope.db").exists()
+    assert result.report == tmp_path / "out" / "report.html"
+    page = result.report.read_text(encoding="utf-8")
+    assert "blobs4-mlp" in page
+    assert [p.name for p in result.plots] == ["range_test.png", "policies.png"]
+    assert all(p.stat().st_size > 1000 for p in result.plots)
+    assert summary["winner"] == result.tune.winner_spec
+    assert summary["python"] == usage_snippet(result.tune.winner_spec)
+    assert f'PolicyScheduler(optimizer, "{result.tune.winner_spec}")' in str(summary["python"])
