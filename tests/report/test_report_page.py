@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import random
 import re
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -15,8 +16,10 @@ from report_testlib import (
     interpolation_dict,
     range_test_result,
     realistic_store,
+    trial_dict,
 )
 
+from lrscope.engine.result import TrialKey
 from lrscope.errors import ParameterError, TaskError
 from lrscope.report import build_report, gather, write_report
 from lrscope.report.plots import PALETTE
@@ -263,3 +266,21 @@ def test_task_filter_and_write_report(url: str, tmp_path: Path) -> None:
     page = path.read_text(encoding="utf-8")
     assert re.findall(r"<h2>([^<]*)</h2>", page)[1:] == ["two"]  # after the contents' heading
     assert "<h2>one</h2>" not in page
+
+
+def test_headline_policy_comes_from_the_largest_budget(url: str) -> None:
+    """A tuning run's short one-seed trials may rank first; the headline must not."""
+    with Store.open(url) as store:
+        add_trials(store, "tuned", SPECS[1:3], seeds=2, steps=2000)
+        key = TrialKey("tuned", SPECS[0], 0, 1000, 100)  # a shorter trial, far better
+        trial_id = store.start_trial(key)
+        assert trial_id is not None
+        data = trial_dict("tuned", SPECS[0], 0, quality=0.99, steps=1000, rng=random.Random(0))
+        store.finish_trial(trial_id, data)
+        ranking = gather(store, now=NOW)
+        page = build_report(store, now=NOW)
+    first = min(ranking.tasks[0].rows, key=lambda r: r.rank or 0)
+    assert first.spec == SPECS[0]  # it does rank first in the table
+    (callout,) = re.findall(r'<div class="best">(.*?)</div>', page, flags=re.S)
+    assert html.escape(SPECS[1]) in callout
+    assert html.escape(SPECS[0]) not in callout

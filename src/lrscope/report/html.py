@@ -111,8 +111,16 @@ def _header(summary: StoreSummary, title: str) -> str:
 
 
 def _best_row(task: TaskView) -> PolicyRow | None:
+    """The headline policy: the best ranked row at the task's largest step budget.
+
+    Short budgets (a tuning run's one-seed cheap trials) are ranked in the
+    table too, but a headline from them would compare unlike with unlike.
+    """
     ranked = [r for r in task.rows if r.rank is not None]
-    return min(ranked, key=lambda r: r.rank or 0) if ranked else None
+    if not ranked:
+        return None
+    budget = max(r.steps for r in ranked)
+    return min((r for r in ranked if r.steps == budget), key=lambda r: r.rank or 0)
 
 
 def _toc(tasks: Sequence[TaskView]) -> str:

@@ -142,7 +142,7 @@ def _decays(s: float, steps: int) -> dict[str, Policy]:
         "NSTEP": NSTEP(k0=s, gamma=0.1, milestones=(half, three_quarters)),
         "EXP": EXP(k0=s, gamma=low ** (1.0 / steps)),
         "INV": INV(k0=s, gamma=(10.0 ** (DECAY_ORDERS / 2) - 1.0) / steps, p=2.0),
-        "POLY": POLY(k0=s, p=1.0, l=steps, k1=s * low),
+        "POLY": POLY(k0=s, p=1.0, l=steps, k1=float(f"{s * low:.3g}")),
     }
 
 
