@@ -49,7 +49,7 @@ from lrscope.batched.sgd import SGDGroup, StackedSGD, sgd_groups
 from lrscope.engine import checkpoint as ckpt
 from lrscope.engine.data import BatchStream, as_tensors, fixed_subset, set_seed
 from lrscope.engine.evaluation import Evaluation, evaluate
-from lrscope.engine.result import EvalPoint, TrialResult
+from lrscope.engine.result import EvalPoint, TrialKey, TrialResult, summarize
 from lrscope.engine.trial import DIVERGENCE_FACTOR, TRAIN_EVAL_SAMPLES
 from lrscope.errors import LRScopeError, ParameterError
 from lrscope.policies import Policy, parse
@@ -296,27 +296,15 @@ def _result(task: Task, trial: _Trial) -> TrialResult:
     final = trial.last_eval
     if final is None:  # pragma: no cover - every member is evaluated before it leaves
         raise RuntimeError("member left the group without an evaluation")
-    best = max(trial.curve, key=lambda p: (p.top1, -p.step))
-    return TrialResult(
-        task=task.name,
-        spec=trial.policy.spec,
-        seed=trial.seed,
-        steps=trial.steps,
-        eval_every=trial.eval_every,
-        top1=final.top1,
-        top5=final.top5,
-        best_top1=best.top1,
-        best_iter=best.step,
-        ac=final.ac,
-        cd=final.cd,
-        cdac=final.cdac,
-        ld=best.test_loss - best.train_loss,
+    key = TrialKey(task.name, trial.policy.spec, trial.seed, trial.steps, trial.eval_every)
+    return summarize(
+        key,
         n_params=trial.policy.n_params,
+        final=final,
+        curve=trial.curve,
         wall_s=trial.wall_s,
         steps_done=trial.step,
-        diverged=trial.diverged_at is not None,
         diverged_at=trial.diverged_at,
-        curve=tuple(trial.curve),
     )
 
 

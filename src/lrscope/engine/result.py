@@ -7,11 +7,11 @@ the results store as JSON without pickling anything.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-__all__ = ["EvalPoint", "TrialKey", "TrialResult"]
+__all__ = ["EvalPoint", "FinalEvaluation", "TrialKey", "TrialResult", "summarize"]
 
 
 @dataclass(frozen=True)
@@ -118,3 +118,59 @@ class TrialResult:
         fields = dict(data)
         fields["curve"] = tuple(EvalPoint(**p) for p in data.get("curve", ()))
         return cls(**fields)
+
+
+class FinalEvaluation(Protocol):
+    """What :func:`summarize` reads from the final test evaluation (read-only)."""
+
+    @property
+    def top1(self) -> float: ...
+    @property
+    def top5(self) -> float: ...
+    @property
+    def ac(self) -> float: ...
+    @property
+    def cd(self) -> float: ...
+    @property
+    def cdac(self) -> float: ...
+
+
+def summarize(
+    key: TrialKey,
+    *,
+    n_params: int,
+    final: FinalEvaluation,
+    curve: Sequence[EvalPoint],
+    wall_s: float,
+    steps_done: int,
+    diverged_at: int | None,
+) -> TrialResult:
+    """The :class:`TrialResult` of a finished trial: the one place metrics are derived.
+
+    ``best_top1`` / ``best_iter`` come from the evaluation with the highest
+    top-1 (the earliest on ties), ``ld`` is that evaluation's test loss minus
+    train loss; ``top1``, ``top5``, ``ac``, ``cd`` and ``cdac`` are the final
+    model's. Used by the engine and by the batched trainer alike.
+    """
+    best = max(curve, key=lambda p: (p.top1, -p.step))
+    return TrialResult(
+        task=key.task,
+        spec=key.spec,
+        seed=key.seed,
+        steps=key.steps,
+        eval_every=key.eval_every,
+        top1=final.top1,
+        top5=final.top5,
+        best_top1=best.top1,
+        best_iter=best.step,
+        ac=final.ac,
+        cd=final.cd,
+        cdac=final.cdac,
+        ld=best.test_loss - best.train_loss,
+        n_params=n_params,
+        wall_s=wall_s,
+        steps_done=steps_done,
+        diverged=diverged_at is not None,
+        diverged_at=diverged_at,
+        curve=tuple(curve),
+    )

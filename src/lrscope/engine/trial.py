@@ -28,7 +28,7 @@ from torch import nn
 from lrscope.engine import checkpoint as ckpt
 from lrscope.engine.data import BatchStream, fixed_subset, set_seed
 from lrscope.engine.evaluation import Evaluation, evaluate
-from lrscope.engine.result import EvalPoint, TrialResult
+from lrscope.engine.result import EvalPoint, TrialKey, TrialResult, summarize
 from lrscope.errors import ParameterError
 from lrscope.policies import Policy, parse
 from lrscope.tasks.base import Task
@@ -211,27 +211,15 @@ class _Trial:
         final = state.last_eval
         if final is None:  # pragma: no cover - the loop always evaluates at the end
             raise RuntimeError("trial ended without an evaluation")
-        best = max(state.curve, key=lambda p: (p.top1, -p.step))
-        return TrialResult(
-            task=self.task.name,
-            spec=self.policy.spec,
-            seed=self.seed,
-            steps=self.steps,
-            eval_every=self.eval_every,
-            top1=final.top1,
-            top5=final.top5,
-            best_top1=best.top1,
-            best_iter=best.step,
-            ac=final.ac,
-            cd=final.cd,
-            cdac=final.cdac,
-            ld=best.test_loss - best.train_loss,
+        key = TrialKey(self.task.name, self.policy.spec, self.seed, self.steps, self.eval_every)
+        return summarize(
+            key,
             n_params=self.policy.n_params,
+            final=final,
+            curve=state.curve,
             wall_s=wall_s,
             steps_done=state.step,
-            diverged=state.diverged_at is not None,
             diverged_at=state.diverged_at,
-            curve=tuple(state.curve),
         )
 
 
