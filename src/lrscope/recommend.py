@@ -17,7 +17,7 @@ train_size        0.10    ``min(a, b) / max(a, b)``
 A stored task of the same name is an exact match (similarity 1). Others count
 as similar from :data:`MIN_SIMILARITY` (a shared dataset, or a shared model
 family together with the input format). Each similar task's best policies
-(ranked by :mod:`lrscope.rank` among its trials at its largest step budget,
+(ranked by final top-1 with :mod:`lrscope.rank` among its trials at its largest budget,
 so the short trials of a tuning run do not compete with its full ones) are
 carried over with
 :func:`lrscope.policies.rescale.rescale`: learning rates times the ratio of the
@@ -51,6 +51,11 @@ WEIGHTS = {
     "train_size": 0.10,
 }
 MIN_SIMILARITY = 0.35
+SIGNIFICANT_DIGITS = 3
+"""Carried-over learning rates keep 3 significant digits (the factor is a ratio
+of two range-test readings; more digits would be noise)."""
+RANK_METRIC = "top1"
+"""Stored policies are ranked by final test top-1, as ``lrscope tune`` picks them."""
 
 
 def similarity(a: Mapping[str, Any], b: Mapping[str, Any]) -> tuple[float, list[str]]:
@@ -160,7 +165,7 @@ def _carry(
 
     records = [r for r in store.trials(source) if r.status in ("done", "diverged")]
     budget = max(r.steps for r in records)
-    ranking = rank_trials([r for r in records if r.steps == budget]).to_dicts()
+    ranking = rank_trials([r for r in records if r.steps == budget], RANK_METRIC).to_dicts()
     exact = source == task.name
     lr_factor, basis = (
         (1.0, "same task") if exact else _lr_factor(target_lr, _suggested_lr(store, source))
@@ -169,7 +174,12 @@ def _carry(
     step_factor = 1.0 if exact or not source_epoch else task.steps_per_epoch / source_epoch
     out = []
     for row in ranking[:top]:
-        carried = rescale(parse(row["spec"]), lr_factor=lr_factor, step_factor=step_factor)
+        carried = rescale(
+            parse(row["spec"]),
+            lr_factor=lr_factor,
+            step_factor=step_factor,
+            significant=None if exact else SIGNIFICANT_DIGITS,
+        )
         ids = tuple(r.id for r in records if r.spec == row["spec"] and r.steps == row["steps"])
         metrics = {k: v for k, v in row.items() if k.endswith(("_mean", "_std"))}
         metrics.update(n=row["n"], diverged_rate=row["diverged_rate"])

@@ -79,3 +79,13 @@ def test_bad_factors_are_named(bad: float) -> None:
         rescale(parse("FIX(k0=0.1)"), lr_factor=bad)
     with pytest.raises(ParameterError, match="'step_factor'"):
         rescale(parse("FIX(k0=0.1)"), step_factor=bad)
+
+
+def test_significant_digits_round_only_the_learning_rates() -> None:
+    policy = parse("sgdr(max_lr=0.0566, period=172, mult=2, min_lr=0.000177)")
+    scaled = rescale(policy, lr_factor=1.096816005273138, step_factor=1.5, significant=3)
+    assert scaled.spec == "sgdr(max_lr=0.0621, period=258, mult=2, min_lr=0.000194)"
+    exact = rescale(policy, lr_factor=1.096816005273138)
+    assert exact.params["max_lr"] == 0.0566 * 1.096816005273138
+    with pytest.raises(ParameterError, match="'significant'"):
+        rescale(policy, significant=0)

@@ -56,7 +56,10 @@ def test_policies_carry_over_to_a_similar_task_with_evidence(
     source_lr = source_tests[0].result["suggestions"]["suggested_lr"]["lr"]
     assert first.lr_factor == pytest.approx(target_lr / source_lr)
     expected = rescale(
-        parse(first.source_spec), lr_factor=first.lr_factor, step_factor=first.step_factor
+        parse(first.source_spec),
+        lr_factor=first.lr_factor,
+        step_factor=first.step_factor,
+        significant=3,
     )
     assert first.spec == expected.spec
     assert first.steps == 48

@@ -53,11 +53,21 @@ def _increasing(values: tuple[int, ...], factor: float) -> tuple[int, ...]:
     return tuple(out)
 
 
+def _round(value: float, significant: int | None) -> float:
+    return value if significant is None else float(f"{value:.{significant}g}")
+
+
 def _scaled(
-    policy: Policy, name: str, value: object, lr_factor: float, step_factor: float
+    policy: Policy,
+    name: str,
+    value: object,
+    lr_factor: float,
+    step_factor: float,
+    significant: int | None,
 ) -> object:
     if name in LR_PARAMS:
-        return float(value) * lr_factor  # type: ignore[arg-type]
+        scaled = float(value) * lr_factor  # type: ignore[arg-type]
+        return scaled if significant is None else float(f"{scaled:.{significant}g}")
     if name in STEP_PARAMS:
         if isinstance(value, tuple):
             return _increasing(value, step_factor)
@@ -67,12 +77,25 @@ def _scaled(
     if name == "gamma" and policy.name in _INVERSE_GAMMA:
         return float(value) / step_factor  # type: ignore[arg-type]
     if name == "pieces":
-        return tuple(rescale(p, lr_factor=lr_factor, step_factor=step_factor) for p in value)  # type: ignore[attr-defined]
+        return tuple(
+            rescale(p, lr_factor=lr_factor, step_factor=step_factor, significant=significant)
+            for p in value  # type: ignore[attr-defined]
+        )
     return value
 
 
-def rescale(policy: Policy, *, lr_factor: float = 1.0, step_factor: float = 1.0) -> Policy:
+def rescale(
+    policy: Policy,
+    *,
+    lr_factor: float = 1.0,
+    step_factor: float = 1.0,
+    significant: int | None = None,
+) -> Policy:
     """``policy`` with learning rates times ``lr_factor`` and time stretched by ``step_factor``.
+
+    ``significant`` rounds the scaled learning rates to that many significant
+    digits (a factor read off noisy range tests carries no more), which keeps
+    carried-over specs readable; None keeps them exact.
 
     >>> from lrscope.policies import TRI
     >>> rescale(TRI(k0=0.01, k1=0.1, l=100), lr_factor=2.0, step_factor=1.5).spec
@@ -81,8 +104,10 @@ def rescale(policy: Policy, *, lr_factor: float = 1.0, step_factor: float = 1.0)
     for name, factor in (("lr_factor", lr_factor), ("step_factor", step_factor)):
         if not (isinstance(factor, float | int) and math.isfinite(factor) and factor > 0):
             raise ParameterError("rescale", name, "a finite float > 0", factor)
+    if significant is not None and not (isinstance(significant, int) and significant >= 1):
+        raise ParameterError("rescale", "significant", "an int >= 1 or None", significant)
     changes = {
-        name: _scaled(policy, name, value, lr_factor, step_factor)
+        name: _scaled(policy, name, value, lr_factor, step_factor, significant)
         for name, value in policy.params.items()
     }
     return dataclasses.replace(policy, **changes)  # type: ignore[type-var]

@@ -178,5 +178,6 @@ def candidate_policies(bounds: LRBounds, steps: int, steps_per_epoch: int) -> di
     out.update(_cyclics(bounds.min_lr, bounds.max_lr, steps, steps_per_epoch))
     out["onecycle"] = OneCycle(max_lr=bounds.peak_lr, total_steps=steps)
     period = math.ceil(steps / 7)  # periods P, 2P, 4P: the third ends at 7P >= T
-    out["sgdr"] = SGDR(max_lr=bounds.max_lr, period=period, mult=2, min_lr=bounds.min_lr / 10)
+    min_lr = float(f"{bounds.min_lr / 10:.3g}")
+    out["sgdr"] = SGDR(max_lr=bounds.max_lr, period=period, mult=2, min_lr=min_lr)
     return out
