@@ -20,8 +20,9 @@ resumes instead of starting over):
    the steps FIX needs (seed 001 reports 25k against 70k iterations: 0.36).
 
 A budget is either ``steps`` per full trial or ``minutes`` for the whole run
-(or both: then the minutes cap the run). With minutes only, the range test's
-measured seconds per step size the trials.
+(or both: then the minutes cap the cheap stage). With minutes only, two short
+timed trials on the task (:func:`measure_step_cost`) give the seconds per
+step and per evaluation, and :func:`budget_steps` sizes the trials to fit.
 """
 
 from __future__ import annotations
