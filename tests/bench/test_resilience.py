@@ -3,7 +3,7 @@
 Every test here starts the command line in subprocesses on a plan file and
 checks the store afterwards: each planned trial stored exactly once, as done.
 The PostgreSQL variant needs ``$LRSCOPE_TEST_PG_URL`` (see
-``tests/store/store_testlib.py``) and skips with that reason otherwise.
+``tests/pg_testlib.py``) and skips with that reason otherwise.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,12 +22,12 @@ import pytest
 
 import lrscope
 from lrscope.store import Store
+from pg_testlib import fresh_pg_schema_url, pg_base_url
 
 pytestmark = pytest.mark.slow
 
 TINY_FILE = Path(__file__).resolve().with_name("tiny_task.py")
 TASK = "tiny-blobs"
-PG_ENV = "LRSCOPE_TEST_PG_URL"
 SPECS = ["FIX(k0=0.05)", "TRI2(k0=0.01, k1=0.1, l=50)", "COS(k0=0.001, k1=0.1, l=100)"]
 
 
@@ -176,28 +175,7 @@ def test_two_benches_on_one_sqlite_file_lose_nothing(tmp_path: Path) -> None:
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(
-            f"${PG_ENV} is not set: no PostgreSQL server to test against "
-            "(CI's .ci/run sets it; see tests/store/store_testlib.py)"
-        )
-    from sqlalchemy import create_engine
-
-    from lrscope.store._db import parse_url
-
-    parsed = parse_url(base)
-    schema = f"lrscope_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(parsed)
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    url = parsed.update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+    yield from fresh_pg_schema_url(pg_base_url())
 
 
 @pytest.mark.postgres

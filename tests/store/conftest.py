@@ -1,6 +1,6 @@
 """Fixtures of the store tests: every test runs on SQLite and on PostgreSQL.
 
-See ``store_testlib.py`` for how to point the PostgreSQL half at a server.
+See ``tests/pg_testlib.py`` for how to point the PostgreSQL half at a server.
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from store_testlib import fresh_pg_schema_url, pg_base_url
 
 from lrscope.store import Store
+from pg_testlib import fresh_pg_schema_url, pg_base_url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

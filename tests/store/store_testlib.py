@@ -1,38 +1,18 @@
 """Helpers of the store tests (imported by conftest.py and the test modules).
 
-PostgreSQL tests need ``$LRSCOPE_TEST_PG_URL`` (CI's ``.ci/run`` starts the
-local PostgreSQL 15 cluster and sets it). Locally::
-
-    pg_ctlcluster 15 main start
-    runuser -u postgres -- createuser -s root
-    createdb -h /var/run/postgresql lrscope_dev
-    export LRSCOPE_TEST_PG_URL='postgresql+psycopg://root@/lrscope_dev?host=/var/run/postgresql'
-
-Each PostgreSQL test gets a fresh schema (``search_path`` set through the URL's
-``options``), dropped afterwards, so tests never see each other's rows.
+The PostgreSQL helpers live in ``tests/pg_testlib.py``, shared with the bench tests.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-from sqlalchemy import create_engine
-
 import lrscope
-from lrscope.store._db import parse_url
 
-PG_ENV = "LRSCOPE_TEST_PG_URL"
-PG_SKIP_REASON = (
-    f"${PG_ENV} is not set: no PostgreSQL server to test against "
-    "(CI's .ci/run starts one and sets it; see tests/store/store_testlib.py to run one locally)"
-)
 WORKER = Path(__file__).with_name("store_worker.py")
 
 
@@ -80,29 +60,6 @@ def result_dict(key: Key, top1: float = 0.5, *, diverged: bool = False) -> dict[
             for step in range(0, key.steps + 1, key.eval_every)
         ],
     }
-
-
-def pg_base_url() -> str:
-    url = os.environ.get(PG_ENV)
-    if not url:
-        pytest.skip(PG_SKIP_REASON)
-    return url
-
-
-def fresh_pg_schema_url(base: str) -> Iterator[str]:
-    """A URL whose ``search_path`` is a new empty schema; the schema is dropped after."""
-    parsed = parse_url(base)
-    schema = f"lrscope_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(parsed)
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    url = parsed.update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
 
 
 def subprocess_env() -> dict[str, str]:

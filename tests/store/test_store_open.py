@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
-from store_testlib import Key, pg_base_url, result_dict
+from store_testlib import Key, result_dict
 
 from lrscope.errors import StoreError
 from lrscope.store import Store, hide_password, resolve_url
 from lrscope.store._db import parse_url
+from pg_testlib import pg_base_url
 
 
 def _execute(db_url: str, sql: str) -> None:

@@ -6,7 +6,7 @@ yet, for a trial that has not finished) are ``float('nan')``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -181,15 +181,7 @@ class RangeTestRecord:
     created_at: datetime
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "task": self.task,
-            "params": self.params,
-            "result": self.result,
-            "library_version": self.library_version,
-            "host": self.host,
-            "created_at": self.created_at.isoformat(),
-        }
+        return {**asdict(self), "created_at": self.created_at.isoformat()}
 
 
 @dataclass(frozen=True)
@@ -204,11 +196,4 @@ class InterpolationRecord:
     created_at: datetime
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "task": self.task,
-            "data": self.data,
-            "library_version": self.library_version,
-            "host": self.host,
-            "created_at": self.created_at.isoformat(),
-        }
+        return {**asdict(self), "created_at": self.created_at.isoformat()}

@@ -76,6 +76,10 @@ def resolve_url(url: str | None = None) -> str:
     return url or os.environ.get("LRSCOPE_DB") or DEFAULT_DB_URL
 
 
+_RowT = TypeVar("_RowT", RangeTestRow, InterpolationRow)
+_RecordT = TypeVar("_RecordT")
+
+
 class Store:
     """The results database. Open with :meth:`Store.open`; use as a context manager.
 
@@ -390,45 +394,23 @@ class Store:
         settings = codec.json_in(params or {}, "range test params")
         if not isinstance(data, dict) or not isinstance(settings, dict):
             raise StoreError("a range test result and its params are dicts (to_dict())")
-
-        def work(session: Session) -> int:
-            now = codec.utcnow()
-            ensure_task(session, task, now)
-            row = RangeTestRow(
-                task=task,
-                params=settings,
-                result=data,
-                library_version=__version__,
-                host=self._worker.host,
-                created_at=now,
-            )
-            session.add(row)
-            session.flush()
-            return row.id
-
-        return self._write(work, conflicts=True)
+        return self._insert(task, lambda: RangeTestRow(params=settings, result=data))
 
     def range_tests(self, task: str | None = None) -> list[RangeTestRecord]:
         """Stored range tests, oldest first (of ``task`` when given)."""
-        query = select(RangeTestRow).order_by(RangeTestRow.id)
-        if task is not None:
-            query = query.where(RangeTestRow.task == task)
 
-        def work(session: Session) -> list[RangeTestRecord]:
-            return [
-                RangeTestRecord(
-                    id=r.id,
-                    task=r.task,
-                    params=dict(r.params or {}),
-                    result=dict(r.result),
-                    library_version=r.library_version,
-                    host=r.host,
-                    created_at=codec.as_utc(r.created_at),
-                )
-                for r in session.scalars(query)
-            ]
+        def record(r: RangeTestRow) -> RangeTestRecord:
+            return RangeTestRecord(
+                id=r.id,
+                task=r.task,
+                params=dict(r.params or {}),
+                result=dict(r.result),
+                library_version=r.library_version,
+                host=r.host,
+                created_at=codec.as_utc(r.created_at),
+            )
 
-        return self._read(work)
+        return self._select(RangeTestRow, task, record)
 
     def put_interpolation(self, task: str, data: Any) -> int:
         """Store an interpolation (``InterpolationResult.to_dict()``); returns its id."""
@@ -436,43 +418,48 @@ class Store:
         document = codec.json_in(data, "interpolation")
         if not isinstance(document, dict):
             raise StoreError("an interpolation is stored as a dict (to_dict())")
+        return self._insert(task, lambda: InterpolationRow(data=document))
+
+    def interpolations(self, task: str | None = None) -> list[InterpolationRecord]:
+        """Stored interpolations, oldest first (of ``task`` when given)."""
+
+        def record(r: InterpolationRow) -> InterpolationRecord:
+            return InterpolationRecord(
+                id=r.id,
+                task=r.task,
+                data=dict(r.data),
+                library_version=r.library_version,
+                host=r.host,
+                created_at=codec.as_utc(r.created_at),
+            )
+
+        return self._select(InterpolationRow, task, record)
+
+    def _insert(self, task: str, make_row: Callable[[], RangeTestRow | InterpolationRow]) -> int:
+        """Add the row ``make_row`` builds for ``task`` (created now, by this host); its id."""
 
         def work(session: Session) -> int:
             now = codec.utcnow()
             ensure_task(session, task, now)
-            row = InterpolationRow(
-                task=task,
-                data=document,
-                library_version=__version__,
-                host=self._worker.host,
-                created_at=now,
-            )
+            row = make_row()
+            row.task = task
+            row.library_version = __version__
+            row.host = self._worker.host
+            row.created_at = now
             session.add(row)
             session.flush()
             return row.id
 
         return self._write(work, conflicts=True)
 
-    def interpolations(self, task: str | None = None) -> list[InterpolationRecord]:
-        """Stored interpolations, oldest first (of ``task`` when given)."""
-        query = select(InterpolationRow).order_by(InterpolationRow.id)
+    def _select(
+        self, table: type[_RowT], task: str | None, record: Callable[[_RowT], _RecordT]
+    ) -> list[_RecordT]:
+        """Every row of ``table`` (of ``task`` when given), oldest first, as records."""
+        query = select(table).order_by(table.id)
         if task is not None:
-            query = query.where(InterpolationRow.task == task)
-
-        def work(session: Session) -> list[InterpolationRecord]:
-            return [
-                InterpolationRecord(
-                    id=r.id,
-                    task=r.task,
-                    data=dict(r.data),
-                    library_version=r.library_version,
-                    host=r.host,
-                    created_at=codec.as_utc(r.created_at),
-                )
-                for r in session.scalars(query)
-            ]
-
-        return self._read(work)
+            query = query.where(table.task == task)
+        return self._read(lambda session: [record(r) for r in session.scalars(query)])
 
     # --- info -------------------------------------------------------------
     def info(self) -> dict[str, Any]:
