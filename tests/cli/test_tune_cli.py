@@ -60,6 +60,10 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
                                        "gpu", "--db", db])  # fmt: skip
     assert "no-such-task" in _usage_error(["tune", "--task", "no-such-task", "--steps", "64",
                                            "--db", db])  # fmt: skip
+    assert "'tie'" in _usage_error(["tune", "--task", MLP, "--steps", "64", "--tie", "-0.1",
+                                    "--db", db])  # fmt: skip
+    assert "--max-epochs" in _usage_error(["tune", "--task", MLP, "--minutes", "1",
+                                           "--max-epochs", "-1", "--db", db])  # fmt: skip
     assert "--minutes" in _usage_error(["demo", "--minutes", "0", "--out", str(tmp_path)])
     assert "--top" in _usage_error(["recommend", "--task", MLP, "--top", "0", "--db", db])
 
@@ -74,5 +78,7 @@ def test_demo_writes_store_report_plots_and_summary(tmp_path: Path) -> None:
     assert [p.name for p in result.plots] == ["range_test.png", "policies.png"]
     assert all(p.stat().st_size > 1000 for p in result.plots)
     assert summary["winner"] == result.tune.winner_spec
+    assert summary["winner_reason"] == result.tune.winner_reason
+    assert len(result.tune.survivors) <= 5
     assert summary["python"] == usage_snippet(result.tune.winner_spec)
     assert f'PolicyScheduler(optimizer, "{result.tune.winner_spec}")' in str(summary["python"])

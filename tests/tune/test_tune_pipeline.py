@@ -4,51 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from lrscope.engine.result import EvalPoint, TrialResult
 from lrscope.errors import ParameterError
 from lrscope.store import Store
 from lrscope.tune import tune
-from lrscope.tune.pipeline import (
-    StepCost,
-    budget_steps,
-    mean_curve,
-    measure_step_cost,
-    time_to_accuracy,
-)
+from lrscope.tune.pipeline import DEFAULT_MAX_EPOCHS, StepCost, budget_steps, measure_step_cost
 
 FAMILIES = {"FIX", "STEP", "NSTEP", "EXP", "INV", "POLY", "TRI", "TRI2", "TRIEXP", "SIN", "SIN2",
             "SINEXP", "COS", "onecycle", "sgdr"}  # fmt: skip
-
-
-def _result(spec: str, seed: int, top1s: list[float], every: int = 10) -> TrialResult:
-    curve = tuple(
-        EvalPoint(step=every * (i + 1), lr=0.1, train_loss=1.0, test_loss=1.0, top1=v, top5=1.0)
-        for i, v in enumerate(top1s)
-    )
-    best = max(range(len(top1s)), key=lambda i: (top1s[i], -i))
-    return TrialResult(
-        task="t", spec=spec, seed=seed, steps=every * len(top1s), eval_every=every,
-        top1=top1s[-1], top5=1.0, best_top1=top1s[best], best_iter=every * (best + 1), ac=0.9,
-        cd=0.1, cdac=0.05, ld=0.1, n_params=1, wall_s=1.0, steps_done=every * len(top1s),
-        diverged=False, curve=curve,
-    )  # fmt: skip
-
-
-def test_time_to_accuracy_compares_seed_mean_curves() -> None:
-    baseline = [_result("FIX", 0, [0.5, 0.7, 0.8, 0.7]), _result("FIX", 1, [0.5, 0.6, 0.8, 0.8])]
-    winner = [_result("W", 0, [0.6, 0.85, 0.9, 0.9]), _result("W", 1, [0.6, 0.8, 0.9, 0.9])]
-    steps, means = zip(*mean_curve(baseline), strict=True)
-    assert steps == (10, 20, 30, 40)
-    assert means == pytest.approx((0.5, 0.65, 0.8, 0.75))
-    tta = time_to_accuracy(winner, baseline)
-    assert tta is not None
-    assert tta.target_top1 == pytest.approx(0.8)
-    assert (tta.winner_steps, tta.baseline_steps) == (20, 30)
-    assert tta.ratio == pytest.approx(2 / 3)
-    never = time_to_accuracy([_result("L", 0, [0.1, 0.2, 0.3, 0.4])], baseline)
-    assert never is not None
-    assert never.winner_steps is None
-    assert never.ratio is None
 
 
 def test_budget_grows_with_time_and_never_drops_below_a_floor() -> None:
@@ -65,6 +27,19 @@ def test_budget_grows_with_time_and_never_drops_below_a_floor() -> None:
     assert planned <= 600.0
 
 
+def test_budget_is_capped_at_whole_epochs() -> None:
+    cost = StepCost(step_s=0.002, eval_s=0.02)
+    kwargs = {"n_candidates": 15, "survivors": 3, "seeds": 3, "parallel": 1.8,
+              "steps_per_epoch": 23}  # fmt: skip
+    uncapped = budget_steps(3600.0, cost, **kwargs)  # type: ignore[arg-type]
+    assert uncapped > 150 * 23
+    assert budget_steps(3600.0, cost, max_epochs=150, **kwargs) == 150 * 23  # type: ignore[arg-type]
+    # the cap only bites when the time would allow more
+    small = budget_steps(60.0, cost, **kwargs)  # type: ignore[arg-type]
+    assert budget_steps(60.0, cost, max_epochs=150, **kwargs) == small  # type: ignore[arg-type]
+    assert DEFAULT_MAX_EPOCHS == 150
+
+
 def test_step_cost_is_measured_on_the_task(mlp_ref: str) -> None:
     from lrscope.tasks import get_task
 
@@ -76,7 +51,9 @@ def test_step_cost_is_measured_on_the_task(mlp_ref: str) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "name"),
     [({}, "steps"), ({"steps": 4}, "steps"), ({"steps": 100, "seeds": 0}, "seeds"),
-     ({"minutes": -1.0}, "minutes"), ({"steps": 100, "survivors": 0}, "survivors")],
+     ({"minutes": -1.0}, "minutes"), ({"steps": 100, "survivors": 0}, "survivors"),
+     ({"steps": 100, "tie": -0.1}, "tie"), ({"steps": 100, "tie": float("nan")}, "tie"),
+     ({"minutes": 1.0, "max_epochs": 0}, "max_epochs")],
 )  # fmt: skip
 def test_bad_budgets_fail_before_any_work(
     kwargs: dict[str, object], name: str, db_url: str, mlp_ref: str
@@ -108,6 +85,19 @@ def test_tune_stores_everything_ranks_survivors_and_resumes(db_url: str, mlp_ref
     assert len(result.winner_top1) == 2
     assert result.time_to_accuracy is not None
     assert result.to_dict()["winner_spec"] == result.winner_spec
+    # the winner is within `tie` of the best final top-1, and no tied policy
+    # reached FIX's best top-1 sooner
+    best = result.ranking[0]["top1_mean"]
+    assert result.winner["top1_mean"] >= best - result.tie - 1e-12
+    assert result.winner_spec in result.tied
+    assert result.winner_reason
+    reach = {row["spec"]: row["steps_to_fix_best"] for row in result.ranking}
+    won = reach[result.winner_spec]
+    for spec in result.tied:
+        if won is None:
+            assert reach[spec] is None
+        elif reach[spec] is not None:
+            assert reach[spec] >= won
 
     with Store.open(db_url) as store:  # a second run resumes: nothing trains twice
         again = tune(mlp_ref, store, steps=96, seeds=2, survivors=2, executor="local")

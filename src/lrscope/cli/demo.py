@@ -28,6 +28,8 @@ def _render(result: DemoResult) -> None:
     stdout.print()
     stdout.print("[bold]Summary[/bold]")
     stdout.print(f"  winning policy : {s['winner']}", highlight=False)
+    if s["winner_reason"]:
+        stdout.print(f"  chosen for     : {s['winner_reason']}", highlight=False)
     stdout.print(
         f"  final top1     : median {s['winner_top1_median']:.4f} over {len(result.tune.seeds)} "
         f"seeds (best during training {s['winner_best_top1_mean']:.4f} on average)",

@@ -1,7 +1,8 @@
 """``lrscope tune`` and ``lrscope recommend``: automatic tuning and advice from history.
 
 ``lrscope tune --task T (--steps N | --minutes M) [--seeds 3] [--survivors 3]
-[--executor process] [--workers N] [--data-dir D] [--db URL] [--json]`` runs
+[--tie 0.003] [--max-epochs 150] [--executor process] [--workers N]
+[--data-dir D] [--db URL] [--json]`` runs
 :func:`lrscope.tune.tune` and prints the ranking and the winner.
 ``lrscope recommend --task T [--top 3] [--no-range-test] [--db URL] [--json]``
 prints :func:`lrscope.recommend.recommend`'s policies with their evidence.
@@ -66,19 +67,22 @@ def render_tune(result: TuneResult) -> None:
     table = Table(
         title=f"{result.task}: full trials, {result.steps} steps, seeds {list(result.seeds)}"
     )
-    for header in ("#", "policy", "top1 (final)", "best top1", "best iter", "diverged"):
+    headers = ("#", "policy", "top1 (final)", "best top1", "steps to FIX best", "diverged")
+    for header in headers:
         table.add_column(header)
     for row in result.ranking:
+        reached = row.get("steps_to_fix_best")
         table.add_row(
             str(row["rank"]),
-            row["spec"],
+            ("* " if row["spec"] == result.winner_spec else "") + row["spec"],
             f"{row['top1_mean']:.4f} ± {row['top1_std']:.4f}",
             f"{row['best_top1_mean']:.4f}",
-            f"{row['best_iter_mean']:.0f}",
+            "never" if reached is None else str(reached),
             f"{row['diverged_rate']:.0%}",
         )
     stdout.print(table)
-    stdout.print(f"winner: [bold]{result.winner_spec}[/bold]", highlight=False)
+    why = f" ({result.winner_reason})" if result.winner_reason else ""
+    stdout.print(f"winner: [bold]{result.winner_spec}[/bold]{why}", highlight=False)
     stdout.print(
         f"baseline {result.baseline_spec}: best top1 {result.baseline['best_top1_mean']:.4f}",
         highlight=False,
@@ -116,15 +120,32 @@ def tune(
             help="Pick the winner by this metric's mean over seeds (default: final top1).",
         ),
     ] = "top1",
+    tie: Annotated[
+        float,
+        typer.Option(
+            "--tie",
+            help="Metric differences up to this are ties, won by the first to FIX's best "
+            "top1 (0: metric alone).",
+        ),
+    ] = 0.003,
+    max_epochs: Annotated[
+        int,
+        typer.Option(
+            "--max-epochs", help="Cap of a --minutes-sized full trial, in epochs (0: no cap)."
+        ),
+    ] = 150,
     threads: ThreadsOpt = 1,
     db: DbOpt = None,
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Range test, candidate policies, pruned cheap trials, full trials, ranking: all stored."""
+    from lrscope.errors import ParameterError
     from lrscope.store import Store
     from lrscope.tune import tune as run_tune
 
+    if max_epochs < 0:
+        raise ParameterError("lrscope tune", "--max-epochs", "an int >= 0 (0: no cap)", max_epochs)
     set_torch_threads("lrscope tune", threads)
     with Store.open(resolve_db_url(db)) as store:
         result = run_tune(
@@ -138,6 +159,8 @@ def tune(
             workers=workers,
             data_dir=data_dir,
             metric=metric,
+            tie=tie,
+            max_epochs=max_epochs or None,
             on_event=event_printer(quiet or json_),
         )
     emit(result.to_dict(), json_, lambda: render_tune(result))

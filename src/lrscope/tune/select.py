@@ -1,0 +1,165 @@
+"""Choosing the winner of a tuning run: utility first, then cost (seed 004).
+
+LRBench ranks LR policies by utility (the accuracy of the trained model) and
+prefers, among equally good ones, the one with the lowest cost ("SIN2 as the
+winner for the highest accuracy with the lowest cost"). :func:`pick_winner`
+does exactly that with the full trials of :func:`lrscope.tune.tune`:
+
+1. utility: the ranking metric's mean over seeds (final test top-1 by
+   default). Policies within ``tie`` of the best mean are *tied*: on a small
+   test set such differences are noise. On MNIST-1D (1,000 test samples) the
+   final top-1 of one policy varies by about 0.005 from seed to seed, so a
+   3-seed mean has a standard error of about 0.003: :data:`DEFAULT_TIE`.
+2. cost: among the tied, the policy whose seed-mean curve first reaches the
+   best top-1 of the FIX baseline's seed-mean curve wins
+   (:func:`time_to_accuracy`, seed 001's comparison of 25k against 70k
+   iterations); a policy that never reaches it comes after every one that does,
+   and remaining ties keep the utility order.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from lrscope.errors import ParameterError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lrscope.engine.result import TrialResult
+
+__all__ = [
+    "DEFAULT_TIE",
+    "TimeToAccuracy",
+    "Winner",
+    "check_tie",
+    "mean_curve",
+    "pick_winner",
+    "time_to_accuracy",
+]
+
+DEFAULT_TIE = 0.003
+"""Metric differences up to this count as ties (in the metric's units)."""
+
+
+@dataclass(frozen=True)
+class TimeToAccuracy:
+    """Steps each seed-mean curve needs to reach ``target_top1`` (FIX's best).
+
+    ``ratio = winner_steps / baseline_steps``; ``None`` where the winner never
+    reaches the target.
+    """
+
+    target_top1: float
+    winner_steps: int | None
+    baseline_steps: int
+    ratio: float | None
+
+
+def mean_curve(results: Sequence[TrialResult]) -> list[tuple[int, float]]:
+    """``(step, mean top-1 over the trials evaluated at that step)``, by step.
+
+    Only steps every trial evaluated count (a diverged trial's curve ends early,
+    so the mean covers its steps only).
+    """
+    if not results:
+        return []
+    common = set.intersection(*({p.step for p in r.curve} for r in results))
+    by_step: dict[int, list[float]] = {}
+    for r in results:
+        for p in r.curve:
+            if p.step in common:
+                by_step.setdefault(p.step, []).append(p.top1)
+    return [(step, statistics.fmean(v)) for step, v in sorted(by_step.items())]
+
+
+def time_to_accuracy(
+    winner: Sequence[TrialResult], baseline: Sequence[TrialResult]
+) -> TimeToAccuracy | None:
+    """Steps to reach the best top-1 of the baseline's seed-mean curve, winner vs baseline."""
+    base_curve = mean_curve(baseline)
+    win_curve = mean_curve(winner)
+    if not base_curve or not win_curve:
+        return None
+    target = max(v for _, v in base_curve)
+    base_steps = next(step for step, v in base_curve if v >= target)
+    win_steps = next((step for step, v in win_curve if v >= target), None)
+    ratio = None if win_steps is None or base_steps == 0 else win_steps / base_steps
+    return TimeToAccuracy(target, win_steps, base_steps, ratio)
+
+
+def check_tie(tie: float) -> float:
+    """``tie`` if it is a finite float >= 0, else a :class:`ParameterError`."""
+    if isinstance(tie, bool) or not isinstance(tie, float | int) or not math.isfinite(tie):
+        raise ParameterError("tune", "tie", "a float in the range [0, inf)", tie)
+    if tie < 0:
+        raise ParameterError("tune", "tie", "a float in the range [0, inf)", tie)
+    return float(tie)
+
+
+@dataclass(frozen=True)
+class Winner:
+    """The chosen ranking row, the rows tied with the best, and why it won."""
+
+    row: dict[str, Any]
+    tied: tuple[str, ...]
+    steps_to_target: dict[str, int | None]
+    reason: str
+
+
+def pick_winner(
+    rows: Sequence[Mapping[str, Any]],
+    results: Mapping[str, Sequence[TrialResult]],
+    baseline_spec: str,
+    metric: str,
+    tie: float = DEFAULT_TIE,
+) -> Winner:
+    """The winner among ranking ``rows`` (best first, as :func:`lrscope.rank.rank_trials`
+    orders them), with ``results[spec]`` the full trials of each row.
+
+    See the module docstring for the rule. ``steps_to_target`` maps every spec
+    to the steps its seed-mean curve needs to reach FIX's best top-1 (``None``:
+    never, or no curve).
+    """
+    from lrscope.rank import HIGHER_IS_BETTER
+
+    if not rows:
+        raise ParameterError("pick_winner", "rows", "a non-empty ranking", list(rows))
+    baseline = results.get(baseline_spec, ())
+    steps_to: dict[str, int | None] = {}
+    for row in rows:
+        spec = str(row["spec"])
+        tta = time_to_accuracy(results.get(spec, ()), baseline)
+        steps_to[spec] = None if tta is None else tta.winner_steps
+    key = metric if metric == "diverged_rate" else f"{metric}_mean"
+    best = dict(rows[0])
+    best_value = float(best[key])
+    if math.isnan(best_value) or tie == 0:
+        return Winner(best, (str(best["spec"]),), steps_to, f"best {metric}")
+    sign = 1.0 if metric in HIGHER_IS_BETTER else -1.0
+    tied = [
+        dict(row)
+        for row in rows
+        if sign * (best_value - float(row[key])) <= tie + 1e-12
+        and float(row["diverged_rate"]) <= float(best["diverged_rate"])
+    ]
+    order = {str(row["spec"]): i for i, row in enumerate(rows)}
+
+    def cost(row: Mapping[str, Any]) -> tuple[float, int]:
+        steps = steps_to[str(row["spec"])]
+        return (math.inf if steps is None else float(steps), order[str(row["spec"])])
+
+    chosen = min(tied, key=cost)
+    names = tuple(str(row["spec"]) for row in tied)
+    if len(tied) == 1:
+        reason = f"best {metric}"
+    elif chosen["spec"] == best["spec"]:
+        reason = f"best {metric}, and first to FIX's best top-1 among {len(tied)} tied"
+    else:
+        reason = (
+            f"{metric} within {tie:g} of the best (a tie), and first to FIX's best "
+            f"top-1 among {len(tied)} tied"
+        )
+    return Winner(chosen, names, steps_to, reason)
