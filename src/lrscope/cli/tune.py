@@ -26,6 +26,8 @@ from lrscope.cli._common import (
     stderr,
     stdout,
 )
+from lrscope.tune.pipeline import DEFAULT_MAX_EPOCHS
+from lrscope.tune.select import DEFAULT_TIE
 
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.recommend import RecommendResult
@@ -127,13 +129,13 @@ def tune(
             help="Metric differences up to this are ties, won by the first to FIX's best "
             "top1 (0: metric alone).",
         ),
-    ] = 0.003,
+    ] = DEFAULT_TIE,
     max_epochs: Annotated[
         int,
         typer.Option(
             "--max-epochs", help="Cap of a --minutes-sized full trial, in epochs (0: no cap)."
         ),
-    ] = 150,
+    ] = DEFAULT_MAX_EPOCHS,
     threads: ThreadsOpt = 1,
     db: DbOpt = None,
     json_: JsonOpt = False,
