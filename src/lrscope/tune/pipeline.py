@@ -41,13 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from lrscope.errors import ParameterError
 from lrscope.tune.candidates import LRBounds, candidate_policies
-from lrscope.tune.select import (
-    DEFAULT_TIE,
-    TimeToAccuracy,
-    check_tie,
-    pick_winner,
-    time_to_accuracy,
-)
+from lrscope.tune.select import DEFAULT_TIE, TimeToAccuracy, check_tie, pick_winner
 
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.engine.result import TrialResult
@@ -530,12 +524,13 @@ def _conclude(
     for record in records:
         results.setdefault(record.spec, []).append(record.to_result())
     chosen = pick_winner(rows, results, baseline_spec, metric, tie)
+    steps_to = chosen.steps_to_target
     for row in rows:
-        row["steps_to_fix_best"] = chosen.steps_to_target.get(row["spec"])
+        row["steps_to_fix_best"] = steps_to[row["spec"]]
     winner = next(row for row in rows if row["spec"] == chosen.row["spec"])
     baseline = next(row for row in rows if row["spec"] == baseline_spec)
     winner_top1 = tuple(r.top1 for r in results[winner["spec"]])
-    tta = time_to_accuracy(results[winner["spec"]], results[baseline_spec])
+    tta = chosen.reach[winner["spec"]]
     return TuneResult(
         task=task,
         steps=steps,

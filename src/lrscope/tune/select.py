@@ -92,21 +92,28 @@ def time_to_accuracy(
 
 def check_tie(tie: float) -> float:
     """``tie`` if it is a finite float >= 0, else a :class:`ParameterError`."""
-    if isinstance(tie, bool) or not isinstance(tie, float | int) or not math.isfinite(tie):
-        raise ParameterError("tune", "tie", "a float in the range [0, inf)", tie)
-    if tie < 0:
+    valid = isinstance(tie, float | int) and not isinstance(tie, bool) and math.isfinite(tie)
+    if not valid or tie < 0:
         raise ParameterError("tune", "tie", "a float in the range [0, inf)", tie)
     return float(tie)
 
 
 @dataclass(frozen=True)
 class Winner:
-    """The chosen ranking row, the rows tied with the best, and why it won."""
+    """The chosen ranking row, the rows tied with the best, and why it won.
+
+    ``reach[spec]`` is each row's time to FIX's best top-1 (``None``: no curve).
+    """
 
     row: dict[str, Any]
     tied: tuple[str, ...]
-    steps_to_target: dict[str, int | None]
+    reach: dict[str, TimeToAccuracy | None]
     reason: str
+
+    @property
+    def steps_to_target(self) -> dict[str, int | None]:
+        """Steps each spec's seed-mean curve needs to reach FIX's best (``None``: never)."""
+        return {spec: None if t is None else t.winner_steps for spec, t in self.reach.items()}
 
 
 def pick_winner(
@@ -128,16 +135,16 @@ def pick_winner(
     if not rows:
         raise ParameterError("pick_winner", "rows", "a non-empty ranking", list(rows))
     baseline = results.get(baseline_spec, ())
-    steps_to: dict[str, int | None] = {}
-    for row in rows:
-        spec = str(row["spec"])
-        tta = time_to_accuracy(results.get(spec, ()), baseline)
-        steps_to[spec] = None if tta is None else tta.winner_steps
+    reach = {
+        str(row["spec"]): time_to_accuracy(results.get(str(row["spec"]), ()), baseline)
+        for row in rows
+    }
+    steps_to = {spec: None if t is None else t.winner_steps for spec, t in reach.items()}
     key = metric if metric == "diverged_rate" else f"{metric}_mean"
     best = dict(rows[0])
     best_value = float(best[key])
     if math.isnan(best_value) or tie == 0:
-        return Winner(best, (str(best["spec"]),), steps_to, f"best {metric}")
+        return Winner(best, (str(best["spec"]),), reach, f"best {metric}")
     sign = 1.0 if metric in HIGHER_IS_BETTER else -1.0
     tied = [
         dict(row)
@@ -162,4 +169,4 @@ def pick_winner(
             f"{metric} within {tie:g} of the best (a tie), and first to FIX's best "
             f"top-1 among {len(tied)} tied"
         )
-    return Winner(chosen, names, steps_to, reason)
+    return Winner(chosen, names, reach, reason)
