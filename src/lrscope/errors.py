@@ -17,6 +17,7 @@ __all__ = [
     "SpecError",
     "StoreError",
     "TaskError",
+    "short_repr",
 ]
 
 
@@ -38,8 +39,24 @@ class ParameterError(LRScopeError, ValueError):
         self.allowed = allowed
         self.value = value
         super().__init__(
-            f"The {name!r} parameter of {owner} must be {allowed}. Got {value!r} instead."
+            f"The {name!r} parameter of {owner} must be {allowed}. Got {short_repr(value)} instead."
         )
+
+
+def short_repr(value: object, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters; never raises.
+
+    Error messages quote the value a user gave; a 5,000-digit integer or a
+    megabyte string must not become a megabyte message (nor raise: Python
+    refuses to print integers of more than 4,300 digits).
+    """
+    try:
+        text = repr(value)
+    except Exception:  # an int too long to print, a broken __repr__
+        text = f"<{type(value).__name__}>"
+        if isinstance(value, int):
+            text = f"<an int of about {int(value.bit_length() * 0.30103) + 1} digits>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class SpecError(LRScopeError, ValueError):

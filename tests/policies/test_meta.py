@@ -13,13 +13,13 @@ import pytest
 
 from lrscope.errors import ParameterError
 from lrscope.policies import FIX, Policy, parse, registry
-from lrscope.policies.constraints import (
+from lrscope.policies.base import PolicyList
+from lrscope.validation import (
     Bool,
     Choice,
     Constraint,
     Interval,
     IntList,
-    PolicyList,
 )
 
 from .helpers import EXAMPLES

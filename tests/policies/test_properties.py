@@ -29,13 +29,13 @@ from lrscope.policies import (
     triangular,
     triangular2,
 )
-from lrscope.policies.constraints import (
+from lrscope.policies.base import PolicyList
+from lrscope.validation import (
     Bool,
     Choice,
     Constraint,
     Interval,
     IntList,
-    PolicyList,
 )
 
 FAST = settings(max_examples=40, deadline=None)

@@ -16,9 +16,9 @@ import typer
 from lrscope.cli._common import JsonOpt, emit, stdout
 from lrscope.errors import LRScopeError, ParameterError
 from lrscope.policies import Policy, parse, registry
-from lrscope.policies.base import format_value
-from lrscope.policies.constraints import IntList, PolicyList
+from lrscope.policies.base import PolicyList, format_value
 from lrscope.policies.plot import default_steps, draw_policies
+from lrscope.validation import IntList
 
 __all__ = ["register"]
 

@@ -3,7 +3,7 @@
 A policy is an immutable, hashable value: a pure function of the optimizer
 step ``t`` (an int, ``t >= 0``) returning a learning rate, and for the
 policies that cycle momentum, a momentum value. Concrete policies are frozen,
-keyword-only dataclasses whose fields are the parameters of POLICIES.md, each
+keyword-only dataclasses whose fields are the parameters of docs/policies.md, each
 annotated with its constraint::
 
     @dataclasses.dataclass(frozen=True, kw_only=True, repr=False)
@@ -25,31 +25,22 @@ and value. Equality and hashing are by class (hence name) and parameters;
 from __future__ import annotations
 
 import abc
-import dataclasses
-import functools
-import numbers
-import typing
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from lrscope.errors import ParameterError
-from lrscope.policies.constraints import INVALID, Constraint, Relation
+from lrscope.validation import INVALID, STEP, Constraint, Param, Validated, check
 
-__all__ = ["Param", "Policy", "check_step", "format_value", "policy_names", "registry"]
+__all__ = [
+    "Param",
+    "Policy",
+    "PolicyList",
+    "check_step",
+    "format_value",
+    "policy_names",
+    "registry",
+]
 
 _REGISTRY: dict[str, type[Policy]] = {}
-
-
-@dataclasses.dataclass(frozen=True)
-class Param:
-    """A declared policy parameter: its name, constraint and default (if any)."""
-
-    name: str
-    constraint: Constraint
-    default: object = dataclasses.MISSING
-
-    @property
-    def required(self) -> bool:
-        return self.default is dataclasses.MISSING
 
 
 def format_value(value: object) -> str:
@@ -67,12 +58,13 @@ def format_value(value: object) -> str:
 
 def check_step(owner: str, name: str, t: object) -> int:
     """``t`` as an int if it is an integer >= 0, else ParameterError naming ``name``."""
-    if isinstance(t, bool) or not isinstance(t, numbers.Integral) or t < 0:
-        raise ParameterError(owner, name, "an int in the range [0, inf)", t)
-    return int(t)
+    if type(t) is int and t >= 0:  # the hot path: a scheduler asks every step
+        return t
+    step: int = check(owner, name, t, STEP)
+    return step
 
 
-class Policy(abc.ABC):
+class Policy(Validated, abc.ABC):
     """A learning-rate policy: ``lr = policy(t)`` for the optimizer step ``t >= 0``.
 
     Subclasses are frozen keyword-only dataclasses (see the module docstring)
@@ -80,11 +72,9 @@ class Policy(abc.ABC):
     """
 
     name: ClassVar[str]
-    """Canonical name as in POLICIES.md and in specs (``"TRI2"``, ``"onecycle"``)."""
+    """Canonical name as in docs/policies.md and in specs (``"TRI2"``, ``"onecycle"``)."""
     family: ClassVar[str]
     """One of fixed, decay, cyclic, onecycle, restarts, ramp, composite."""
-    relations: ClassVar[tuple[Relation, ...]] = ()
-    """Constraints between two parameters, checked after the single ones."""
     positional: ClassVar[tuple[str, ...]] = ()
     """Parameters written without ``name=`` in the canonical spec (piecewise's pieces)."""
 
@@ -98,34 +88,12 @@ class Policy(abc.ABC):
                 raise RuntimeError(f"policy name {cls.name!r} registered twice")
             _REGISTRY[key] = cls  # a reloaded module replaces its own classes
 
-    # --- declaration and validation ---------------------------------------
+    # --- declaration and validation (lrscope.validation.Validated) ----------
 
     @classmethod
-    def declared_params(cls) -> tuple[Param, ...]:
-        """The parameters in canonical order, with constraint and default."""
-        return _declared_params(cls)
-
-    def __post_init__(self) -> None:
-        values: dict[str, Any] = {}
-        for param in self.declared_params():
-            value = getattr(self, param.name)
-            coerced = param.constraint.coerce(value)
-            if coerced is INVALID:
-                raise ParameterError(self.name, param.name, param.constraint.describe(), value)
-            object.__setattr__(self, param.name, coerced)
-            values[param.name] = coerced
-        for relation in self.relations:
-            if not relation.holds(values):
-                raise ParameterError(
-                    self.name,
-                    relation.param,
-                    relation.describe(values),
-                    values[relation.param],
-                )
-        self._check()
-
-    def _check(self) -> None:  # noqa: B027  (an optional hook, empty by default)
-        """Checks beyond single parameters and relations (raise ParameterError)."""
+    def owner_name(cls) -> str:
+        """Error messages name the policy: "The 'l' parameter of TRI2 must be ..."."""
+        return cls.name
 
     # --- the schedule ------------------------------------------------------
 
@@ -231,17 +199,21 @@ def _same(value: object, default: object) -> bool:
     return type(value) is type(default) and value == default
 
 
-@functools.cache
-def _declared_params(cls: type[Policy]) -> tuple[Param, ...]:
-    hints = typing.get_type_hints(cls, include_extras=True)
-    params = []
-    for field in dataclasses.fields(cls):  # type: ignore[arg-type]
-        metadata = getattr(hints[field.name], "__metadata__", ())
-        constraint = next((m for m in metadata if isinstance(m, Constraint)), None)
-        if constraint is None:
-            raise TypeError(f"{cls.__name__}.{field.name} declares no constraint")
-        params.append(Param(field.name, constraint, field.default))
-    return tuple(params)
+@dataclass(frozen=True)
+class PolicyList(Constraint):
+    """A list of at least ``min_length`` policies (canonical form: a tuple)."""
+
+    min_length: int = 2
+
+    def coerce(self, value: object) -> Any:
+        if not isinstance(value, (list, tuple)) or len(value) < self.min_length:
+            return INVALID
+        if not all(isinstance(v, Policy) for v in value):
+            return INVALID
+        return tuple(value)
+
+    def describe(self) -> str:
+        return f"a list of at least {self.min_length} policies"
 
 
 def registry() -> dict[str, type[Policy]]:

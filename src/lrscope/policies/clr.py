@@ -33,8 +33,14 @@ import math
 from typing import Annotated, ClassVar
 
 from lrscope.policies.base import Policy
-from lrscope.policies.constraints import Bool, Interval, Relation
-from lrscope.policies.lrbench import DECAY_GAMMA, POSITIVE_FLOAT, STEP_SIZE
+from lrscope.validation import (
+    DECAY_GAMMA,
+    MOMENTUM,
+    POSITIVE_FLOAT,
+    STEP_SIZE,
+    Bool,
+    Relation,
+)
 
 __all__ = [
     "Decay",
@@ -46,8 +52,6 @@ __all__ = [
     "triangular",
     "triangular2",
 ]
-
-MOMENTUM = Interval(float, 0, 1, "both")
 
 
 _CLR_RELATIONS = (

@@ -25,8 +25,8 @@ import dataclasses
 from typing import Annotated, ClassVar
 
 from lrscope.errors import ParameterError
-from lrscope.policies.base import Policy, check_step
-from lrscope.policies.constraints import IntList, PolicyList
+from lrscope.policies.base import Policy, PolicyList, check_step
+from lrscope.validation import IntList
 
 __all__ = ["Piecewise", "piecewise"]
 

@@ -22,7 +22,14 @@ import math
 from typing import Annotated, ClassVar
 
 from lrscope.policies.base import Policy
-from lrscope.policies.constraints import Interval, IntList, Relation
+from lrscope.validation import (
+    DECAY_GAMMA,
+    NONNEGATIVE_FLOAT,
+    POSITIVE_FLOAT,
+    STEP_SIZE,
+    IntList,
+    Relation,
+)
 
 __all__ = [
     "COS",
@@ -39,11 +46,6 @@ __all__ = [
     "TRI2",
     "TRIEXP",
 ]
-
-POSITIVE_FLOAT = Interval(float, 0, None, "neither")
-NONNEGATIVE_FLOAT = Interval(float, 0, None, "left")
-DECAY_GAMMA = Interval(float, 0, 1, "right")
-STEP_SIZE = Interval(int, 1, None, "left")
 
 
 def tri(t: int, half_steps: int) -> float:

@@ -46,8 +46,7 @@ from typing import Annotated, ClassVar, NamedTuple
 
 from lrscope.errors import ParameterError
 from lrscope.policies.base import Policy
-from lrscope.policies.constraints import Bool, Choice, Interval, Relation
-from lrscope.policies.lrbench import POSITIVE_FLOAT, STEP_SIZE
+from lrscope.validation import MOMENTUM, POSITIVE_FLOAT, STEP_SIZE, Bool, Choice, Interval, Relation
 
 __all__ = [
     "OneCycle",
@@ -59,7 +58,6 @@ __all__ = [
 ]
 
 UNIT_INTERVAL = Interval(float, 0, 1, "both")
-MOMENTUM = Interval(float, 0, 1, "both")
 ANNEAL = Choice(("cos", "linear"))
 
 

@@ -16,8 +16,7 @@ import dataclasses
 from typing import Annotated
 
 from lrscope.policies.base import Policy
-from lrscope.policies.constraints import Interval
-from lrscope.policies.lrbench import NONNEGATIVE_FLOAT, POSITIVE_FLOAT
+from lrscope.validation import NONNEGATIVE_FLOAT, POSITIVE_FLOAT, Interval
 
 __all__ = ["ExpRamp", "LinearRamp", "exp_ramp", "linear_ramp"]
 

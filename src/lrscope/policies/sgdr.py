@@ -30,8 +30,14 @@ import math
 from typing import Annotated, ClassVar
 
 from lrscope.policies.base import Policy, check_step
-from lrscope.policies.constraints import Interval, Relation
-from lrscope.policies.lrbench import DECAY_GAMMA, NONNEGATIVE_FLOAT, POSITIVE_FLOAT, STEP_SIZE
+from lrscope.validation import (
+    DECAY_GAMMA,
+    NONNEGATIVE_FLOAT,
+    POSITIVE_FLOAT,
+    STEP_SIZE,
+    Interval,
+    Relation,
+)
 
 __all__ = ["SGDR", "sgdr"]
 

@@ -1,0 +1,423 @@
+"""The one validation vocabulary of lrscope: constraints that check, coerce and describe.
+
+A parameter's constraint is declared once, and the same object
+
+- checks a value and gives its canonical form (``1`` -> ``1.0`` for a float,
+  ``[300, 500]`` -> ``(300, 500)`` for a list, ``"EXP"`` -> ``"exp"`` for a
+  choice), or :data:`INVALID`;
+- describes what is allowed, so the error message cannot drift from the check::
+
+      The 'l' parameter of TRI2 must be an int in the range [1, inf). Got 0 instead.
+
+There are three ways to use it, all raising
+:class:`lrscope.errors.ParameterError` with that one message shape:
+
+- frozen configuration values: subclass :class:`Validated` (a frozen
+  dataclass whose fields are ``Annotated[type, constraint]``); construction
+  validates every field, then the :class:`Relation` s between fields, then the
+  optional :meth:`Validated._check` hook. Policies, range-test settings, how
+  trials run, tune's budget and benchmark plans are built this way.
+- a single function argument: :func:`check` (``steps = check("run_trial",
+  "steps", steps, COUNT)``).
+- options given by name: :meth:`Validated.from_options` (unknown names are
+  an error that lists the known ones).
+
+The shape follows scikit-learn's parameter validation (one declaration, one
+message, an error type that is a ``ValueError``). Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import functools
+import itertools
+import math
+import numbers
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, TypeVar
+
+from lrscope.errors import ParameterError
+
+__all__ = [
+    "COUNT",
+    "DECAY_GAMMA",
+    "FRACTION",
+    "INVALID",
+    "MOMENTUM",
+    "NONNEGATIVE_FLOAT",
+    "POSITIVE_FLOAT",
+    "SEED",
+    "STEP",
+    "STEP_SIZE",
+    "Bool",
+    "Choice",
+    "Constraint",
+    "IntList",
+    "Interval",
+    "OrNone",
+    "Param",
+    "Relation",
+    "Text",
+    "Validated",
+    "check",
+    "declared_params",
+]
+
+
+class _Invalid:
+    """Sentinel returned by :meth:`Constraint.coerce` for a rejected value."""
+
+    def __repr__(self) -> str:
+        return "INVALID"
+
+
+INVALID: Any = _Invalid()
+
+Closed = Literal["left", "right", "both", "neither"]
+
+#: Integers beyond this many decimal digits are refused before any arithmetic
+#: on them (Python refuses to print ints of more than 4,300 digits).
+MAX_INT_DIGITS = 30
+
+
+def _fmt_bound(value: float | None, *, low: bool) -> str:
+    if value is None:
+        return "-inf" if low else "inf"
+    if float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    if float(value).is_integer():
+        exponent = math.log2(abs(value))
+        if exponent.is_integer():
+            return f"2**{int(exponent)}" if value > 0 else f"-2**{int(exponent)}"
+    return repr(float(value))
+
+
+class Constraint(abc.ABC):
+    """What values a parameter accepts, and the canonical form of an accepted value."""
+
+    @abc.abstractmethod
+    def coerce(self, value: object) -> Any:
+        """The canonical form of ``value``, or :data:`INVALID` if it is not allowed."""
+
+    @abc.abstractmethod
+    def describe(self) -> str:
+        """The allowed values, to follow "must be": ``an int in the range [1, inf)``."""
+
+
+@dataclass(frozen=True)
+class Interval(Constraint):
+    """A real number (``kind=float``) or integer (``kind=int``) in a range.
+
+    ``low``/``high`` of ``None`` mean unbounded; ``closed`` says which ends are
+    included. Floats must be finite; ints accept integral floats (``2e3``) and
+    numpy integers, or with ``exact`` only integers (a step index); booleans
+    are never numbers here.
+    """
+
+    kind: type[int] | type[float]
+    low: float | None
+    high: float | None
+    closed: Closed = "both"
+    exact: bool = False
+
+    def coerce(self, value: object) -> Any:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            return INVALID
+        if self.kind is int:
+            number: float
+            if isinstance(value, numbers.Integral):
+                number = int(value)
+                if number.bit_length() > 3.33 * MAX_INT_DIGITS:
+                    return INVALID
+            elif not self.exact and math.isfinite(float(value)) and float(value).is_integer():
+                number = int(float(value))
+            else:
+                return INVALID
+        else:
+            if isinstance(value, numbers.Integral) and int(value).bit_length() > 1023:
+                return INVALID
+            number = float(value)
+            if not math.isfinite(number):
+                return INVALID
+        return number if self._contains(number) else INVALID
+
+    def _contains(self, number: float) -> bool:
+        if self.low is not None:
+            left_closed = self.closed in ("left", "both")
+            if number < self.low or (number == self.low and not left_closed):
+                return False
+        if self.high is not None:
+            right_closed = self.closed in ("right", "both")
+            if number > self.high or (number == self.high and not right_closed):
+                return False
+        return True
+
+    def range_text(self) -> str:
+        left = "[" if self.closed in ("left", "both") and self.low is not None else "("
+        right = "]" if self.closed in ("right", "both") and self.high is not None else ")"
+        low = _fmt_bound(self.low, low=True)
+        high = _fmt_bound(self.high, low=False)
+        return f"{left}{low}, {high}{right}"
+
+    def describe(self) -> str:
+        article = "an int" if self.kind is int else "a float"
+        return f"{article} in the range {self.range_text()}"
+
+
+@dataclass(frozen=True)
+class Choice(Constraint):
+    """One of a few bare words (case-insensitive; canonical form lowercase)."""
+
+    options: tuple[str, ...]
+
+    def coerce(self, value: object) -> Any:
+        if isinstance(value, str) and value.lower() in self.options:
+            return value.lower()
+        return INVALID
+
+    def describe(self) -> str:
+        return "a str among {" + ", ".join(repr(o) for o in self.options) + "}"
+
+
+@dataclass(frozen=True)
+class Bool(Constraint):
+    """``True`` or ``False`` (``true``/``false`` in a spec)."""
+
+    def coerce(self, value: object) -> Any:
+        return value if isinstance(value, bool) else INVALID
+
+    def describe(self) -> str:
+        return "a bool (true or false)"
+
+
+@dataclass(frozen=True)
+class Text(Constraint):
+    """A string of ``min_length`` to ``max_length`` characters, with no NUL character."""
+
+    min_length: int = 1
+    max_length: int = 10_000
+
+    def coerce(self, value: object) -> Any:
+        if not isinstance(value, str) or "\x00" in value:
+            return INVALID
+        return value if self.min_length <= len(value) <= self.max_length else INVALID
+
+    def describe(self) -> str:
+        size = "a non-empty str" if self.min_length == 1 else "a str"
+        return f"{size} of at most {self.max_length} characters"
+
+
+@dataclass(frozen=True)
+class IntList(Constraint):
+    """A list of at least ``min_length`` strictly increasing ints, each in ``[low, inf)``.
+
+    The canonical form is a tuple (values are immutable and hashable).
+    """
+
+    low: int = 1
+    min_length: int = 1
+
+    def coerce(self, value: object) -> Any:
+        if not isinstance(value, (list, tuple)) or len(value) < self.min_length:
+            return INVALID
+        item = Interval(int, self.low, None, "left")
+        items = tuple(item.coerce(v) for v in value)
+        if any(v is INVALID for v in items):
+            return INVALID
+        if any(b <= a for a, b in itertools.pairwise(items)):
+            return INVALID
+        return items
+
+    def describe(self) -> str:
+        size = "non-empty " if self.min_length == 1 else f"at least {self.min_length}-long "
+        return f"a {size}list of strictly increasing ints in the range [{self.low}, inf)"
+
+
+@dataclass(frozen=True)
+class OrNone(Constraint):
+    """``None`` (meaning "the default" or "never", as the parameter documents) or ``inner``."""
+
+    inner: Constraint
+
+    def coerce(self, value: object) -> Any:
+        return None if value is None else self.inner.coerce(value)
+
+    def describe(self) -> str:
+        return f"None or {self.inner.describe()}"
+
+
+_RELATION_WORDS = {
+    ">": "greater than",
+    ">=": "greater than or equal to",
+    "<": "less than",
+    "<=": "less than or equal to",
+}
+
+
+@dataclass(frozen=True)
+class Relation:
+    """``param <op> other`` between two already-valid parameters, e.g. ``k1 > k0``.
+
+    A relation holds trivially when either side is ``None`` (an optional
+    parameter that was not given).
+    """
+
+    param: str
+    op: Literal[">", ">=", "<", "<="]
+    other: str
+    kind: str = "a float"
+
+    def holds(self, params: Mapping[str, Any]) -> bool:
+        a, b = params[self.param], params[self.other]
+        if a is None or b is None:
+            return True
+        if self.op == ">":
+            return bool(a > b)
+        if self.op == ">=":
+            return bool(a >= b)
+        if self.op == "<":
+            return bool(a < b)
+        return bool(a <= b)
+
+    def describe(self, params: Mapping[str, Any]) -> str:
+        return f"{self.kind} {_RELATION_WORDS[self.op]} {self.other}={params[self.other]!r}"
+
+
+# --- the shared vocabulary ---------------------------------------------------
+
+POSITIVE_FLOAT = Interval(float, 0, None, "neither")
+"""A finite float > 0: learning rates, factors."""
+NONNEGATIVE_FLOAT = Interval(float, 0, None, "left")
+"""A finite float >= 0: a floor learning rate, a tie margin."""
+DECAY_GAMMA = Interval(float, 0, 1, "right")
+"""A per-step or per-stage decay factor in (0, 1]."""
+MOMENTUM = Interval(float, 0, 1, "both")
+"""A momentum (SGD) or Adam beta1 in [0, 1]."""
+FRACTION = Interval(float, 0, 1, "neither")
+"""A fraction strictly between 0 and 1 (a share of the steps, a smoothing factor)."""
+STEP_SIZE = Interval(int, 1, None, "left")
+"""A number of optimizer steps >= 1 (a step size, a period, a budget)."""
+COUNT = Interval(int, 1, None, "left")
+"""A count >= 1 (seeds, workers, samples, points)."""
+STEP = Interval(int, 0, None, "left", exact=True)
+"""An optimizer step index >= 0, given as an int."""
+SEED = Interval(int, 0, 2**32 - 1, "both")
+"""A random seed: numpy's generators take seeds in [0, 2**32 - 1]."""
+
+
+# --- declared parameters ----------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Param:
+    """A declared parameter: its name, constraint and default (if any)."""
+
+    name: str
+    constraint: Constraint
+    default: object = dataclasses.MISSING
+
+    @property
+    def required(self) -> bool:
+        return self.default is dataclasses.MISSING
+
+
+def declared_params(cls: type) -> tuple[Param, ...]:
+    """The constrained fields of dataclass ``cls`` in declaration order.
+
+    Every field must be annotated ``Annotated[type, constraint]``; a field
+    without a constraint is a programming error (``TypeError``).
+    """
+    return _declared_params(cls)
+
+
+@functools.cache
+def _declared_params(cls: Any) -> tuple[Param, ...]:
+    hints = typing.get_type_hints(cls, include_extras=True)
+    params = []
+    for field in dataclasses.fields(cls):
+        metadata = getattr(hints[field.name], "__metadata__", ())
+        constraint = next((m for m in metadata if isinstance(m, Constraint)), None)
+        if constraint is None:
+            raise TypeError(f"{cls.__name__}.{field.name} declares no constraint")
+        default = field.default
+        if default is dataclasses.MISSING and field.default_factory is not dataclasses.MISSING:
+            default = field.default_factory()
+        params.append(Param(field.name, constraint, default))
+    return tuple(params)
+
+
+def check(owner: str, name: str, value: object, constraint: Constraint) -> Any:
+    """The canonical form of ``value``, or :class:`ParameterError` naming ``owner`` and ``name``.
+
+    >>> check("run_trial", "steps", 3e3, COUNT)
+    3000
+    """
+    coerced = constraint.coerce(value)
+    if coerced is INVALID:
+        raise ParameterError(owner, name, constraint.describe(), value)
+    return coerced
+
+
+_V = TypeVar("_V", bound="Validated")
+
+
+class Validated:
+    """Base of frozen, validated configuration values (and of every policy).
+
+    Subclasses are frozen dataclasses whose fields are all
+    ``Annotated[type, constraint]``. ``__post_init__`` replaces each field by
+    its canonical form, then checks :attr:`relations`, then calls
+    :meth:`_check` (checks that involve more than two fields). Error messages
+    name :meth:`owner_name` (``owner``, else the class name).
+    """
+
+    owner: ClassVar[str] = ""
+    """The name error messages use ("the range test"); the class name when empty."""
+    relations: ClassVar[tuple[Relation, ...]] = ()
+    """Constraints between two parameters, checked after the single ones."""
+
+    @classmethod
+    def owner_name(cls) -> str:
+        return cls.owner or cls.__name__
+
+    @classmethod
+    def declared_params(cls) -> tuple[Param, ...]:
+        """The parameters in declaration order, with constraint and default."""
+        return declared_params(cls)
+
+    def __post_init__(self) -> None:
+        owner = self.owner_name()
+        values: dict[str, Any] = {}
+        for param in self.declared_params():
+            value = check(owner, param.name, getattr(self, param.name), param.constraint)
+            object.__setattr__(self, param.name, value)
+            values[param.name] = value
+        for relation in self.relations:
+            if not relation.holds(values):
+                raise ParameterError(
+                    owner, relation.param, relation.describe(values), values[relation.param]
+                )
+        self._check()
+
+    def _check(self) -> None:
+        """Checks beyond single parameters and relations (raise ParameterError)."""
+
+    @classmethod
+    def from_options(cls: type[_V], base: _V | None = None, /, **options: object) -> _V:
+        """``cls(**options)``, or ``base`` with ``options`` replaced; names are checked.
+
+        An unknown option name is a :class:`ParameterError` listing the known
+        ones (a ``TypeError`` would not say what is allowed).
+        """
+        known = [p.name for p in cls.declared_params()]
+        for name, value in options.items():
+            if name not in known:
+                raise ParameterError(
+                    cls.owner_name(), name, f"one of the options {', '.join(known)}", value
+                )
+        if base is None:
+            return cls(**options)
+        return dataclasses.replace(base, **options)  # type: ignore[type-var]
