@@ -44,6 +44,7 @@ from torch import nn
 from torch.nn import functional as fn
 from torch.utils.data import Dataset, TensorDataset
 
+from lrscope.batched.conv import follow_gradient_layouts
 from lrscope.batched.model import batching_problem, stack_model
 from lrscope.batched.sgd import SGDGroup, StackedSGD, sgd_groups
 from lrscope.engine import checkpoint as ckpt
@@ -329,7 +330,11 @@ def _step(group: _Group, t: int) -> list[_Trial]:
     good = [r for r in range(len(rows)) if r not in bad]
     if good:
         kept = losses.index_select(0, torch.tensor(good)) if bad else losses
+        # On the first step, watch which convolution outputs come back in another layout.
+        unwatch = follow_gradient_layouts(kept) if t == 0 else None
         kept.sum().backward()  # type: ignore[no-untyped-call]
+        if unwatch is not None:
+            unwatch()
     left = [rows[r] for r in bad]
     for r in bad:
         rows[r].diverged_at = t
