@@ -107,20 +107,80 @@ def _tap_range(offset: int, size: int, out: int, stride: int, dilation: int, bef
     return slice(lo, max(lo, hi))
 
 
+Segment = tuple[slice, list[tuple[int, slice]]]
+
+
+def _segments(
+    size: int, out: int, stride: int, dilation: int, before: int, kernel: int
+) -> list[Segment]:
+    """One dimension's input positions as strided runs, each with the taps that write all of it.
+
+    Input ``p = l * stride + o * dilation - before`` receives output ``l``'s
+    tap ``o``. The positions of one residue ``r = p mod stride`` are written by
+    the taps with ``o * dilation - before = r (mod stride)``, each over a run of
+    consecutive positions; the runs' ends cut the residue into segments with a
+    fixed set of taps. Returns ``(positions, [(tap, outputs), ...])`` pairs
+    (taps in increasing order; no taps: nothing reads those positions).
+    """
+    segments: list[Segment] = []
+    for r in range(min(stride, size)):
+        count = (size - r + stride - 1) // stride  # positions r, r + stride, ... < size
+        covers = []
+        for o in range(kernel):
+            shift = o * dilation - before
+            if (r - shift) % stride == 0:
+                c = (r - shift) // stride  # position index m reads output m + c
+                lo, hi = max(0, -c), min(count, out - c)
+                if lo < hi:
+                    covers.append((o, c, lo, hi))
+        cuts = sorted({0, count, *(m for _, _, lo, hi in covers for m in (lo, hi))})
+        for m0, m1 in itertools.pairwise(cuts):
+            taps = [(o, slice(m0 + c, m1 + c)) for o, c, lo, hi in covers if lo <= m0 and m1 <= hi]
+            segments.append((slice(r + m0 * stride, r + (m1 - 1) * stride + 1, stride), taps))
+    return segments
+
+
 @dataclass(frozen=True)
 class _Plan:
     """Index work of one geometry, kernel and input size, computed once.
 
     ``borders``: the padding slabs of a channels-last padded input
-    ``(R, *S_padded, C)``; ``inner``: its unpadded part; ``scatter``: for
-    col2im, pairs (input index into ``(R, *S, C)``, window-gradient index into
-    ``(R, *S', *k, C)``), one per kernel offset that reads real inputs.
+    ``(R, *S_padded, C)``; ``inner``: its unpadded part. ``col2im``: pairs
+    (input index into ``(R, *S, C)``, window-gradient indices into
+    ``(R, *S', *k, C)``). With ``accumulate`` there is one pair per kernel
+    offset, each added onto a zeroed input gradient; otherwise the input
+    positions are split into disjoint blocks, each written once with the sum
+    of the window gradients that land on it (zero if none), in offset order
+    either way. The second is chosen when it takes no more tensor operations:
+    it reads and writes the input gradient once instead of once per offset
+    (strided 1-D convolutions: 2-3 operations instead of 4, at half the memory
+    traffic).
     """
 
     out_sizes: tuple[int, ...]
     borders: tuple[Index, ...]
     inner: Index
-    scatter: tuple[tuple[Index, Index], ...]
+    col2im: tuple[tuple[Index, tuple[Index, ...]], ...]
+    accumulate: bool
+
+
+def _col2im_blocks(
+    g: ConvGeometry, kernel: tuple[int, ...], spatial: tuple[int, ...], out: tuple[int, ...]
+) -> list[tuple[Index, tuple[Index, ...]]]:
+    per_dim = [
+        _segments(size, n, st, d, b, k)
+        for size, n, st, d, b, k in zip(
+            spatial, out, g.stride, g.dilation, g.pad_before, kernel, strict=True
+        )
+    ]
+    blocks: list[tuple[Index, tuple[Index, ...]]] = []
+    for combo in itertools.product(*per_dim):
+        target: Index = (slice(None), *(positions for positions, _ in combo))
+        sources: list[Index] = []
+        for taps in itertools.product(*(taps for _, taps in combo)):
+            sources.append((slice(None), *(outputs for _, outputs in taps), *(o for o, _ in taps)))
+        blocks.append((target, tuple(sources)))
+    return blocks
 
 
 @functools.lru_cache(maxsize=512)
@@ -149,7 +209,7 @@ def _plan(geometry: ConvGeometry, kernel: tuple[int, ...], spatial: tuple[int, .
             spatial, out_sizes, g.stride, g.dilation, g.pad_before, kernel, strict=True
         )
     ]
-    scatter: list[tuple[Index, Index]] = []
+    scatter: list[tuple[Index, tuple[Index, ...]]] = []
     for offsets in itertools.product(*(range(k) for k in kernel)):
         taps = [per_dim[i][o] for i, o in enumerate(offsets)]
         if any(t.start >= t.stop for t in taps):
@@ -163,8 +223,12 @@ def _plan(geometry: ConvGeometry, kernel: tuple[int, ...], spatial: tuple[int, .
                 )
             ),
         )
-        scatter.append((target, (slice(None), *taps, *offsets)))
-    return _Plan(out_sizes, tuple(borders), inner, tuple(scatter))
+        scatter.append((target, ((slice(None), *taps, *offsets),)))
+    blocks = _col2im_blocks(g, kernel, spatial, out_sizes)
+    block_ops = sum(max(1, len(sources) - 1) for _, sources in blocks)
+    if block_ops <= 1 + len(scatter):
+        return _Plan(out_sizes, tuple(borders), inner, tuple(blocks), accumulate=False)
+    return _Plan(out_sizes, tuple(borders), inner, tuple(scatter), accumulate=True)
 
 
 def _windows(
@@ -191,9 +255,23 @@ def _windows(
 
 def _col2im(gcols: torch.Tensor, spatial: tuple[int, ...], plan: _Plan) -> torch.Tensor:
     """Sum window gradients ``(R, *S', *k, C)`` onto the input ``(R, C, *S)`` (channels-last)."""
-    gx = gcols.new_zeros(gcols.shape[0], *spatial, gcols.shape[-1])
-    for target, source in plan.scatter:
-        gx[target] += gcols[source]
+    rows, channels = gcols.shape[0], gcols.shape[-1]
+    if plan.accumulate:
+        gx = gcols.new_zeros(rows, *spatial, channels)
+        for target, (source,) in plan.col2im:
+            gx[target].add_(gcols[source])
+        return gx.movedim(-1, 1)
+    gx = gcols.new_empty(rows, *spatial, channels)
+    for target, sources in plan.col2im:
+        block = gx[target]
+        if not sources:
+            block.zero_()
+        elif len(sources) == 1:
+            block.copy_(gcols[sources[0]])
+        else:
+            torch.add(gcols[sources[0]], gcols[sources[1]], out=block)
+            for source in sources[2:]:
+                block.add_(gcols[source])
     return gx.movedim(-1, 1)
 
 
@@ -282,8 +360,16 @@ def conv(
     return out
 
 
-def _channels_last(grad: torch.Tensor) -> bool:
-    return grad.movedim(1, -1).is_contiguous()
+def _channels_outside(grad: torch.Tensor) -> bool:
+    """True when ``grad`` ``(R, C, *S)`` steps over channels more slowly than over any position.
+
+    That is the order of the standard layout (also of its slices); a
+    channels-last tensor steps over channels fastest.
+    """
+    if grad.dim() < 3 or grad.shape[1] == 1:
+        return False
+    strides = grad.stride()
+    return all(strides[1] > strides[i] for i in range(2, grad.dim()) if grad.shape[i] > 1)
 
 
 def follow_gradient_layouts(loss: torch.Tensor) -> Callable[[], None]:
@@ -292,7 +378,8 @@ def follow_gradient_layouts(loss: torch.Tensor) -> Callable[[], None]:
     For every stacked convolution in ``loss``'s graph, the backward nodes that
     consume its output get a one-shot hook: when the gradient reaching such a
     consumer has the shape of the convolution's output (an elementwise layer)
-    and the standard layout, not channels-last, that convolution's
+    and the standard layout's order (channels outside positions; a slice of a
+    flattened gradient counts), not channels-last, that convolution's
     :class:`OutputLayout` becomes ``standard`` for later forward passes.
     Consumers that change the shape (pooling) are left alone: their backward
     kernels handle two layouts at full speed (measured on ``digits-lenet``,
@@ -327,8 +414,7 @@ def _layout_hook(convs: list[Any]) -> Callable[[tuple[torch.Tensor | None, ...]]
                 if (
                     grad is not None
                     and grad.shape == conv_node.output_shape
-                    and grad.is_contiguous()
-                    and not _channels_last(grad)
+                    and _channels_outside(grad)
                 ):
                     conv_node.output_layout.standard = True
 
