@@ -45,6 +45,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn import functional as fn
 
 __all__ = [
     "ConvGeometry",
@@ -144,8 +145,8 @@ def _segments(
 class _Plan:
     """Index work of one geometry, kernel and input size, computed once.
 
-    ``borders``: the padding slabs of a channels-last padded input
-    ``(R, *S_padded, C)``; ``inner``: its unpadded part. ``col2im``: pairs
+    ``pad``: the zero padding of a channels-last input ``(R, *S, C)`` in
+    :func:`torch.nn.functional.pad`'s order. ``col2im``: pairs
     (input index into ``(R, *S, C)``, window-gradient indices into
     ``(R, *S', *k, C)``). With ``accumulate`` there is one pair per kernel
     offset, each added onto a zeroed input gradient; otherwise the input
@@ -158,8 +159,7 @@ class _Plan:
     """
 
     out_sizes: tuple[int, ...]
-    borders: tuple[Index, ...]
-    inner: Index
+    pad: tuple[int, ...]
     col2im: tuple[tuple[Index, tuple[Index, ...]], ...]
     accumulate: bool
 
@@ -192,17 +192,9 @@ def _plan(geometry: ConvGeometry, kernel: tuple[int, ...], spatial: tuple[int, .
             spatial, g.pad_before, g.pad_after, g.dilation, kernel, g.stride, strict=True
         )
     )
-    borders: list[Index] = []
-    for i, (size, b, a) in enumerate(zip(spatial, g.pad_before, g.pad_after, strict=True)):
-        lead = (slice(None),) * (1 + i)
-        if b:
-            borders.append((*lead, slice(0, b)))
-        if a:
-            borders.append((*lead, slice(b + size, b + size + a)))
-    inner: Index = (
-        slice(None),
-        *(slice(b, b + s) for b, s in zip(g.pad_before, spatial, strict=True)),
-    )
+    pad = [0, 0]  # channels (last) are not padded; then the spatial dims, last one first
+    for b, a in zip(reversed(g.pad_before), reversed(g.pad_after), strict=True):
+        pad += [b, a]
     per_dim = [
         [_tap_range(o, size, out, st, d, b) for o in range(k)]
         for size, out, st, d, b, k in zip(
@@ -227,8 +219,8 @@ def _plan(geometry: ConvGeometry, kernel: tuple[int, ...], spatial: tuple[int, .
     blocks = _col2im_blocks(g, kernel, spatial, out_sizes)
     block_ops = sum(max(1, len(sources) - 1) for _, sources in blocks)
     if block_ops <= 1 + len(scatter):
-        return _Plan(out_sizes, tuple(borders), inner, tuple(blocks), accumulate=False)
-    return _Plan(out_sizes, tuple(borders), inner, tuple(scatter), accumulate=True)
+        return _Plan(out_sizes, tuple(pad), tuple(blocks), accumulate=False)
+    return _Plan(out_sizes, tuple(pad), tuple(scatter), accumulate=True)
 
 
 def _windows(
@@ -236,14 +228,7 @@ def _windows(
 ) -> torch.Tensor:
     """The windows of ``x`` ``(R, C, *S)``: a view ``(R, *S', C, *k)`` of a zero-padded copy."""
     xl = x.movedim(1, -1)  # (R, *S, C), a view
-    if g.padded:
-        padded = (s + b + a for s, b, a in zip(x.shape[2:], g.pad_before, g.pad_after, strict=True))
-        xp = x.new_empty(x.shape[0], *padded, x.shape[1])
-        for slab in plan.borders:
-            xp[slab] = 0
-        xp[plan.inner] = xl
-    else:
-        xp = xl
+    xp = fn.pad(xl, plan.pad) if g.padded else xl
     windows = xp
     for i, (k, d, s) in enumerate(zip(kernel, g.dilation, g.stride, strict=True)):
         windows = windows.unfold(1 + i, d * (k - 1) + 1, s)  # appends the window dim
