@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset, Subset, TensorDataset
 
-from lrscope.batched import BatchingError, Member, run_batched, task_batching_problem
+from lrscope.batched import BatchingError, Member, run_batched, task_batching_problem, trainer
 from lrscope.engine import TrialResult, run_trial
 from lrscope.errors import ParameterError
 from lrscope.tasks import Task
@@ -247,12 +247,13 @@ LANES = [
     Member("onecycle(max_lr=0.1, total_steps=30)", seed=2, steps=30, eval_every=15),
     Member("EXP(k0=0.1, gamma=0.98)", seed=3, steps=20, eval_every=10),
     Member("COS(k0=0.01, k1=0.1, l=15)", seed=4, steps=30, eval_every=10),
+    Member("SIN(k0=0.01, k1=0.1, l=10)", seed=5, steps=25, eval_every=5),
 ]
 
 
 @pytest.mark.parametrize("threads", [2, 3])
 def test_lanes_side_by_side_give_the_one_thread_results(threads: int) -> None:
-    """5 members in 2 or 3 lanes: each member's metrics and curve are exactly the one-lane ones."""
+    """6 members in 2 or 3 lanes: each member's metrics and curve are exactly the one-lane ones."""
     task = wave_task()
     one_lane = run_batched(task, LANES)
     seen: list[tuple[int, int]] = []
@@ -286,3 +287,14 @@ def test_a_lane_refused_on_its_first_batch_raises_batching_error() -> None:
     members = [Member("FIX(k0=0.05)", s, 10) for s in range(4)]
     with pytest.raises(BatchingError, match="mixes the samples"):
         run_batched(task, members)
+
+
+@pytest.mark.parametrize(
+    ("members", "threads", "sizes"),
+    [(16, 2, [8, 8]), (5, 8, [3, 2]), (7, 3, [3, 2, 2]), (3, 2, [3]), (16, 1, [16])],
+)
+def test_lanes_hold_at_least_two_members(members: int, threads: int, sizes: list[int]) -> None:
+    trials = list(range(members))
+    lanes = trainer._lanes(trials, threads)  # type: ignore[arg-type]
+    assert [len(lane) for lane in lanes] == sizes
+    assert [t for lane in lanes for t in lane] == trials

@@ -22,16 +22,18 @@ each member's unbatched model; a loss that differs by more than 1e-4
 (relative) raises :class:`BatchingError` before any update, so a model whose
 ``forward`` mixes the samples of a batch is never trained batched.
 
-Side by side: with ``T = torch.get_num_threads()`` above 1, the members are
-split into ``T`` lanes of consecutive members (sizes differing by at most
-one), each stacked and trained in its own thread with torch set to one
-thread meanwhile (restored afterwards). The lanes never wait for each other,
-where torch's own threads meet at a barrier inside every operation: on a
-2-core machine shared with other work (load average 7), 16 members of
+Side by side: with ``T = torch.get_num_threads()`` above 1 and at least 4
+members, the members are split into ``L = min(T, K // 2)`` lanes of
+consecutive members (at least 2 each, sizes differing by at most one), each
+stacked and trained in its own thread, with torch set to ``T // L`` threads
+meanwhile (restored afterwards). The lanes never wait for each other, where
+torch's own threads meet at a barrier inside every operation: on a 2-core
+machine shared with other work (load average 7), 16 members of
 ``mnist1d-cnn`` for 200 steps took 13 s of wall time and 4.5 s of CPU as two
 lanes, 97 s and 38 s (mostly spinning) as one stack on two torch threads.
 A member's arithmetic does not depend on the other members of its stack, so
-its result is the one-thread result whatever the lanes.
+with one thread per lane its result is the one-thread result whatever the
+lanes.
 
 ``wall_s`` of a member is its share of the group's time: the seconds from the
 start of training until the member's result was final, divided by the number
@@ -421,9 +423,14 @@ def _train(group: _Group, progress: _Progress, lane: int) -> None:
             return
 
 
-def _lanes(trials: list[_Trial], count: int) -> list[list[_Trial]]:
-    """``trials`` in ``count`` consecutive runs of sizes differing by at most one."""
-    count = max(1, min(count, len(trials)))
+MIN_LANE = 2
+"""Fewest members per lane: a lane of one member would lose what stacking gains."""
+
+
+def _lanes(trials: list[_Trial], threads: int) -> list[list[_Trial]]:
+    """``trials`` in up to ``threads`` consecutive runs (of at least MIN_LANE members, sizes
+    differing by at most one)."""
+    count = max(1, min(threads, len(trials) // MIN_LANE))
     size, extra = divmod(len(trials), count)
     bounds = [i * size + min(i, extra) for i in range(count + 1)]
     return [trials[a:b] for a, b in itertools.pairwise(bounds)]
@@ -432,7 +439,7 @@ def _lanes(trials: list[_Trial], count: int) -> list[list[_Trial]]:
 def _train_side_by_side(
     task: Task, lanes: list[list[_Trial]], groups: list[SGDGroup], progress: _Progress
 ) -> None:
-    """Each lane in its own thread (this one runs the first) at one torch thread each."""
+    """Each lane in its own thread (this one runs the first); torch's threads shared out."""
     stacks = [_Group(task, lane, groups) for lane in lanes]
     errors: list[BaseException] = []
 
@@ -444,7 +451,7 @@ def _train_side_by_side(
             errors.append(exc)
 
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(max(1, threads // len(stacks)))
     try:
         workers = [
             threading.Thread(target=work, args=(lane,), name=f"lrscope-batched-lane-{lane}")
