@@ -13,19 +13,22 @@ where the rows of :math:`\mathrm{cols}` are the zero-padded windows of
 :math:`x_k` (channels-last, kernel offsets outer, channels inner) with a
 column of ones for the bias. The backward pass forms
 :math:`\partial L / \partial [W_k \mid b_k]` by one more batched GEMM and
-:math:`\partial L / \partial x` by a third one followed by col2im (each kernel
-offset adds its slice of window gradients back onto the input positions it
-read).
+:math:`\partial L / \partial x` by a third one followed by col2im: the window
+gradients are summed back onto the input positions they read, either added
+offset by offset onto a zeroed tensor or, where it takes fewer operations
+(strided convolutions), written block by block, each block of positions once
+(see :class:`_Plan`).
 
 Layouts. The GEMM writes the output channels-last (a ``(K B, O, *S')`` view
 whose channel dimension has stride 1); elementwise layers after it keep that
 layout and the next convolution reads it without a copy. When the gradient
 of an elementwise consumer comes back in the standard contiguous layout
 instead (a ``flatten`` or ``reshape`` further on copies the activations), that
-consumer's backward mixes two layouts, which is several times slower than
-either. :func:`follow_gradient_layouts`, called on the first step, watches
-for this, and from then on such a convolution returns its output in the
-standard layout (one copy forward, one backward). Layouts never change values.
+consumer's backward mixes two layouts (measured on ``mnist1d-cnn``'s last
+ReLU: 40 times slower than with one). :func:`follow_gradient_layouts`, called
+on the first step, watches for this, and from then on such a convolution
+returns its output in the standard layout (one copy forward, one backward).
+Layouts never change values.
 
 GEMM orientation. For the weight gradient the product is formed so that its
 longer side is the contiguous one (``O`` or ``prod(k) C + 1``): the BLAS
