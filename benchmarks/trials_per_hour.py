@@ -53,7 +53,7 @@ from typing import Any
 
 import plain_loop
 
-__all__ = ["CONFIGS", "PLAIN", "markdown", "run"]
+__all__ = ["CONFIGS", "PLAIN", "cpu_seconds", "load_average", "markdown", "run", "run_one"]
 
 PLAIN = {"plain-1thread": 1, "plain-2thread": 2}
 CONFIGS = (*PLAIN, "local", "process", "batched", "process+batched")
