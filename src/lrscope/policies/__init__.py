@@ -1,6 +1,6 @@
 """Learning-rate policies: pure functions of the optimizer step, no torch.
 
-Every policy of ``shared/POLICIES.md`` is an immutable, hashable
+Every policy of docs/policies.md is an immutable, hashable
 :class:`Policy` with one canonical spec string::
 
     >>> from lrscope.policies import TRI2, parse
@@ -17,7 +17,7 @@ Families: the 13 LRBench functions (:mod:`.lrbench`), Smith's CLR names
 
 from __future__ import annotations
 
-# Import order = registration order = the order of POLICIES.md.
+# Import order = registration order = the order of docs/policies.md.
 # isort: off
 from lrscope.policies.base import Policy, policy_names, registry
 from lrscope.policies.lrbench import (
