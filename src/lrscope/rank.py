@@ -38,13 +38,13 @@ import csv
 import io
 import json
 import math
-import numbers
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lrscope.metrics import AGGREGATED_METRICS, Metric, get_metric
+from lrscope.validation import FINITE_FLOAT, INVALID
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas  # type: ignore[import-untyped,unused-ignore]
@@ -97,10 +97,9 @@ def _status(record: TrialLike) -> str:
 
 
 def _finite(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
+    """``value`` as a float if it is a finite number (not a bool), else None."""
+    number = FINITE_FLOAT.coerce(value)
+    return None if number is INVALID else float(number)
 
 
 def _mean_std(values: Sequence[float]) -> tuple[float, float]:

@@ -79,10 +79,10 @@ class Plan(Validated):
 
     task: Annotated[str, Text(strip=True)]
     policies: Annotated[tuple[str, ...], SpecList()]
-    seeds: Annotated[tuple[int, ...], SEEDS]
-    steps: Annotated[tuple[int, ...], ListOf(STEP_SIZE, order="distinct", scalar=True)]
-    eval_every: Annotated[int | None, OrNone(STEP_SIZE)]
-    data_dir: Annotated[str | None, OrNone(PathText())]
+    seeds: Annotated[tuple[int, ...], SEEDS] = (0,)
+    steps: Annotated[tuple[int, ...], ListOf(STEP_SIZE, order="distinct", scalar=True)] = (1000,)
+    eval_every: Annotated[int | None, OrNone(STEP_SIZE)] = None
+    data_dir: Annotated[str | None, OrNone(PathText())] = None
 
     def __init__(
         self,
