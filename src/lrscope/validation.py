@@ -319,9 +319,12 @@ class ListOf(Constraint):
         return items
 
     def describe(self) -> str:
-        size = {0: "", 1: "non-empty "}.get(self.min_length, f"at least {self.min_length}-long ")
         order = {"any": "", "distinct": "distinct ", "increasing": "strictly increasing "}
-        text = f"a {size}list of {order[self.order]}values, each {self.item.describe()}"
+        values = f"{order[self.order]}values, each {self.item.describe()}"
+        if self.min_length > 1:
+            text = f"a list of at least {self.min_length} {values}"
+        else:
+            text = f"a {'non-empty ' if self.min_length == 1 else ''}list of {values}"
         return f"{self.item.describe()} or {text}" if self.scalar else text
 
 
