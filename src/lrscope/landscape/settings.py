@@ -72,7 +72,7 @@ class InterpolationSettings(Validated):
             ``alpha_max`` (0 and 1, the saved networks, are always added).
         alpha_min, alpha_max: the range of :math:`\alpha`, finite,
             ``alpha_min < alpha_max``; values outside [0, 1] extrapolate
-            (Smith and Topin 2017 draw -0.2 to 1.2 in their Figure 3).
+            beyond the saved networks.
         recompute_bn: re-estimate BatchNorm running statistics on the training
             subsample for every point instead of interpolating them.
         train_samples: size of the fixed training subsample (the engine's

@@ -46,7 +46,7 @@ from lrscope.validation import COUNT, POSITIVE_FLOAT, Interval, OrNone, check
 
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.engine.result import TrialResult
-    from lrscope.rangetest.result import RangeTestResult
+    from lrscope.rangetest.result import RangeTestResult, Suggestions
     from lrscope.rank import PolicyStats
     from lrscope.store import Store
     from lrscope.tasks import Task
@@ -102,6 +102,7 @@ class CandidateOutcome:
 class TuneResult:
     """What :func:`tune` found, and the evidence.
 
+    ``suggestions`` are the range test's (:class:`~lrscope.rangetest.Suggestions`);
     ``ranking`` holds the full trials' rows, best first
     (:class:`~lrscope.rank.PolicyStats`); ``winner_stats`` and
     ``baseline_stats`` are the winner's and FIX's rows among them;
@@ -115,7 +116,7 @@ class TuneResult:
     cheap_steps: int
     eval_every: int
     seeds: tuple[int, ...]
-    suggestions: dict[str, Any]
+    suggestions: Suggestions
     candidates: tuple[CandidateOutcome, ...]
     survivors: tuple[str, ...]
     baseline_spec: str
@@ -157,7 +158,7 @@ class TuneResult:
             "cheap_steps": self.cheap_steps,
             "eval_every": self.eval_every,
             "seeds": list(self.seeds),
-            "suggestions": self.suggestions,
+            "suggestions": self.suggestions.to_dict(),
             "candidates": [c.__dict__ for c in self.candidates],
             "survivors": list(self.survivors),
             "baseline_spec": self.baseline_spec,
@@ -255,7 +256,7 @@ def budget_steps(
     return max(int(float(f"{steps:.2g}")), floor)
 
 
-def _suggestions(result: RangeTestResult) -> tuple[LRBounds, dict[str, Any]]:
+def _suggestions(result: RangeTestResult) -> tuple[LRBounds, Suggestions]:
     from lrscope.rangetest import suggest
 
     found = result.suggestions or suggest(result)
@@ -265,7 +266,7 @@ def _suggestions(result: RangeTestResult) -> tuple[LRBounds, dict[str, Any]]:
         max_lr=found.max_lr.lr,
         peak_lr=found.onecycle_max_lr.lr,
     )
-    return bounds, found.to_dict()
+    return bounds, found
 
 
 def _emit(on_event: EventFn | None, stage: str, message: str) -> None:
@@ -398,7 +399,7 @@ def tune(
 
 def _range_test_stage(
     task: Task, store: Store, seed: int, on_event: EventFn | None
-) -> tuple[LRBounds, dict[str, Any]]:
+) -> tuple[LRBounds, Suggestions]:
     """The task's range test with this seed: the stored one if any (resume), else run it."""
     from lrscope.rangetest import RangeTestResult, range_test
 
@@ -520,7 +521,7 @@ def _conclude(
     cheap_steps: int,
     eval_every: int,
     seeds: tuple[int, ...],
-    suggestions: dict[str, Any],
+    suggestions: Suggestions,
     outcomes: Sequence[CandidateOutcome],
     promoted: Sequence[str],
     baseline_spec: str,
