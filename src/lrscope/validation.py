@@ -15,8 +15,10 @@ There are three ways to use it, all raising
 - frozen configuration values: subclass :class:`Validated` (a frozen
   dataclass whose fields are ``Annotated[type, constraint]``); construction
   validates every field, then the :class:`Relation` s between fields, then the
-  optional :meth:`Validated._check` hook. Policies, range-test settings, how
-  trials run, tune's budget and benchmark plans are built this way.
+  optional :meth:`Validated._check` hook. Policies, range-test, sweep and
+  interpolation settings, benchmark plans and the tuner's LR bounds are built
+  this way (the configuration meta-test finds them all by walking the
+  package).
 - a single function argument: :func:`check` (``steps = check("run_trial",
   "steps", steps, COUNT)``).
 - options given by name: :meth:`Validated.from_options` (unknown names are
@@ -258,15 +260,8 @@ class IntList(Constraint):
     min_length: int = 1
 
     def coerce(self, value: object) -> Any:
-        if not isinstance(value, (list, tuple)) or len(value) < self.min_length:
-            return INVALID
         item = Interval(int, self.low, None, "left")
-        items = tuple(item.coerce(v) for v in value)
-        if any(v is INVALID for v in items):
-            return INVALID
-        if any(b <= a for a, b in itertools.pairwise(items)):
-            return INVALID
-        return items
+        return ListOf(item, self.min_length, "increasing").coerce(value)
 
     def describe(self) -> str:
         size = "non-empty " if self.min_length == 1 else f"at least {self.min_length}-long "
