@@ -94,6 +94,8 @@ class Plan(Validated):
         eval_every: int | None = None,
         data_dir: str | os.PathLike[str] | None = None,
     ) -> None:
+        # typed for the forms callers give (a seed count, one budget, a path);
+        # Validated.__post_init__ turns each into its canonical field value
         given = {
             "task": task,
             "policies": policies,
