@@ -25,6 +25,7 @@ demo: setup
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/lint-imports --no-logo  # the layer contract of docs/architecture.md
 
 types: setup
 	$(BIN)/mypy

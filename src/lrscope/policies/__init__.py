@@ -1,7 +1,7 @@
 """Learning-rate policies: pure functions of the optimizer step, no torch.
 
-Every policy is an immutable, hashable :class:`Policy` with one canonical
-spec string::
+Every policy of docs/policies.md is an immutable, hashable
+:class:`Policy` with one canonical spec string::
 
     >>> from lrscope.policies import TRI2, parse
     >>> p = TRI2(k0=0.001, k1=0.006, l=2000)
@@ -19,7 +19,7 @@ warmup_cosine, linear_decay, poly_decay, wsd, inverse_sqrt), ramps
 
 from __future__ import annotations
 
-# Import order = registration order = the order of POLICIES.md.
+# Import order = registration order = the order of docs/policies.md.
 # isort: off
 from lrscope.policies.base import Policy, policy_names, registry
 from lrscope.policies.lrbench import (

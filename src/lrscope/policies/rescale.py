@@ -30,11 +30,10 @@ tasks' range-test suggestions and ``b`` from the ratio of their epoch lengths.
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import cast
 
-from lrscope.errors import ParameterError
 from lrscope.policies.base import Policy
+from lrscope.validation import COUNT, POSITIVE_FLOAT, OrNone, check
 
 __all__ = ["LR_PARAMS", "STEP_PARAMS", "rescale"]
 
@@ -135,11 +134,9 @@ def rescale(
     >>> rescale(TRI(k0=0.01, k1=0.1, l=100), lr_factor=2.0, step_factor=1.5).spec
     'TRI(k0=0.02, k1=0.2, l=150)'
     """
-    for name, factor in (("lr_factor", lr_factor), ("step_factor", step_factor)):
-        if not (isinstance(factor, float | int) and math.isfinite(factor) and factor > 0):
-            raise ParameterError("rescale", name, "a finite float > 0", factor)
-    if significant is not None and not (isinstance(significant, int) and significant >= 1):
-        raise ParameterError("rescale", "significant", "an int >= 1 or None", significant)
+    lr_factor = check("rescale", "lr_factor", lr_factor, POSITIVE_FLOAT)
+    step_factor = check("rescale", "step_factor", step_factor, POSITIVE_FLOAT)
+    significant = check("rescale", "significant", significant, OrNone(COUNT))
     changes = {
         name: _scaled(policy, name, value, lr_factor, step_factor, significant)
         for name, value in policy.params.items()

@@ -35,6 +35,7 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from lrscope.errors import LRScopeWarning, ParameterError
 from lrscope.policies import Policy, parse
+from lrscope.validation import STEP, Interval, check
 
 __all__ = ["PolicyLike", "PolicyScheduler"]
 
@@ -42,6 +43,8 @@ PolicyLike = Policy | str
 """A policy object or its spec string, e.g. ``"TRI2(k0=0.001, k1=0.006, l=2000)"``."""
 
 _OWNER = "PolicyScheduler"
+_LAST_EPOCH = Interval(int, -1, None, "left", exact=True)
+"""``last_epoch``: -1 for a fresh scheduler, else the step index to resume at."""
 _STATE_KEYS = ("specs", "last_epoch", "_step_count", "base_lrs", "_last_lr")
 
 
@@ -197,8 +200,7 @@ class PolicyScheduler(LRScheduler):
             self._momentum_hooks = tuple(
                 p._momentum if p.has_momentum else _no_momentum for p in distinct
             )
-        if isinstance(last_epoch, bool) or not isinstance(last_epoch, int) or last_epoch < -1:
-            raise ParameterError(_OWNER, "last_epoch", "an int >= -1", last_epoch)
+        last_epoch = check(_OWNER, "last_epoch", last_epoch, _LAST_EPOCH)
         # torch's base class requires initial_lr when resuming; the closed form does not.
         for group in groups:
             group.setdefault("initial_lr", group["lr"])
@@ -305,9 +307,7 @@ class PolicyScheduler(LRScheduler):
         if epoch is None:
             self.last_epoch += 1
         else:
-            if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
-                raise ParameterError("PolicyScheduler.step", "epoch", "None or an int >= 0", epoch)
-            self.last_epoch = epoch
+            self.last_epoch = check("PolicyScheduler.step", "epoch", epoch, STEP)
         self._apply(self.last_epoch)
 
     def _check_step_order(self) -> None:
@@ -378,15 +378,12 @@ class PolicyScheduler(LRScheduler):
                 f"use PolicyScheduler.from_state_dict to build one from a saved state",
                 specs,
             )
-        last_epoch = state_dict["last_epoch"]
-        if isinstance(last_epoch, bool) or not isinstance(last_epoch, int) or last_epoch < 0:
-            raise ParameterError(
-                "PolicyScheduler.load_state_dict",
-                "state_dict['last_epoch']",
-                "an int >= 0",
-                last_epoch,
-            )
-        self.last_epoch = last_epoch
+        self.last_epoch = check(
+            "PolicyScheduler.load_state_dict",
+            "state_dict['last_epoch']",
+            state_dict["last_epoch"],
+            STEP,
+        )
         self._step_count = int(state_dict["_step_count"])
         self._optimizer_steps.count = 0  # count from the restored step on
         self.base_lrs = list(state_dict["base_lrs"])
