@@ -137,7 +137,7 @@ def test_one_diverging_member_leaves_the_others_identical() -> None:
         assert_same(a, b, rtol=1e-9, test_size=64)
     for a, b in zip([together[0], together[2]], alone, strict=True):
         assert a.curve == b.curve
-        assert a.metrics() | {"wall_s": 0} == b.metrics() | {"wall_s": 0}
+        assert a.summary() | {"wall_s": 0} == b.summary() | {"wall_s": 0}
 
 
 def test_a_single_member_and_a_mlp_agree_exactly_in_float32() -> None:

@@ -13,10 +13,13 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lrscope.engine.runtime import Runtime
 
 DEFAULT_DB_URL = "sqlite:///lrscope.db"
 
@@ -38,6 +41,28 @@ ThreadsOpt = Annotated[
         "--threads",
         help="torch intra-op threads of this process; the small built-in models run "
         "fastest on 1 (0: torch's default, all cores).",
+    ),
+]
+
+DeviceOpt = Annotated[
+    str,
+    typer.Option(
+        "--device",
+        help="Where to train: auto (CUDA, else MPS, else the CPU), cpu, cuda, cuda:N or mps.",
+    ),
+]
+PrecisionOpt = Annotated[
+    str,
+    typer.Option(
+        "--precision",
+        help="fp32, bf16 (autocast; runs on CPUs too) or fp16 (autocast and a gradient scaler).",
+    ),
+]
+GradAccumOpt = Annotated[
+    int,
+    typer.Option(
+        "--grad-accum",
+        help="Micro-batches per optimizer step (gradient accumulation); the policy counts steps.",
     ),
 ]
 
@@ -95,6 +120,20 @@ def set_torch_threads(command: str, threads: int) -> None:
         import torch
 
         torch.set_num_threads(threads)
+
+
+def runtime_option(device: str, precision: str, grad_accum: int) -> Runtime:
+    """The :class:`~lrscope.engine.Runtime` of ``--device``, ``--precision``, ``--grad-accum``.
+
+    Checked before any data is loaded: a bad value is the runtime's
+    ParameterError, a device this machine lacks a DeviceError (imports torch).
+    """
+    from lrscope.engine.device import device_of
+    from lrscope.engine.runtime import Runtime
+
+    runtime = Runtime(device=device, precision=precision, grad_accum_steps=grad_accum)
+    device_of(runtime.device)
+    return runtime
 
 
 def progress_enabled(quiet: bool) -> bool:

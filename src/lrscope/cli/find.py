@@ -29,11 +29,15 @@ import typer
 
 from lrscope.cli._common import (
     DbOpt,
+    DeviceOpt,
+    GradAccumOpt,
     JsonOpt,
+    PrecisionOpt,
     QuietOpt,
     emit,
     progress_bar,
     resolve_db_url,
+    runtime_option,
     stdout,
 )
 from lrscope.errors import LRScopeError
@@ -49,6 +53,7 @@ from lrscope.rangetest.settings import (
 from lrscope.validation import COUNT, Choice, OrNone, check
 
 if TYPE_CHECKING:  # pragma: no cover
+    from lrscope.engine.runtime import Runtime
     from lrscope.rangetest import RangeTestResult, SweepResult
     from lrscope.tasks import Task
 
@@ -68,11 +73,19 @@ def register(app: typer.Typer) -> None:
 
 
 def _check_combination(
-    sweep: str | None, eval_every: int | None, lr: float | None, plot: Path | None
+    sweep: str | None,
+    eval_every: int | None,
+    lr: float | None,
+    plot: Path | None,
+    runtime: Runtime,
 ) -> None:
     """Reject options that do not go together, before any data is loaded."""
     if lr is not None and sweep is None:
         raise LRScopeError("--lr only applies with --sweep momentum|weight-decay")
+    if sweep is not None and runtime.to_dict() != type(runtime)().to_dict():
+        raise LRScopeError(
+            "--device, --precision and --grad-accum apply to the range test, not to --sweep"
+        )
     if sweep is not None and (plot is not None or eval_every is not None):
         raise LRScopeError("--plot and --eval-every only apply to the range test, not to --sweep")
     if plot is not None:
@@ -194,18 +207,30 @@ def _run_sweep(the_task: Task, settings: SweepSettings, quiet: bool) -> SweepRes
 SMALL_BATCH_NUMEL = 65_536
 
 
+def _numel(sample: Any) -> int:
+    """Numbers in one sample: every tensor's, however nested (dicts, lists, tuples)."""
+    if hasattr(sample, "numel"):
+        return int(sample.numel())
+    if isinstance(sample, dict):
+        return sum(_numel(v) for v in sample.values())
+    if isinstance(sample, (list, tuple)):
+        return sum(_numel(v) for v in sample)
+    return 0
+
+
 def _auto_threads(the_task: Task) -> int | None:
     """1 for tasks whose batches are small (see :data:`SMALL_BATCH_NUMEL`), else None."""
-    sample = the_task.train_data[0][0]
-    numel = int(sample.numel()) if hasattr(sample, "numel") else 0
+    numel = _numel(the_task.train_data[0])
     return 1 if 0 < numel * the_task.batch_size < SMALL_BATCH_NUMEL else None
 
 
-def _store(result: RangeTestResult, db: str | None) -> tuple[int, str]:
+def _store(result: RangeTestResult, runtime: Runtime, db: str | None) -> tuple[int, str]:
+    """Store the result; its parameters carry the runtime's identity (precision, accumulation)."""
     from lrscope.store import Store
 
+    params = {**result.params(), "runtime": runtime.identity}
     with Store.open(resolve_db_url(db)) as store:
-        stored_id = store.put_range_test(str(result.task), result.to_dict(), result.params())
+        stored_id = store.put_range_test(str(result.task), result.to_dict(), params)
         return stored_id, store.url
 
 
@@ -277,6 +302,9 @@ def find(
             show_default=False,
         ),
     ] = None,
+    device: DeviceOpt = "auto",
+    precision: PrecisionOpt = "fp32",
+    grad_accum: GradAccumOpt = 1,
     db: DbOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -292,7 +320,8 @@ def find(
         eval_samples=eval_samples,
     )
     sweep_settings = None if sweep is None else _sweep_settings(sweep, lr, steps, seed)
-    _check_combination(sweep, eval_every, lr, plot)
+    runtime = runtime_option(device, precision, grad_accum)
+    _check_combination(sweep, eval_every, lr, plot, runtime)
     threads = check(_OWNER, "--threads", threads, OrNone(COUNT))
     import torch
 
@@ -309,13 +338,17 @@ def find(
 
     from lrscope.rangetest import plot_range_test, range_test
 
-    total = settings.steps_for(the_task.steps_per_epoch)
+    total = settings.steps_for(runtime.optimizer_steps(the_task.steps_per_epoch))
     with progress_bar(f"range test {the_task.name}", total, quiet) as advance:
         result = range_test(
-            the_task, settings, seed=seed, on_progress=lambda done, total: advance(1)
+            the_task,
+            settings,
+            seed=seed,
+            runtime=runtime,
+            on_progress=lambda done, total: advance(1),
         )
-    stored_id, stored_url = _store(result, db)
+    stored_id, stored_url = _store(result, runtime, db)
     if plot is not None:
         plot_range_test(result, plot)
-    document = _document(result, stored_id, plot)
+    document = {**_document(result, stored_id, plot), "runtime": runtime.identity}
     emit(document, as_json, lambda: _render(result, stored_url, plot))

@@ -1,9 +1,10 @@
-"""``lrscope train``: one trial of a task under a policy, printing the LRBench metrics.
+"""``lrscope train``: one trial of a task under a policy, printing the task's metrics.
 
-Thin over :func:`lrscope.engine.run_trial`: parse the policy (so a bad spec
-fails before any data is loaded), resolve the task, train, render. A diverged
-trial is a result, not an error: it exits 0 with ``"diverged": true``. torch
-is imported inside the command only.
+Thin over :func:`lrscope.engine.run_trial`: parse the policy and build the
+runtime (``--device``, ``--precision``, ``--grad-accum``) so a bad value fails
+before any data is loaded, resolve the task, train, render. A diverged trial
+is a result, not an error: it exits 0 with ``"diverged": true``. torch is
+imported inside the command only.
 """
 
 from __future__ import annotations
@@ -15,35 +16,27 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from lrscope.cli._common import (
+    DeviceOpt,
+    GradAccumOpt,
     JsonOpt,
+    PrecisionOpt,
     QuietOpt,
     ThreadsOpt,
     emit,
     progress_bar,
+    runtime_option,
     set_torch_threads,
     stdout,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.engine.result import TrialResult
+    from lrscope.metrics import Scoring
 
 __all__ = ["register", "train"]
 
-_METRIC_UNITS = {
-    "top1": "fraction",
-    "top5": "fraction",
-    "best_top1": "fraction",
-    "best_iter": "steps",
-    "ac": "probability",
-    "cd": "probability",
-    "cdac": "probability",
-    "ld": "nats",
-    "n_params": "policy parameters",
-    "wall_s": "seconds",
-    "steps_done": "steps",
-    "diverged": "",
-    "diverged_at": "step",
-}
+#: What the table shows besides the task's metrics (whose units the metric table gives).
+_COUNTS = {"n_params": "count", "steps_done": "steps", "diverged": "", "diverged_at": "step"}
 
 TaskOpt = Annotated[
     str,
@@ -78,21 +71,30 @@ def register(app: typer.Typer) -> None:
     app.command("train")(train)
 
 
-def _render(result: TrialResult) -> None:
+def _text(value: object) -> str:
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.4g}"
+    return str(value)
+
+
+def _render(result: TrialResult, scoring: Scoring) -> None:
     from rich.table import Table
 
     table = Table(title=f"{result.task}  {result.spec}  seed {result.seed}")
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_column("unit")
-    for name, value in result.metrics().items():
-        if name not in _METRIC_UNITS:
-            continue
-        if isinstance(value, float):
-            text = "nan" if math.isnan(value) else f"{value:.4g}"
-        else:
-            text = str(value)
-        table.add_row(name, text, _METRIC_UNITS[name])
+    known = scoring.rankable()
+    shown = {**result.metrics, "best_iter": result.best_iter, "ld": result.ld}
+    shown["wall_s"] = result.wall_s
+    for name, value in shown.items():
+        metric = known.get(name)
+        table.add_row(name, _text(value), "" if metric is None else metric.unit)
+    summary = result.summary()
+    for name, unit in _COUNTS.items():
+        table.add_row(name, _text(summary[name]), unit)
+    if result.runtime:
+        table.add_row("runtime", result.runtime, "")
     stdout.print(table)
 
 
@@ -130,17 +132,21 @@ def train(
         ),
     ] = None,
     threads: ThreadsOpt = 1,
+    device: DeviceOpt = "auto",
+    precision: PrecisionOpt = "fp32",
+    grad_accum: GradAccumOpt = 1,
     curve: Annotated[
         bool, typer.Option("--curve", help="Include the evaluation curve in the JSON.")
     ] = False,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Train one trial and print top1, top5, ac, cd, cdac, ld, best_iter, n_params, diverged."""
+    """Train one trial and print its metrics (classification: top1, top5, ac, cd, cdac, ...)."""
     from lrscope.policies import parse
 
     pol = parse(policy)
     set_torch_threads("lrscope train", threads)
+    runtime = runtime_option(device, precision, grad_accum)
 
     from lrscope.engine import run_trial
     from lrscope.tasks import get_task
@@ -166,6 +172,7 @@ def train(
             snapshot_every_cycle=snapshot_every_cycle,
             on_progress=on_progress,
             save_weights=save_weights,
+            runtime=runtime,
         )
-    document: dict[str, Any] = result.to_dict() if curve else result.metrics()
-    emit(document, as_json, lambda: _render(result))
+    document: dict[str, Any] = result.to_dict() if curve else result.summary()
+    emit(document, as_json, lambda: _render(result, the_task.scoring))
