@@ -154,19 +154,27 @@ def _loader(module: Any, train_dataloaders: Iterable[Any] | None, datamodule: An
     if train_dataloaders is not None:
         return train_dataloaders
     source = datamodule if datamodule is not None else module
-    if datamodule is not None:
-        datamodule.prepare_data()
-        datamodule.setup("fit")
-    try:
-        loader: Iterable[Any] = source.train_dataloader()
-    except NotImplementedError:
+    if not _overrides(source, "train_dataloader"):
         raise ParameterError(
             _OWNER,
             "train_dataloaders",
-            "a DataLoader, a datamodule, or a module with train_dataloader()",
+            "a DataLoader, a datamodule, or a module with its own train_dataloader()",
             None,
-        ) from None
+        )
+    if datamodule is not None:
+        datamodule.prepare_data()
+        datamodule.setup("fit")
+    loader: Iterable[Any] = source.train_dataloader()
     return loader
+
+
+def _overrides(obj: Any, name: str) -> bool:
+    """Whether ``obj``'s class, not Lightning's base classes, defines method ``name``."""
+    owner = next((cls for cls in type(obj).__mro__ if name in vars(cls)), None)
+    if owner is None:
+        return False
+    package = owner.__module__.split(".", 1)[0]
+    return package not in ("lightning", "pytorch_lightning")
 
 
 def range_test(

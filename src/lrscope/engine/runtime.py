@@ -101,25 +101,23 @@ class Runtime(Validated):
         Raises:
             ParameterError: text that no runtime has as its identity.
         """
+        from lrscope.errors import ParameterError
+
+        cls(device=device)  # a bad device is the device's error
         precision, accum = "fp32", 1
         for part in filter(None, identity.split(",")):
             name, sep, value = part.partition("=")
             if sep and name == "accum" and value.isdigit():
                 accum = int(value)
-            elif not sep:
-                precision = name
             else:
-                precision = part  # rejected below, in the one message shape
-        runtime = cls(device=device, precision=precision, grad_accum_steps=accum)
-        if runtime.identity != identity:
-            from lrscope.errors import ParameterError
-
-            raise ParameterError(
-                cls.owner_name(),
-                "identity",
-                "'' or e.g. 'bf16', 'accum=4', 'fp16,accum=2'",
-                identity,
-            )
+                precision = part
+        try:
+            runtime = cls(device=device, precision=precision, grad_accum_steps=accum)
+        except ParameterError:
+            runtime = None
+        if runtime is None or runtime.identity != identity:
+            allowed = "'' or a runtime's identity, e.g. 'bf16', 'accum=4', 'fp16,accum=2'"
+            raise ParameterError(cls.owner_name(), "identity", allowed, identity)
         return runtime
 
     def optimizer_steps(self, micro_batches: int) -> int:
