@@ -6,7 +6,6 @@ CUDA-only functions are exercised by standing in for torch.cuda.
 
 from __future__ import annotations
 
-
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +58,9 @@ def test_cuda_without_cuda_is_one_clear_error(name: str) -> None:
 
 
 def test_auto_picks_cuda_else_mps_else_the_cpu() -> None:
-    expected = "cuda" if cuda_available() else ("mps" if torch.backends.mps.is_available() else "cpu")
+    expected = (
+        "cuda" if cuda_available() else ("mps" if torch.backends.mps.is_available() else "cpu")
+    )
     assert device_of("auto").type == expected
     assert resolve().device.type == expected
 
@@ -156,12 +157,15 @@ def _dtypes(task: Task, runtime: Runtime) -> tuple[list[torch.dtype], TrialResul
     return seen, run_trial(task, "FIX(k0=0.1)", steps=12, eval_every=6, runtime=runtime)
 
 
-@pytest.mark.parametrize(("precision", "dtype"), [("bf16", torch.bfloat16), ("fp16", torch.float16)])
+@pytest.mark.parametrize(
+    ("precision", "dtype"), [("bf16", torch.bfloat16), ("fp16", torch.float16)]
+)
 def test_half_precisions_autocast_on_the_cpu(precision: str, dtype: torch.dtype) -> None:
     task = _task(16, torch.float32)
     seen, result = _dtypes(task, Runtime(device="cpu", precision=precision))
     assert set(seen) == {dtype}  # training and evaluation ran under autocast
-    assert result.runtime == precision and not result.diverged
+    assert result.runtime == precision
+    assert not result.diverged
     _, again = _dtypes(task, Runtime(device="cpu", precision=precision))
     assert again.to_dict() | {"wall_s": 0} == result.to_dict() | {"wall_s": 0}
     _, full = _dtypes(task, Runtime(device="cpu"))
@@ -225,7 +229,10 @@ class _FakeCuda:
     """Stands in for torch.cuda on a CPU machine: two devices with a state each."""
 
     def __init__(self) -> None:
-        self.states = [torch.tensor([1, 2], dtype=torch.uint8), torch.tensor([3], dtype=torch.uint8)]
+        self.states = [
+            torch.tensor([1, 2], dtype=torch.uint8),
+            torch.tensor([3], dtype=torch.uint8),
+        ]
         self.restored: list[list[torch.Tensor]] = []
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -262,5 +269,3 @@ def test_without_cuda_in_use_no_cuda_state_is_kept(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)
     assert ckpt.capture_rng()["cuda"] is None
     ckpt.restore_rng(ckpt.capture_rng())  # and nothing to put back
-
-

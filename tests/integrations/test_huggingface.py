@@ -199,7 +199,8 @@ def test_range_test_on_a_trainer_restores_model_and_optimizer(tmp_path: Path) ->
     )
     before = {k: v.clone() for k, v in model.state_dict().items()}
     found = lrscope.huggingface.range_test(trainer, steps=24, end_lr=0.5)
-    assert found.steps_done == 24 and found.suggestions is not None
+    assert found.steps_done == 24
+    assert found.suggestions is not None
     assert min(found.loss) < found.loss[0]  # the tiny model learns the counting language
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
     assert trainer.optimizer is None  # the Trainer still creates its own when it trains
@@ -220,4 +221,5 @@ def test_model_loss_is_the_models_own_and_needs_labels() -> None:
     with pytest.raises(ParameterError, match="a dict batch with 'labels'"):
         lrscope.huggingface.model_loss(model, batch)
     loss = lrscope.huggingface.model_loss(model, {**batch, "labels": batch["input_ids"]})
-    assert loss.shape == () and float(loss.detach()) > 0
+    assert loss.shape == ()
+    assert float(loss.detach()) > 0

@@ -170,7 +170,8 @@ def test_range_test_on_the_module_is_lr_range_test_on_its_parts() -> None:
     )
     assert found.loss == by_hand.loss
     assert found.suggestions == by_hand.suggestions
-    assert found.steps_done == 30 and found.suggestions is not None
+    assert found.steps_done == 30
+    assert found.suggestions is not None
 
 
 def test_range_test_reads_a_datamodule_and_keeps_the_optimizer() -> None:
@@ -190,7 +191,7 @@ def test_range_test_needs_exactly_one_optimizer() -> None:
     def two(opt: torch.optim.Optimizer) -> Any:
         return [opt, torch.optim.SGD(opt.param_groups[0]["params"], lr=0.1)]
 
-    with pytest.raises(ParameterError, match="one optimizer.*Got '2 optimizers'"):
+    with pytest.raises(ParameterError, match=r"one optimizer.*Got '2 optimizers'"):
         lrscope.lightning.range_test(TinyRegression(two), loader(), steps=10)
     with pytest.raises(ParameterError, match="'train_dataloaders' parameter"):
         lrscope.lightning.range_test(TinyRegression(lambda opt: opt), steps=10)

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 import torch
-from byo_tasks import DictData, KeywordMLP, regression, squared_error, waves
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from byo_tasks import DictData, KeywordMLP, regression, squared_error, waves
 from lrscope.engine import DeviceError, Runtime
 from lrscope.engine.device import cuda_available
 from lrscope.errors import ParameterError
@@ -94,7 +94,8 @@ def test_a_task_range_test_in_bf16_and_with_accumulation() -> None:
     task = regression()
     plain = range_test(task, steps=20, end_lr=0.1)
     half = range_test(task, steps=20, end_lr=0.1, runtime=Runtime(device="cpu", precision="bf16"))
-    assert half.steps_done == 20 and half.loss != plain.loss
+    assert half.steps_done == 20
+    assert half.loss != plain.loss
     assert half.loss == pytest.approx(plain.loss, rel=0.05)
     # one epoch is 12 micro-batches: 6 optimizer steps, so the default stays the 300 minimum
     accumulated = range_test(task, end_lr=0.1, runtime=Runtime(grad_accum_steps=2))

@@ -30,13 +30,17 @@ def test_split_reads_pairs_tuples_lists_and_dicts_with_labels() -> None:
     assert split_batch((x, y)) == (x, y)
     assert split_batch([x, y]) == (x, y)
     inputs, target = split_batch((x, x2, y))
-    assert inputs == (x, x2) and target is y
+    assert inputs == (x, x2)
+    assert target is y
     inputs, target = split_batch(([x, x2], y))
-    assert inputs == [x, x2] and target is y
+    assert inputs == [x, x2]
+    assert target is y
     inputs, target = split_batch({"input_ids": x, "mask": x2, "labels": y})
-    assert inputs == {"input_ids": x, "mask": x2} and target is y
+    assert inputs == {"input_ids": x, "mask": x2}
+    assert target is y
     inputs, target = split_batch({"pixels": x, "label": y})
-    assert inputs == {"pixels": x} and target is y
+    assert inputs == {"pixels": x}
+    assert target is y
     assert split_batch(Pair(x, y)) == (x, y)
 
 
@@ -77,11 +81,16 @@ def test_move_to_reaches_every_tensor_and_keeps_the_structure() -> None:
     }
     moved = move_to(batch, META)
     assert moved["ids"].device == META
-    assert moved["nested"][0].device == META and isinstance(moved["nested"], list)
+    assert moved["nested"][0].device == META
+    assert isinstance(moved["nested"], list)
     inner = moved["nested"][1]
-    assert isinstance(inner, tuple) and inner[0].device == META and inner[1:] == ("text", 3)
-    assert isinstance(moved["pair"], Pair) and moved["pair"].y.device == META
-    assert isinstance(moved["encoding"], Encoding) and moved["encoding"]["a"].device == META
+    assert isinstance(inner, tuple)
+    assert inner[0].device == META
+    assert inner[1:] == ("text", 3)
+    assert isinstance(moved["pair"], Pair)
+    assert moved["pair"].y.device == META
+    assert isinstance(moved["encoding"], Encoding)
+    assert moved["encoding"]["a"].device == META
     assert moved["name"] == "kept"
     assert batch["ids"].device.type == "cpu"  # the original is untouched
 
@@ -131,4 +140,5 @@ def test_loss_only_without_outputs_and_with_a_split() -> None:
     assert not with_split.loss_only
     x, y = torch.ones(2, 1), torch.zeros(2)
     outputs, targets = with_split.outputs(nn.Identity(), {"x": x, "y": y})  # type: ignore[misc]
-    assert outputs is x and targets is y
+    assert outputs is x
+    assert targets is y

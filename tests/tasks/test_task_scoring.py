@@ -19,7 +19,7 @@ from lrscope.metrics import (
     Scoring,
 )
 from lrscope.tasks import BatchSteps, Task, TaskMetadata, custom_metric, regression_loss
-from lrscope.tasks.scoring import make_scorer, mae, mse, r2, top1
+from lrscope.tasks.scoring import mae, make_scorer, mse, r2, top1
 
 
 def _pairs(n: int, columns: int) -> st.SearchStrategy[tuple[list[list[float]], list[list[float]]]]:
@@ -60,7 +60,9 @@ def test_regression_refuses_outputs_that_do_not_pair_with_the_targets() -> None:
 
 def test_classification_metrics_never_cast_float_targets() -> None:
     logits = torch.tensor([[2.0, 0.0], [0.0, 2.0]])
-    with pytest.raises(TaskError, match="need integer class labels, got targets of torch.float32"):
+    with pytest.raises(
+        TaskError, match=r"need integer class labels, got targets of torch\.float32"
+    ):
         top1(logits, torch.tensor([0.4, 0.9]))  # .long() would read both as class 0
 
 
@@ -151,7 +153,9 @@ def test_scoring_round_trips_through_metadata_and_reads_legacy_tasks() -> None:
     ).scoring
     assert Scoring.from_metadata(scoring.to_metadata()) == scoring
     # tasks stored before tasks declared metrics were classification tasks
-    assert Scoring.from_metadata({"dataset": "mnist1d", "num_classes": 10}) == CLASSIFICATION_SCORING
+    assert (
+        Scoring.from_metadata({"dataset": "mnist1d", "num_classes": 10}) == CLASSIFICATION_SCORING
+    )
     assert Scoring.from_metadata(None) == CLASSIFICATION_SCORING
 
 

@@ -100,7 +100,7 @@ def render_tune(result: TuneResult) -> None:
         winner_steps = "never" if tta.winner_steps is None else f"{tta.winner_steps} steps"
         ratio = "" if tta.ratio is None else f" (ratio {tta.ratio:.2f})"
         stdout.print(
-            f"to reach FIX's best top1 {tta.target_top1:.4f}: winner {winner_steps}, "
+            f"to reach FIX's best {tta.metric} {tta.target:.4g}: winner {winner_steps}, "
             f"FIX {tta.baseline_steps} steps{ratio}",
             highlight=False,
         )

@@ -133,8 +133,15 @@ class TrialResult:
 
     @property
     def best(self) -> float:
-        """The best value of the primary metric over the evaluations (``best_<primary>``)."""
-        return float(self.metrics.get(f"best_{self.primary_metric}", math.nan))
+        """The best value of the primary metric over the evaluations (``best_<primary>``).
+
+        A result stored without its ``metrics`` (by an older lrscope) is a
+        classification's: its ``best_top1``.
+        """
+        name = f"best_{self.primary_metric}"
+        if name in self.metrics:
+            return float(self.metrics[name])
+        return self.best_top1 if self.primary_metric == "top1" else math.nan
 
     def summary(self) -> dict[str, Any]:
         """The scalar results (no curve), as printed by ``lrscope train --json``."""
