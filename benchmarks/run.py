@@ -188,10 +188,11 @@ def _markdown(report: dict[str, Any]) -> str:
         for name, row in tp["configs"].items():
             k = row["batch_trials"] or 1
             dtop = row.get("max_abs_dtop1_vs_local")
+            speedup = row["speedup_vs_plain"]
             lines.append(
                 f"| {name} | {row['workers']} x {k} | {row['torch_threads']} "
                 f"| {row['wall_s']:.1f} | {row['trials_per_hour']:.0f} "
-                f"| {row['speedup_vs_plain']:.2f}x | {row['mean_top1']:.4f} "
+                f"| {'' if speedup is None else f'{speedup:.2f}x'} | {row['mean_top1']:.4f} "
                 f"| {'' if dtop is None else f'{dtop:.3f}'} | {row['load_avg_before'][0]} |"
             )
         lines.append("")

@@ -9,7 +9,9 @@ that is about to be free.
 
 Every executor here is a :class:`GroupExecutor`: it pulls ``batch_trials``
 configs for each free worker, so at most ``workers * batch_trials`` trials
-are claimed and in flight, hands each group to a worker
+train at once (and the outcomes of one more group may wait to be recorded:
+the next group is pulled before they are handed over, so that no worker
+idles), hands each group to a worker
 (:func:`lrscope.bench.worker.run_group`: the trials of one task in lockstep in
 one stacked model, or one by one when they cannot be), and yields the
 group's outcomes when it completes. ``batch_trials=1`` runs one trial at a

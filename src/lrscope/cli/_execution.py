@@ -18,6 +18,7 @@ __all__ = [
     "DEFAULT_RAY_TIMEOUT_S",
     "BatchTrialsOpt",
     "ExecutorOpt",
+    "GroupedBatchTrialsOpt",
     "RayAddressOpt",
     "RayTimeoutOpt",
     "WorkersOpt",
@@ -48,16 +49,24 @@ RayTimeoutOpt = Annotated[
     float,
     typer.Option("--ray-timeout", help="Seconds to wait for --ray-address to accept a connection."),
 ]
+_BATCH_TRIALS_HELP = (
+    "Each worker trains K trials of the task at a time in one stacked model "
+    "(1: one at a time; auto: sized to the work). Models that cannot be batched "
+    "run one trial at a time."
+)
 BatchTrialsOpt = Annotated[
     str | None,
     typer.Option(
         "--batch-trials",
         metavar="K|auto",
-        help="Each worker trains K trials of the task at a time in one stacked model "
-        "(1: one at a time; auto: sized to the work). Models that cannot be batched "
-        "run one trial at a time.",
+        help=_BATCH_TRIALS_HELP + "  [default: 1; auto with --executor batched]",
     ),
 ]
+"""``--batch-trials`` of ``bench``: one trial at a time unless asked."""
+GroupedBatchTrialsOpt = Annotated[
+    str, typer.Option("--batch-trials", metavar="K|auto", help=_BATCH_TRIALS_HELP)
+]
+"""``--batch-trials`` of ``tune`` and ``demo``, whose default is ``auto``."""
 
 
 def _group_size(text: str | None) -> int | str | None:
@@ -77,17 +86,12 @@ def build_execution(
     *,
     ray_address: str | None = None,
     ray_timeout_s: float = DEFAULT_RAY_TIMEOUT_S,
-    default_batch_trials: str | None = None,
 ) -> Execution:
-    """The :class:`Execution` of the options (``default_batch_trials`` when
-    ``--batch-trials`` is not given). Raises ``ParameterError`` for bad values."""
-    size = _group_size(batch_trials)
-    if size is None:
-        size = default_batch_trials
+    """The :class:`Execution` of the options. Raises ``ParameterError`` for bad values."""
     return Execution(
         executor,
         workers=workers,
-        batch_trials=size,
+        batch_trials=_group_size(batch_trials),
         ray_address=ray_address,
         ray_timeout_s=ray_timeout_s,
     )

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from lrscope.cli._common import JsonOpt, QuietOpt, ThreadsOpt, emit, set_torch_threads, stdout
-from lrscope.cli._execution import BatchTrialsOpt, WorkersOpt, build_execution
+from lrscope.cli._execution import GroupedBatchTrialsOpt, WorkersOpt, build_execution
 
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.demo import DemoResult
@@ -62,7 +62,7 @@ def demo(
     ] = Path("."),
     minutes: Annotated[float, typer.Option("--minutes", help="Tuning budget in minutes.")] = 7.0,
     workers: WorkersOpt = None,
-    batch_trials: BatchTrialsOpt = None,
+    batch_trials: GroupedBatchTrialsOpt = "auto",
     threads: ThreadsOpt = 1,
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -74,7 +74,7 @@ def demo(
 
     if not minutes > 0:
         raise ParameterError("lrscope demo", "--minutes", "a float in the range (0, inf)", minutes)
-    execution = build_execution("process", workers, batch_trials, default_batch_trials="auto")
+    execution = build_execution("process", workers, batch_trials)
     set_torch_threads("lrscope demo", threads)
     result = run_demo(
         out, minutes=minutes, execution=execution, on_event=event_printer(quiet or json_)

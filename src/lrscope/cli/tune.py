@@ -31,8 +31,8 @@ from lrscope.cli._common import (
 )
 from lrscope.cli._execution import (
     DEFAULT_RAY_TIMEOUT_S,
-    BatchTrialsOpt,
     ExecutorOpt,
+    GroupedBatchTrialsOpt,
     RayAddressOpt,
     RayTimeoutOpt,
     WorkersOpt,
@@ -127,7 +127,7 @@ def tune(
     ] = 3,
     executor: ExecutorOpt = "process",
     workers: WorkersOpt = None,
-    batch_trials: BatchTrialsOpt = None,
+    batch_trials: GroupedBatchTrialsOpt = "auto",
     ray_address: RayAddressOpt = None,
     ray_timeout: RayTimeoutOpt = DEFAULT_RAY_TIMEOUT_S,
     data_dir: DataDirOpt = None,
@@ -170,7 +170,6 @@ def tune(
         batch_trials,
         ray_address=ray_address,
         ray_timeout_s=ray_timeout,
-        default_batch_trials="auto",
     )
     set_torch_threads("lrscope tune", threads)
     prepare_process(execution)
