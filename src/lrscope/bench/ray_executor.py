@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import time
 from pathlib import Path
@@ -32,9 +33,11 @@ from lrscope.bench.executors import GroupExecutor, Handle
 from lrscope.bench.worker import TrialConfig, TrialOutcome, execute_group
 from lrscope.errors import PlanError
 
-__all__ = ["RayExecutor", "wait_for_address"]
+__all__ = ["RayExecutor", "ray_failure_text", "wait_for_address"]
 
 _RETRY_S = 0.5
+_MAX_ERROR_CHARS = 4000
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def _local_runtime_env() -> dict[str, Any]:
@@ -72,6 +75,22 @@ def wait_for_address(address: str, timeout_s: float) -> None:
         f"cannot reach the Ray cluster at {address!r}: no connection within "
         f"{timeout_s:g} s ({reason}); is a Ray head running there (ray start --head)?"
     )
+
+
+def ray_failure_text(exc: BaseException) -> str:
+    """The stored error of a group Ray lost: the root cause on the first line, then Ray's text.
+
+    Ray's own first line only names the task (``ray::execute_group() (pid=...)``);
+    the cause is its last line (``ModuleNotFoundError: No module named ...``).
+    A cluster whose workers cannot import lrscope gets a hint.
+    """
+    text = _ANSI.sub("", str(exc)).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    head = f"{type(exc).__name__}: {lines[-1] if lines else ''}"
+    if "failed to import on the worker" in text:
+        head += " (the Ray workers cannot import this lrscope: install it on every node)"
+    full = f"{head}\n\n{text}" if len(lines) > 1 else head
+    return full if len(full) <= _MAX_ERROR_CHARS else full[: _MAX_ERROR_CHARS - 3] + "..."
 
 
 class RayExecutor(GroupExecutor):
@@ -126,8 +145,7 @@ class RayExecutor(GroupExecutor):
         return [TrialOutcome.from_dict(data) for data in self._ray.get(handle)]
 
     def _failure(self, exc: Exception) -> str:
-        text = str(exc).strip()
-        return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+        return ray_failure_text(exc)
 
     def _release(self, handles: list[Handle]) -> None:
         """Cancel the groups in flight; shut down the Ray this executor started or joined."""

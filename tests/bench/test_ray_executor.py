@@ -1,7 +1,9 @@
-"""An unreachable ``--ray-address`` fails in bounded time with one line naming it (issue 16).
+"""The ray executor's connection and error texts, without starting a Ray.
 
-Nothing is started here: the address is a local port that is bound but does
-not listen, so every connection is refused, and the timeout is short.
+An unreachable ``--ray-address`` fails in bounded time with one line naming
+it: the address is a local port that is bound but does not listen, so every
+connection is refused, and the timeout is short. (``test_ray.py`` runs
+trials on a local Ray.)
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lrscope.bench import Execution, Plan, make_executor, run_plan
-from lrscope.bench.ray_executor import wait_for_address
+from lrscope.bench.ray_executor import ray_failure_text, wait_for_address
 from lrscope.cli.app import app
 from lrscope.errors import PlanError
 from lrscope.store import Store
@@ -79,3 +81,22 @@ def test_cli_bench_exits_2_with_one_line_naming_the_address(
     assert result.stderr.startswith("error: ")
     assert dead_address in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_a_lost_group_is_stored_with_its_root_cause_first() -> None:
+    ray_text = (
+        "\x1b[36mray::execute_group()\x1b[39m (pid=1488, ip=192.0.2.2)\n"
+        "RuntimeError: The remote function failed to import on the worker. ...\n\n"
+        "    function = pickle.loads(serialized_function)\n"
+        "ModuleNotFoundError: No module named 'lrscope.bench.worker'"
+    )
+    text = ray_failure_text(RuntimeError(ray_text))
+    first, _, rest = text.partition("\n")
+    assert first == (
+        "RuntimeError: ModuleNotFoundError: No module named 'lrscope.bench.worker' "
+        "(the Ray workers cannot import this lrscope: install it on every node)"
+    )
+    assert "\x1b" not in text
+    assert "ray::execute_group() (pid=1488" in rest
+    assert ray_failure_text(ValueError("lost node")) == "ValueError: lost node"
+    assert len(ray_failure_text(RuntimeError("x\n" * 5000))) == 4000
