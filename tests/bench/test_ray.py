@@ -90,3 +90,18 @@ def test_ray_tasks_train_groups(tmp_path: Path) -> None:
     )
     assert summary.diverged == 2
     assert_same_trials(stored_trials(remote, "tiny-blobs"), stored_trials(local, "tiny-blobs"))
+
+
+def test_without_an_address_a_new_local_ray_starts_whatever_the_environment_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """RAY_ADDRESS (or ``ray start``'s record of a cluster, maybe long dead) is for
+    ``--ray-address auto``; without an address the run gets its own Ray."""
+    import ray
+
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:9")  # the discard port: nothing there
+    with make_executor(Execution("ray", workers=1)) as executor:
+        assert ray.is_initialized()
+        assert ray.cluster_resources()["CPU"] == 1  # type: ignore[no-untyped-call,unused-ignore]
+        assert executor.workers == 1
+    assert not ray.is_initialized()

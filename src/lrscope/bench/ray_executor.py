@@ -10,8 +10,9 @@ ray is imported here only, when the executor is made. Three cases:
   (about a quarter of an hour).
 - Ray already initialized in this process (a notebook, a test): use it as is
   and leave it running.
-- otherwise: start a local Ray for the run with ``num_cpus=workers`` and no
-  dashboard, and shut it down in :meth:`RayExecutor.close`.
+- otherwise: start a new local Ray for the run with ``num_cpus=workers`` and
+  no dashboard, and shut it down in :meth:`RayExecutor.close`. A cluster that
+  ``RAY_ADDRESS`` or ``ray start`` names is joined only with ``ray_address="auto"``.
 
 Each group is one Ray task with ``num_cpus=1``; at most ``workers`` are in
 flight. Ray reuses its worker processes, so a worker builds each task once
@@ -123,6 +124,7 @@ class RayExecutor(GroupExecutor):
                 ray.init(address=address, **common)
             else:
                 ray.init(
+                    address="local",  # a new Ray, even where one runs or ran (ray start)
                     num_cpus=execution.resolve().workers,
                     include_dashboard=False,
                     runtime_env=_local_runtime_env(),

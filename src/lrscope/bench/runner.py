@@ -211,13 +211,13 @@ def run_plan(
         name, (workers, size) = execution.executor, execution.resolve(trials=len(pending))
         if configs:
             with make_executor(execution, tasks=[task], trials=len(configs)) as owned, run:
-                _execute(run, owned, configs)
+                _execute(run, owned, configs, owned=True)
             name, workers, size = owned.name, owned.workers, owned.batch_trials
     else:
         name, workers, size = execution.name, execution.workers, execution.batch_trials
         if configs:
             with run:
-                _execute(run, execution, configs)
+                _execute(run, execution, configs, owned=False)
     return BenchSummary(
         task=task.name,
         total=run.total,
@@ -232,17 +232,19 @@ def run_plan(
     )
 
 
-def _execute(run: _Run, executor: Executor, configs: list[TrialConfig]) -> None:
+def _execute(run: _Run, executor: Executor, configs: list[TrialConfig], *, owned: bool) -> None:
     """Feed ``configs`` through ``executor``, recording each outcome as it arrives.
 
-    On any interruption the workers are stopped first (``executor.close()``),
-    then the claimed trials that never came back are marked failed, and the
-    exception goes on.
+    On any interruption the workers of an ``owned`` executor are stopped first
+    (``close()``; a caller's executor is the caller's to close), then the
+    claimed trials that never came back are marked failed, and the exception
+    goes on.
     """
     try:
         for outcome in executor.run(run.claim(configs)):
             run.record(outcome)
     except BaseException as exc:
-        executor.close()
+        if owned:
+            executor.close()
         run.abandon(f"{type(exc).__name__}: {exc}".rstrip(": "))
         raise
