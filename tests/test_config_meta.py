@@ -21,6 +21,7 @@ import pytest
 
 import lrscope
 from constraint_testlib import bad_values, good_values, metric
+from lrscope.bench.execution import Execution
 from lrscope.bench.plan import Plan
 from lrscope.engine.runtime import Runtime
 from lrscope.errors import ParameterError, short_repr
@@ -44,10 +45,19 @@ EXAMPLES: dict[type[Validated], dict[str, Any]] = {
     LRBounds: {"suggested_lr": 0.05, "min_lr": 0.01, "max_lr": 0.2, "peak_lr": 0.2},
     Metric: {"name": "mape", "label": "MAPE", "direction": "min", "unit": "%", "description": ""},
     Scoring: {"metrics": (metric("a"), metric("b")), "primary": "a"},
+    # ray accepts every other field's values (local takes one worker, no address)
+    Execution: {"executor": "ray"},
+}
+
+#: Good values of fields whose constraint is completed by the class's own
+#: ``_check`` (a Ray address must also be ``host:port``); generated ones are not.
+GOOD_VALUES: dict[tuple[type[Validated], str], list[Any]] = {
+    (Execution, "ray_address"): ["auto", "127.0.0.1:6379", "ray://head.example:10001"],
 }
 
 #: Every configuration class there is today; the walk must find at least these.
 KNOWN = {
+    Execution,
     Plan,
     LRBounds,
     RangeTestSettings,
@@ -124,7 +134,8 @@ def test_every_class_builds_from_its_example_and_accepts_good_values(
     for param in cls.declared_params():
         if any(param.name in (r.param, r.other) for r in cls.relations):
             continue  # a good value alone may break a relation; those are tested below
-        for value in good_values(param.constraint):
+        values = GOOD_VALUES.get((cls, param.name)) or good_values(param.constraint)
+        for value in values:
             cls(**{**_example(cls), param.name: value})
 
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from lrscope.bench import Execution
 from lrscope.policies import parse
 from lrscope.policies.rescale import rescale
 from lrscope.recommend import MIN_SIMILARITY, recommend, similarity
 from lrscope.store import Store
 from lrscope.tune import tune
+
+LOCAL = Execution("local")  # full trials one at a time, in this process
 
 MLP = {"dataset": "blobs4", "model_family": "mlp", "input_shape": [10], "train_size": 256,
        "num_classes": 4}  # fmt: skip
@@ -39,7 +42,7 @@ def test_policies_carry_over_to_a_similar_task_with_evidence(
     db_url: str, mlp_ref: str, linear_ref: str
 ) -> None:
     with Store.open(db_url) as store:
-        tuned = tune(mlp_ref, store, steps=96, seeds=2, survivors=2, executor="local")
+        tuned = tune(mlp_ref, store, steps=96, seeds=2, survivors=2, execution=LOCAL)
         result = recommend(store, linear_ref, top=2)
         source_trials = {t.id: t for t in store.trials("blobs4-mlp")}
         target_tests = store.range_tests("blobs4-linear")
@@ -72,7 +75,7 @@ def test_policies_carry_over_to_a_similar_task_with_evidence(
 
 def test_exact_match_recommends_the_task_own_winners_unscaled(db_url: str, mlp_ref: str) -> None:
     with Store.open(db_url) as store:
-        tuned = tune(mlp_ref, store, steps=96, seeds=1, survivors=1, executor="local")
+        tuned = tune(mlp_ref, store, steps=96, seeds=1, survivors=1, execution=LOCAL)
         result = recommend(store, mlp_ref, top=1)
     (rec,) = result.recommendations
     assert rec.source_task == "blobs4-mlp"

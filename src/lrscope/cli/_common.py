@@ -45,24 +45,30 @@ ThreadsOpt = Annotated[
 ]
 
 DeviceOpt = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--device",
-        help="Where to train: auto (CUDA, else MPS, else the CPU), cpu, cuda, cuda:N or mps.",
+        help="Where to train: auto (CUDA, else MPS, else the CPU), cpu, cuda, cuda:N or mps "
+        "(default: auto).",
+        show_default=False,
     ),
 ]
 PrecisionOpt = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--precision",
-        help="fp32, bf16 (autocast; runs on CPUs too) or fp16 (autocast and a gradient scaler).",
+        help="fp32, bf16 (autocast; runs on CPUs too) or fp16 (autocast and a gradient "
+        "scaler) (default: fp32).",
+        show_default=False,
     ),
 ]
 GradAccumOpt = Annotated[
-    int,
+    int | None,
     typer.Option(
         "--grad-accum",
-        help="Micro-batches per optimizer step (gradient accumulation); the policy counts steps.",
+        help="Micro-batches per optimizer step (gradient accumulation; the policy counts "
+        "optimizer steps) (default: 1).",
+        show_default=False,
     ),
 ]
 
@@ -122,17 +128,23 @@ def set_torch_threads(command: str, threads: int) -> None:
         torch.set_num_threads(threads)
 
 
-def runtime_option(device: str, precision: str, grad_accum: int) -> Runtime:
+def runtime_option(
+    device: str | None, precision: str | None, grad_accum: int | None, *, check_device: bool = True
+) -> Runtime:
     """The :class:`~lrscope.engine.Runtime` of ``--device``, ``--precision``, ``--grad-accum``.
 
-    Checked before any data is loaded: a bad value is the runtime's
-    ParameterError, a device this machine lacks a DeviceError (imports torch).
+    Options not given take the runtime's defaults. Checked before any data is
+    loaded: a bad value is the runtime's ParameterError, and (with
+    ``check_device``) a device this machine lacks a DeviceError (imports torch).
     """
-    from lrscope.engine.device import device_of
     from lrscope.engine.runtime import Runtime
 
-    runtime = Runtime(device=device, precision=precision, grad_accum_steps=grad_accum)
-    device_of(runtime.device)
+    given = {"device": device, "precision": precision, "grad_accum_steps": grad_accum}
+    runtime = Runtime.from_options(**{k: v for k, v in given.items() if v is not None})
+    if check_device:
+        from lrscope.engine.device import device_of
+
+        device_of(runtime.device)
     return runtime
 
 

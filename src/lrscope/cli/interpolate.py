@@ -5,7 +5,11 @@
     lrscope interpolate --task T --from A.pt --to B.pt [--points 29]
         [--alpha-min -0.2] [--alpha-max 1.2] [--recompute-bn] [--train-samples N]
         [--data-dir D] [--label TEXT] [--plot FILE.png] [--loss-scale log|linear]
+        [--device auto|cpu|cuda[:N]|mps] [--precision fp32|bf16|fp16]
         [--db URL | --no-store] [--json] [--quiet]
+
+The networks are evaluated on ``--device`` under ``--precision``'s autocast
+(there is no training, so no gradient accumulation).
 
 ``--from`` is network A (:math:`\\alpha = 0`), ``--to`` is network B
 (:math:`\\alpha = 1`); the networks evaluated are
@@ -40,7 +44,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lrscope.cli._common import DbOpt, JsonOpt, QuietOpt, emit, progress_bar, resolve_db_url, stdout
+from lrscope.cli._common import (
+    DbOpt,
+    DeviceOpt,
+    JsonOpt,
+    PrecisionOpt,
+    QuietOpt,
+    emit,
+    progress_bar,
+    resolve_db_url,
+    runtime_option,
+    stdout,
+)
 from lrscope.errors import ParameterError
 from lrscope.landscape.settings import (
     DEFAULT_ALPHA_MAX,
@@ -196,6 +211,8 @@ def interpolate(
     store: Annotated[
         bool, typer.Option("--store/--no-store", help="Store the results in the database.")
     ] = True,
+    device: DeviceOpt = None,
+    precision: PrecisionOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -215,6 +232,7 @@ def interpolate(
         train_samples=train_samples,
     )
     loss_scale = check("plot_interpolations", "loss_scale", loss_scale, LOSS_SCALE)
+    runtime = runtime_option(device, precision, None)
     from lrscope.landscape import interpolate as interpolate_weights
     from lrscope.landscape import plot_interpolations
     from lrscope.tasks import get_task
@@ -232,6 +250,7 @@ def interpolate(
                     settings=settings,
                     label=text,
                     on_progress=lambda done, total: advance(1),
+                    runtime=runtime,
                 )
             )
     if plot is not None:

@@ -132,9 +132,9 @@ def train(
         ),
     ] = None,
     threads: ThreadsOpt = 1,
-    device: DeviceOpt = "auto",
-    precision: PrecisionOpt = "fp32",
-    grad_accum: GradAccumOpt = 1,
+    device: DeviceOpt = None,
+    precision: PrecisionOpt = None,
+    grad_accum: GradAccumOpt = None,
     curve: Annotated[
         bool, typer.Option("--curve", help="Include the evaluation curve in the JSON.")
     ] = False,

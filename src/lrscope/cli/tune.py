@@ -2,8 +2,11 @@
 
 ``lrscope tune --task T (--steps N | --minutes M) [--seeds 3] [--survivors 3]
 [--tie 0.003] [--max-epochs 150] [--executor process] [--workers N]
-[--data-dir D] [--db URL] [--json]`` runs
-:func:`lrscope.tune.tune` and prints the ranking and the winner.
+[--batch-trials K|auto] [--ray-address A] [--ray-timeout S] [--data-dir D]
+[--db URL] [--json]`` runs :func:`lrscope.tune.tune` and prints the ranking
+and the winner. Full trials run in groups sized to the work (``auto``) unless
+``--batch-trials`` says otherwise; a model that cannot be batched runs one
+trial at a time, and the reason is printed.
 ``lrscope recommend --task T [--top 3] [--no-range-test] [--db URL] [--json]``
 prints :func:`lrscope.recommend.recommend`'s policies with their evidence.
 """
@@ -16,15 +19,29 @@ import typer
 
 from lrscope.cli._common import (
     DbOpt,
+    DeviceOpt,
+    GradAccumOpt,
     JsonOpt,
+    PrecisionOpt,
     QuietOpt,
     ThreadsOpt,
     emit,
     progress_enabled,
     resolve_db_url,
+    runtime_option,
     set_torch_threads,
     stderr,
     stdout,
+)
+from lrscope.cli._execution import (
+    DEFAULT_RAY_TIMEOUT_S,
+    ExecutorOpt,
+    GroupedBatchTrialsOpt,
+    RayAddressOpt,
+    RayTimeoutOpt,
+    WorkersOpt,
+    build_execution,
+    prepare_process,
 )
 from lrscope.metrics import metric_help
 from lrscope.tune.pipeline import DEFAULT_MAX_EPOCHS
@@ -75,16 +92,18 @@ def render_tune(result: TuneResult) -> None:
     table = Table(
         title=f"{result.task}: full trials, {result.steps} steps, seeds {list(result.seeds)}"
     )
-    headers = ("#", "policy", "top1 (final)", "best top1", "steps to FIX best", "diverged")
-    for header in headers:
+    primary = result.primary_metric
+    best = f"best_{primary}"
+    headers = ("#", "policy", f"{primary} (final)", f"best {primary}", "steps to FIX best")
+    for header in (*headers, "diverged"):
         table.add_column(header)
     for row in result.ranking:
         reached = result.steps_to_fix_best.get(row.spec)
         table.add_row(
             str(row.rank),
             Text(("* " if row.spec == result.winner_spec else "") + row.spec),
-            f"{row.mean['top1']:.4f} ± {row.std['top1']:.4f}",
-            f"{row.mean['best_top1']:.4f}",
+            f"{row.value(primary):.4g} ± {row.std.get(primary, float('nan')):.2g}",
+            f"{row.value(best):.4g}",
             "never" if reached is None else str(reached),
             f"{row.diverged_rate:.0%}",
         )
@@ -92,7 +111,7 @@ def render_tune(result: TuneResult) -> None:
     why = f" ({result.winner_reason})" if result.winner_reason else ""
     stdout.print(f"winner: [bold]{result.winner_spec}[/bold]{why}", highlight=False)
     stdout.print(
-        f"baseline {result.baseline_spec}: best top1 {result.baseline_stats.mean['best_top1']:.4f}",
+        f"baseline {result.baseline_spec}: best {primary} {result.baseline_stats.value(best):.4g}",
         highlight=False,
     )
     tta = result.time_to_accuracy
@@ -118,22 +137,27 @@ def tune(
     survivors: Annotated[
         int, typer.Option("--survivors", help="Candidates promoted to full trials.")
     ] = 3,
-    executor: Annotated[str, typer.Option("--executor", help="local, process or ray.")] = "process",
-    workers: Annotated[int | None, typer.Option("--workers", help="Parallel workers.")] = None,
+    executor: ExecutorOpt = "process",
+    workers: WorkersOpt = None,
+    batch_trials: GroupedBatchTrialsOpt = "auto",
+    ray_address: RayAddressOpt = None,
+    ray_timeout: RayTimeoutOpt = DEFAULT_RAY_TIMEOUT_S,
     data_dir: DataDirOpt = None,
     metric: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--metric",
-            help=f"Pick the winner by this metric's mean over seeds: {metric_help()}.",
+            help="Pick the winner by this metric's mean over seeds (default: the task's "
+            f"primary metric at the end, top1 for classification): {metric_help()}.",
+            show_default=False,
         ),
-    ] = "top1",
+    ] = None,
     tie: Annotated[
         float,
         typer.Option(
             "--tie",
             help="Metric differences up to this are ties, won by the first to FIX's best "
-            "top1 (0: metric alone).",
+            "value of the primary metric (0: metric alone).",
         ),
     ] = DEFAULT_TIE,
     max_epochs: Annotated[
@@ -143,6 +167,9 @@ def tune(
         ),
     ] = DEFAULT_MAX_EPOCHS,
     threads: ThreadsOpt = 1,
+    device: DeviceOpt = None,
+    precision: PrecisionOpt = None,
+    grad_accum: GradAccumOpt = None,
     db: DbOpt = None,
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -152,7 +179,16 @@ def tune(
     from lrscope.tune import tune as run_tune
 
     max_epochs = check("lrscope tune", "--max-epochs", max_epochs, _MAX_EPOCHS)
+    runtime = runtime_option(device, precision, grad_accum)
+    execution = build_execution(
+        executor,
+        workers,
+        batch_trials,
+        ray_address=ray_address,
+        ray_timeout_s=ray_timeout,
+    )
     set_torch_threads("lrscope tune", threads)
+    prepare_process(execution)
     with Store.open(resolve_db_url(db)) as store:
         result = run_tune(
             task,
@@ -161,13 +197,13 @@ def tune(
             minutes=minutes,
             seeds=seeds,
             survivors=survivors,
-            executor=executor,
-            workers=workers,
+            execution=execution,
             data_dir=data_dir,
             metric=metric,
             tie=tie,
             max_epochs=max_epochs or None,
             on_event=event_printer(quiet or json_),
+            runtime=runtime,
         )
     emit(result.to_dict(), json_, lambda: render_tune(result))
 

@@ -13,7 +13,8 @@ resumes instead of starting over):
    stops the weak ones at their rung (their trials are stored as ``pruned``).
 4. **Full trials**: the best ``survivors`` candidates and the FIX baseline at
    the suggested lr, over ``seeds`` seeds at the full budget, through
-   :func:`lrscope.bench.run_plan` (any executor).
+   :func:`lrscope.bench.run_plan` as the ``execution`` says (any executor, in
+   groups of trials trained together where the model allows).
 5. **Ranking** of the full trials (:mod:`lrscope.rank`) and the **winner**
    (:mod:`lrscope.tune.select`): the best final mean of the task's primary
    metric (top-1 for classification, MSE for regression, in its direction),
@@ -44,12 +45,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from lrscope.bench.execution import Execution
 from lrscope.errors import ParameterError
 from lrscope.tune.candidates import MIN_STEPS, LRBounds, candidate_policies
 from lrscope.tune.select import DEFAULT_TIE, TimeToAccuracy, check_tie, pick_winner
 from lrscope.validation import COUNT, POSITIVE_FLOAT, Interval, OrNone, check
 
 if TYPE_CHECKING:  # pragma: no cover
+    from lrscope.bench.executors import Executor
     from lrscope.engine.result import TrialResult
     from lrscope.engine.runtime import Runtime
     from lrscope.metrics import Scoring
@@ -59,6 +62,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from lrscope.tasks import Task
 
 __all__ = [
+    "DEFAULT_EXECUTION",
     "DEFAULT_MAX_EPOCHS",
     "CandidateOutcome",
     "StepCost",
@@ -90,6 +94,12 @@ samples) the best policies' final top-1 over 8 seeds is 0.961 to 0.966 at
 150 epochs and 0.955 after 530 (the models overfit once annealed), while
 every extra epoch costs time. Minutes left over by the cap end the run early.
 """
+
+
+DEFAULT_EXECUTION = Execution("process", batch_trials="auto")
+"""How full trials run by default: worker processes (one per CPU), each training
+its share of the trials in one group (:mod:`lrscope.batched`) where the model
+can be batched."""
 
 
 @dataclass(frozen=True)
@@ -300,8 +310,7 @@ def tune(
     minutes: float | None = None,
     seeds: int = 3,
     survivors: int = 3,
-    executor: str = "process",
-    workers: int | None = None,
+    execution: Execution = DEFAULT_EXECUTION,
     data_dir: str | None = None,
     seed: int = 0,
     metric: str | None = None,
@@ -322,7 +331,13 @@ def tune(
             ``steps`` is not given, and caps the cheap stage.
         seeds: seeds of every full trial (0 .. seeds-1).
         survivors: candidates promoted from the cheap to the full stage.
-        executor, workers: how full trials run (``local``, ``process``, ``ray``).
+        execution: how full trials run (:class:`lrscope.bench.Execution`:
+            executor, workers, Ray address, group size). The default,
+            :data:`DEFAULT_EXECUTION`, trains them on worker processes in
+            groups sized to the work where the model can be batched (else one
+            at a time, with the reason logged and reported to ``on_event``).
+            The executor is made (and a Ray address reached) before any
+            training, and closed at the end.
         seed: seed of the range test and of the cheap trials.
         metric: what picks the winner among the full trials (one of the
             task's rankable metrics, mean over seeds). The default is the
@@ -341,14 +356,15 @@ def tune(
         runtime: device, precision and gradient accumulation of every stage
             (:class:`~lrscope.engine.Runtime`; default ``Runtime()``).
     """
-    from lrscope.bench.executors import check_executor_options, default_workers
+    from lrscope.bench.factory import make_executor
     from lrscope.engine import Runtime, resolve
     from lrscope.tasks import get_task
 
     _check_args(steps, minutes, seeds, survivors)
     check_tie(tie)
     check("tune", "max_epochs", max_epochs, OrNone(COUNT))
-    check_executor_options(executor, workers, None)
+    if not isinstance(execution, Execution):
+        raise ParameterError("tune", "execution", "an lrscope.bench.Execution", execution)
     chosen_runtime = runtime if runtime is not None else Runtime()
     resolve(chosen_runtime)  # a device this machine lacks fails before any work
     start = time.perf_counter()
@@ -358,59 +374,65 @@ def tune(
     task_ref = task if isinstance(task, str) else task_obj.name
     store.put_task(task_obj.name, task_obj.metadata)
     stages: dict[str, float] = {}
-
-    bounds, suggestions = _range_test_stage(task_obj, store, seed, on_event, chosen_runtime)
-    stages["range_test_s"] = time.perf_counter() - start
-    n_workers = workers or (1 if executor == "local" else default_workers())
-    parallel = 1.0 if executor == "local" else max(1.0, 0.9 * min(n_workers, survivors + 1))
-    deadline = None if minutes is None else start + minutes * 60.0
-    epoch = chosen_runtime.optimizer_steps(task_obj.steps_per_epoch)
-    if steps is None:
-        cost = measure_step_cost(
-            task_obj, f"FIX(k0={bounds.suggested_lr!r})", runtime=chosen_runtime
-        )
-        steps = budget_steps(
-            (deadline or 0.0) - time.perf_counter(),
-            cost,
-            n_candidates=15,
-            survivors=survivors,
-            seeds=seeds,
-            parallel=parallel,
-            steps_per_epoch=epoch,
-            max_epochs=max_epochs,
-        )
-    cheap_steps = max(steps // CHEAP_FRACTION, 8)
-    eval_every = max(steps // EVALS_PER_TRIAL, 1)
-    _emit(on_event, "budget", f"{steps} steps per full trial, {cheap_steps} per cheap trial")
-
-    t0 = time.perf_counter()
-    outcomes = _cheap_stage(
-        task_obj, store, bounds, steps, cheap_steps, seed, deadline, on_event, chosen_runtime
-    )
-    stages["cheap_s"] = time.perf_counter() - t0
-
-    full = candidate_policies(bounds, steps, epoch)
-    baseline_spec = full["FIX"].spec
-    promoted = _promote(outcomes, survivors, baseline_spec)
-    _emit(on_event, "survivors", ", ".join(promoted))
-
-    t0 = time.perf_counter()
     seed_list = tuple(range(seeds))
-    _full_stage(
-        task_obj,
-        task_ref,
-        store,
-        [*promoted, baseline_spec],
-        steps,
-        seed_list,
-        eval_every,
-        executor,
-        n_workers,
-        data_dir,
-        on_event,
-        chosen_runtime,
-    )
-    stages["full_s"] = time.perf_counter() - t0
+    trials = (survivors + 1) * seeds
+    epoch = chosen_runtime.optimizer_steps(task_obj.steps_per_epoch)
+    with make_executor(
+        execution, tasks=[task_obj], trials=trials, runtime=chosen_runtime
+    ) as executor:
+        _emit(on_event, "execution", f"full trials on {executor.describe()}")
+        if executor.ungrouped_reason is not None:
+            _emit(on_event, "execution", f"not in groups: {executor.ungrouped_reason}")
+        bounds, suggestions = _range_test_stage(task_obj, store, seed, on_event, chosen_runtime)
+        stages["range_test_s"] = time.perf_counter() - start
+        parallel = (
+            1.0 if executor.workers == 1 else max(1.0, 0.9 * min(executor.workers, survivors + 1))
+        )
+        deadline = None if minutes is None else start + minutes * 60.0
+        if steps is None:
+            cost = measure_step_cost(
+                task_obj, f"FIX(k0={bounds.suggested_lr!r})", runtime=chosen_runtime
+            )
+            steps = budget_steps(
+                (deadline or 0.0) - time.perf_counter(),
+                cost,
+                n_candidates=15,
+                survivors=survivors,
+                seeds=seeds,
+                parallel=parallel,
+                steps_per_epoch=epoch,
+                max_epochs=max_epochs,
+            )
+        cheap_steps = max(steps // CHEAP_FRACTION, 8)
+        eval_every = max(steps // EVALS_PER_TRIAL, 1)
+        _emit(on_event, "budget", f"{steps} steps per full trial, {cheap_steps} per cheap trial")
+
+        t0 = time.perf_counter()
+        outcomes = _cheap_stage(
+            task_obj, store, bounds, steps, cheap_steps, seed, deadline, on_event, chosen_runtime
+        )
+        stages["cheap_s"] = time.perf_counter() - t0
+
+        full = candidate_policies(bounds, steps, epoch)
+        baseline_spec = full["FIX"].spec
+        promoted = _promote(outcomes, survivors, baseline_spec)
+        _emit(on_event, "survivors", ", ".join(promoted))
+
+        t0 = time.perf_counter()
+        _full_stage(
+            task_obj,
+            task_ref,
+            store,
+            [*promoted, baseline_spec],
+            steps,
+            seed_list,
+            eval_every,
+            executor,
+            data_dir,
+            on_event,
+            chosen_runtime,
+        )
+        stages["full_s"] = time.perf_counter() - t0
     return _conclude(
         task_obj.name,
         store,
@@ -537,8 +559,7 @@ def _full_stage(
     steps: int,
     seeds: tuple[int, ...],
     eval_every: int,
-    executor: str,
-    workers: int,
+    executor: Executor,
     data_dir: str | None,
     on_event: EventFn | None,
     runtime: Runtime,
@@ -554,14 +575,12 @@ def _full_stage(
         data_dir=data_dir,
         **runtime.to_dict(),
     )
-    _emit(on_event, "full trials", f"{len(plan)} trials on {executor} x{workers}")
+    _emit(on_event, "full trials", f"{len(plan)} trials")
 
     def progress(done: int, total: int) -> None:
         _emit(on_event, "full trials", f"{done}/{total}")
 
-    summary = run_plan(
-        plan, store, executor=executor, workers=workers, task=task, on_progress=progress
-    )
+    summary = run_plan(plan, store, executor, task=task, on_progress=progress)
     if summary.failed:
         _emit(on_event, "full trials", f"{summary.failed} trial(s) failed; see lrscope rank")
 
