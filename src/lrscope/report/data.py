@@ -4,7 +4,10 @@ Per task: the stored range tests (newest first), the ranking of
 :func:`lrscope.rank.rank_trials` (aggregation over seeds, order, Pareto front:
 not recomputed here), the learning-rate and momentum curves of the top
 ``top_n`` policies computed from their specs with :func:`lrscope.policies.parse`,
-their test top-1 curves over seeds, and the stored interpolations.
+the curves of the task's primary metric over seeds (test top-1 for
+classification), and the stored interpolations. Each task is ranked by its
+own metrics (its stored scoring): by default the best value of its primary
+metric.
 
 Only the top ``top_n`` rows are drawn as curves (the table lists every row),
 and every curve is thinned (:mod:`lrscope.report.decimate`), so a store with
@@ -21,10 +24,11 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from lrscope.errors import LRScopeError, TaskError
-from lrscope.metrics import get_metric
+from lrscope.metrics import Scoring
 from lrscope.report.decimate import minmax_indices, pick, stride_indices
 from lrscope.report.model import (
     InterpolationView,
+    MetricCurve,
     PolicyCurve,
     PolicyRow,
     RangeTestView,
@@ -32,7 +36,7 @@ from lrscope.report.model import (
     StoreSummary,
     SuggestionMark,
     TaskView,
-    Top1Curve,
+    table_columns,
 )
 from lrscope.report.plots import PALETTE
 from lrscope.validation import Interval, check
@@ -55,18 +59,21 @@ def gather(
     store: Store,
     task: str | None = None,
     *,
-    metric: str = "best_top1",
+    metric: str | None = None,
     top_n: int = DEFAULT_TOP_N,
     now: datetime | None = None,
 ) -> ReportData:
     """Read ``store`` (every task, or only ``task``) into a :class:`ReportData`.
 
+    ``metric`` ranks every task (default: each task's best value of its
+    primary metric, ``best_top1`` for classification).
+
     Raises:
         TaskError: ``task`` is not in the store (the message lists those that are).
-        ParameterError: ``metric`` cannot rank (see :data:`lrscope.metrics.RANK_METRICS`),
-            or ``top_n`` is outside [1, len(PALETTE)].
+        ParameterError: ``metric`` is not one a task ranks by
+            (:meth:`lrscope.metrics.Scoring.rankable`), or ``top_n`` is
+            outside [1, len(PALETTE)].
     """
-    get_metric(metric, owner="the report")
     check("the report", "top_n", top_n, Interval(int, 1, len(PALETTE)))
     records = store.tasks()
     if task is not None:
@@ -78,6 +85,9 @@ def gather(
                 f"no task {task!r} in the store {store.url}; stored tasks: {names}{more}"
             )
         records = chosen
+    if metric is not None:  # a metric a task does not rank by fails before anything is drawn
+        for record in records:
+            Scoring.from_metadata(record.metadata).get(metric, owner="the report")
     views = tuple(_task_view(store, record, metric, top_n) for record in records)
     return ReportData(summary=_summary(store, now), tasks=views)
 
@@ -115,6 +125,7 @@ def _metadata(meta: Mapping[str, Any] | None) -> dict[str, str]:
         "input_shape": "input shape",
         "train_size": "train size",
         "num_classes": "classes",
+        "primary_metric": "primary metric",
     }
     shown: dict[str, str] = {}
     for key, label in names.items():
@@ -133,20 +144,22 @@ def _metadata(meta: Mapping[str, Any] | None) -> dict[str, str]:
     return shown
 
 
-def _task_view(store: Store, record: TaskRecord, metric: str, top_n: int) -> TaskView:
+def _task_view(store: Store, record: TaskRecord, metric: str | None, top_n: int) -> TaskView:
     from lrscope.rank import rank_trials
 
+    scoring = Scoring.from_metadata(record.metadata)
+    chosen = scoring.get(metric or scoring.default_rank_metric, owner="the report").name
     trials = store.trials(task=record.name)
     counts = Counter(t.status for t in trials)
     status_counts = {s: counts[s] for s in STATUS_ORDER if counts[s]}
     notes: list[str] = []
-    ranking = rank_trials(trials, metric)
+    ranking = rank_trials(trials, chosen, scoring=scoring)
     rows = _rows(ranking.rows)
     plotted = tuple(row.key for row in rows[:top_n])
     colors = {key: PALETTE[i] for i, key in enumerate(plotted)}
     drawn = rows[:top_n]
     policy_curves = tuple(c for c in (_policy_curve(row, notes) for row in drawn) if c is not None)
-    top1_curves = _top1_curves(drawn, trials)
+    metric_curves = _metric_curves(drawn, trials)
     range_tests = _range_tests(store, record.name, notes)
     interpolations = _interpolations(store, record.name, notes)
     return TaskView(
@@ -155,13 +168,16 @@ def _task_view(store: Store, record: TaskRecord, metric: str, top_n: int) -> Tas
         status_counts=status_counts,
         range_tests=range_tests,
         rows=rows,
-        ranked_by=metric,
+        ranked_by=chosen,
+        pareto_axes=("best_iter", scoring.best.name),
         plotted=plotted,
         colors=colors,
         policy_curves=policy_curves,
-        top1_curves=top1_curves,
+        metric_curves=metric_curves,
         interpolations=interpolations,
         notes=tuple(notes),
+        scoring=scoring,
+        columns=table_columns(scoring),
     )
 
 
@@ -211,8 +227,16 @@ def _policy_curve(row: PolicyRow, notes: list[str]) -> PolicyCurve | None:
     return PolicyCurve(row.key, pick(steps, keep), pick(lr, keep))
 
 
-def _top1_curves(rows: Sequence[PolicyRow], trials: Iterable[TrialRecord]) -> tuple[Top1Curve, ...]:
-    """Per drawn row: test top-1 per evaluation step over its seeds (mean, min, max).
+def _primary(point: Mapping[str, Any]) -> Any:
+    """A stored curve point's primary metric (top-1 in points stored before they carried it)."""
+    value = point.get("primary")
+    return point.get("top1") if value is None else value
+
+
+def _metric_curves(
+    rows: Sequence[PolicyRow], trials: Iterable[TrialRecord]
+) -> tuple[MetricCurve, ...]:
+    """Per drawn row: the primary metric per evaluation step over its seeds (mean, min, max).
 
     The seeds that finished without diverging are used, as in the ranking;
     when every seed diverged, the diverged ones are drawn instead.
@@ -228,7 +252,7 @@ def _top1_curves(rows: Sequence[PolicyRow], trials: Iterable[TrialRecord]) -> tu
         per_step: dict[int, list[float]] = defaultdict(list)
         for trial in healthy:
             for point in trial.curve:
-                value = point.get("top1")
+                value = _primary(point)
                 if value is not None and math.isfinite(float(value)):
                     per_step[int(point["step"])].append(float(value))
         if not per_step:
@@ -237,7 +261,7 @@ def _top1_curves(rows: Sequence[PolicyRow], trials: Iterable[TrialRecord]) -> tu
         keep = stride_indices(len(steps), CURVE_POINTS // 2)
         steps = [steps[i] for i in keep]
         curves.append(
-            Top1Curve(
+            MetricCurve(
                 label=row.key,
                 steps=tuple(steps),
                 mean=tuple(math.fsum(per_step[s]) / len(per_step[s]) for s in steps),

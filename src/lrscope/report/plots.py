@@ -23,13 +23,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from lrscope.metrics import METRICS as METRIC_TABLE
+from lrscope.metrics import Metric
 from lrscope.report.decimate import minmax_indices, stride_indices
 from lrscope.report.model import (
     InterpolationView,
+    MetricCurve,
     PolicyCurve,
     PolicyRow,
     RangeTestView,
-    Top1Curve,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -42,11 +44,11 @@ __all__ = [
     "PALETTE",
     "finish_svg",
     "interpolation_svg",
+    "metric_curves_svg",
     "mpl_text",
     "pareto_svg",
     "policy_curves_svg",
     "range_test_svg",
-    "top1_svg",
 ]
 
 #: Colours of the plotted policies, in rank order (Tableau 10 without its grey).
@@ -347,10 +349,29 @@ def policy_curves_svg(
         return _to_svg(fig, uid, title)
 
 
-def top1_svg(
-    curves: Sequence[Top1Curve], colors: Mapping[str, str], *, uid: str, title: str
+def _metric_axis(ax: Axes, metric: Metric, axis: str = "y") -> None:
+    """Percent ticks for a percentage; a lower-is-better metric's axis flipped (up: better)."""
+    if metric.percent:
+        _percent_axis(ax, axis)
+    if not metric.higher_is_better:
+        (ax.invert_yaxis if axis == "y" else ax.invert_xaxis)()
+
+
+def _axis_name(metric: Metric) -> str:
+    label = metric.label.replace("\n", " ")
+    return label if label.isupper() else label.lower()
+
+
+def metric_curves_svg(
+    curves: Sequence[MetricCurve],
+    colors: Mapping[str, str],
+    metric: Metric,
+    *,
+    uid: str,
+    title: str,
 ) -> str:
-    """Test top-1 against step: the mean over seeds, with a band from min to max."""
+    """``metric`` (the task's primary metric) against step: the mean over seeds, with a band
+    from min to max. Up is better (a lower-is-better metric's axis is flipped)."""
     with _figure(FULL_W, 360) as (fig, axes):
         ax = axes[0]
         for i, curve in enumerate(curves):
@@ -362,20 +383,11 @@ def top1_svg(
                 low, high = [curve.low[k] for k in keep], [curve.high[k] for k in keep]
                 ax.fill_between(steps, low, high, color=color, alpha=0.16, lw=0)
             ax.plot(steps, [curve.mean[k] for k in keep], color=color, lw=1.8, zorder=z)
-        _percent_axis(ax)
+        _metric_axis(ax, metric)
         ax.set_xlabel("step")
-        ax.set_ylabel("test top-1")
+        ax.set_ylabel(f"test {_axis_name(metric)}")
         ax.set_xlim(left=0)
         return _to_svg(fig, uid, title)
-
-
-_AXIS_NAMES = {
-    "best_iter": "step of the best top-1",
-    "best_top1": "best test top-1",
-    "top1": "final test top-1",
-    "top5": "final test top-5",
-    "wall_s": "wall time per trial (s)",
-}
 
 
 def pareto_svg(
@@ -384,17 +396,19 @@ def pareto_svg(
     *,
     uid: str,
     title: str,
-    x_metric: str = "best_iter",
-    y_metric: str = "best_top1",
+    x_metric: Metric = METRIC_TABLE["best_iter"],
+    y_metric: Metric = METRIC_TABLE["best_top1"],
 ) -> str:
-    """Mean accuracy against mean cost per policy, the Pareto front as a staircase.
+    """Mean utility against mean cost per policy, the Pareto front as a staircase.
 
     Every policy is a point (grey unless it is drawn in colour elsewhere), with
-    its rank written beside it when it is coloured or on the front.
+    its rank written beside it when it is coloured or on the front. Up is
+    better: the axis of a lower-is-better utility (e.g. ``best_mse``) is flipped.
     """
     with _figure(FULL_W, 380) as (fig, axes):
         ax = axes[0]
-        points = [(r, r.mean.get(x_metric, math.nan), r.mean.get(y_metric, math.nan)) for r in rows]
+        x_name, y_name = x_metric.name, y_metric.name
+        points = [(r, r.mean.get(x_name, math.nan), r.mean.get(y_name, math.nan)) for r in rows]
         points = [p for p in points if math.isfinite(p[1]) and math.isfinite(p[2])]
         grey = [p for p in points if p[0].key not in colors]
         ax.scatter([p[1] for p in grey], [p[2] for p in grey], s=18, color=OTHER_COLOR, lw=0)
@@ -432,13 +446,21 @@ def pareto_svg(
                     color=MUTED_COLOR,
                     zorder=6,
                 )
-        if y_metric in ("top1", "top5", "best_top1"):
-            _percent_axis(ax)
-        ax.set_xlabel(_AXIS_NAMES.get(x_metric, x_metric) + " (mean over seeds)")
-        ax.set_ylabel(_AXIS_NAMES.get(y_metric, y_metric) + " (mean over seeds)")
+        _metric_axis(ax, y_metric)
+        ax.set_xlabel(_AXIS_NAMES.get(x_name, _axis_name(x_metric)) + " (mean over seeds)")
+        ax.set_ylabel(_AXIS_NAMES.get(y_name, _axis_name(y_metric)) + " (mean over seeds)")
         if front:
             ax.legend(loc="lower right")
         return _to_svg(fig, uid, title)
+
+
+_AXIS_NAMES = {
+    "best_iter": "step of the best value",
+    "best_top1": "best test top-1",
+    "top1": "final test top-1",
+    "top5": "final test top-5",
+    "wall_s": "wall time per trial (s)",
+}
 
 
 def interpolation_svg(view: InterpolationView, *, uid: str, title: str) -> str:
