@@ -149,6 +149,8 @@ def bench(
     execution = build_execution(
         executor, workers, batch_trials, ray_address=ray_address, ray_timeout_s=ray_timeout
     )
+    if execution.ray_address is None:  # trials train on this machine: its devices count
+        runtime_option(plan.device, plan.precision, plan.grad_accum_steps)
     built = get_task(plan.task, data_dir=plan.data_dir)
     prepare_process(execution)
     summary, document = _run(plan, execution, built, db, quiet)

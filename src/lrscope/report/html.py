@@ -169,8 +169,9 @@ def _metric_value(row: PolicyRow, name: str) -> tuple[float, float]:
 
 
 def _sentence_label(info: Metric) -> str:
-    label = info.label.replace("\n", " ")
-    return label if label.isupper() else label.lower()
+    """The label inside a sentence: words lower-cased, acronyms kept ("best MSE", "top-1")."""
+    words = info.label.replace("\n", " ").split(" ")
+    return " ".join(word if word.isupper() else word.lower() for word in words)
 
 
 def _best_callout(task: TaskView, best: PolicyRow) -> str:
