@@ -53,7 +53,7 @@ def test_the_readme_runs_a_range_test_on_your_own_model(
         "epochs": 2,
     }
     example = _python_blocks("Use it with your own model")[0]
-    exec(compile(example, "README.md", "exec"), names)  # noqa: S102 - the README's own code
+    exec(compile(example, "README.md", "exec"), names)  # the README's own code
     assert (tmp_path / "range_test.png").stat().st_size > 0
     assert names["scheduler"].last_epoch == 2 * len(names["loader"])
     assert names["found"].steps == 300
