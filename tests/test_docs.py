@@ -41,19 +41,22 @@ def test_the_readme_runs_a_range_test_on_your_own_model(
     from torch.utils.data import DataLoader, TensorDataset
 
     monkeypatch.chdir(tmp_path)
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(256, 8, generator=generator)
     y = (x[:, 0] > 0).long()
+    layers = (torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
     names = {
-        "MyNet": lambda: torch.nn.Sequential(
-            torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2)
-        ),  # fmt: skip
+        "MyNet": lambda: torch.nn.Sequential(*layers),
         "loader": DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True),
         "epochs": 2,
     }
     example = _python_blocks("Use it with your own model")[0]
-    exec(compile(example, "README.md", "exec"), names)  # the README's own code
+    try:
+        exec(compile(example, "README.md", "exec"), names)  # the README's own code
+    finally:
+        torch.set_num_threads(threads)
     assert (tmp_path / "range_test.png").stat().st_size > 0
     assert names["scheduler"].last_epoch == 2 * len(names["loader"])
     assert names["found"].steps == 300
