@@ -264,7 +264,6 @@ def test_a_regression_group_scores_the_engines_metrics() -> None:
 
 def test_what_cannot_be_batched_says_why() -> None:
     from byo_tasks import dict_batches, step_only, three_tensors
-
     from lrscope.engine import Runtime
 
     assert (
