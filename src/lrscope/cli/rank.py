@@ -70,7 +70,7 @@ def rank(
             "lrscope rank", "--format", f"one of {', '.join(FORMATS)}", output_format
         )
     check_metric(metric)
-    with Store.open(resolve_db_url(db), create=False) as store:
+    with Store.open(resolve_db_url(db), create=False, readonly=True) as store:
         _check_task_known(store, task)
         ranking = rank_store(store, task, metric, steps=steps)
     fmt = "json" if json_ else output_format

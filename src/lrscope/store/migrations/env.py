@@ -1,0 +1,20 @@
+"""Alembic's environment for the store: migrate the connection lrscope passes in.
+
+:mod:`lrscope.store._migrate` opens the transaction (and takes the lock)
+and passes the connection as ``config.attributes["connection"]``; Alembic
+sees a connection already in a transaction and leaves committing to lrscope.
+"""
+
+from __future__ import annotations
+
+from alembic import context
+
+from lrscope.store._schema import VERSION_TABLE, Base
+
+context.configure(
+    connection=context.config.attributes["connection"],
+    target_metadata=Base.metadata,
+    version_table=VERSION_TABLE,
+)
+with context.begin_transaction():
+    context.run_migrations()
