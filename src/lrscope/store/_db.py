@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.request import pathname2url
 
-from sqlalchemy import URL, Engine, create_engine, event
+from sqlalchemy import URL, Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
     ArgumentError,
@@ -217,8 +217,26 @@ class Database:
         bind = self._write if write else self.engine
         if snapshot and self.dialect == "postgresql":
             bind = bind.execution_options(isolation_level="REPEATABLE READ")
-        with lock, Session(bind) as session, session.begin():
+        with (
+            lock,
+            self._connect(bind) as connection,
+            Session(connection) as session,
+            session.begin(),
+        ):
             return work(session)
+
+    def _connect(self, bind: Engine) -> Connection:
+        """A connection from ``bind``; a failure to connect is the database's, never our bug.
+
+        (A driver refusing the URL's options raises ProgrammingError here, which
+        :meth:`run` would otherwise keep as a bug of ours.)
+        """
+        try:
+            return bind.connect()
+        except DBAPIError as exc:
+            if _transient(exc):
+                raise
+            raise self.error(exc, "open") from None
 
     def error(self, exc: BaseException, what: str) -> StoreError:
         """A one-line StoreError for a failed database operation (credentials hidden)."""

@@ -82,7 +82,11 @@ def parse_since(value: datetime | str | None, owner: str = "export_store") -> da
                 owner, "since", "an ISO 8601 date or time, e.g. 2026-01-31 or "
                 "2026-01-31T12:00:00+00:00", value,
             ) from None  # fmt: skip
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+    return (
+        value.replace(tzinfo=timezone.utc)
+        if value.tzinfo is None
+        else value.astimezone(timezone.utc)
+    )
 
 
 def _check_tasks(store: Store, tasks: Sequence[str] | None) -> tuple[str, ...] | None:
