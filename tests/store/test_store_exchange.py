@@ -346,3 +346,17 @@ def test_round_trip_of_generated_trials(tmp_path: Path, data: st.DataObject, n: 
 def test_read_export_refuses_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="no export file at"):
         read_export(tmp_path / "nothing.jsonl")
+
+
+def test_the_example_of_the_format_document_is_a_valid_export(tmp_path: Path) -> None:
+    document = (Path(__file__).parents[2] / "docs" / "export-format.md").read_text()
+    example = document.split("## An example", 1)[1].split("```json\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "example.jsonl"
+    path.write_text(example)
+    parsed = read_export(path)
+    assert (parsed.header.store, parsed.header.host) == ("sqlite:////data/lab.db", "gpu-box")
+    with Store.open("sqlite://") as store:
+        summary = import_file(store, path)
+        (trial,) = store.trials()
+    assert summary.added["trial"] == 1
+    assert math.isnan(trial.curve[0]["train_loss"])

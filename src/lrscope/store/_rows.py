@@ -38,7 +38,7 @@ from lrscope.store.records import (
 class SupportsToDict(Protocol):
     """A value the store keeps as its ``to_dict()`` (TaskMetadata, TrialResult, ...)."""
 
-    def to_dict(self) -> Mapping[str, Any]: ...
+    def to_dict(self) -> Mapping[str, object]: ...
 
 
 class KeyLike(Protocol):
