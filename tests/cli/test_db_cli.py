@@ -303,3 +303,21 @@ def test_info_on_postgresql(pg_url: str) -> None:
     assert (info["dialect"], info["driver"], info["path"]) == ("postgresql", "psycopg", None)
     assert info["counts"]["trials"] == 1
     assert info["schema_version"] == 2
+
+
+def test_a_dry_run_says_what_would_be_added_and_creates_nothing(tmp_path: Path) -> None:
+    lab = f"sqlite:///{tmp_path / 'lab.db'}"
+    _measured(lab)
+    out = tmp_path / "lab.jsonl"
+    assert runner.invoke(app, ["db", "export", "-o", str(out), "--db", lab]).exit_code == 0
+    target = tmp_path / "new.db"
+    result = runner.invoke(
+        app, ["db", "import", str(out), "--dry-run", "--db", f"sqlite:///{target}"]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == (
+        "import of lab.jsonl: would add 1 task, 1 policy, 2 trials; 0 records already stored\n"
+    )
+    assert not target.exists()
+    again = runner.invoke(app, ["db", "import", str(out), "--dry-run", "--db", lab, "--json"])
+    assert json.loads(again.stdout)["duplicates"]["trial"] == 2

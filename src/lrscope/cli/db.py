@@ -61,6 +61,23 @@ def register(app: typer.Typer) -> None:
     app.add_typer(db_app, name="db")
 
 
+def _target(db: str | None, dry_run: bool) -> str:
+    """The store to import into; for a dry run into a file not made yet, an empty one in memory."""
+    from lrscope.store import database_file
+
+    url = resolve_db_url(db)
+    path = database_file(url)
+    return "sqlite://" if dry_run and path is not None and not path.exists() else url
+
+
+def _plural(n: int, noun: str) -> str:
+    """``n`` and the record type ``noun`` in words: 1 range test, 6 policies."""
+    words = noun.replace("_", " ")
+    if n != 1:
+        words = words[:-1] + "ies" if words.endswith("y") else words + "s"
+    return f"{n} {words}"
+
+
 def _print(text: str) -> None:
     stdout.print(text, markup=False, highlight=False)
 
@@ -150,16 +167,12 @@ def export(
     when = parse_since(since, "lrscope db export")
     with Store.open(resolve_db_url(db), create=False, readonly=True) as store:
         summary = export_store(store, output, tasks=task, since=when, include_host=not no_host)
-    counts = ", ".join(f"{n} {kind}" for kind, n in summary.records.items() if n)
+    counts = ", ".join(_plural(n, kind) for kind, n in summary.records.items() if n)
     emit(
         summary.to_dict(),
         json_,
         lambda: _print(f"wrote {summary.path} ({summary.bytes:,} bytes): {counts or 'no records'}"),
     )
-
-
-def _plural(n: int, noun: str) -> str:
-    return f"{n} {noun.replace('_', ' ')}{'s' * (n != 1)}"
 
 
 def _render_import(summary: ImportSummary, what: str) -> None:
@@ -193,7 +206,7 @@ def import_(
     from lrscope.store.exchange import import_export, read_export
 
     parsed = read_export(file)  # a malformed file is refused before the store is opened
-    with Store.open(resolve_db_url(db), create=not dry_run) as store:
+    with Store.open(_target(db, dry_run)) as store:
         summary = import_export(store, parsed, dry_run=dry_run)
     emit(summary.to_dict(), json_, lambda: _render_import(summary, f"import of {file.name}"))
 
@@ -214,6 +227,6 @@ def merge(
     from lrscope.store.exchange import merge_store, parse_since
 
     when = parse_since(since, "lrscope db merge")
-    with Store.open(resolve_db_url(db), create=not dry_run) as store:
+    with Store.open(_target(db, dry_run)) as store:
         summary = merge_store(store, source, tasks=task, since=when, dry_run=dry_run)
     emit(summary.to_dict(), json_, lambda: _render_import(summary, f"merge of {summary.file}"))
