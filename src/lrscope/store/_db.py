@@ -199,7 +199,7 @@ class Database:
         conflicts = 0
         while True:
             try:
-                return self._once(work, write, snapshot)
+                return self._once(work, write, snapshot, what)
             except IntegrityError:
                 conflicts += 1
                 if not retry_conflicts or conflicts > _MAX_CONFLICTS:
@@ -212,20 +212,20 @@ class Database:
             time.sleep(delay_s * (0.5 + random.random()))
             delay_s = min(delay_s * 2.0, 0.5)
 
-    def _once(self, work: Callable[[Session], T], write: bool, snapshot: bool = False) -> T:
+    def _once(self, work: Callable[[Session], T], write: bool, snapshot: bool, what: str) -> T:
         lock = self._memory_lock or contextlib.nullcontext()
         bind = self._write if write else self.engine
         if snapshot and self.dialect == "postgresql":
             bind = bind.execution_options(isolation_level="REPEATABLE READ")
         with (
             lock,
-            self._connect(bind) as connection,
+            self._connect(bind, what) as connection,
             Session(connection) as session,
             session.begin(),
         ):
             return work(session)
 
-    def _connect(self, bind: Engine) -> Connection:
+    def _connect(self, bind: Engine, what: str) -> Connection:
         """A connection from ``bind``; a failure to connect is the database's, never our bug.
 
         (A driver refusing the URL's options raises ProgrammingError here, which
@@ -236,7 +236,7 @@ class Database:
         except DBAPIError as exc:
             if _transient(exc):
                 raise
-            raise self.error(exc, "open") from None
+            raise self.error(exc, what) from None
 
     def error(self, exc: BaseException, what: str) -> StoreError:
         """A one-line StoreError for a failed database operation (credentials hidden)."""
