@@ -24,10 +24,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from lrscope.errors import ParameterError
+from lrscope.validation import Choice, check
 
 __all__ = [
+    "AGGREGATED_METRICS",
     "CLASSIFICATION_METRICS",
+    "COMMON_METRICS",
     "METRICS",
     "RANK_METRICS",
     "REGRESSION_METRICS",
@@ -122,10 +124,10 @@ CLASSIFICATION_METRICS: Mapping[str, Metric] = _table(
             "step at which the best value of the primary metric was first reached",
             digits=0,
         ),
+        Metric("ld", "LD", "min", "nats", "loss difference: test loss minus train loss"),
         Metric("ac", "AC", "max", "fraction", "average confidence of correct predictions"),
         Metric("cd", "CD", "min", "fraction", "confidence deviation of correct predictions"),
         Metric("cdac", "CDAC", "min", "fraction", "confidence deviation across classes"),
-        Metric("ld", "LD", "min", "nats", "loss difference: test loss minus train loss"),
         Metric("wall_s", "Wall s", "min", "s", "wall time per trial, seconds", digits=1),
     )
 )
@@ -165,25 +167,35 @@ METRICS: Mapping[str, Metric] = {
     **COMMON_METRICS,
 }
 
-#: The metrics ``lrscope rank --metric`` and ``tune --metric`` accept.
-RANK_METRICS: tuple[str, ...] = tuple(name for name in METRICS if name != "n_params")
+#: The per-trial metrics a ranking averages over seeds (``<name>_mean``,
+#: ``<name>_std`` in its rows), in column order.
+AGGREGATED_METRICS: tuple[str, ...] = tuple(CLASSIFICATION_METRICS)
+
+#: The metrics ``lrscope rank --metric``, ``tune --metric`` and the report
+#: rank by: the aggregated ones and the share of diverged seeds.
+RANK_METRICS: tuple[str, ...] = (*AGGREGATED_METRICS, "diverged_rate")
 
 
 def get_metric(
-    name: str, *, extra: Mapping[str, Metric] | None = None, owner: str = "the ranking"
+    name: str,
+    *,
+    among: Iterable[str] = RANK_METRICS,
+    extra: Mapping[str, Metric] | None = None,
+    owner: str = "the ranking",
 ) -> Metric:
-    """The metric called ``name`` among the built-ins and ``extra`` (a task's own).
+    """The metric called ``name`` among the built-ins named in ``among`` and ``extra``.
 
-    ``owner`` names the caller in the error message ("The 'metric' parameter
-    of lrscope rank must be one of top1, top5, ...").
+    ``among`` defaults to :data:`RANK_METRICS` (what a ranking can order by);
+    ``extra`` adds a task's own metrics. ``owner`` names the caller in the
+    error message ("The 'metric' parameter of the ranking must be a str among
+    {'top1', 'top5', ...}. Got 'accuracy' instead.").
 
     Raises:
         ParameterError: an unknown name; the message lists the known ones.
     """
-    known = {**METRICS, **(extra or {})}
-    if not isinstance(name, str) or name not in known:
-        raise ParameterError(owner, "metric", f"one of {', '.join(known)}", name)
-    return known[name]
+    known = {**{n: METRICS[n] for n in among}, **(extra or {})}
+    chosen: str = check(owner, "metric", name, Choice(tuple(known)))
+    return known[chosen]
 
 
 def metric_help(names: Iterable[str] = RANK_METRICS) -> str:

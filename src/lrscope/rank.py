@@ -5,18 +5,20 @@ Trials are grouped by ``(task, spec, steps)``. For each group:
 - ``n``: trials measured (stored ``done`` or ``diverged``; ``failed`` and
   ``running`` trials are not measurements and are left out); ``n_diverged``
   and ``diverged_rate = n_diverged / n``.
-- for every metric ``m`` of :data:`METRICS`, ``m_mean`` and ``m_std``: the
-  mean and the sample standard deviation (``n - 1`` in the denominator) over
-  the *non-diverged* trials whose value is finite. A diverged trial's numbers
+- for every metric ``m`` of :data:`lrscope.metrics.AGGREGATED_METRICS`,
+  ``m_mean`` and ``m_std``: the mean and the sample standard deviation
+  (``n - 1`` in the denominator) over the *non-diverged* trials whose value
+  is finite. A diverged trial's numbers
   describe a model that blew up, so they are not averaged in; the failure
   shows in ``diverged_rate`` instead. With one such value the std is NaN;
   with none (every seed diverged) mean and std are NaN. NaN is printed as
   ``-`` in the table, empty in CSV and ``null`` in JSON.
 - ``n_params``: the policy's number of parameters (LRBench's #Param).
 
-Ranking (:func:`rank_trials`): by the chosen metric's mean, best first
-(higher is better for accuracies and confidence, lower for ``best_iter``,
-``ld``, ``cd``, ``cdac``, ``wall_s`` and ``diverged_rate``); ties by the smaller
+Ranking (:func:`rank_trials`): by the chosen metric's mean, best first, in
+the metric's direction from the table of :mod:`lrscope.metrics` (higher is
+better for accuracies and confidence, lower for ``best_iter``, ``ld``,
+``cd``, ``cdac``, ``wall_s`` and ``diverged_rate``); ties by the smaller
 ``best_iter`` mean, then the smaller ``diverged_rate``, then the spec.
 Groups whose metric mean is NaN (every seed diverged) come last.
 
@@ -39,9 +41,10 @@ import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from lrscope.errors import ParameterError
+from lrscope.metrics import AGGREGATED_METRICS, Metric, get_metric
+from lrscope.validation import FINITE_FLOAT, INVALID
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas  # type: ignore[import-untyped,unused-ignore]
@@ -50,40 +53,53 @@ if TYPE_CHECKING:  # pragma: no cover
     from lrscope.store import Store
 
 __all__ = [
-    "HIGHER_IS_BETTER",
-    "METRICS",
-    "RANK_METRICS",
     "PolicyStats",
     "Ranking",
+    "TrialLike",
     "aggregate",
     "rank",
     "rank_trials",
 ]
 
-METRICS = ("top1", "top5", "best_top1", "best_iter", "ld", "ac", "cd", "cdac", "wall_s")
-RANK_METRICS = (*METRICS, "diverged_rate")
-HIGHER_IS_BETTER = frozenset({"top1", "top5", "best_top1", "ac"})
 _MEASURED = ("done", "diverged")
+_OWNER = "the ranking"
 
 
-def _get(record: Any, name: str, default: Any = None) -> Any:
-    if isinstance(record, Mapping):
-        return record.get(name, default)
-    return getattr(record, name, default)
+class TrialLike(Protocol):
+    """What a ranking reads of a trial: a store ``TrialRecord`` or a ``TrialResult``.
+
+    Besides these, every metric of :data:`lrscope.metrics.AGGREGATED_METRICS`
+    is read as an attribute of that name (a float; ``None`` or NaN when not
+    measured). A record with a ``status`` (the store's) is measured when it is
+    ``done`` or ``diverged``; one without (an engine result) always is, and
+    counts as diverged when ``diverged`` is true.
+    """
+
+    @property
+    def task(self) -> str: ...
+    @property
+    def spec(self) -> str: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def steps(self) -> int: ...
+    @property
+    def n_params(self) -> int | None: ...
+    @property
+    def diverged(self) -> bool: ...
 
 
-def _status(record: Any) -> str:
-    status = _get(record, "status")
-    if status is None:  # a TrialResult, or a plain dict of one
-        return "diverged" if _get(record, "diverged") else "done"
+def _status(record: TrialLike) -> str:
+    status = getattr(record, "status", None)
+    if status is None:  # an engine TrialResult: finished, maybe diverged
+        return "diverged" if record.diverged else "done"
     return str(getattr(status, "value", status))
 
 
-def _finite(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
+def _finite(value: object) -> float | None:
+    """``value`` as a float if it is a finite number (not a bool), else None."""
+    number = FINITE_FLOAT.coerce(value)
+    return None if number is INVALID else float(number)
 
 
 def _mean_std(values: Sequence[float]) -> tuple[float, float]:
@@ -95,7 +111,13 @@ def _mean_std(values: Sequence[float]) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class PolicyStats:
-    """One row of a ranking: a policy (spec) at a step budget on a task."""
+    """One row of a ranking: a policy (spec) at a step budget on a task.
+
+    ``mean[m]`` and ``std[m]`` for every ``m`` of
+    :data:`lrscope.metrics.AGGREGATED_METRICS` (see the module docstring for
+    NaN), ``n`` trials measured of which ``n_diverged`` diverged, ``rank``
+    (1 = best; 0 before ranking), ``pareto`` (on the accuracy/cost front).
+    """
 
     task: str
     spec: str
@@ -114,6 +136,10 @@ class PolicyStats:
         """Fraction of the measured trials that diverged, in [0, 1]."""
         return self.n_diverged / self.n if self.n else math.nan
 
+    def value(self, metric: str) -> float:
+        """What the ranking orders by for ``metric``: its mean, or ``diverged_rate``."""
+        return self.diverged_rate if metric == "diverged_rate" else self.mean[metric]
+
     def to_dict(self) -> dict[str, Any]:
         """Flat row: identity, counts, ``<metric>_mean`` / ``<metric>_std``, rank, pareto."""
         row: dict[str, Any] = {
@@ -127,32 +153,32 @@ class PolicyStats:
             "n_params": self.n_params,
             "seeds": list(self.seeds),
         }
-        for metric in METRICS:
+        for metric in AGGREGATED_METRICS:
             row[f"{metric}_mean"] = self.mean[metric]
             row[f"{metric}_std"] = self.std[metric]
         row["pareto"] = self.pareto
         return row
 
 
-def aggregate(records: Iterable[Any]) -> list[PolicyStats]:
+def aggregate(records: Iterable[TrialLike]) -> list[PolicyStats]:
     """Group measured trials by ``(task, spec, steps)`` and average over seeds.
 
-    ``records`` are store records, :class:`~lrscope.engine.TrialResult` objects
-    or mappings with the same fields. The result is unranked, sorted by key.
+    ``records`` are store records or :class:`~lrscope.engine.TrialResult`
+    objects (:class:`TrialLike`). The result is unranked, sorted by key.
     """
-    groups: dict[tuple[str, str, int], list[Any]] = {}
+    groups: dict[tuple[str, str, int], list[TrialLike]] = {}
     for record in records:
         if _status(record) in _MEASURED:
-            key = (str(_get(record, "task")), str(_get(record, "spec")), int(_get(record, "steps")))
+            key = (str(record.task), str(record.spec), int(record.steps))
             groups.setdefault(key, []).append(record)
     stats = []
     for (task, spec, steps), members in sorted(groups.items()):
         healthy = [r for r in members if _status(r) == "done"]
         means, stds = {}, {}
-        for metric in METRICS:
-            values = [v for r in healthy if (v := _finite(_get(r, metric))) is not None]
+        for metric in AGGREGATED_METRICS:
+            values = [v for r in healthy if (v := _finite(getattr(r, metric, None))) is not None]
             means[metric], stds[metric] = _mean_std(values)
-        n_params = _get(members[0], "n_params")
+        n_params = members[0].n_params
         stats.append(
             PolicyStats(
                 task=task,
@@ -163,20 +189,14 @@ def aggregate(records: Iterable[Any]) -> list[PolicyStats]:
                 n_params=None if n_params is None else int(n_params),
                 mean=means,
                 std=stds,
-                seeds=tuple(sorted(int(_get(r, "seed", 0)) for r in members)),
+                seeds=tuple(sorted(int(r.seed) for r in members)),
             )
         )
     return stats
 
 
-def _value(row: PolicyStats, metric: str) -> float:
-    return row.diverged_rate if metric == "diverged_rate" else row.mean[metric]
-
-
-def _sort_key(row: PolicyStats, metric: str) -> tuple[Any, ...]:
-    value = _value(row, metric)
-    missing = math.isnan(value)
-    signed = 0.0 if missing else (-value if metric in HIGHER_IS_BETTER else value)
+def _sort_key(row: PolicyStats, metric: Metric) -> tuple[Any, ...]:
+    missing, signed = metric.sort_key(row.value(metric.name))
     best_iter = row.mean["best_iter"]
     return (
         missing,
@@ -205,31 +225,32 @@ def pareto_front(rows: Sequence[PolicyStats]) -> list[bool]:
     return front
 
 
-def check_metric(metric: str) -> str:
-    """``metric`` if it can rank, else :class:`ParameterError` listing the choices."""
-    if metric not in RANK_METRICS:
-        raise ParameterError("rank", "metric", f"one of {', '.join(RANK_METRICS)}", metric)
-    return metric
+def rank_trials(records: Iterable[TrialLike], metric: str = "best_top1") -> Ranking:
+    """Aggregate ``records`` (see :func:`aggregate`), order them, mark the Pareto front.
 
-
-def rank_trials(records: Iterable[Any], metric: str = "best_top1") -> Ranking:
-    """Aggregate ``records`` (see :func:`aggregate`), order them, mark the Pareto front."""
-    check_metric(metric)
-    rows = sorted(aggregate(records), key=lambda r: _sort_key(r, metric))
+    Raises:
+        ParameterError: ``metric`` is not one of :data:`lrscope.metrics.RANK_METRICS`.
+    """
+    chosen = get_metric(metric, owner=_OWNER)
+    rows = sorted(aggregate(records), key=lambda r: _sort_key(r, chosen))
     front = pareto_front(rows)
     ranked = tuple(
         replace(row, rank=i + 1, pareto=on_front)
         for i, (row, on_front) in enumerate(zip(rows, front, strict=True))
     )
     tasks = sorted({row.task for row in ranked})
-    return Ranking(task=", ".join(tasks), metric=metric, rows=ranked)
+    return Ranking(task=", ".join(tasks), metric=chosen.name, rows=ranked)
 
 
 def rank(store: Store, task: str, metric: str = "best_top1", steps: int | None = None) -> Ranking:
-    """Rank the trials of ``task`` stored in ``store`` (optionally one step budget)."""
-    check_metric(metric)
-    records = [r for r in store.trials(task=task) if steps is None or _get(r, "steps") == steps]
-    ranking = rank_trials(records, metric)
+    """Rank the trials of ``task`` stored in ``store`` (optionally one step budget).
+
+    Raises:
+        ParameterError: ``metric`` is not one of :data:`lrscope.metrics.RANK_METRICS`.
+    """
+    chosen = get_metric(metric, owner=_OWNER)
+    records = [r for r in store.trials(task=task) if steps is None or r.steps == steps]
+    ranking = rank_trials(records, chosen.name)
     return replace(ranking, task=task)
 
 
@@ -278,18 +299,19 @@ class Ranking:
         return pandas.DataFrame(self.to_dicts())
 
     def table(self) -> Table:
-        """A rich table, best first: accuracies in %, each metric as ``mean±std``.
+        """A rich table, best first: each metric as ``mean±std`` in its display unit.
 
-        Shows the ranking metric, best_top1, best_iter, top1, ld and wall_s;
-        ``-`` is NaN; ``*`` marks the Pareto front. Every metric (top5, ac, cd,
-        cdac too) is in :meth:`to_dicts`, JSON and CSV.
+        Shows the ranking metric, best_top1, best_iter, top1, ld and wall_s
+        (headers, units and digits from :mod:`lrscope.metrics`); ``-`` is NaN;
+        ``*`` marks the Pareto front. Every metric (top5, ac, cd, cdac too) is
+        in :meth:`to_dicts`, JSON and CSV.
         """
         from rich.table import Table
         from rich.text import Text
 
         shown = ("best_top1", "best_iter", "top1", "ld", "wall_s")
-        metrics = [m for m in (self.metric, *shown) if m != "diverged_rate"]
-        metrics = list(dict.fromkeys(metrics))
+        names = [m for m in (self.metric, *shown) if m != "diverged_rate"]
+        metrics = [get_metric(m) for m in dict.fromkeys(names)]
         several_budgets = len({row.steps for row in self.rows}) > 1
         table = Table(title=Text(f"{self.task}: ranked by {self.metric} (* = Pareto front)"))
         table.add_column("#", justify="right")
@@ -299,30 +321,13 @@ class Ranking:
         table.add_column("n", justify="right")
         table.add_column("div", justify="right")
         for metric in metrics:
-            table.add_column(_HEADERS.get(metric, metric), justify="right")
+            table.add_column(metric.header, justify="right")
         table.add_column("*", justify="center")
         for row in self.rows:
             cells: list[str | Text] = [str(row.rank), Text(row.spec)]  # specs are not markup
             cells += [str(row.steps)] if several_budgets else []
             cells += [str(row.n), f"{row.diverged_rate:.0%}"]
-            cells += [_format(row, metric) for metric in metrics]
+            cells += [m.format(row.mean[m.name], row.std[m.name]) for m in metrics]
             cells.append("*" if row.pareto else "")
             table.add_row(*cells)
         return table
-
-
-_HEADERS = {"top1": "top1 %", "top5": "top5 %", "best_top1": "best_top1 %", "wall_s": "wall s"}
-_PERCENT = frozenset({"top1", "top5", "best_top1"})
-
-
-def _format(row: PolicyStats, metric: str) -> str:
-    """``mean±std`` in the metric's display unit; ``-`` for NaN, no ``±`` for one seed."""
-    mean, std = row.mean[metric], row.std[metric]
-    if math.isnan(mean):
-        return "-"
-    if metric in _PERCENT:
-        mean, std, digits = 100 * mean, 100 * std, 1
-    else:
-        digits = {"best_iter": 0, "wall_s": 1}.get(metric, 3)
-    text = f"{mean:.{digits}f}"
-    return text if math.isnan(std) else f"{text}±{std:.{digits}f}"

@@ -24,7 +24,7 @@ def invoke(*args: str) -> object:
 
 
 def tri2_reference(t: int, k0: float, k1: float, l: int) -> float:  # noqa: E741
-    """POLICIES.md's TRI2, written out independently of the library."""
+    """docs/policies.md's TRI2, written out independently of the library."""
     x = t % (2 * l)
     tri = x / l if x <= l else 2 - x / l
     return k0 + (k1 - k0) * tri / 2 ** math.floor(t / (2 * l))
@@ -57,8 +57,8 @@ def test_acceptance_bad_k1_exits_2_with_one_line_naming_k1() -> None:
 def test_steps_must_be_at_least_one(steps: str) -> None:
     result = invoke("values", "FIX(k0=0.1)", "--steps", steps)
     assert result.exit_code == 2
-    assert "'--steps'" in result.stderr
-    assert ">= 1" in result.stderr
+    assert "The '--steps' parameter of lrscope policies values" in result.stderr
+    assert "an int in the range [1, inf)" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 

@@ -154,7 +154,14 @@ def test_human_output_is_a_table() -> None:
         (["--task", "nope", "--policy", "FIX(k0=0.1)", "--steps", "5"], "unknown task 'nope'"),
         (["--task", "mnist1d-cnn", "--policy", "FIX(k0=-1)", "--steps", "5"], "'k0'"),
         (["--task", "mnist1d-cnn", "--policy", "WHAT(k0=1)", "--steps", "5"], "WHAT"),
-        (["--task", "mnist1d-cnn", "--policy", "FIX(k0=0.1)", "--steps", "0"], "'--steps'"),
+        (
+            ["--task", "mnist1d-cnn", "--policy", "FIX(k0=0.1)", "--steps", "0"],
+            "The 'steps' parameter of run_trial must be an int in the range [1, inf)",
+        ),
+        (
+            ["--task", "mnist1d-cnn", "--policy", "FIX(k0=0.1)", "--steps", "5", "--seed", "-1"],
+            "The 'seed' parameter of run_trial",
+        ),
         (
             ["--task", "mnist1d-cnn", "--policy", "FIX(k0=0.1)", "--steps", "5", "--threads", "-1"],
             "'--threads'",

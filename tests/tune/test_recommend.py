@@ -53,8 +53,8 @@ def test_policies_carry_over_to_a_similar_task_with_evidence(
     assert len(target_tests) == 1  # the target's range test was run and stored
     (first, second) = result.recommendations
     assert first.source_task == "blobs4-mlp"
-    assert first.source_spec == tuned.ranking[0]["spec"]
-    assert second.source_spec == tuned.ranking[1]["spec"]
+    assert first.source_spec == tuned.ranking[0].spec
+    assert second.source_spec == tuned.ranking[1].spec
     assert first.similarity == pytest.approx(0.75)
     assert first.step_factor == pytest.approx(4 / 8)  # epochs of 4 and 8 steps
     target_lr = target_tests[0].result["suggestions"]["suggested_lr"]["lr"]
@@ -83,7 +83,7 @@ def test_exact_match_recommends_the_task_own_winners_unscaled(db_url: str, mlp_r
     assert rec.source_task == "blobs4-mlp"
     assert rec.similarity == 1.0
     assert (rec.lr_factor, rec.step_factor) == (1.0, 1.0)
-    assert rec.spec == tuned.ranking[0]["spec"]
+    assert rec.spec == tuned.ranking[0].spec
 
 
 def _imported_digits_mlp(tmp_path: Path) -> str:

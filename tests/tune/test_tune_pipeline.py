@@ -81,17 +81,27 @@ def test_tune_stores_everything_ranks_survivors_and_resumes(db_url: str, mlp_ref
     assert result.baseline_spec.startswith("FIX(")
     assert len(result.survivors) == 2
     assert result.winner_spec in {*result.survivors, result.baseline_spec}
-    assert [row["rank"] for row in result.ranking] == [1, 2, 3]
+    assert [row.rank for row in result.ranking] == [1, 2, 3]
     assert len(result.winner_top1) == 2
     assert result.time_to_accuracy is not None
     assert result.to_dict()["winner_spec"] == result.winner_spec
     # the winner is within `tie` of the best final top-1, and no tied policy
     # reached FIX's best top-1 sooner
-    best = result.ranking[0]["top1_mean"]
-    assert result.winner["top1_mean"] >= best - result.tie - 1e-12
+    best = result.ranking[0].mean["top1"]
+    assert result.winner_stats.mean["top1"] >= best - result.tie - 1e-12
+    assert result.winner_stats in result.ranking
+    assert result.baseline_stats.spec == result.baseline_spec
     assert result.winner_spec in result.tied
     assert result.winner_reason
-    reach = {row["spec"]: row["steps_to_fix_best"] for row in result.ranking}
+    reach = dict(result.steps_to_fix_best)
+    assert set(reach) == {row.spec for row in result.ranking}
+    # the JSON rows keep their keys: the flat row plus steps_to_fix_best
+    document = result.to_dict()
+    for row, stats in zip(document["ranking"], result.ranking, strict=True):
+        assert row == {**stats.to_dict(), "steps_to_fix_best": reach[stats.spec]}
+    by_spec = {row["spec"]: row for row in document["ranking"]}
+    assert document["winner"] == result.winner == by_spec[result.winner_spec]
+    assert document["baseline"] == result.baseline == by_spec[result.baseline_spec]
     won = reach[result.winner_spec]
     for spec in result.tied:
         if won is None:

@@ -1,6 +1,6 @@
 """Options, output and progress shared by every command.
 
-Conventions (shared/ARCHITECTURE.md): ``--json`` prints one JSON document on
+Conventions (docs/architecture.md): ``--json`` prints one JSON document on
 stdout and nothing else there; human output is a rich table or text; progress
 goes to stderr and is off with ``--quiet`` or when stderr is not a terminal.
 """
@@ -88,10 +88,9 @@ def emit(document: Any, as_json: bool, render: Callable[[], None]) -> None:
 
 def set_torch_threads(command: str, threads: int) -> None:
     """Apply ``--threads`` (0 keeps torch's default); imports torch."""
-    from lrscope.errors import ParameterError
+    from lrscope.validation import Interval, check
 
-    if threads < 0:
-        raise ParameterError(command, "--threads", "an int >= 0", threads)
+    threads = check(command, "--threads", threads, Interval(int, 0, None, "left"))
     if threads > 0:
         import torch
 

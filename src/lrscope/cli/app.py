@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
+from lrscope import __version__
 from lrscope.errors import LRScopeError
 
 EXIT_USAGE = 2
@@ -72,9 +73,31 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+
+def _print_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"lrscope {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the version and exit.",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    """Find, compare and apply learning-rate policies for PyTorch."""
+
+
 # --- command registration: one module per command or command group --------
 # (each module exposes `register(app)`; registered in the order of the help,
-# which follows the workflow of shared/ARCHITECTURE.md)
+# which follows the workflow of docs/architecture.md)
 from lrscope.cli import bench as _bench  # noqa: E402
 from lrscope.cli import db as _db  # noqa: E402
 from lrscope.cli import demo as _demo  # noqa: E402

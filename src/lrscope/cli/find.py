@@ -15,13 +15,13 @@ that produced it, the curves (``lr``, ``loss``, ``smoothed_loss``) and
 each short run; without ``--lr`` a range test finds the peak first) and prints
 the table and the best value.
 
-Options are checked before any data is loaded; torch and matplotlib are
-imported inside the command.
+The options build a :class:`~lrscope.rangetest.RangeTestSettings` (or the
+sweep's settings) before any data is loaded, so a bad value gets exactly the
+library's message; torch and matplotlib are imported inside the command.
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -36,7 +36,17 @@ from lrscope.cli._common import (
     resolve_db_url,
     stdout,
 )
-from lrscope.errors import LRScopeError, ParameterError
+from lrscope.errors import LRScopeError
+from lrscope.rangetest.settings import (
+    DEFAULT_END_LR,
+    DEFAULT_EVAL_SAMPLES,
+    DEFAULT_START_LR,
+    MomentumSweepSettings,
+    RangeTestSettings,
+    SweepSettings,
+    WeightDecaySettings,
+)
+from lrscope.validation import COUNT, Choice, OrNone, check
 
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.rangetest import RangeTestResult, SweepResult
@@ -57,33 +67,10 @@ def register(app: typer.Typer) -> None:
     app.command("find")(find)
 
 
-def _check_ramp(mode: str, start_lr: float, end_lr: float, eval_samples: int) -> None:
-    if mode not in ("exp", "linear"):
-        raise ParameterError(_OWNER, "--mode", "one of exp, linear", mode)
-    if not (math.isfinite(start_lr) and start_lr > 0):
-        raise ParameterError(_OWNER, "--start-lr", "a float > 0", start_lr)
-    if not (math.isfinite(end_lr) and end_lr > start_lr):
-        raise ParameterError(_OWNER, "--end-lr", "a float > --start-lr", end_lr)
-    if eval_samples < 1:
-        raise ParameterError(_OWNER, "--eval-samples", "an int >= 1", eval_samples)
-
-
-def _check_options(
-    sweep: str | None,
-    steps: int | None,
-    eval_every: int | None,
-    lr: float | None,
-    plot: Path | None,
+def _check_combination(
+    sweep: str | None, eval_every: int | None, lr: float | None, plot: Path | None
 ) -> None:
-    """Reject bad options before any data is loaded or any training starts."""
-    if sweep is not None and sweep not in _SWEEPS:
-        raise ParameterError(_OWNER, "--sweep", "one of momentum, weight-decay", sweep)
-    if steps is not None and steps < (10 if sweep else 5):
-        raise ParameterError(_OWNER, "--steps", f"an int >= {10 if sweep else 5}", steps)
-    if eval_every is not None and eval_every < 1:
-        raise ParameterError(_OWNER, "--eval-every", "an int >= 1", eval_every)
-    if lr is not None and not (math.isfinite(lr) and lr > 0):
-        raise ParameterError(_OWNER, "--lr", "a float > 0", lr)
+    """Reject options that do not go together, before any data is loaded."""
     if lr is not None and sweep is None:
         raise LRScopeError("--lr only applies with --sweep momentum|weight-decay")
     if sweep is not None and (plot is not None or eval_every is not None):
@@ -180,23 +167,25 @@ def _render_sweep(result: SweepResult) -> None:
     )
 
 
-def _run_sweep(
-    the_task: Task, sweep: str, lr: float | None, steps: int | None, seed: int, quiet: bool
-) -> SweepResult:
+def _sweep_settings(sweep: str, lr: float | None, steps: int | None, seed: int) -> SweepSettings:
+    if sweep == "momentum":
+        return MomentumSweepSettings(lr=lr, steps=steps, seeds=(seed,))
+    return WeightDecaySettings(lr=lr, steps=steps, seeds=(seed,))
+
+
+def _run_sweep(the_task: Task, settings: SweepSettings, quiet: bool) -> SweepResult:
     from lrscope.rangetest import momentum_sweep, weight_decay_search
 
-    with progress_bar(f"{sweep} sweep of {the_task.name}", None, quiet) as advance:
+    with progress_bar(f"{settings.owner} of {the_task.name}", None, quiet) as advance:
 
         def on_progress(done: int, total: int) -> None:
             advance(1)
 
-        if sweep == "momentum":
-            return momentum_sweep(
-                the_task, lr=lr, steps=steps, seeds=(seed,), on_progress=on_progress
-            )
-        return weight_decay_search(
-            the_task, lr=lr, steps=steps, seeds=(seed,), on_progress=on_progress
-        )
+        if isinstance(settings, MomentumSweepSettings):
+            return momentum_sweep(the_task, settings, on_progress=on_progress)
+        if isinstance(settings, WeightDecaySettings):
+            return weight_decay_search(the_task, settings, on_progress=on_progress)
+        raise TypeError(f"not a sweep's settings: {settings!r}")  # pragma: no cover
 
 
 #: Below this many input numbers per batch, intra-op threads cost more than
@@ -229,8 +218,12 @@ def find(
         ),
     ],
     mode: Annotated[str, typer.Option("--mode", help="Ramp: exp or linear.")] = "exp",
-    start_lr: Annotated[float, typer.Option("--start-lr", help="lr of the first step.")] = 1e-5,
-    end_lr: Annotated[float, typer.Option("--end-lr", help="lr of the last step.")] = 10.0,
+    start_lr: Annotated[
+        float, typer.Option("--start-lr", help="lr of the first step.")
+    ] = DEFAULT_START_LR,
+    end_lr: Annotated[
+        float, typer.Option("--end-lr", help="lr of the last step.")
+    ] = DEFAULT_END_LR,
     steps: Annotated[
         int | None,
         typer.Option(
@@ -251,7 +244,7 @@ def find(
     ] = None,
     eval_samples: Annotated[
         int, typer.Option("--eval-samples", help="Size of the fixed test subset.")
-    ] = 1000,
+    ] = DEFAULT_EVAL_SAMPLES,
     data_dir: Annotated[
         Path | None,
         typer.Option("--data-dir", help="Directory of on-disk datasets.", show_default=False),
@@ -289,10 +282,18 @@ def find(
     quiet: QuietOpt = False,
 ) -> None:
     """Range test: suggested_lr, min_lr, max_lr, curves; or a momentum / weight-decay sweep."""
-    _check_ramp(mode, start_lr, end_lr, eval_samples)
-    _check_options(sweep, steps, eval_every, lr, plot)
-    if threads is not None and threads < 1:
-        raise ParameterError(_OWNER, "--threads", "an int >= 1", threads)
+    sweep = check(_OWNER, "--sweep", sweep, OrNone(Choice(_SWEEPS)))
+    settings = RangeTestSettings(
+        mode=mode,
+        start_lr=start_lr,
+        end_lr=end_lr,
+        steps=None if sweep else steps,
+        eval_every=eval_every,
+        eval_samples=eval_samples,
+    )
+    sweep_settings = None if sweep is None else _sweep_settings(sweep, lr, steps, seed)
+    _check_combination(sweep, eval_every, lr, plot)
+    threads = check(_OWNER, "--threads", threads, OrNone(COUNT))
     import torch
 
     from lrscope.tasks import get_task
@@ -301,25 +302,17 @@ def find(
     chosen = threads if threads is not None else _auto_threads(the_task)
     if chosen is not None:
         torch.set_num_threads(chosen)
-    if sweep is not None:
-        found = _run_sweep(the_task, sweep, lr, steps, seed, quiet)
+    if sweep_settings is not None:
+        found = _run_sweep(the_task, sweep_settings, quiet)
         emit(found.to_dict(), as_json, lambda: _render_sweep(found))
         return
 
-    from lrscope.rangetest import default_steps, plot_range_test, range_test
+    from lrscope.rangetest import plot_range_test, range_test
 
-    total = steps if steps is not None else default_steps(the_task.steps_per_epoch)
+    total = settings.steps_for(the_task.steps_per_epoch)
     with progress_bar(f"range test {the_task.name}", total, quiet) as advance:
         result = range_test(
-            the_task,
-            mode=mode,
-            start_lr=start_lr,
-            end_lr=end_lr,
-            steps=total,
-            seed=seed,
-            eval_every=eval_every,
-            eval_samples=eval_samples,
-            on_progress=lambda done, total: advance(1),
+            the_task, settings, seed=seed, on_progress=lambda done, total: advance(1)
         )
     stored_id, stored_url = _store(result, db)
     if plot is not None:

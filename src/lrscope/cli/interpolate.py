@@ -9,7 +9,7 @@
 
 ``--from`` is network A (:math:`\\alpha = 0`), ``--to`` is network B
 (:math:`\\alpha = 1`); the networks evaluated are
-:math:`(1-\\alpha)\\,A + \\alpha\\,B` (seed 000, section 3). Repeat ``--from`` /
+:math:`(1-\\alpha)\\,A + \\alpha\\,B` (Smith and Topin 2017, section 3). Repeat ``--from`` /
 ``--to`` (paired in order) and ``--label`` to compare several pairs: each
 becomes one panel of the same ``--plot`` figure, side by side, e.g.::
 
@@ -27,6 +27,9 @@ interpolation is ``InterpolationResult.to_dict()`` (``source_a``,
 ``test_loss_barrier``) and ``stored_id``. Results are stored in the results
 database (``--db``, default ``$LRSCOPE_DB`` else ``sqlite:///lrscope.db``)
 unless ``--no-store``.
+
+The options build an :class:`~lrscope.landscape.InterpolationSettings` before
+any model or data is loaded; a bad value gets the library's message.
 """
 
 from __future__ import annotations
@@ -39,6 +42,12 @@ import typer
 
 from lrscope.cli._common import DbOpt, JsonOpt, QuietOpt, emit, progress_bar, resolve_db_url, stdout
 from lrscope.errors import ParameterError
+from lrscope.landscape.settings import (
+    DEFAULT_ALPHA_MAX,
+    DEFAULT_ALPHA_MIN,
+    DEFAULT_POINTS,
+    DEFAULT_TRAIN_SAMPLES,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.landscape import InterpolationResult
@@ -46,7 +55,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["interpolate", "register"]
 
 _OWNER = "lrscope interpolate"
-_LOSS_SCALES = ("log", "linear")
 
 
 def register(app: typer.Typer) -> None:
@@ -79,17 +87,6 @@ def _check_pairs(
             f"{len(labels)} label(s)",
         )
     return list(labels) if labels else [""] * len(sources_a)
-
-
-def _check_options(points: int, train_samples: int | None, loss_scale: str) -> None:
-    if points < 2:
-        raise ParameterError(_OWNER, "--points", "an int >= 2", points)
-    if train_samples is not None and train_samples < 1:
-        raise ParameterError(_OWNER, "--train-samples", "an int >= 1", train_samples)
-    if loss_scale not in _LOSS_SCALES:
-        raise ParameterError(
-            _OWNER, "--loss-scale", f"one of {', '.join(_LOSS_SCALES)}", loss_scale
-        )
 
 
 def _summary(result: InterpolationResult) -> dict[str, float]:
@@ -160,9 +157,13 @@ def interpolate(
     ] = None,
     points: Annotated[
         int, typer.Option("--points", help="Evenly spaced alphas (0 and 1 always added).")
-    ] = 29,
-    alpha_min: Annotated[float, typer.Option("--alpha-min", help="Smallest alpha.")] = -0.2,
-    alpha_max: Annotated[float, typer.Option("--alpha-max", help="Largest alpha.")] = 1.2,
+    ] = DEFAULT_POINTS,
+    alpha_min: Annotated[
+        float, typer.Option("--alpha-min", help="Smallest alpha.")
+    ] = DEFAULT_ALPHA_MIN,
+    alpha_max: Annotated[
+        float, typer.Option("--alpha-max", help="Largest alpha.")
+    ] = DEFAULT_ALPHA_MAX,
     recompute_bn: Annotated[
         bool,
         typer.Option(
@@ -170,11 +171,8 @@ def interpolate(
         ),
     ] = False,
     train_samples: Annotated[
-        int | None,
-        typer.Option(
-            "--train-samples", help="Training subsample size (default 10000).", show_default=False
-        ),
-    ] = None,
+        int, typer.Option("--train-samples", help="Training subsample size.")
+    ] = DEFAULT_TRAIN_SAMPLES,
     data_dir: Annotated[
         Path | None,
         typer.Option(
@@ -202,19 +200,28 @@ def interpolate(
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Loss and top-1 of (1 - alpha) * A + alpha * B against alpha (seed 000, Figure 3)."""
+    """Loss and top-1 of (1 - alpha) * A + alpha * B against alpha (Smith and Topin 2017)."""
+    from lrscope.landscape import InterpolationSettings
+    from lrscope.landscape.plot import LOSS_SCALE
+    from lrscope.validation import check
+
     sources_a, sources_b = list(from_ or []), list(to or [])
     labels = _check_pairs(sources_a, sources_b, label)
-    _check_options(points, train_samples, loss_scale)
-    from lrscope.landscape import alpha_grid, plot_interpolations
+    settings = InterpolationSettings(
+        points=points,
+        alpha_min=alpha_min,
+        alpha_max=alpha_max,
+        recompute_bn=recompute_bn,
+        train_samples=train_samples,
+    )
+    loss_scale = check("plot_interpolations", "loss_scale", loss_scale, LOSS_SCALE)
     from lrscope.landscape import interpolate as interpolate_weights
+    from lrscope.landscape import plot_interpolations
     from lrscope.tasks import get_task
 
-    alphas = alpha_grid(points, alpha_min, alpha_max)
     the_task = get_task(task, data_dir=data_dir)
-    extra = {} if train_samples is None else {"train_samples": train_samples}
     results: list[InterpolationResult] = []
-    per_pair = len(alphas) + 2
+    per_pair = len(settings.alphas()) + 2
     with progress_bar(f"{the_task.name} interpolate", per_pair * len(labels), quiet) as advance:
         for path_a, path_b, text in zip(sources_a, sources_b, labels, strict=True):
             results.append(
@@ -222,11 +229,9 @@ def interpolate(
                     the_task,
                     path_a,
                     path_b,
-                    alphas,
-                    recompute_bn=recompute_bn,
+                    settings=settings,
                     label=text,
                     on_progress=lambda done, total: advance(1),
-                    **extra,
                 )
             )
     if plot is not None:
@@ -235,7 +240,7 @@ def interpolate(
     ids: list[int | None] = list(_store(db_url, results)) if db_url else [None] * len(results)
     document: dict[str, Any] = {
         "task": the_task.name,
-        "recompute_bn": recompute_bn,
+        "recompute_bn": settings.recompute_bn,
         "train_samples": results[0].train_samples,
         "plot": str(plot) if plot is not None else None,
         "db": _hidden(db_url),

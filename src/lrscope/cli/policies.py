@@ -14,11 +14,11 @@ from typing import Annotated, Any
 import typer
 
 from lrscope.cli._common import JsonOpt, emit, stdout
-from lrscope.errors import LRScopeError, ParameterError
+from lrscope.errors import LRScopeError
 from lrscope.policies import Policy, parse, registry
 from lrscope.policies.base import PolicyList, format_value
 from lrscope.policies.plot import default_steps, draw_policies
-from lrscope.validation import IntList
+from lrscope.validation import COUNT, IntList, OrNone, check
 
 __all__ = ["register"]
 
@@ -49,8 +49,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _check_steps(command: str, steps: int | None) -> None:
-    if steps is not None and steps < 1:
-        raise ParameterError(f"lrscope policies {command}", "--steps", "an int >= 1", steps)
+    check(f"lrscope policies {command}", "--steps", steps, OrNone(COUNT))
 
 
 def _param_count(cls: type[Policy]) -> str:

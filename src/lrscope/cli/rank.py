@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from lrscope.cli._common import DbOpt, JsonOpt, print_json, resolve_db_url, stdout
-from lrscope.errors import ParameterError, TaskError
+from lrscope.errors import TaskError
+from lrscope.metrics import metric_help
+from lrscope.validation import Choice, check
 
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.rank import Ranking
@@ -49,8 +51,7 @@ def rank(
         str,
         typer.Option(
             "--metric",
-            help="Rank by this metric's mean: top1, top5, best_top1, best_iter, ld, ac, cd, "
-            "cdac, wall_s, diverged_rate.",
+            help=f"Rank by this metric's mean over seeds: {metric_help()}.",
         ),
     ] = "best_top1",
     steps: Annotated[
@@ -61,15 +62,10 @@ def rank(
     json_: JsonOpt = False,
 ) -> None:
     """Aggregate a task's stored trials per policy (mean, std over seeds) and rank them."""
-    from lrscope.rank import check_metric
     from lrscope.rank import rank as rank_store
     from lrscope.store import Store
 
-    if output_format not in FORMATS:
-        raise ParameterError(
-            "lrscope rank", "--format", f"one of {', '.join(FORMATS)}", output_format
-        )
-    check_metric(metric)
+    output_format = check("lrscope rank", "--format", output_format, Choice(FORMATS))
     with Store.open(resolve_db_url(db), create=False, readonly=True) as store:
         _check_task_known(store, task)
         ranking = rank_store(store, task, metric, steps=steps)

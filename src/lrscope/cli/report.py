@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 
 from lrscope.cli._common import DbOpt, JsonOpt, emit, resolve_db_url, stdout
+from lrscope.metrics import metric_help
 
 __all__ = ["register"]
 
@@ -41,8 +42,7 @@ def report(
         str,
         typer.Option(
             "--metric",
-            help="Rank by this metric's mean: top1, top5, best_top1, best_iter, ld, ac, cd, "
-            "cdac, wall_s, diverged_rate.",
+            help=f"Rank by this metric's mean over seeds: {metric_help()}.",
         ),
     ] = "best_top1",
     top: Annotated[

@@ -23,7 +23,6 @@ from lrscope.cli._common import (
     set_torch_threads,
     stdout,
 )
-from lrscope.errors import ParameterError
 
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.engine.result import TrialResult
@@ -142,8 +141,6 @@ def train(
 
     pol = parse(policy)
     set_torch_threads("lrscope train", threads)
-    if steps < 1:
-        raise ParameterError("lrscope train", "--steps", "an int >= 1", steps)
 
     from lrscope.engine import run_trial
     from lrscope.tasks import get_task

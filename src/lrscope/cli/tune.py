@@ -26,8 +26,10 @@ from lrscope.cli._common import (
     stderr,
     stdout,
 )
+from lrscope.metrics import metric_help
 from lrscope.tune.pipeline import DEFAULT_MAX_EPOCHS
 from lrscope.tune.select import DEFAULT_TIE
+from lrscope.validation import COUNT, Interval, check
 
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.recommend import RecommendResult
@@ -38,6 +40,9 @@ __all__ = ["register", "render_tune"]
 TaskOpt = Annotated[
     str, typer.Option("--task", help="Built-in name, module:function or file.py:function.")
 ]
+_MAX_EPOCHS = Interval(int, 0, None, "left")
+"""``--max-epochs``: 0 stands for ``max_epochs=None`` (no cap)."""
+
 DataDirOpt = Annotated[
     str | None, typer.Option("--data-dir", help="Directory of on-disk datasets (CIFAR-10, MNIST).")
 ]
@@ -65,6 +70,7 @@ def event_printer(quiet: bool) -> Any:
 def render_tune(result: TuneResult) -> None:
     """Human summary of a tuning run: ranking table, winner against FIX, time to accuracy."""
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(
         title=f"{result.task}: full trials, {result.steps} steps, seeds {list(result.seeds)}"
@@ -73,28 +79,28 @@ def render_tune(result: TuneResult) -> None:
     for header in headers:
         table.add_column(header)
     for row in result.ranking:
-        reached = row.get("steps_to_fix_best")
+        reached = result.steps_to_fix_best.get(row.spec)
         table.add_row(
-            str(row["rank"]),
-            ("* " if row["spec"] == result.winner_spec else "") + row["spec"],
-            f"{row['top1_mean']:.4f} ± {row['top1_std']:.4f}",
-            f"{row['best_top1_mean']:.4f}",
+            str(row.rank),
+            Text(("* " if row.spec == result.winner_spec else "") + row.spec),
+            f"{row.mean['top1']:.4f} ± {row.std['top1']:.4f}",
+            f"{row.mean['best_top1']:.4f}",
             "never" if reached is None else str(reached),
-            f"{row['diverged_rate']:.0%}",
+            f"{row.diverged_rate:.0%}",
         )
     stdout.print(table)
     why = f" ({result.winner_reason})" if result.winner_reason else ""
     stdout.print(f"winner: [bold]{result.winner_spec}[/bold]{why}", highlight=False)
     stdout.print(
-        f"baseline {result.baseline_spec}: best top1 {result.baseline['best_top1_mean']:.4f}",
+        f"baseline {result.baseline_spec}: best top1 {result.baseline_stats.mean['best_top1']:.4f}",
         highlight=False,
     )
     tta = result.time_to_accuracy
     if tta is not None:
-        reached = "never" if tta.winner_steps is None else f"{tta.winner_steps} steps"
+        winner_steps = "never" if tta.winner_steps is None else f"{tta.winner_steps} steps"
         ratio = "" if tta.ratio is None else f" (ratio {tta.ratio:.2f})"
         stdout.print(
-            f"to reach FIX's best top1 {tta.target_top1:.4f}: winner {reached}, "
+            f"to reach FIX's best top1 {tta.target_top1:.4f}: winner {winner_steps}, "
             f"FIX {tta.baseline_steps} steps{ratio}",
             highlight=False,
         )
@@ -119,7 +125,7 @@ def tune(
         str,
         typer.Option(
             "--metric",
-            help="Pick the winner by this metric's mean over seeds (default: final top1).",
+            help=f"Pick the winner by this metric's mean over seeds: {metric_help()}.",
         ),
     ] = "top1",
     tie: Annotated[
@@ -142,12 +148,10 @@ def tune(
     quiet: QuietOpt = False,
 ) -> None:
     """Range test, candidate policies, pruned cheap trials, full trials, ranking: all stored."""
-    from lrscope.errors import ParameterError
     from lrscope.store import Store
     from lrscope.tune import tune as run_tune
 
-    if max_epochs < 0:
-        raise ParameterError("lrscope tune", "--max-epochs", "an int >= 0 (0: no cap)", max_epochs)
+    max_epochs = check("lrscope tune", "--max-epochs", max_epochs, _MAX_EPOCHS)
     set_torch_threads("lrscope tune", threads)
     with Store.open(resolve_db_url(db)) as store:
         result = run_tune(
@@ -203,12 +207,10 @@ def recommend(
     json_: JsonOpt = False,
 ) -> None:
     """Policies for a task from the stored history, carried over with their evidence."""
-    from lrscope.errors import ParameterError
     from lrscope.recommend import recommend as run_recommend
     from lrscope.store import Store, database_file
 
-    if top < 1:
-        raise ParameterError("lrscope recommend", "--top", "an int in the range [1, inf)", top)
+    top = check("lrscope recommend", "--top", top, COUNT)
     set_torch_threads("lrscope recommend", threads)
     url = resolve_db_url(db)
     missing = (path := database_file(url)) is not None and not path.exists()

@@ -1,4 +1,4 @@
-r"""Evaluation: loss, accuracy and the LRBench confidence metrics (seed 004, section III).
+r"""Evaluation: loss, accuracy and the LRBench confidence metrics (Wu, Liu et al. 2019, III).
 
 For test samples :math:`i = 1..N` with label :math:`y_i`, logits :math:`z_i`
 and softmax probabilities :math:`p_i = \mathrm{softmax}(z_i)`:

@@ -48,14 +48,14 @@ class EvalPoint:
 class TrialResult:
     """The outcome of :func:`lrscope.engine.run_trial`.
 
-    Metrics (seed 004, section III), on the test set; the formulas are in
+    Metrics (Wu, Liu et al. 2019, section III), on the test set; the formulas are in
     :mod:`lrscope.engine.evaluation`:
 
     - ``top1``, ``top5``: accuracy of the final model, fractions in [0, 1]
       (top-5 means top-min(5, classes); a sample with non-finite logits
       counts as wrong).
     - ``best_top1`` and ``best_iter``: the highest top-1 over the evaluations
-      and the step at which it was first reached (seed 004's "#Iterations at
+      and the step at which it was first reached (LRBench's "#Iterations at
       the highest top-1").
     - ``ac``, ``cd``: mean and population standard deviation of the
       true-class softmax probability over the correctly classified test

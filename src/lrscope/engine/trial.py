@@ -32,8 +32,11 @@ from lrscope.engine.result import EvalPoint, TrialKey, TrialResult, summarize
 from lrscope.errors import ParameterError
 from lrscope.policies import Policy, parse
 from lrscope.tasks.base import Task
+from lrscope.validation import SEED, STEP_SIZE, Bool, OrNone, check
 
 __all__ = ["DIVERGENCE_FACTOR", "TRAIN_EVAL_SAMPLES", "run_trial"]
+
+_OWNER = "run_trial"
 
 DIVERGENCE_FACTOR = 10.0
 TRAIN_EVAL_SAMPLES = 10_000
@@ -69,13 +72,6 @@ class _Plan:
     def checkpoints(self, done: int) -> bool:
         every = self.checkpoint_every
         return every is not None and done % every == 0 and done < self.steps
-
-
-def _positive(name: str, value: int | None, allow_none: bool = True) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ParameterError("run_trial", name, "an int in the range [1, inf)", value)
 
 
 def _apply_policy(optimizer: torch.optim.Optimizer, policy: Policy, t: int) -> float:
@@ -272,18 +268,20 @@ def run_trial(
 
     Raises:
         ParameterError: a non-positive ``steps``, ``eval_every``,
-            ``checkpoint_every`` or ``snapshot_every``, or snapshot options
-            without ``snapshot_dir``.
+            ``checkpoint_every`` or ``snapshot_every``, a seed outside
+            [0, 2**32 - 1], or snapshot options without ``snapshot_dir``.
         CheckpointError: ``checkpoint`` is unreadable or from another trial.
     """
     pol = parse(policy) if isinstance(policy, str) else policy
-    _positive("steps", steps, allow_none=False)
-    _positive("eval_every", eval_every)
-    _positive("checkpoint_every", checkpoint_every)
-    _positive("snapshot_every", snapshot_every)
+    steps = check(_OWNER, "steps", steps, STEP_SIZE)
+    seed = check(_OWNER, "seed", seed, SEED)
+    eval_every = check(_OWNER, "eval_every", eval_every, OrNone(STEP_SIZE))
+    checkpoint_every = check(_OWNER, "checkpoint_every", checkpoint_every, OrNone(STEP_SIZE))
+    snapshot_every = check(_OWNER, "snapshot_every", snapshot_every, OrNone(STEP_SIZE))
+    snapshot_every_cycle = check(_OWNER, "snapshot_every_cycle", snapshot_every_cycle, Bool())
     if (snapshot_every is not None or snapshot_every_cycle) and snapshot_dir is None:
         raise ParameterError(
-            "run_trial", "snapshot_dir", "a directory when snapshots are requested", None
+            _OWNER, "snapshot_dir", "a directory when snapshots are requested", None
         )
     every = eval_every or task.steps_per_epoch
     if checkpoint is not None and checkpoint_every is None:

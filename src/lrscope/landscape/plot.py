@@ -2,7 +2,7 @@
 
 matplotlib is imported inside the functions (Agg backend), never at import
 time. One column per :class:`~lrscope.landscape.InterpolationResult`, side by
-side, in the style of seed 000's Figure 3: train and test loss (top) and
+side, in the style of Smith and Topin's (2017) Figure 3: train and test loss (top) and
 train and test top-1 (bottom, dashed) against :math:`\\alpha`; the two saved
 networks (:math:`\\alpha = 0` and :math:`1`) are marked by dotted lines and
 dots, the minimum of the test loss by a star.
@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from lrscope.landscape.result import InterpolationResult, LandscapeError
+from lrscope.validation import Choice, check
 
-__all__ = ["plot_interpolation", "plot_interpolations"]
+__all__ = ["LOSS_SCALE", "plot_interpolation", "plot_interpolations"]
 
 _TRAIN = "tab:blue"
 _TEST = "tab:red"
-_LOSS_SCALES = ("linear", "log")
+LOSS_SCALE = Choice(("log", "linear"))
+"""The loss axis: ``"log"`` or ``"linear"``."""
 
 
 def _short(source: str) -> str:
@@ -99,11 +101,11 @@ def plot_interpolations(
         The path written.
 
     Raises:
-        LandscapeError: no results, wrong number of labels, unknown ``loss_scale``.
+        LandscapeError: no results, or a wrong number of labels.
+        ParameterError: an unknown ``loss_scale``.
     """
     titles = _titles(results, labels)
-    if loss_scale not in _LOSS_SCALES:
-        raise LandscapeError(f"loss_scale must be one of {list(_LOSS_SCALES)}, got {loss_scale!r}")
+    loss_scale = check("plot_interpolations", "loss_scale", loss_scale, LOSS_SCALE)
     import matplotlib
 
     matplotlib.use("Agg")

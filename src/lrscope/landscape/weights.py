@@ -12,7 +12,7 @@ The linear mix follows ``torch.lerp``'s convention:
     \\theta(\\alpha) = (1 - \\alpha)\\,\\theta_A + \\alpha\\,\\theta_B
 
 so :math:`\\alpha = 0` is weight set A and :math:`\\alpha = 1` is weight set B,
-bit for bit (both ends are copied, not computed). Smith and Topin (seed 000,
+bit for bit (both ends are copied, not computed). Smith and Topin (2017,
 section 3) write :math:`\\alpha\\,net_1 + (1 - \\alpha)\\,net_2`: the same line
 with :math:`net_1 = B`, :math:`net_2 = A`, and the same :math:`\\alpha`.
 """

@@ -3,8 +3,8 @@
 A policy is an immutable, hashable value: a pure function of the optimizer
 step ``t`` (an int, ``t >= 0``) returning a learning rate, and for the
 policies that cycle momentum, a momentum value. Concrete policies are frozen,
-keyword-only dataclasses whose fields are the parameters of docs/policies.md, each
-annotated with its constraint::
+keyword-only dataclasses whose fields are the parameters of docs/policies.md,
+each annotated with its constraint::
 
     @dataclasses.dataclass(frozen=True, kw_only=True, repr=False)
     class TRI2(Policy):
@@ -217,12 +217,15 @@ class PolicyList(Constraint):
 
 
 def registry() -> dict[str, type[Policy]]:
-    """Every policy class by lowercase name (``"tri2"``, ``"onecycle"``)."""
-    import lrscope.policies  # noqa: F401  (registers every policy module)
+    """Every policy class by lowercase name (``"tri2"``, ``"onecycle"``).
 
+    Complete whenever it can be called: importing this module first runs the
+    package's ``__init__``, which imports every policy module (registration
+    happens in :meth:`Policy.__init_subclass__`).
+    """
     return dict(_REGISTRY)
 
 
 def policy_names() -> list[str]:
-    """Canonical policy names in the order of POLICIES.md."""
+    """Canonical policy names in the order of docs/policies.md."""
     return [cls.name for cls in registry().values()]

@@ -14,6 +14,7 @@ from pathlib import Path
 from lrscope.policies.base import Policy
 from lrscope.policies.compose import Piecewise
 from lrscope.policies.onecycle import OneCycle
+from lrscope.policies.warmup import InverseSqrt
 
 __all__ = ["default_steps", "draw_policies"]
 
@@ -22,6 +23,11 @@ def default_steps(policy: Policy) -> int:
     """A horizon that shows a policy's shape: its length, two cycles, or 1000 steps."""
     if isinstance(policy, OneCycle):
         return policy.total_steps
+    if isinstance(policy, InverseSqrt):  # no end: down to a fifth of max_lr after the warmup
+        return policy.warmup_steps + 24 * policy.tau
+    total = policy.params.get("total_steps")
+    if isinstance(total, int):  # the warmup schedules: the run and a tenth more at min_lr
+        return total + max(1, total // 10)
     if isinstance(policy, Piecewise):
         return policy.boundaries[-1] + default_steps(policy.pieces[-1])
     params = policy.params

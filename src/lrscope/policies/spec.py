@@ -24,8 +24,9 @@ from typing import Any
 
 from lrscope.errors import SpecError
 from lrscope.policies.base import Policy, policy_names, registry
+from lrscope.validation import INVALID, Constraint
 
-__all__ = ["parse"]
+__all__ = ["SpecList", "parse"]
 
 _TOKEN = re.compile(
     r"""
@@ -201,3 +202,31 @@ def parse(spec: str | Policy) -> Policy:
     if not isinstance(spec, str):
         raise SpecError(f"a policy spec must be a string, got {type(spec).__name__}")
     return _build(_Parser(spec).spec(), spec)
+
+
+@dataclasses.dataclass(frozen=True)
+class SpecList(Constraint):
+    """One policy spec, or a non-empty list of them (strings or policies).
+
+    The canonical form is the tuple of canonical spec strings with repeats
+    dropped, so two spellings of one policy are one entry
+    (``["fix(k0=0.1)", "FIX(k0=1e-1)"]`` -> ``("FIX(k0=0.1)",)``). A string
+    that does not parse raises its own :class:`~lrscope.errors.SpecError` (or
+    :class:`~lrscope.errors.ParameterError`), which points at the position.
+    """
+
+    def coerce(self, value: object) -> Any:
+        items = [value] if isinstance(value, (str, Policy)) else value
+        if not isinstance(items, (list, tuple)) or not items:
+            return INVALID
+        if not all(isinstance(v, Policy) or (isinstance(v, str) and v.strip()) for v in items):
+            return INVALID
+        canonical: list[str] = []
+        for item in items:
+            text = parse(item).spec
+            if text not in canonical:
+                canonical.append(text)
+        return tuple(canonical)
+
+    def describe(self) -> str:
+        return "a policy spec or a non-empty list of policy specs (strings or policies)"

@@ -6,14 +6,17 @@
 >>> result.suggestions.suggested_lr.lr, result.suggestions.max_lr.lr  # doctest: +SKIP
 
 - :func:`range_test` (a :class:`~lrscope.tasks.Task`) and :func:`lr_range_test`
-  (your own model, optimizer, loss and loader) run the test (seed 001,
-  section 3.3) and return a frozen :class:`RangeTestResult`.
+  (your own model, optimizer, loss and loader) run the test (Smith 2017,
+  section 3.3) as :class:`RangeTestSettings` say and return a frozen
+  :class:`RangeTestResult`.
 - :func:`suggest` reads the learning rates off a result (pure; each number
   says which rule produced it): ``suggested_lr``, the CLR bounds ``min_lr`` and
   ``max_lr``, the one-cycle peak, and the ``steepest``, ``valley`` and
   ``min_div_10`` rules.
 - :func:`momentum_sweep` and :func:`weight_decay_search` compare short
-  one-cycle runs on the test loss (seed 003, section 4.2) -> :class:`SweepResult`.
+  one-cycle runs on the test loss (Smith 2018; Mohsin, Ma and Fu, section
+  4.2) as :class:`MomentumSweepSettings` / :class:`WeightDecaySettings` say
+  -> :class:`SweepResult`.
 - :func:`plot_range_test` draws a result (matplotlib, imported when called).
 """
 
@@ -24,6 +27,13 @@ from typing import TYPE_CHECKING
 from lrscope._lazy import lazy_exports
 from lrscope.rangetest.plot import plot_range_test
 from lrscope.rangetest.result import RangeEvalPoint, RangeTestResult, Suggestion, Suggestions
+from lrscope.rangetest.settings import (
+    DEFAULT_MOMENTA,
+    MomentumSweepSettings,
+    RangeTestSettings,
+    WeightDecaySettings,
+    default_steps,
+)
 from lrscope.rangetest.suggest import (
     clr_bounds,
     max_lr,
@@ -35,13 +45,11 @@ from lrscope.rangetest.suggest import (
     valley,
 )
 
-# The runners import torch; results, suggestions and plots do not, so reading
-# stored range tests (the report, recommend) stays light. PEP 562 lazy names:
+# The runners import torch; settings, results, suggestions and plots do not, so
+# reading stored range tests (the report, recommend) stays light. PEP 562 lazy names:
 _LAZY = {
-    "default_steps": "lrscope.rangetest.run",
     "lr_range_test": "lrscope.rangetest.run",
     "range_test": "lrscope.rangetest.run",
-    "DEFAULT_MOMENTA": "lrscope.rangetest.sweep",
     "SweepResult": "lrscope.rangetest.sweep",
     "SweepRow": "lrscope.rangetest.sweep",
     "momentum_sweep": "lrscope.rangetest.sweep",
@@ -49,9 +57,8 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lrscope.rangetest.run import default_steps, lr_range_test, range_test
+    from lrscope.rangetest.run import lr_range_test, range_test
     from lrscope.rangetest.sweep import (
-        DEFAULT_MOMENTA,
         SweepResult,
         SweepRow,
         momentum_sweep,
@@ -60,12 +67,15 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "DEFAULT_MOMENTA",
+    "MomentumSweepSettings",
     "RangeEvalPoint",
     "RangeTestResult",
+    "RangeTestSettings",
     "Suggestion",
     "Suggestions",
     "SweepResult",
     "SweepRow",
+    "WeightDecaySettings",
     "clr_bounds",
     "default_steps",
     "lr_range_test",

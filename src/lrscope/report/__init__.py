@@ -49,7 +49,7 @@ def build_report(
     Args:
         store: an open :class:`lrscope.store.Store`.
         task: a stored task name; None for every task.
-        metric: the ranking metric (:data:`lrscope.rank.RANK_METRICS`).
+        metric: the ranking metric (:data:`lrscope.metrics.RANK_METRICS`).
         top_n: how many of the best policies get curves (the table lists all).
         title: the page title.
         now: the time printed as "generated" (default: now, UTC).

@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from lrscope.errors import LRScopeError, TaskError
+from lrscope.metrics import get_metric
 from lrscope.report.decimate import minmax_indices, pick, stride_indices
 from lrscope.report.model import (
     InterpolationView,
@@ -38,6 +39,7 @@ from lrscope.report.model import (
     Top1Curve,
 )
 from lrscope.report.plots import PALETTE
+from lrscope.validation import Interval, check
 
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.rank import PolicyStats
@@ -65,16 +67,11 @@ def gather(
 
     Raises:
         TaskError: ``task`` is not in the store (the message lists those that are).
-        ParameterError: ``metric`` cannot rank (see :data:`lrscope.rank.RANK_METRICS`),
+        ParameterError: ``metric`` cannot rank (see :data:`lrscope.metrics.RANK_METRICS`),
             or ``top_n`` is outside [1, len(PALETTE)].
     """
-    from lrscope.rank import check_metric
-
-    check_metric(metric)
-    if not 1 <= top_n <= len(PALETTE):
-        from lrscope.errors import ParameterError
-
-        raise ParameterError("report", "top_n", f"an int in the range [1, {len(PALETTE)}]", top_n)
+    get_metric(metric, owner="the report")
+    check("the report", "top_n", top_n, Interval(int, 1, len(PALETTE)))
     records = store.tasks()
     if task is not None:
         chosen = [r for r in records if r.name == task]

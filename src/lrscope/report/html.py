@@ -14,11 +14,11 @@ import math
 from collections.abc import Sequence
 from html import escape
 
+from lrscope.metrics import Metric, get_metric
 from lrscope.report import plots
 from lrscope.report._assets import CSS, SORT_JS
 from lrscope.report.model import (
     METRICS,
-    MetricInfo,
     PolicyRow,
     RangeTestView,
     ReportData,
@@ -44,7 +44,7 @@ def _num(value: float, digits: int) -> str:
     return f"{value:,.{digits}f}"
 
 
-def _metric_text(value: float, info: MetricInfo) -> str:
+def _metric_text(value: float, info: Metric) -> str:
     return _num(value * 100 if info.percent else value, info.digits)
 
 
@@ -142,11 +142,8 @@ def _toc(tasks: Sequence[TaskView]) -> str:
     return f'<nav class="card toc"><h2>Tasks</h2><ol>{"".join(items)}</ol></nav>'
 
 
-def _metric_info(name: str) -> MetricInfo:
-    for info in METRICS:
-        if info.name == name:
-            return info
-    return MetricInfo(name, name, name, True)
+def _metric_info(name: str) -> Metric:
+    return get_metric(name, owner="the report")
 
 
 def _task_head(task: TaskView) -> str:
@@ -179,7 +176,7 @@ def _metric_value(row: PolicyRow, name: str) -> tuple[float, float]:
     return row.mean.get(name, math.nan), row.std.get(name, math.nan)
 
 
-def _sentence_label(info: MetricInfo) -> str:
+def _sentence_label(info: Metric) -> str:
     label = info.label.replace("\n", " ")
     return label if label.isupper() else label.lower()
 
@@ -349,7 +346,7 @@ def _ranking(task: TaskView, uid: str) -> str:
     heads += [
         _header_cell(
             m.label + (" %" if m.percent else ""),
-            m.title,
+            m.description,
             "num",
             "desc" if m.higher_is_better else "asc",
         )

@@ -15,10 +15,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from lrscope.metrics import METRICS as METRIC_TABLE
+from lrscope.metrics import Metric
+
 __all__ = [
     "METRICS",
     "InterpolationView",
-    "MetricInfo",
     "PolicyCurve",
     "PolicyRow",
     "RangeTestView",
@@ -30,39 +32,15 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class MetricInfo:
-    """How one LRBench metric is shown in the ranking table.
-
-    ``label`` is the column header (a newline marks where it may wrap);
-    ``higher_is_better`` picks the first sort direction; ``percent`` shows a
-    fraction in [0, 1] as percent; ``digits`` is the number of decimals shown.
-    """
-
-    name: str
-    label: str
-    title: str
-    higher_is_better: bool
-    percent: bool = False
-    digits: int = 3
-
-
-#: The LRBench metrics (seed 004, section III) in table order.
-METRICS: tuple[MetricInfo, ...] = (
-    MetricInfo("top1", "Top-1", "final test top-1 accuracy", True, percent=True, digits=2),
-    MetricInfo("top5", "Top-5", "final test top-5 accuracy", True, percent=True, digits=2),
-    MetricInfo(
-        "best_top1", "Best\ntop-1", "highest test top-1 over the evaluations", True, True, 2
-    ),
-    MetricInfo(
-        "best_iter", "Best\niter", "step at which the highest top-1 was reached", False, False, 0
-    ),
-    MetricInfo("ac", "AC", "average confidence of correct predictions", True),
-    MetricInfo("cd", "CD", "confidence deviation of correct predictions", False),
-    MetricInfo("cdac", "CDAC", "confidence deviation across classes", False),
-    MetricInfo("ld", "LD", "loss difference: test loss minus train loss", False),
-    MetricInfo("n_params", "#Param", "number of parameters of the policy", False, False, 0),
-    MetricInfo("wall_s", "Wall s", "wall time per trial, seconds", False, False, 1),
+#: The columns of the ranking table, in order: the LRBench metrics (Wu, Liu
+#: et al. 2019, section III) from the metric table of :mod:`lrscope.metrics`
+#: (label, direction, display digits, description).
+METRICS: tuple[Metric, ...] = tuple(
+    METRIC_TABLE[name]
+    for name in (
+        *("top1", "top5", "best_top1", "best_iter"),
+        *("ac", "cd", "cdac", "ld", "n_params", "wall_s"),
+    )
 )
 
 

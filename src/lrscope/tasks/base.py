@@ -20,7 +20,7 @@ LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def default_optimizer(params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
-    """SGD with momentum 0.9 and weight decay 5e-4 (seed 004, Table II).
+    """SGD with momentum 0.9 and weight decay 5e-4 (Wu, Liu et al. 2019, Table II).
 
     The learning rate given here is a placeholder: the policy sets it before
     every step.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 from lrscope.engine.result import EvalPoint, TrialKey, TrialResult
 
@@ -11,7 +11,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from lrscope.store import Store
     from lrscope.tasks import Task
 
-__all__ = ["run_cheap_trial"]
+__all__ = ["PrunerTrial", "run_cheap_trial"]
+
+
+class PrunerTrial(Protocol):
+    """What a cheap trial needs of an Optuna trial: report a value, ask whether to stop."""
+
+    def report(self, value: float, step: int) -> None: ...
+    def should_prune(self) -> bool: ...
 
 
 def _stored(store: Store, key: TrialKey) -> TrialResult | None:
@@ -28,7 +35,7 @@ def run_cheap_trial(
     steps: int,
     seed: int,
     eval_every: int,
-    trial: Any,
+    trial: PrunerTrial,
 ) -> tuple[TrialResult, bool]:
     """Train ``policy`` for ``steps`` steps, reporting top-1 to the Optuna ``trial``.
 

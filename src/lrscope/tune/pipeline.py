@@ -3,7 +3,7 @@
 Stages (every trial is stored, so a second call with the same arguments
 resumes instead of starting over):
 
-1. **Range test** (seed 001, section 3.3) on the task: ``suggested_lr``, the
+1. **Range test** (Smith 2017, section 3.3) on the task: ``suggested_lr``, the
    cyclic bounds ``[min_lr, max_lr]`` and the one-cycle peak.
 2. **Candidates**: one policy per family (the 13 LRBench functions, onecycle,
    sgdr), derived from those numbers, the epoch length and the budget
@@ -19,8 +19,8 @@ resumes instead of starting over):
    policies within ``tie`` of it count as tied and the one first to reach
    the best top-1 of FIX's seed-mean curve wins (LRBench: highest accuracy
    at the lowest cost). Its time to accuracy against FIX is reported: the
-   steps it needs to reach that top-1, divided by the steps FIX needs (seed
-   001 reports 25k against 70k iterations: 0.36).
+   steps it needs to reach that top-1, divided by the steps FIX needs (Smith
+   2017 reports 25k against 70k iterations: 0.36).
 
 A budget is either ``steps`` per full trial or ``minutes`` for the whole run
 (or both: then the minutes cap the cheap stage). With minutes only, two short
@@ -32,20 +32,22 @@ up to ``max_epochs`` epochs (:data:`DEFAULT_MAX_EPOCHS`).
 from __future__ import annotations
 
 import logging
-import math
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lrscope.errors import ParameterError
-from lrscope.tune.candidates import LRBounds, candidate_policies
+from lrscope.metrics import get_metric
+from lrscope.tune.candidates import MIN_STEPS, LRBounds, candidate_policies
 from lrscope.tune.select import DEFAULT_TIE, TimeToAccuracy, check_tie, pick_winner
+from lrscope.validation import COUNT, POSITIVE_FLOAT, Interval, OrNone, check
 
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.engine.result import TrialResult
-    from lrscope.rangetest.result import RangeTestResult
+    from lrscope.rangetest.result import RangeTestResult, Suggestions
+    from lrscope.rank import PolicyStats
     from lrscope.store import Store
     from lrscope.tasks import Task
 
@@ -98,20 +100,30 @@ class CandidateOutcome:
 
 @dataclass(frozen=True)
 class TuneResult:
-    """What :func:`tune` found, and the evidence."""
+    """What :func:`tune` found, and the evidence.
+
+    ``suggestions`` are the range test's (:class:`~lrscope.rangetest.Suggestions`);
+    ``ranking`` holds the full trials' rows, best first
+    (:class:`~lrscope.rank.PolicyStats`); ``winner_stats`` and
+    ``baseline_stats`` are the winner's and FIX's rows among them;
+    ``steps_to_fix_best[spec]`` the steps each row's seed-mean curve needs
+    to reach FIX's best top-1 (``None``: never). ``winner`` and ``baseline``
+    give those two rows as ``--json`` prints them.
+    """
 
     task: str
     steps: int
     cheap_steps: int
     eval_every: int
     seeds: tuple[int, ...]
-    suggestions: dict[str, Any]
+    suggestions: Suggestions
     candidates: tuple[CandidateOutcome, ...]
     survivors: tuple[str, ...]
     baseline_spec: str
-    ranking: tuple[dict[str, Any], ...]
-    winner: dict[str, Any]
-    baseline: dict[str, Any]
+    ranking: tuple[PolicyStats, ...]
+    winner_stats: PolicyStats
+    baseline_stats: PolicyStats
+    steps_to_fix_best: Mapping[str, int | None]
     winner_top1: tuple[float, ...]
     time_to_accuracy: TimeToAccuracy | None
     wall_s: float
@@ -122,7 +134,21 @@ class TuneResult:
 
     @property
     def winner_spec(self) -> str:
-        return str(self.winner["spec"])
+        return self.winner_stats.spec
+
+    def row(self, stats: PolicyStats) -> dict[str, object]:
+        """``stats`` as a ``--json`` ranking row: its flat dict plus ``steps_to_fix_best``."""
+        return {**stats.to_dict(), "steps_to_fix_best": self.steps_to_fix_best.get(stats.spec)}
+
+    @property
+    def winner(self) -> dict[str, object]:
+        """The winner's ranking row as ``--json`` prints it (see :meth:`row`)."""
+        return self.row(self.winner_stats)
+
+    @property
+    def baseline(self) -> dict[str, object]:
+        """FIX's ranking row as ``--json`` prints it (see :meth:`row`)."""
+        return self.row(self.baseline_stats)
 
     def to_dict(self) -> dict[str, Any]:
         tta = self.time_to_accuracy
@@ -132,7 +158,7 @@ class TuneResult:
             "cheap_steps": self.cheap_steps,
             "eval_every": self.eval_every,
             "seeds": list(self.seeds),
-            "suggestions": self.suggestions,
+            "suggestions": self.suggestions.to_dict(),
             "candidates": [c.__dict__ for c in self.candidates],
             "survivors": list(self.survivors),
             "baseline_spec": self.baseline_spec,
@@ -142,7 +168,7 @@ class TuneResult:
             "winner_top1": list(self.winner_top1),
             "winner_top1_median": statistics.median(self.winner_top1) if self.winner_top1 else None,
             "time_to_accuracy": None if tta is None else tta.__dict__,
-            "ranking": list(self.ranking),
+            "ranking": [self.row(stats) for stats in self.ranking],
             "wall_s": self.wall_s,
             "stages_s": self.stages_s,
             "winner_reason": self.winner_reason,
@@ -151,17 +177,17 @@ class TuneResult:
         }
 
 
+_STEPS = Interval(int, MIN_STEPS, None, "left")
+
+
 def _check_args(steps: int | None, minutes: float | None, seeds: int, survivors: int) -> None:
     if steps is None and minutes is None:
-        raise ParameterError("tune", "steps", "an int >= 8 (or give minutes)", steps)
-    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 8):
-        raise ParameterError("tune", "steps", "an int in the range [8, inf)", steps)
-    if minutes is not None and not (math.isfinite(minutes) and minutes > 0):
-        raise ParameterError("tune", "minutes", "a float in the range (0, inf)", minutes)
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
-        raise ParameterError("tune", "seeds", "an int in the range [1, inf)", seeds)
-    if isinstance(survivors, bool) or not isinstance(survivors, int) or survivors < 1:
-        raise ParameterError("tune", "survivors", "an int in the range [1, inf)", survivors)
+        allowed = f"{_STEPS.describe()} when minutes is not given"
+        raise ParameterError("tune", "steps", allowed, steps)
+    check("tune", "steps", steps, OrNone(_STEPS))
+    check("tune", "minutes", minutes, OrNone(POSITIVE_FLOAT))
+    check("tune", "seeds", seeds, COUNT)
+    check("tune", "survivors", survivors, COUNT)
 
 
 @dataclass(frozen=True)
@@ -230,7 +256,7 @@ def budget_steps(
     return max(int(float(f"{steps:.2g}")), floor)
 
 
-def _suggestions(result: RangeTestResult) -> tuple[LRBounds, dict[str, Any]]:
+def _suggestions(result: RangeTestResult) -> tuple[LRBounds, Suggestions]:
     from lrscope.rangetest import suggest
 
     found = result.suggestions or suggest(result)
@@ -240,7 +266,7 @@ def _suggestions(result: RangeTestResult) -> tuple[LRBounds, dict[str, Any]]:
         max_lr=found.max_lr.lr,
         peak_lr=found.onecycle_max_lr.lr,
     )
-    return bounds, found.to_dict()
+    return bounds, found
 
 
 def _emit(on_event: EventFn | None, stage: str, message: str) -> None:
@@ -281,7 +307,7 @@ def tune(
         executor, workers: how full trials run (``local``, ``process``, ``ray``).
         seed: seed of the range test and of the cheap trials.
         metric: what picks the winner among the full trials (a
-            :data:`lrscope.rank.RANK_METRICS` name, mean over seeds). The
+            :data:`lrscope.metrics.RANK_METRICS` name, mean over seeds). The
             default is the final test top-1: the model a user gets at the end
             of the budget (``best_top1`` would credit an evaluation a run
             without checkpoint selection never keeps).
@@ -294,16 +320,12 @@ def tune(
         on_event: called as ``on_event(stage, message)`` as the run advances.
     """
     from lrscope.bench.executors import check_executor_options, default_workers
-    from lrscope.rank import check_metric
     from lrscope.tasks import get_task
 
     _check_args(steps, minutes, seeds, survivors)
-    check_metric(metric)
+    get_metric(metric, owner="tune")
     check_tie(tie)
-    if max_epochs is not None and (
-        isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or max_epochs < 1
-    ):
-        raise ParameterError("tune", "max_epochs", "an int in the range [1, inf)", max_epochs)
+    check("tune", "max_epochs", max_epochs, OrNone(COUNT))
     check_executor_options(executor, workers, None)
     start = time.perf_counter()
     task_obj = get_task(task, data_dir=data_dir) if isinstance(task, str) else task
@@ -377,7 +399,7 @@ def tune(
 
 def _range_test_stage(
     task: Task, store: Store, seed: int, on_event: EventFn | None
-) -> tuple[LRBounds, dict[str, Any]]:
+) -> tuple[LRBounds, Suggestions]:
     """The task's range test with this seed: the stored one if any (resume), else run it."""
     from lrscope.rangetest import RangeTestResult, range_test
 
@@ -499,7 +521,7 @@ def _conclude(
     cheap_steps: int,
     eval_every: int,
     seeds: tuple[int, ...],
-    suggestions: dict[str, Any],
+    suggestions: Suggestions,
     outcomes: Sequence[CandidateOutcome],
     promoted: Sequence[str],
     baseline_spec: str,
@@ -516,21 +538,17 @@ def _conclude(
         for r in store.trials(task)
         if r.spec in specs and r.steps == steps and r.eval_every == eval_every and r.seed in seeds
     ]
-    ranking = rank_trials(records, metric)
-    rows = ranking.to_dicts()
+    rows = rank_trials(records, metric).rows
     if not rows:
         raise ParameterError("tune", "steps", "a budget whose full trials finish", steps)
     results: dict[str, list[TrialResult]] = {}
     for record in records:
         results.setdefault(record.spec, []).append(record.to_result())
     chosen = pick_winner(rows, results, baseline_spec, metric, tie)
-    steps_to = chosen.steps_to_target
-    for row in rows:
-        row["steps_to_fix_best"] = steps_to[row["spec"]]
-    winner = next(row for row in rows if row["spec"] == chosen.row["spec"])
-    baseline = next(row for row in rows if row["spec"] == baseline_spec)
-    winner_top1 = tuple(r.top1 for r in results[winner["spec"]])
-    tta = chosen.reach[winner["spec"]]
+    winner = chosen.row
+    baseline = next(row for row in rows if row.spec == baseline_spec)
+    winner_top1 = tuple(r.top1 for r in results[winner.spec])
+    tta = chosen.reach[winner.spec]
     return TuneResult(
         task=task,
         steps=steps,
@@ -541,9 +559,10 @@ def _conclude(
         candidates=tuple(outcomes),
         survivors=tuple(promoted),
         baseline_spec=baseline_spec,
-        ranking=tuple(rows),
-        winner=winner,
-        baseline=baseline,
+        ranking=rows,
+        winner_stats=winner,
+        baseline_stats=baseline,
+        steps_to_fix_best=chosen.steps_to_target,
         winner_top1=winner_top1,
         time_to_accuracy=tta,
         wall_s=time.perf_counter() - start,

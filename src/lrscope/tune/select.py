@@ -1,4 +1,4 @@
-"""Choosing the winner of a tuning run: utility first, then cost (seed 004).
+"""Choosing the winner of a tuning run: utility first, then cost (Wu, Liu et al. 2019).
 
 LRBench ranks LR policies by utility (the accuracy of the trained model) and
 prefers, among equally good ones, the one with the lowest cost ("SIN2 as the
@@ -12,7 +12,7 @@ does exactly that with the full trials of :func:`lrscope.tune.tune`:
    3-seed mean has a standard error of about 0.003: :data:`DEFAULT_TIE`.
 2. cost: among the tied, the policy whose seed-mean curve first reaches the
    best top-1 of the FIX baseline's seed-mean curve wins
-   (:func:`time_to_accuracy`, seed 001's comparison of 25k against 70k
+   (:func:`time_to_accuracy`, Smith 2017's comparison of 25k against 70k
    iterations); a policy that never reaches it comes after every one that does,
    and remaining ties keep the utility order.
 """
@@ -23,16 +23,20 @@ import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 from lrscope.errors import ParameterError
+from lrscope.metrics import get_metric
+from lrscope.validation import NONNEGATIVE_FLOAT, check
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lrscope.engine.result import TrialResult
+    from lrscope.rank import PolicyStats
 
 __all__ = [
     "DEFAULT_TIE",
+    "CurvePoint",
     "TimeToAccuracy",
+    "TrialCurve",
     "Winner",
     "check_tie",
     "mean_curve",
@@ -42,6 +46,22 @@ __all__ = [
 
 DEFAULT_TIE = 0.003
 """Metric differences up to this count as ties (in the metric's units)."""
+
+
+class CurvePoint(Protocol):
+    """One evaluation of a trial: the step and the test top-1 there."""
+
+    @property
+    def step(self) -> int: ...
+    @property
+    def top1(self) -> float: ...
+
+
+class TrialCurve(Protocol):
+    """A trial's evaluation curve (an engine ``TrialResult`` has one)."""
+
+    @property
+    def curve(self) -> Sequence[CurvePoint]: ...
 
 
 @dataclass(frozen=True)
@@ -58,7 +78,7 @@ class TimeToAccuracy:
     ratio: float | None
 
 
-def mean_curve(results: Sequence[TrialResult]) -> list[tuple[int, float]]:
+def mean_curve(results: Sequence[TrialCurve]) -> list[tuple[int, float]]:
     """``(step, mean top-1 over the trials evaluated at that step)``, by step.
 
     Only steps every trial evaluated count (a diverged trial's curve ends early,
@@ -76,7 +96,7 @@ def mean_curve(results: Sequence[TrialResult]) -> list[tuple[int, float]]:
 
 
 def time_to_accuracy(
-    winner: Sequence[TrialResult], baseline: Sequence[TrialResult]
+    winner: Sequence[TrialCurve], baseline: Sequence[TrialCurve]
 ) -> TimeToAccuracy | None:
     """Steps to reach the best top-1 of the baseline's seed-mean curve, winner vs baseline."""
     base_curve = mean_curve(baseline)
@@ -90,12 +110,10 @@ def time_to_accuracy(
     return TimeToAccuracy(target, win_steps, base_steps, ratio)
 
 
-def check_tie(tie: float) -> float:
+def check_tie(tie: float, owner: str = "tune") -> float:
     """``tie`` if it is a finite float >= 0, else a :class:`ParameterError`."""
-    valid = isinstance(tie, float | int) and not isinstance(tie, bool) and math.isfinite(tie)
-    if not valid or tie < 0:
-        raise ParameterError("tune", "tie", "a float in the range [0, inf)", tie)
-    return float(tie)
+    value: float = check(owner, "tie", tie, NONNEGATIVE_FLOAT)
+    return value
 
 
 @dataclass(frozen=True)
@@ -105,7 +123,7 @@ class Winner:
     ``reach[spec]`` is each row's time to FIX's best top-1 (``None``: no curve).
     """
 
-    row: dict[str, Any]
+    row: PolicyStats
     tied: tuple[str, ...]
     reach: dict[str, TimeToAccuracy | None]
     reason: str
@@ -117,8 +135,8 @@ class Winner:
 
 
 def pick_winner(
-    rows: Sequence[Mapping[str, Any]],
-    results: Mapping[str, Sequence[TrialResult]],
+    rows: Sequence[PolicyStats],
+    results: Mapping[str, Sequence[TrialCurve]],
     baseline_spec: str,
     metric: str,
     tie: float = DEFAULT_TIE,
@@ -129,40 +147,39 @@ def pick_winner(
     See the module docstring for the rule. ``steps_to_target`` maps every spec
     to the steps its seed-mean curve needs to reach FIX's best top-1 (``None``:
     never, or no curve).
-    """
-    from lrscope.rank import HIGHER_IS_BETTER
 
+    Raises:
+        ParameterError: no rows, an unknown ``metric`` or a negative ``tie``.
+    """
+    chosen_metric = get_metric(metric, owner="pick_winner")
+    tie = check_tie(tie, "pick_winner")
     if not rows:
         raise ParameterError("pick_winner", "rows", "a non-empty ranking", list(rows))
     baseline = results.get(baseline_spec, ())
-    reach = {
-        str(row["spec"]): time_to_accuracy(results.get(str(row["spec"]), ()), baseline)
-        for row in rows
-    }
+    reach = {row.spec: time_to_accuracy(results.get(row.spec, ()), baseline) for row in rows}
     steps_to = {spec: None if t is None else t.winner_steps for spec, t in reach.items()}
-    key = metric if metric == "diverged_rate" else f"{metric}_mean"
-    best = dict(rows[0])
-    best_value = float(best[key])
+    best = rows[0]
+    best_value = best.value(chosen_metric.name)
     if math.isnan(best_value) or tie == 0:
-        return Winner(best, (str(best["spec"]),), reach, f"best {metric}")
-    sign = 1.0 if metric in HIGHER_IS_BETTER else -1.0
+        return Winner(best, (best.spec,), reach, f"best {metric}")
+    sign = chosen_metric.sign()
     tied = [
-        dict(row)
+        row
         for row in rows
-        if sign * (best_value - float(row[key])) <= tie + 1e-12
-        and float(row["diverged_rate"]) <= float(best["diverged_rate"])
+        if sign * (best_value - row.value(chosen_metric.name)) <= tie + 1e-12
+        and row.diverged_rate <= best.diverged_rate
     ]
-    order = {str(row["spec"]): i for i, row in enumerate(rows)}
+    order = {row.spec: i for i, row in enumerate(rows)}
 
-    def cost(row: Mapping[str, Any]) -> tuple[float, int]:
-        steps = steps_to[str(row["spec"])]
-        return (math.inf if steps is None else float(steps), order[str(row["spec"])])
+    def cost(row: PolicyStats) -> tuple[float, int]:
+        steps = steps_to[row.spec]
+        return (math.inf if steps is None else float(steps), order[row.spec])
 
     chosen = min(tied, key=cost)
-    names = tuple(str(row["spec"]) for row in tied)
+    names = tuple(row.spec for row in tied)
     if len(tied) == 1:
         reason = f"best {metric}"
-    elif chosen["spec"] == best["spec"]:
+    elif chosen.spec == best.spec:
         reason = f"best {metric}, and first to FIX's best top-1 among {len(tied)} tied"
     else:
         reason = (
