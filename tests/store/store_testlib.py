@@ -163,24 +163,31 @@ META = {
 }
 
 
+def claim(store: Any, key: Key) -> int:
+    """``store.start_trial(key)``, which must claim it (a new key)."""
+    trial_id = store.start_trial(key)
+    assert isinstance(trial_id, int), f"{key} was not claimed"
+    return trial_id
+
+
 def fill(store: Any, task: str = "blobs-mlp", top1: float = 0.5) -> None:
     """Trials of every status (metrics maps, NaN in curves), a range test, an interpolation."""
     store.put_task(task, META)
     for seed, spec in enumerate(("FIX(k0=0.1)", "FIX(k0=0.1)", "TRI2(k0=0.01, k1=0.1, l=8)")):
         key = Key(task, spec, seed)
-        trial_id = store.start_trial(key)
+        trial_id = claim(store, key)
         data = result_dict(key, top1 + seed / 100)
         data["metrics"] = {"top1": data["top1"], "loss": 0.25 + seed, "mae": None}
         data["curve"][0]["train_loss"] = float("nan")
         store.finish_trial(trial_id, data)
     diverged = Key(task, "FIX(k0=50.0)", 0)
-    store.finish_trial(store.start_trial(diverged), result_dict(diverged, 0.1, diverged=True))
+    store.finish_trial(claim(store, diverged), result_dict(diverged, 0.1, diverged=True))
     pruned = Key(task, "EXP(k0=0.1, gamma=0.99)", 0)
     early = result_dict(pruned, 0.3)
     early["steps_done"] = 50
-    store.finish_trial(store.start_trial(pruned), early)
+    store.finish_trial(claim(store, pruned), early)
     failed = Key(task, "SGDR(k0=0.5, t0=50)", 0)
-    store.fail_trial(store.start_trial(failed), RuntimeError("out of memory"))
+    store.fail_trial(claim(store, failed), RuntimeError("out of memory"))
     store.put_range_test(
         task,
         {"lr": [1e-4, 1e-3, 1e-2], "loss": [2.3, float("nan"), 1.9],

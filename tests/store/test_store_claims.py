@@ -53,12 +53,13 @@ def test_a_failed_trial_is_claimed_again_in_the_same_row(store: Store) -> None:
 def test_an_expired_lease_is_taken_over_and_the_first_result_wins(db_url: str) -> None:
     with Store.open(db_url) as slow, Store.open(db_url, lease_s=1.0) as fast:
         trial_id = slow.start_trial(KEY)
+        assert trial_id is not None
         assert fast.start_trial(KEY) is None
         time.sleep(1.2)  # no heartbeat for longer than fast's lease
         assert fast.info().stale_running == 1
         assert fast.start_trial(KEY) == trial_id
         assert fast.finish_trial(trial_id, result_dict(KEY, top1=0.75)) is True
-        assert slow.finish_trial(trial_id, result_dict(KEY, top1=0.25)) is False  # type: ignore[arg-type]
+        assert slow.finish_trial(trial_id, result_dict(KEY, top1=0.25)) is False
         (record,) = fast.trials()
         assert (record.status, record.top1, record.attempts) == ("done", 0.75, 2)
 

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, text
-from store_testlib import META, Key, fill, result_dict
+from store_testlib import META, Key, claim, fill, result_dict
 
 from lrscope.errors import ParameterError, StoreError
 from lrscope.store import Store, TrialRecord
@@ -24,9 +24,9 @@ from pg_testlib import fresh_pg_schema_url, pg_base_url
 
 
 def lines(path: Path) -> list[dict[str, object]]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as handle:  # type: ignore[operator]
-        return [json.loads(line) for line in handle]
+    raw = path.read_bytes()
+    text = gzip.decompress(raw) if path.suffix == ".gz" else raw
+    return [json.loads(line) for line in text.decode("utf-8").splitlines()]
 
 
 def records(path: Path) -> list[str]:
@@ -154,9 +154,9 @@ def test_a_different_result_under_the_same_key_is_a_conflict(tmp_path: Path) -> 
     with Store.open(mine) as store:
         store.put_task("blobs-mlp", META)
         key = Key("blobs-mlp", "FIX(k0=0.1)", 0)
-        store.finish_trial(store.start_trial(key), result_dict(key, 0.875))
+        store.finish_trial(claim(store, key), result_dict(key, 0.875))
         failed = Key("blobs-mlp", "FIX(k0=0.1)", 1)
-        store.fail_trial(store.start_trial(failed), "crashed here")
+        store.fail_trial(claim(store, failed), "crashed here")
         summary = import_file(store, tmp_path / "theirs.jsonl")
         held = {t.seed: t for t in store.trials(spec="FIX(k0=0.1)")}
     (conflict,) = summary.conflicts
@@ -306,7 +306,7 @@ _maybe = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=False, wi
 
 
 @st.composite
-def _trial(draw: st.DrawFn, seed: int) -> dict[str, object]:
+def _trial(draw: st.DrawFn, seed: int) -> tuple[Key, dict[str, object]]:
     spec = draw(st.sampled_from(["FIX(k0=0.1)", "COS(k0=0.5, k1=0.01, l=9)"]))
     key = Key("prop-task", spec, seed, draw(st.integers(1, 400)), draw(st.integers(1, 50)))
     data = result_dict(key, draw(_finite))
@@ -318,7 +318,7 @@ def _trial(draw: st.DrawFn, seed: int) -> dict[str, object]:
          "top1": draw(_finite), "top5": 1.0}
         for s in sorted(draw(st.sets(st.integers(0, key.steps), max_size=5)))
     ]  # fmt: skip
-    return data
+    return key, data
 
 
 @settings(
@@ -329,9 +329,8 @@ def test_round_trip_of_generated_trials(tmp_path: Path, data: st.DataObject, n: 
     trials = [data.draw(_trial(seed)) for seed in range(n)]
     folder = Path(tempfile.mkdtemp(dir=tmp_path))
     with Store.open("sqlite://") as source:
-        for trial in trials:
-            key = Key(*(trial[k] for k in ("task", "spec", "seed", "steps", "eval_every")))
-            source.finish_trial(source.start_trial(key), trial)
+        for key, trial in trials:
+            source.finish_trial(claim(source, key), trial)
         export_store(source, folder / "one.jsonl")
         original = source.trials()
     with Store.open("sqlite://") as copy:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from store_testlib import META, Key, fill, result_dict
+from store_testlib import META, Key, claim, fill, result_dict
 from typer.testing import CliRunner
 
 from lrscope.cli.app import app
@@ -84,7 +84,7 @@ def test_the_same_problem_updates_only_its_description(store: Store) -> None:
 
 def test_a_task_without_metadata_takes_the_first_given(store: Store) -> None:
     key = Key("legacy", "FIX(k0=0.1)", 0)
-    store.finish_trial(store.start_trial(key), result_dict(key))  # a claim creates the task bare
+    store.finish_trial(claim(store, key), result_dict(key))  # a claim creates the task bare
     assert store.tasks()[0].fingerprint is None
     store.put_task("legacy", META)
     assert store.tasks()[0].fingerprint == task_fingerprint(META)
@@ -98,7 +98,7 @@ def test_a_user_task_named_like_a_stored_one_is_refused_by_bench(tmp_path: Path)
     with Store.open(url) as store:
         store.put_task("digits-mlp", DIGITS_MLP)
         key = Key("digits-mlp", "FIX(k0=0.1)", 0, steps=6, eval_every=3)
-        store.finish_trial(store.start_trial(key), result_dict(key, 0.9))
+        store.finish_trial(claim(store, key), result_dict(key, 0.9))
     tiny = (Path(__file__).parents[1] / "bench" / "tiny_task.py").read_text()
     impostor = tmp_path / "impostor.py"
     impostor.write_text(tiny.replace('name="tiny-blobs"', 'name="digits-mlp"'))

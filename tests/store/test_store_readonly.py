@@ -118,11 +118,12 @@ def test_a_read_only_store_refuses_writes(tmp_path: Path) -> None:
         fill(store)
     with Store.open(url, readonly=True) as store:
         assert store.readonly
-        for write in (
+        writes: list[Callable[[], object]] = [
             lambda: store.put_task("new"),
             lambda: store.start_trial(Key("blobs-mlp", "FIX(k0=0.3)", 0)),
             lambda: store.put_range_test("blobs-mlp", {"lr": [0.1]}),
-        ):
+        ]
+        for write in writes:
             with pytest.raises(StoreError, match="is opened read-only"):
                 write()
         assert len(store.trials()) == 6

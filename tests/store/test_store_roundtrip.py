@@ -26,12 +26,12 @@ class _Meta:
 
 
 def test_new_database_is_empty_and_reports_schema(store: Store) -> None:
-    info = store.info().to_dict()
-    assert info["schema_version"] == 2
-    assert info["supported_schema_version"] == 2
-    assert info["dialect"] == store.dialect
-    assert set(info["counts"].values()) == {0}
-    assert info["trials_by_status"] == {
+    info = store.info()
+    assert (info.schema_version, info.supported_schema_version) == (2, 2)
+    assert info.dialect == store.dialect
+    assert set(info.counts.values()) == {0}
+    assert set(info.imported.values()) == {0}
+    assert info.trials_by_status == {
         "running": 0,
         "done": 0,
         "diverged": 0,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -57,8 +58,8 @@ def test_policies_carry_over_to_a_similar_task_with_evidence(
     assert second.source_spec == tuned.ranking[1].spec
     assert first.similarity == pytest.approx(0.75)
     assert first.step_factor == pytest.approx(4 / 8)  # epochs of 4 and 8 steps
-    target_lr = target_tests[0].result["suggestions"]["suggested_lr"]["lr"]
-    source_lr = source_tests[0].result["suggestions"]["suggested_lr"]["lr"]
+    target_lr = _suggested(target_tests[0].result)
+    source_lr = _suggested(source_tests[0].result)
     assert first.lr_factor == pytest.approx(target_lr / source_lr)
     expected = rescale(
         parse(first.source_spec),
@@ -75,6 +76,14 @@ def test_policies_carry_over_to_a_similar_task_with_evidence(
     assert "best_top1_mean" in first.metrics
 
 
+def _suggested(result: Mapping[str, object]) -> float:
+    from lrscope.rangetest.result import RangeTestResult
+
+    suggestions = RangeTestResult.from_dict(result).suggestions
+    assert suggestions is not None
+    return suggestions.suggested_lr.lr
+
+
 def test_exact_match_recommends_the_task_own_winners_unscaled(db_url: str, mlp_ref: str) -> None:
     with Store.open(db_url) as store:
         tuned = tune(mlp_ref, store, steps=96, seeds=1, survivors=1, executor="local")
@@ -88,7 +97,7 @@ def test_exact_match_recommends_the_task_own_winners_unscaled(db_url: str, mlp_r
 
 def _imported_digits_mlp(tmp_path: Path) -> str:
     """An empty store into which the digits-mlp results of lrscope 0.1.0 are imported."""
-    from store_testlib import store_v1_copy  # type: ignore[import-not-found]
+    from store_testlib import store_v1_copy  # type: ignore[import-not-found,unused-ignore]
 
     from lrscope.store.exchange import export_store, import_file
 
@@ -108,6 +117,7 @@ def _check_imported_advice(advice: dict[str, object], tmp_path: Path) -> dict[st
     assert isinstance(recs, list)
     assert recs
     first = recs[0]
+    assert isinstance(first, dict)
     assert first["source_task"] == "digits-mlp"
     assert first["imported"] is True
     evidence = first["evidence"]
@@ -165,7 +175,7 @@ def test_recommend_with_a_range_test_on_imported_history(tmp_path: Path) -> None
 
 
 def test_evidence_is_weighed_by_seeds_and_similarity(db_url: str, linear_ref: str) -> None:
-    from store_testlib import Key, result_dict  # type: ignore[import-not-found]
+    from store_testlib import Key, claim, result_dict  # type: ignore[import-not-found,unused-ignore]
 
     from lrscope.recommend import SEED_PRIOR
 
@@ -177,7 +187,7 @@ def test_evidence_is_weighed_by_seeds_and_similarity(db_url: str, linear_ref: st
             store.put_task(task, meta)
             for seed in range(seeds):
                 key = Key(task, "FIX(k0=0.1)", seed)
-                store.finish_trial(store.start_trial(key), result_dict(key, top1))
+                store.finish_trial(claim(store, key), result_dict(key, top1))
         result = recommend(store, linear_ref, top=1, run_range_test=False)
     by_task = {r.source_task: r for r in result.recommendations}
     for rec in by_task.values():
