@@ -65,22 +65,24 @@ def _lrscope_config(
     """Run the plan with one lrscope configuration into a fresh SQLite store."""
     import torch
 
-    from lrscope.bench import Plan, make_executor, run_plan
+    from lrscope.bench import Execution, Plan, make_executor, run_plan
+    from lrscope.bench.worker import keep_freed_memory
     from lrscope.store import Store
 
     plan = Plan(task.name, specs, seeds=1, steps=steps, eval_every=eval_every)
-    options: dict[str, tuple[str, int | None, int | None]] = {
-        "local": ("local", None, None),
-        "process": ("process", workers, None),
-        "batched": ("batched", None, k * workers),
-        "process+batched": ("process", workers, k),
+    executions = {
+        "local": Execution("local"),
+        "process": Execution("process", workers=workers),
+        "batched": Execution("local", batch_trials=k * workers),
+        "process+batched": Execution("process", workers=workers, batch_trials=k),
     }
-    executor_name, n_workers, batch = options[name]
-    tasks = {(task.name, None): task}
+    execution = executions[name]
+    if execution.executor == "local" and execution.grouped:
+        keep_freed_memory()  # what `lrscope bench` does for its own process; workers do it too
     with tempfile.TemporaryDirectory(prefix="lrscope-bench-") as tmp:
         url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         with Store.open(url) as store:
-            executor = make_executor(executor_name, n_workers, tasks=tasks, batch_trials=batch)
+            executor = make_executor(execution, tasks=[task], trials=len(plan))
             start = time.perf_counter()
             try:
                 summary = run_plan(plan, store, executor, task=task)
@@ -89,11 +91,11 @@ def _lrscope_config(
             wall_s = time.perf_counter() - start
             records = store.trials(task=task.name)
     top1 = {r.spec: r.top1 for r in records}
-    in_process = executor_name in ("local", "batched")
+    in_process = execution.executor == "local"
     return {
         "executor": summary.executor,
         "workers": summary.workers,
-        "batch_trials": batch,
+        "batch_trials": summary.batch_trials,
         "torch_threads": torch.get_num_threads() if in_process else 1,
         "trials": summary.ran,
         "failed": summary.failed,
@@ -186,10 +188,11 @@ def _markdown(report: dict[str, Any]) -> str:
         for name, row in tp["configs"].items():
             k = row["batch_trials"] or 1
             dtop = row.get("max_abs_dtop1_vs_local")
+            speedup = row["speedup_vs_plain"]
             lines.append(
                 f"| {name} | {row['workers']} x {k} | {row['torch_threads']} "
                 f"| {row['wall_s']:.1f} | {row['trials_per_hour']:.0f} "
-                f"| {row['speedup_vs_plain']:.2f}x | {row['mean_top1']:.4f} "
+                f"| {'' if speedup is None else f'{speedup:.2f}x'} | {row['mean_top1']:.4f} "
                 f"| {'' if dtop is None else f'{dtop:.3f}'} | {row['load_avg_before'][0]} |"
             )
         lines.append("")

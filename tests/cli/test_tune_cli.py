@@ -7,8 +7,11 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from lrscope.bench import Execution
 from lrscope.cli.app import app
 from lrscope.demo import run_demo, usage_snippet
+
+LOCAL = Execution("local")  # full trials one at a time, in this process
 
 TASKS = Path(__file__).parents[1] / "tune" / "tune_tasks.py"
 MLP = f"{TASKS}:make_mlp"
@@ -69,7 +72,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
 
 
 def test_demo_writes_store_report_plots_and_summary(tmp_path: Path) -> None:
-    result = run_demo(tmp_path / "out", minutes=0.2, task=MLP, executor="local")
+    result = run_demo(tmp_path / "out", minutes=0.2, task=MLP, execution=LOCAL)
     summary = result.summary()
     assert (tmp_path / "out" / "lrscope.db").exists()
     assert result.report == tmp_path / "out" / "report.html"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from lrscope.bench import Execution
 from lrscope.policies import parse
 from lrscope.policies.rescale import rescale
 from lrscope.recommend import MIN_SIMILARITY, recommend, similarity
@@ -15,6 +16,7 @@ from lrscope.store import Store
 from lrscope.tune import tune
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "store"))  # store_testlib: the v1 fixture
+LOCAL = Execution("local")  # full trials one at a time, in this process
 
 MLP = {"dataset": "blobs4", "model_family": "mlp", "input_shape": [10], "train_size": 256,
        "num_classes": 4}  # fmt: skip
@@ -45,7 +47,7 @@ def test_policies_carry_over_to_a_similar_task_with_evidence(
     db_url: str, mlp_ref: str, linear_ref: str
 ) -> None:
     with Store.open(db_url) as store:
-        tuned = tune(mlp_ref, store, steps=96, seeds=2, survivors=2, executor="local")
+        tuned = tune(mlp_ref, store, steps=96, seeds=2, survivors=2, execution=LOCAL)
         result = recommend(store, linear_ref, top=2)
         source_trials = {t.id: t for t in store.trials("blobs4-mlp")}
         target_tests = store.range_tests("blobs4-linear")
@@ -86,7 +88,7 @@ def _suggested(result: Mapping[str, object]) -> float:
 
 def test_exact_match_recommends_the_task_own_winners_unscaled(db_url: str, mlp_ref: str) -> None:
     with Store.open(db_url) as store:
-        tuned = tune(mlp_ref, store, steps=96, seeds=1, survivors=1, executor="local")
+        tuned = tune(mlp_ref, store, steps=96, seeds=1, survivors=1, execution=LOCAL)
         result = recommend(store, mlp_ref, top=1)
     (rec,) = result.recommendations
     assert rec.source_task == "blobs4-mlp"
@@ -209,7 +211,7 @@ def test_recommendations_are_frozen_typed_values(db_url: str, mlp_ref: str) -> N
     import json
 
     with Store.open(db_url) as store:
-        tune(mlp_ref, store, steps=96, seeds=1, survivors=1, executor="local")
+        tune(mlp_ref, store, steps=96, seeds=1, survivors=1, execution=LOCAL)
         (rec,) = recommend(store, mlp_ref, top=1).recommendations
     with pytest.raises(dataclasses.FrozenInstanceError):
         rec.spec = "FIX(k0=1.0)"  # type: ignore[misc]

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from lrscope.bench import Execution
 from lrscope.errors import ParameterError
 from lrscope.store import Store
 from lrscope.tune import tune
 from lrscope.tune.pipeline import DEFAULT_MAX_EPOCHS, StepCost, budget_steps, measure_step_cost
+
+LOCAL = Execution("local")  # full trials one at a time, in this process
 
 FAMILIES = {"FIX", "STEP", "NSTEP", "EXP", "INV", "POLY", "TRI", "TRI2", "TRIEXP", "SIN", "SIN2",
             "SINEXP", "COS", "onecycle", "sgdr"}  # fmt: skip
@@ -59,14 +62,14 @@ def test_bad_budgets_fail_before_any_work(
     kwargs: dict[str, object], name: str, db_url: str, mlp_ref: str
 ) -> None:
     with Store.open(db_url) as store, pytest.raises(ParameterError, match=f"'{name}'"):
-        tune(mlp_ref, store, executor="local", **kwargs)  # type: ignore[arg-type]
+        tune(mlp_ref, store, execution=LOCAL, **kwargs)  # type: ignore[arg-type]
     with Store.open(db_url) as store:
         assert store.trials() == []
 
 
 def test_tune_stores_everything_ranks_survivors_and_resumes(db_url: str, mlp_ref: str) -> None:
     with Store.open(db_url) as store:
-        result = tune(mlp_ref, store, steps=96, seeds=2, survivors=2, executor="local")
+        result = tune(mlp_ref, store, steps=96, seeds=2, survivors=2, execution=LOCAL)
         trials = store.trials("blobs4-mlp")
         range_tests = store.range_tests("blobs4-mlp")
     assert len(range_tests) == 1
@@ -110,7 +113,7 @@ def test_tune_stores_everything_ranks_survivors_and_resumes(db_url: str, mlp_ref
             assert reach[spec] >= won
 
     with Store.open(db_url) as store:  # a second run resumes: nothing trains twice
-        again = tune(mlp_ref, store, steps=96, seeds=2, survivors=2, executor="local")
+        again = tune(mlp_ref, store, steps=96, seeds=2, survivors=2, execution=LOCAL)
         assert len(store.trials("blobs4-mlp")) == len(trials)
         assert len(store.range_tests("blobs4-mlp")) == 1  # the range test is reused too
     assert again.winner_spec == result.winner_spec

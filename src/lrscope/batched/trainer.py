@@ -29,11 +29,8 @@ the number of members.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import math
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -59,7 +56,6 @@ __all__ = [
     "PROBE_RTOL",
     "BatchingError",
     "Member",
-    "keep_freed_memory",
     "run_batched",
     "task_batching_problem",
 ]
@@ -70,35 +66,6 @@ PROBE_RTOL = 1e-4
 """Largest relative difference allowed between batched and unbatched first losses."""
 
 ProgressFn = Callable[[int, int], None]
-
-_MALLOC_TUNED: list[bool] = []
-
-
-def keep_freed_memory() -> bool:
-    """Ask glibc's malloc to keep freed memory in the heap (once per process; Linux only).
-
-    A batched step allocates and frees activations of megabytes; by default
-    glibc hands such blocks back to the kernel and the next step page-faults
-    them in again, which costs 15-25 % of a step on small models. Raising the
-    mmap and trim thresholds to 1 GiB keeps them: the process's peak memory is
-    unchanged, it is just not returned to the system between steps. True when
-    the thresholds were set.
-    """
-    if _MALLOC_TUNED:
-        return _MALLOC_TUNED[0]
-    done = False
-    name = ctypes.util.find_library("c") if sys.platform.startswith("linux") else None
-    if name is not None:
-        try:
-            mallopt = ctypes.CDLL(name).mallopt
-        except (OSError, AttributeError):  # not glibc
-            mallopt = None
-        if mallopt is not None:
-            m_trim_threshold, m_mmap_threshold = -1, -3
-            done = bool(mallopt(m_mmap_threshold, 1 << 30) and mallopt(m_trim_threshold, 1 << 30))
-    log.debug("malloc thresholds raised: %s", done)
-    _MALLOC_TUNED.append(done)
-    return done
 
 
 class BatchingError(LRScopeError, ValueError):
@@ -359,7 +326,6 @@ def run_batched(
         ParameterError: no members, or a non-positive ``steps`` / ``eval_every``.
     """
     _check_members(members)
-    keep_freed_memory()
     trials, groups = _build(task, members)
     group = _Group(task, trials, groups)
     started = time.perf_counter()

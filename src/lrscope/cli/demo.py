@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from lrscope.cli._common import JsonOpt, QuietOpt, ThreadsOpt, emit, set_torch_threads, stdout
+from lrscope.cli._execution import GroupedBatchTrialsOpt, WorkersOpt, build_execution
 
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.demo import DemoResult
@@ -60,7 +61,8 @@ def demo(
         Path, typer.Option("--out", help="Directory for lrscope.db, report.html and the plots.")
     ] = Path("."),
     minutes: Annotated[float, typer.Option("--minutes", help="Tuning budget in minutes.")] = 7.0,
-    workers: Annotated[int | None, typer.Option("--workers", help="Worker processes.")] = None,
+    workers: WorkersOpt = None,
+    batch_trials: GroupedBatchTrialsOpt = "auto",
     threads: ThreadsOpt = 1,
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -72,6 +74,9 @@ def demo(
 
     if not minutes > 0:
         raise ParameterError("lrscope demo", "--minutes", "a float in the range (0, inf)", minutes)
+    execution = build_execution("process", workers, batch_trials)
     set_torch_threads("lrscope demo", threads)
-    result = run_demo(out, minutes=minutes, workers=workers, on_event=event_printer(quiet or json_))
+    result = run_demo(
+        out, minutes=minutes, execution=execution, on_event=event_printer(quiet or json_)
+    )
     emit(result.summary(), json_, lambda: _render(result))

@@ -2,8 +2,11 @@
 
 ``lrscope tune --task T (--steps N | --minutes M) [--seeds 3] [--survivors 3]
 [--tie 0.003] [--max-epochs 150] [--executor process] [--workers N]
-[--data-dir D] [--db URL] [--json]`` runs
-:func:`lrscope.tune.tune` and prints the ranking and the winner.
+[--batch-trials K|auto] [--ray-address A] [--ray-timeout S] [--data-dir D]
+[--db URL] [--json]`` runs :func:`lrscope.tune.tune` and prints the ranking
+and the winner. Full trials run in groups sized to the work (``auto``) unless
+``--batch-trials`` says otherwise; a model that cannot be batched runs one
+trial at a time, and the reason is printed.
 ``lrscope recommend --task T [--top 3] [--no-range-test] [--db URL] [--json]``
 prints :func:`lrscope.recommend.recommend`'s policies with their evidence.
 """
@@ -25,6 +28,16 @@ from lrscope.cli._common import (
     set_torch_threads,
     stderr,
     stdout,
+)
+from lrscope.cli._execution import (
+    DEFAULT_RAY_TIMEOUT_S,
+    ExecutorOpt,
+    GroupedBatchTrialsOpt,
+    RayAddressOpt,
+    RayTimeoutOpt,
+    WorkersOpt,
+    build_execution,
+    prepare_process,
 )
 from lrscope.metrics import metric_help
 from lrscope.tune.pipeline import DEFAULT_MAX_EPOCHS
@@ -118,8 +131,11 @@ def tune(
     survivors: Annotated[
         int, typer.Option("--survivors", help="Candidates promoted to full trials.")
     ] = 3,
-    executor: Annotated[str, typer.Option("--executor", help="local, process or ray.")] = "process",
-    workers: Annotated[int | None, typer.Option("--workers", help="Parallel workers.")] = None,
+    executor: ExecutorOpt = "process",
+    workers: WorkersOpt = None,
+    batch_trials: GroupedBatchTrialsOpt = "auto",
+    ray_address: RayAddressOpt = None,
+    ray_timeout: RayTimeoutOpt = DEFAULT_RAY_TIMEOUT_S,
     data_dir: DataDirOpt = None,
     metric: Annotated[
         str,
@@ -152,7 +168,15 @@ def tune(
     from lrscope.tune import tune as run_tune
 
     max_epochs = check("lrscope tune", "--max-epochs", max_epochs, _MAX_EPOCHS)
+    execution = build_execution(
+        executor,
+        workers,
+        batch_trials,
+        ray_address=ray_address,
+        ray_timeout_s=ray_timeout,
+    )
     set_torch_threads("lrscope tune", threads)
+    prepare_process(execution)
     with Store.open(resolve_db_url(db)) as store:
         result = run_tune(
             task,
@@ -161,8 +185,7 @@ def tune(
             minutes=minutes,
             seeds=seeds,
             survivors=survivors,
-            executor=executor,
-            workers=workers,
+            execution=execution,
             data_dir=data_dir,
             metric=metric,
             tie=tie,

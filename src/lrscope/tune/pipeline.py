@@ -13,7 +13,8 @@ resumes instead of starting over):
    stops the weak ones at their rung (their trials are stored as ``pruned``).
 4. **Full trials**: the best ``survivors`` candidates and the FIX baseline at
    the suggested lr, over ``seeds`` seeds at the full budget, through
-   :func:`lrscope.bench.run_plan` (any executor).
+   :func:`lrscope.bench.run_plan` as the ``execution`` says (any executor, in
+   groups of trials trained together where the model allows).
 5. **Ranking** of the full trials (:mod:`lrscope.rank`) and the **winner**
    (:mod:`lrscope.tune.select`): the best final top-1 mean, except that
    policies within ``tie`` of it count as tied and the one first to reach
@@ -38,6 +39,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from lrscope.bench.execution import Execution
 from lrscope.errors import ParameterError
 from lrscope.metrics import get_metric
 from lrscope.tune.candidates import MIN_STEPS, LRBounds, candidate_policies
@@ -45,6 +47,7 @@ from lrscope.tune.select import DEFAULT_TIE, TimeToAccuracy, check_tie, pick_win
 from lrscope.validation import COUNT, POSITIVE_FLOAT, Interval, OrNone, check
 
 if TYPE_CHECKING:  # pragma: no cover
+    from lrscope.bench.executors import Executor
     from lrscope.engine.result import TrialResult
     from lrscope.rangetest.result import RangeTestResult, Suggestions
     from lrscope.rank import PolicyStats
@@ -52,6 +55,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from lrscope.tasks import Task
 
 __all__ = [
+    "DEFAULT_EXECUTION",
     "DEFAULT_MAX_EPOCHS",
     "CandidateOutcome",
     "StepCost",
@@ -83,6 +87,12 @@ samples) the best policies' final top-1 over 8 seeds is 0.961 to 0.966 at
 150 epochs and 0.955 after 530 (the models overfit once annealed), while
 every extra epoch costs time. Minutes left over by the cap end the run early.
 """
+
+
+DEFAULT_EXECUTION = Execution("process", batch_trials="auto")
+"""How full trials run by default: worker processes (one per CPU), each training
+its share of the trials in one group (:mod:`lrscope.batched`) where the model
+can be batched."""
 
 
 @dataclass(frozen=True)
@@ -283,8 +293,7 @@ def tune(
     minutes: float | None = None,
     seeds: int = 3,
     survivors: int = 3,
-    executor: str = "process",
-    workers: int | None = None,
+    execution: Execution = DEFAULT_EXECUTION,
     data_dir: str | None = None,
     seed: int = 0,
     metric: str = "top1",
@@ -304,7 +313,13 @@ def tune(
             ``steps`` is not given, and caps the cheap stage.
         seeds: seeds of every full trial (0 .. seeds-1).
         survivors: candidates promoted from the cheap to the full stage.
-        executor, workers: how full trials run (``local``, ``process``, ``ray``).
+        execution: how full trials run (:class:`lrscope.bench.Execution`:
+            executor, workers, Ray address, group size). The default,
+            :data:`DEFAULT_EXECUTION`, trains them on worker processes in
+            groups sized to the work where the model can be batched (else one
+            at a time, with the reason logged and reported to ``on_event``).
+            The executor is made (and a Ray address reached) before any
+            training, and closed at the end.
         seed: seed of the range test and of the cheap trials.
         metric: what picks the winner among the full trials (a
             :data:`lrscope.metrics.RANK_METRICS` name, mean over seeds). The
@@ -319,66 +334,73 @@ def tune(
             ``steps`` is never capped.
         on_event: called as ``on_event(stage, message)`` as the run advances.
     """
-    from lrscope.bench.executors import check_executor_options, default_workers
+    from lrscope.bench.factory import make_executor
     from lrscope.tasks import get_task
 
     _check_args(steps, minutes, seeds, survivors)
     get_metric(metric, owner="tune")
     check_tie(tie)
     check("tune", "max_epochs", max_epochs, OrNone(COUNT))
-    check_executor_options(executor, workers, None)
+    if not isinstance(execution, Execution):
+        raise ParameterError("tune", "execution", "an lrscope.bench.Execution", execution)
     start = time.perf_counter()
     task_obj = get_task(task, data_dir=data_dir) if isinstance(task, str) else task
     task_ref = task if isinstance(task, str) else task_obj.name
     store.put_task(task_obj.name, task_obj.metadata)
     stages: dict[str, float] = {}
-
-    bounds, suggestions = _range_test_stage(task_obj, store, seed, on_event)
-    stages["range_test_s"] = time.perf_counter() - start
-    n_workers = workers or (1 if executor == "local" else default_workers())
-    parallel = 1.0 if executor == "local" else max(1.0, 0.9 * min(n_workers, survivors + 1))
-    deadline = None if minutes is None else start + minutes * 60.0
-    if steps is None:
-        cost = measure_step_cost(task_obj, f"FIX(k0={bounds.suggested_lr!r})")
-        steps = budget_steps(
-            (deadline or 0.0) - time.perf_counter(),
-            cost,
-            n_candidates=15,
-            survivors=survivors,
-            seeds=seeds,
-            parallel=parallel,
-            steps_per_epoch=task_obj.steps_per_epoch,
-            max_epochs=max_epochs,
-        )
-    cheap_steps = max(steps // CHEAP_FRACTION, 8)
-    eval_every = max(steps // EVALS_PER_TRIAL, 1)
-    _emit(on_event, "budget", f"{steps} steps per full trial, {cheap_steps} per cheap trial")
-
-    t0 = time.perf_counter()
-    outcomes = _cheap_stage(task_obj, store, bounds, steps, cheap_steps, seed, deadline, on_event)
-    stages["cheap_s"] = time.perf_counter() - t0
-
-    full = candidate_policies(bounds, steps, task_obj.steps_per_epoch)
-    baseline_spec = full["FIX"].spec
-    promoted = _promote(outcomes, survivors, baseline_spec)
-    _emit(on_event, "survivors", ", ".join(promoted))
-
-    t0 = time.perf_counter()
     seed_list = tuple(range(seeds))
-    _full_stage(
-        task_obj,
-        task_ref,
-        store,
-        [*promoted, baseline_spec],
-        steps,
-        seed_list,
-        eval_every,
-        executor,
-        n_workers,
-        data_dir,
-        on_event,
-    )
-    stages["full_s"] = time.perf_counter() - t0
+    trials = (survivors + 1) * seeds
+    with make_executor(execution, tasks=[task_obj], trials=trials) as executor:
+        _emit(on_event, "execution", f"full trials on {executor.describe()}")
+        if executor.ungrouped_reason is not None:
+            _emit(on_event, "execution", f"not in groups: {executor.ungrouped_reason}")
+        bounds, suggestions = _range_test_stage(task_obj, store, seed, on_event)
+        stages["range_test_s"] = time.perf_counter() - start
+        parallel = (
+            1.0 if executor.workers == 1 else max(1.0, 0.9 * min(executor.workers, survivors + 1))
+        )
+        deadline = None if minutes is None else start + minutes * 60.0
+        if steps is None:
+            cost = measure_step_cost(task_obj, f"FIX(k0={bounds.suggested_lr!r})")
+            steps = budget_steps(
+                (deadline or 0.0) - time.perf_counter(),
+                cost,
+                n_candidates=15,
+                survivors=survivors,
+                seeds=seeds,
+                parallel=parallel,
+                steps_per_epoch=task_obj.steps_per_epoch,
+                max_epochs=max_epochs,
+            )
+        cheap_steps = max(steps // CHEAP_FRACTION, 8)
+        eval_every = max(steps // EVALS_PER_TRIAL, 1)
+        _emit(on_event, "budget", f"{steps} steps per full trial, {cheap_steps} per cheap trial")
+
+        t0 = time.perf_counter()
+        outcomes = _cheap_stage(
+            task_obj, store, bounds, steps, cheap_steps, seed, deadline, on_event
+        )
+        stages["cheap_s"] = time.perf_counter() - t0
+
+        full = candidate_policies(bounds, steps, task_obj.steps_per_epoch)
+        baseline_spec = full["FIX"].spec
+        promoted = _promote(outcomes, survivors, baseline_spec)
+        _emit(on_event, "survivors", ", ".join(promoted))
+
+        t0 = time.perf_counter()
+        _full_stage(
+            task_obj,
+            task_ref,
+            store,
+            [*promoted, baseline_spec],
+            steps,
+            seed_list,
+            eval_every,
+            executor,
+            data_dir,
+            on_event,
+        )
+        stages["full_s"] = time.perf_counter() - t0
     return _conclude(
         task_obj.name,
         store,
@@ -492,8 +514,7 @@ def _full_stage(
     steps: int,
     seeds: tuple[int, ...],
     eval_every: int,
-    executor: str,
-    workers: int,
+    executor: Executor,
     data_dir: str | None,
     on_event: EventFn | None,
 ) -> None:
@@ -502,14 +523,12 @@ def _full_stage(
     plan = Plan(
         task_ref, specs, steps=steps, seeds=list(seeds), eval_every=eval_every, data_dir=data_dir
     )
-    _emit(on_event, "full trials", f"{len(plan)} trials on {executor} x{workers}")
+    _emit(on_event, "full trials", f"{len(plan)} trials")
 
     def progress(done: int, total: int) -> None:
         _emit(on_event, "full trials", f"{done}/{total}")
 
-    summary = run_plan(
-        plan, store, executor=executor, workers=workers, task=task, on_progress=progress
-    )
+    summary = run_plan(plan, store, executor, task=task, on_progress=progress)
     if summary.failed:
         _emit(on_event, "full trials", f"{summary.failed} trial(s) failed; see lrscope rank")
 
