@@ -61,13 +61,18 @@ def table_columns(scoring: Scoring) -> tuple[Metric, ...]:
 
 @dataclass(frozen=True)
 class StoreSummary:
-    """The header of the page: where the data comes from and how much there is."""
+    """The header of the page: where the data comes from and how much there is.
+
+    ``url`` has its credentials hidden; ``sources`` names the other stores
+    that imported rows came from (empty when everything was measured here).
+    """
 
     url: str
     schema_version: str
     counts: Mapping[str, int]
     generated_at: str
     version: str
+    sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -103,7 +108,8 @@ class PolicyRow:
     sample standard deviation over the seeds that did not diverge; ``rank`` is
     1 for the best policy (``None`` if unranked). ``label`` names the row in
     legends and keys its colour: the spec, with the step budget appended when
-    the task holds the same spec at several budgets.
+    the task holds the same spec at several budgets. ``n_imported`` counts the
+    seeds measured in another store (imported).
     """
 
     spec: str
@@ -115,6 +121,7 @@ class PolicyRow:
     pareto: bool = False
     steps: int = 0
     label: str = ""
+    n_imported: int = 0
 
     @property
     def key(self) -> str:
@@ -177,7 +184,9 @@ class TaskView:
     utility) metrics of the Pareto front (``best_iter`` and the best value of
     the primary metric); ``scoring`` the task's metrics (their labels and
     directions); ``columns`` those of the ranking table; ``metric_curves`` the
-    primary metric during training.
+    primary metric during training. ``provenance`` says which of the task's
+    results were imported from other stores, and from which (empty when all
+    were measured in this one).
     """
 
     name: str
@@ -193,6 +202,7 @@ class TaskView:
     metric_curves: tuple[MetricCurve, ...] = ()
     interpolations: tuple[InterpolationView, ...] = ()
     notes: tuple[str, ...] = ()
+    provenance: str = ""
     scoring: Scoring = CLASSIFICATION_SCORING
     columns: tuple[Metric, ...] = METRICS
 
