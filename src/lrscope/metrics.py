@@ -389,14 +389,13 @@ class Scoring(Validated):
     def rankable(self) -> dict[str, Metric]:
         """Every metric a ranking of this task can order by (``--metric``).
 
-        The task's final metrics, ``best_<primary>``, ``best_iter``, ``ld``,
-        ``wall_s`` and ``diverged_rate``; for classification, every one of
-        :data:`RANK_METRICS` too.
+        Classification: :data:`RANK_METRICS` (LRBench's, as lrscope always
+        ranked them). Other tasks: their final metrics, ``best_<primary>``,
+        ``best_iter``, ``ld``, ``wall_s`` and ``diverged_rate``.
         """
-        table: dict[str, Metric] = {}
         if self.is_classification:
-            table.update((name, METRICS[name]) for name in RANK_METRICS)
-        table.update((m.name, m) for m in self.metrics)
+            return {name: METRICS[name] for name in RANK_METRICS}
+        table = {m.name: m for m in self.metrics}
         best = self.best
         table[best.name] = best
         for name in ("best_iter", "ld", "wall_s", "diverged_rate"):
@@ -406,10 +405,12 @@ class Scoring(Validated):
     def aggregated(self) -> tuple[str, ...]:
         """The per-trial metrics a ranking averages over seeds, in column order.
 
-        LRBench's columns (:data:`AGGREGATED_METRICS`, NaN for a task that is
-        not classification) first, then the task's own metrics and
-        ``best_<primary>``.
+        LRBench's columns (:data:`AGGREGATED_METRICS`: a classification's, NaN
+        for another task), then a task's own final metrics and
+        ``best_<primary>`` when it is not a classification.
         """
+        if self.is_classification:
+            return AGGREGATED_METRICS
         names = dict.fromkeys(AGGREGATED_METRICS)
         names.update(dict.fromkeys(m.name for m in self.metrics))
         names[self.best.name] = None

@@ -27,7 +27,7 @@ class _Meta:
 
 def test_new_database_is_empty_and_reports_schema(store: Store) -> None:
     info = store.info()
-    assert (info.schema_version, info.supported_schema_version) == (2, 2)
+    assert (info.schema_version, info.supported_schema_version) == (3, 3)
     assert info.dialect == store.dialect
     assert set(info.counts.values()) == {0}
     assert set(info.imported.values()) == {0}

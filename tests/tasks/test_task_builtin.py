@@ -62,8 +62,8 @@ def test_mnist1d_cnn_shapes_and_metadata() -> None:
         "num_classes": 10,
         "batch_size": 128,
         "extra": {"test_size": 1000},
-        **CLASSIFICATION_SCORING.to_metadata(),
-    }
+    }  # a classification scored as LRBench scores it records no metric definitions
+    assert task.metadata.scoring == CLASSIFICATION_SCORING
 
 
 def test_mnist1d_mlp_shares_the_data() -> None:

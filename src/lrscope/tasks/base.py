@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from lrscope.metrics import Scoring
+from lrscope.metrics import CLASSIFICATION_SCORING, Scoring
 from lrscope.tasks.batches import (
     TARGET_KEYS,
     BatchSteps,
@@ -59,8 +59,13 @@ class TaskMetadata:
     ``batch_size`` (samples per step) gives the epoch length in steps, by
     which recommendations rescale step counts; ``num_classes`` is None for a
     task that is not classification; ``scoring`` holds the definitions of
-    the task's metrics and its primary metric (recorded as ``metrics`` and
-    ``primary_metric``). :class:`Task` fills it in.
+    the task's metrics and its primary metric, recorded as ``metrics`` and
+    ``primary_metric``. A classification scored as LRBench scores it
+    (:data:`lrscope.metrics.CLASSIFICATION_SCORING`) records none: metadata
+    without metric definitions is a classification's
+    (:meth:`lrscope.metrics.Scoring.from_metadata`), so the metadata, and the
+    store's fingerprint of it, of every task stored before tasks declared
+    their metrics stay what they were. :class:`Task` fills it in.
     """
 
     dataset: str
@@ -82,7 +87,7 @@ class TaskMetadata:
             "batch_size": self.batch_size,
             "extra": dict(self.extra),
         }
-        if self.scoring is not None:
+        if self.scoring is not None and self.scoring != CLASSIFICATION_SCORING:
             data.update(self.scoring.to_metadata())
         return data
 
@@ -97,7 +102,7 @@ class TaskMetadata:
             num_classes=None if classes is None else int(classes),
             extra=dict(data.get("extra", {})),
             batch_size=None if data.get("batch_size") is None else int(data["batch_size"]),
-            scoring=Scoring.from_metadata(data) if data.get("metrics") else None,
+            scoring=Scoring.from_metadata(data),
         )
 
 
