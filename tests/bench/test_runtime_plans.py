@@ -49,10 +49,18 @@ def test_workers_train_on_the_configs_runtime_one_by_one(caplog: pytest.LogCaptu
     assert outcomes[0].result != outcomes[1].result
 
 
-def test_run_plan_stores_the_runtimes_trials(tmp_path: Path) -> None:
-    plan = Plan(TINY, ["FIX(k0=0.05)", "FIX(k0=0.1)"], steps=12, precision="bf16")
+def test_run_plan_stores_each_runtimes_trials_apart(tmp_path: Path) -> None:
+    specs = ["FIX(k0=0.05)", "FIX(k0=0.1)"]
     with Store.open(f"sqlite:///{tmp_path / 'r.db'}") as store:
-        summary = run_plan(plan, store, Execution("process", workers=2, batch_trials=2))
-        assert (summary.ran, summary.failed) == (2, 0)
-        results = [r.to_result() for r in store.trials("tiny-blobs")]
-    assert len(results) == 2
+        plain = run_plan(Plan(TINY, specs, steps=12), store, Execution("local"))
+        half = Plan(TINY, specs, steps=12, precision="bf16")
+        summary = run_plan(half, store, Execution("process", workers=2, batch_trials=2))
+        again = run_plan(half, store, Execution("local"))
+        records = store.trials("tiny-blobs")
+    assert (plain.ran, summary.ran, summary.failed) == (2, 2, 0)
+    assert (again.ran, again.skipped) == (0, 2)  # resumed: the bf16 trials are stored
+    by_runtime = {(r.spec, r.runtime): r.to_result() for r in records}
+    assert sorted(by_runtime) == sorted((spec, rt) for spec in specs for rt in ("", "bf16"))
+    for spec in specs:
+        assert by_runtime[(spec, "bf16")].runtime == "bf16"
+        assert by_runtime[(spec, "bf16")].curve != by_runtime[(spec, "")].curve
