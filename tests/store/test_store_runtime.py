@@ -102,6 +102,7 @@ def test_the_store_of_lrscope_0_1_takes_runtimes_after_its_upgrade(tmp_path: Pat
         first = old[0]
         twin = RuntimeKey(first.task, first.spec, first.seed, first.steps, first.eval_every, "bf16")
         _finish(store, twin, 0.25)
-        both = [r for r in store.trials("digits-mlp", spec=first.spec)
-                if (r.seed, r.steps, r.eval_every) == (first.seed, first.steps, first.eval_every)]  # fmt: skip
+        where = (first.seed, first.steps, first.eval_every)
+        same = store.trials("digits-mlp", spec=first.spec)
+        both = [r for r in same if (r.seed, r.steps, r.eval_every) == where]
         assert sorted(r.runtime for r in both) == ["", "bf16"]

@@ -223,7 +223,6 @@ def test_a_regression_learns_from_regressions_by_their_primary_metric(tmp_path: 
     import dataclasses
 
     from byo_tasks import regression
-
     from lrscope.bench import Plan, run_plan
 
     source = regression()
