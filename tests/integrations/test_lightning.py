@@ -162,11 +162,11 @@ def _state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
 def test_range_test_on_the_module_is_lr_range_test_on_its_parts() -> None:
     module = Logging(lambda opt: ([opt], [torch.optim.lr_scheduler.StepLR(opt, 5)]))
     before = _state(module)
-    found = lrscope.lightning.range_test(module, loader(), steps=30, end_lr=1.0)
+    found = lrscope.lightning.range_test(module, loader(), steps=30, end_lr=0.1)
     assert all(torch.equal(v, module.state_dict()[k]) for k, v in before.items())
     optimizer = torch.optim.SGD(module.parameters(), lr=0.5, momentum=0.9)
     by_hand = lr_range_test(
-        module.net, optimizer, torch.nn.functional.mse_loss, loader(), steps=30, end_lr=1.0
+        module.net, optimizer, torch.nn.functional.mse_loss, loader(), steps=30, end_lr=0.1
     )
     assert found.loss == by_hand.loss
     assert found.suggestions == by_hand.suggestions

@@ -264,13 +264,15 @@ def _mark_suggestions(ax: Axes, view: RangeTestView) -> None:
 
 
 def range_test_svg(view: RangeTestView, *, uid: str, title: str) -> str:
-    """Training loss against lr (log axis) with the suggestions marked; accuracy beside it.
+    """Training loss against lr (log axis) with the suggestions marked; the test subset's
+    accuracy beside it (its loss, for a task without top-1).
 
     The raw per-step loss is drawn thin and light, the smoothed loss bold; the
     y axis is cut at 1.15 times the loss at the start so a divergence does not
     flatten the interesting part.
     """
-    has_evals = bool(_finite_pairs(view.eval_lr, view.eval_top1)[0])
+    accuracy = bool(_finite_pairs(view.eval_lr, view.eval_top1)[0])
+    has_evals = accuracy or bool(_finite_pairs(view.eval_lr, view.eval_loss)[0])
     with _figure(FULL_W, 420, ncols=2 if has_evals else 1) as (fig, axes):
         ax = axes[0]
         lr, loss = _thin(view.lr, view.loss)
@@ -284,7 +286,7 @@ def range_test_svg(view: RangeTestView, *, uid: str, title: str) -> str:
         if limits is not None:
             ax.set_ylim(*limits)
         ax.set_xlabel("learning rate")
-        ax.set_ylabel("training loss (nats)")
+        ax.set_ylabel("training loss")
         ax.set_title("Loss against learning rate")
         handles, labels = ax.get_legend_handles_labels()
         fig.legend(
@@ -298,18 +300,21 @@ def range_test_svg(view: RangeTestView, *, uid: str, title: str) -> str:
         )
         if has_evals:
             ax2 = axes[1]
-            elr, top1 = _finite_pairs(view.eval_lr, view.eval_top1)
+            values = view.eval_top1 if accuracy else view.eval_loss
+            elr, shown = _finite_pairs(view.eval_lr, values)
             marker = "o" if len(elr) <= 40 else None
-            ax2.plot(elr, top1, color="#2da44e", marker=marker, ms=3.5, lw=1.6, label="test top-1")
+            what = "test top-1" if accuracy else "test loss"
+            ax2.plot(elr, shown, color="#2da44e", marker=marker, ms=3.5, lw=1.6, label=what)
             _mark_suggestions(ax2, view)
             if min(elr) > 0:
                 _log_axis(ax2)
-            _percent_axis(ax2)
-            ax2.set_ylim(bottom=0)
+            if accuracy:
+                _percent_axis(ax2)
+                ax2.set_ylim(bottom=0)
             ax2.set_xlim(ax.get_xlim())
             ax2.set_xlabel("learning rate")
-            ax2.set_ylabel("test top-1 (subset)")
-            ax2.set_title("Accuracy against learning rate")
+            ax2.set_ylabel(f"{what} (subset)")
+            ax2.set_title(f"{'Accuracy' if accuracy else 'Test loss'} against learning rate")
         return _to_svg(fig, uid, title)
 
 
