@@ -3,17 +3,33 @@
 These are plain frozen dataclasses with ``to_dict`` / ``from_dict`` so a result
 goes into the results store (``store.put_range_test(task, result.to_dict())``)
 and through ``lrscope find --json`` as JSON, without pickling anything.
-Nothing here imports torch.
+Nothing here imports torch; :meth:`RangeTestResult.plot` imports matplotlib
+when called, and the policy methods (:meth:`RangeTestResult.onecycle`, ...)
+delegate to :mod:`lrscope.rangetest.policies`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["RangeEvalPoint", "RangeTestResult", "Suggestion", "Suggestions"]
+from lrscope.errors import LRScopeError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+
+    from lrscope.policies import COS, FIX, SGDR, ExpRange, OneCycle, Triangular, Triangular2
+
+__all__ = [
+    "SUGGESTION_NAMES",
+    "NoUsableRangeError",
+    "RangeEvalPoint",
+    "RangeTestResult",
+    "Suggestion",
+    "Suggestions",
+]
 
 
 def _json_float(value: float | None) -> float | None:
@@ -97,19 +113,51 @@ class Suggestion:
         )
 
 
+#: The :class:`Suggestion` fields of :class:`Suggestions`, in order.
+SUGGESTION_NAMES = (
+    "suggested_lr",
+    "min_lr",
+    "max_lr",
+    "onecycle_max_lr",
+    "steepest",
+    "valley",
+    "min_div_10",
+)
+
+
+class NoUsableRangeError(LRScopeError, ValueError):
+    """A range test found no usable range, and a learning rate or policy was asked of it.
+
+    The message gives the reason the test gives (:attr:`Suggestions.reason`)
+    and what to change. ``reason`` holds that reason alone.
+    """
+
+    def __init__(self, what: str, reason: str | None, task: str | None = None) -> None:
+        self.reason = reason or "no usable range"
+        where = f" of {task}" if task else ""
+        super().__init__(
+            f"cannot build {what}: the range test{where} found no usable range ({self.reason})"
+        )
+
+
 @dataclass(frozen=True)
 class Suggestions:
     """Every number :func:`lrscope.rangetest.suggest` derives from a range test.
 
     - ``suggested_lr``: the one recommended constant learning rate.
-    - ``min_lr``, ``max_lr``: the CLR bounds of seed 001, section 3.3 (``min_lr``
-      is the triangular policies' ``base_lr``).
+    - ``min_lr``, ``max_lr``: the CLR bounds (Smith 2017, "Cyclical Learning
+      Rates", section 3.3; ``min_lr`` is the triangular policies' ``base_lr``).
     - ``onecycle_max_lr``: the peak of a one-cycle (super-convergence) policy.
     - ``steepest``, ``valley``, ``min_div_10``: the individual rules, kept so
       they can be compared and plotted.
+    - ``usable``: ``False`` when the test found no range of learning rates
+      that trains (the loss never fell clearly, or the curve is too short to
+      read); ``reason`` then says why and what to change. The numbers are
+      still finite and ordered, and lie where the loss had not yet risen
+      above its starting level, but nothing should be built from them.
 
-    Each field is a :class:`Suggestion`, which records the rule that produced
-    the number and any fallback taken.
+    Each :class:`Suggestion` records the rule that produced the number and
+    any fallback taken. Always ``min_lr <= suggested_lr <= max_lr``.
     """
 
     suggested_lr: Suggestion
@@ -119,21 +167,39 @@ class Suggestions:
     steepest: Suggestion
     valley: Suggestion
     min_div_10: Suggestion
+    usable: bool = True
+    reason: str | None = None
 
     def as_pairs(self) -> dict[str, tuple[float, str]]:
-        """``{"suggested_lr": (value, method), ...}`` for every field."""
-        return {name: (s.lr, s.method) for name, s in self._items()}
+        """``{"suggested_lr": (value, method), ...}`` for every suggestion."""
+        return {name: (s.lr, s.method) for name, s in self.items()}
 
-    def _items(self) -> list[tuple[str, Suggestion]]:
-        return [(name, getattr(self, name)) for name in self.__dataclass_fields__]
+    def items(self) -> list[tuple[str, Suggestion]]:
+        """``[(name, suggestion), ...]`` in :data:`SUGGESTION_NAMES` order."""
+        return [(name, getattr(self, name)) for name in SUGGESTION_NAMES]
 
     def to_dict(self) -> dict[str, Any]:
-        return {name: s.to_dict() for name, s in self._items()}
+        return {
+            "usable": self.usable,
+            "reason": self.reason,
+            **{name: s.to_dict() for name, s in self.items()},
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Suggestions:
-        values = {name: Suggestion.from_dict(data[name]) for name in cls.__dataclass_fields__}
-        return cls(**values)
+        """The inverse of :meth:`to_dict`.
+
+        A document written before ``usable`` existed reads as usable with no
+        reason (it records what the rules of its time said);
+        :meth:`RangeTestResult.from_dict` re-reads such documents instead.
+        """
+        values = {name: Suggestion.from_dict(data[name]) for name in SUGGESTION_NAMES}
+        reason = data.get("reason")
+        return cls(
+            **values,
+            usable=bool(data.get("usable", True)),
+            reason=None if reason is None else str(reason),
+        )
 
 
 @dataclass(frozen=True)
@@ -151,9 +217,10 @@ class RangeTestResult:
       :math:`\\beta` = ``smooth``.
 
     ``evals`` holds the test-subset evaluations (empty unless ``eval_every``
-    was given). ``diverged_at`` is the step whose smoothed loss exceeded
-    ``diverge_factor`` times the smallest smoothed loss so far (or whose loss
-    was not finite); the test stopped after recording it. ``diverged_lr`` is
+    was given). ``diverged_at`` is the step whose smoothed loss, and the
+    median of the batch losses around it, exceeded ``diverge_factor`` times the
+    smallest smoothed loss so far (or whose loss was not finite; see
+    :mod:`lrscope.rangetest.run`); the test stopped after recording it. ``diverged_lr`` is
     the lr of that step. ``task`` is the task name (``None`` for a user's own
     model), ``seed`` the seed the task's model and batches were drawn with
     (``None`` for a user's own model). ``wall_s`` is the wall time in seconds.
@@ -187,6 +254,151 @@ class RangeTestResult:
     def diverged(self) -> bool:
         return self.diverged_at is not None
 
+    def _found(self) -> Suggestions:
+        from lrscope.rangetest.suggest import suggest
+
+        return self.suggestions or suggest(self)
+
+    @property
+    def usable(self) -> bool:
+        """False when the test found no usable range (:attr:`Suggestions.reason` says why)."""
+        return self._found().usable
+
+    @property
+    def suggestion(self) -> float:
+        """The one learning rate to use: ``suggestions.suggested_lr.lr`` (a float > 0).
+
+        Raises:
+            NoUsableRangeError: the test found no usable range; the message says why.
+        """
+        found = self._found()
+        if not found.usable:
+            raise NoUsableRangeError("a learning rate", found.reason, self.task)
+        return found.suggested_lr.lr
+
+    def plot(self, ax: Axes | None = None, *, title: str | None = None) -> Axes:
+        """Draw the test on ``ax`` (a new pyplot figure when None) and return the axes.
+
+        See :func:`lrscope.rangetest.plot.draw_range_test`; matplotlib is
+        imported here, when called.
+        """
+        from lrscope.rangetest.plot import draw_range_test
+
+        return draw_range_test(self, ax, title=title)
+
+    def fixed(self) -> FIX:
+        """``FIX(k0=suggested_lr)`` (:func:`lrscope.rangetest.policies.fixed`)."""
+        from lrscope.rangetest import policies
+
+        return policies.fixed(self)
+
+    def onecycle(
+        self,
+        total_steps: int | None = None,
+        *,
+        epochs: int | float | None = None,
+        steps_per_epoch: int | None = None,
+        **options: Any,
+    ) -> OneCycle:
+        """One cycle up to ``onecycle_max_lr`` (:func:`lrscope.rangetest.policies.onecycle`)."""
+        from lrscope.rangetest import policies
+
+        return policies.onecycle(
+            self, total_steps, epochs=epochs, steps_per_epoch=steps_per_epoch, **options
+        )
+
+    def triangular(
+        self,
+        total_steps: int | None = None,
+        *,
+        epochs: int | float | None = None,
+        steps_per_epoch: int | None = None,
+        stepsize: int | None = None,
+        **options: Any,
+    ) -> Triangular:
+        """``triangular`` between the bounds (:func:`lrscope.rangetest.policies.triangular`)."""
+        from lrscope.rangetest import policies
+
+        return policies.triangular(
+            self,
+            total_steps,
+            epochs=epochs,
+            steps_per_epoch=steps_per_epoch,
+            stepsize=stepsize,
+            **options,
+        )
+
+    def triangular2(
+        self,
+        total_steps: int | None = None,
+        *,
+        epochs: int | float | None = None,
+        steps_per_epoch: int | None = None,
+        stepsize: int | None = None,
+        **options: Any,
+    ) -> Triangular2:
+        """``triangular2`` between the bounds (:func:`lrscope.rangetest.policies.triangular2`)."""
+        from lrscope.rangetest import policies
+
+        return policies.triangular2(
+            self,
+            total_steps,
+            epochs=epochs,
+            steps_per_epoch=steps_per_epoch,
+            stepsize=stepsize,
+            **options,
+        )
+
+    def exp_range(
+        self,
+        total_steps: int | None = None,
+        *,
+        epochs: int | float | None = None,
+        steps_per_epoch: int | None = None,
+        stepsize: int | None = None,
+        gamma: float | None = None,
+        **options: Any,
+    ) -> ExpRange:
+        """``exp_range`` between the bounds (:func:`lrscope.rangetest.policies.exp_range`)."""
+        from lrscope.rangetest import policies
+
+        return policies.exp_range(
+            self,
+            total_steps,
+            epochs=epochs,
+            steps_per_epoch=steps_per_epoch,
+            stepsize=stepsize,
+            gamma=gamma,
+            **options,
+        )
+
+    def cosine(
+        self,
+        total_steps: int | None = None,
+        *,
+        epochs: int | float | None = None,
+        steps_per_epoch: int | None = None,
+        stepsize: int | None = None,
+    ) -> COS:
+        """LRBench's ``COS`` between the bounds (:func:`lrscope.rangetest.policies.cosine`)."""
+        from lrscope.rangetest import policies
+
+        return policies.cosine(
+            self, total_steps, epochs=epochs, steps_per_epoch=steps_per_epoch, stepsize=stepsize
+        )
+
+    def sgdr(
+        self,
+        total_steps: int | None = None,
+        *,
+        epochs: int | float | None = None,
+        steps_per_epoch: int | None = None,
+    ) -> SGDR:
+        """Warm restarts from ``max_lr`` (:func:`lrscope.rangetest.policies.sgdr`)."""
+        from lrscope.rangetest import policies
+
+        return policies.sgdr(self, total_steps, epochs=epochs, steps_per_epoch=steps_per_epoch)
+
     def params(self) -> dict[str, Any]:
         """The settings the test ran with."""
         return {
@@ -218,8 +430,25 @@ class RangeTestResult:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RangeTestResult:
-        """The inverse of :meth:`to_dict` (``None`` losses read back as NaN)."""
+        """The inverse of :meth:`to_dict` (``None`` losses read back as NaN).
+
+        A document written by an older lrscope, whose suggestions carry no
+        ``usable`` state, is re-read: its suggestions are computed afresh from
+        its curves by :func:`lrscope.rangetest.suggest`, so a stored test
+        gives the same numbers as a new one with the same curves.
+        """
         suggestions = data.get("suggestions")
+        result = cls._from_curves(data)
+        if suggestions is not None and "usable" in suggestions:
+            return replace(result, suggestions=Suggestions.from_dict(suggestions))
+        if suggestions is None:
+            return result
+        from lrscope.rangetest.suggest import suggest
+
+        return replace(result, suggestions=suggest(result))
+
+    @classmethod
+    def _from_curves(cls, data: Mapping[str, Any]) -> RangeTestResult:
         return cls(
             mode=str(data["mode"]),
             start_lr=float(data["start_lr"]),
@@ -238,5 +467,4 @@ class RangeTestResult:
             evals=tuple(RangeEvalPoint.from_dict(p) for p in data.get("evals", ())),
             diverged_lr=None if data.get("diverged_lr") is None else float(data["diverged_lr"]),
             wall_s=float(data.get("wall_s", 0.0)),
-            suggestions=None if suggestions is None else Suggestions.from_dict(suggestions),
         )
