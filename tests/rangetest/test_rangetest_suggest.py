@@ -132,7 +132,7 @@ def test_suggest_reads_one_curve_consistently() -> None:
     assert s.reason is None
     assert s.max_lr == max_lr(LR, y, half_width=W)
     assert s.suggested_lr == suggested_lr(LR, y, half_width=W)
-    assert s.onecycle_max_lr == onecycle_max_lr(LR, y, half_width=W)
+    assert s.onecycle_max_lr == onecycle_max_lr(LR, y, half_width=W, diverged=False)
     assert s.min_lr.lr <= s.suggested_lr.lr <= s.max_lr.lr <= s.onecycle_max_lr.lr
     assert set(s.as_pairs()) == {
         "suggested_lr",
@@ -269,3 +269,11 @@ def test_monotone_curves_give_suggestions_inside_the_range(
     for name in ("max_lr", "onecycle_max_lr", "steepest", "valley"):
         value = getattr(s, name).lr
         assert lr[0] / 10 * (1 - 1e-9) <= value <= lr[-1] * (1 + 1e-9), name
+
+
+def test_a_peak_set_by_a_test_that_never_blew_up_is_flagged_as_a_lower_bound() -> None:
+    y = np.interp(X, [-5, -3, -2, 1], [2.3, 2.3, 0.3, 0.3])  # low from lr 1e-2 to the end
+    s = suggest(result_of(LR, y))  # reached end_lr without diverging
+    assert s.onecycle_max_lr.lr == pytest.approx(BLOWUP_FRACTION * LR[-1], rel=0.06)
+    assert "lower bound" in (s.onecycle_max_lr.fallback or "")
+    assert onecycle_max_lr(LR, y, diverged=True).fallback is None
