@@ -2,9 +2,9 @@ r"""Learning-rate policies built from a range test, for a budget in steps or epo
 
 >>> found = lrscope.range_test(task)                                   # doctest: +SKIP
 >>> found.onecycle(epochs=30, steps_per_epoch=task.steps_per_epoch)   # doctest: +SKIP
-onecycle(max_lr=0.343, total_steps=960)
+onecycle(max_lr=0.246, total_steps=960)
 >>> found.triangular(total_steps=3000, steps_per_epoch=32)             # doctest: +SKIP
-triangular(base_lr=0.0412, max_lr=0.214, stepsize=150)
+triangular(base_lr=0.0373, max_lr=0.164, stepsize=150)
 
 Each function takes a :class:`~lrscope.rangetest.RangeTestResult` (the
 methods of the same names on the result delegate here) and returns a

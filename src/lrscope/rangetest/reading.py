@@ -357,8 +357,8 @@ def _unusable(
         reason = (
             f"the loss never fell clearly: by {depth:.3g} from its plateau {plateau:.4g} "
             f"({depth / max(abs(plateau), 1e-12):.1%}), less than {short}; nothing in lr "
-            f"{curve.lr[0]:.3g} to {curve.lr[-1]:.3g} trains it (check the labels and the "
-            "loss, or widen the lr range)"
+            f"{curve.lr[0]:.3g} to {curve.lr[-1]:.3g} trains it further (is it trained "
+            "already? else check the labels and the loss, or widen the lr range)"
         )
     return Reading(curve, w, r, False, reason, level_end=_level_end(r, noise), noise=noise)
 
