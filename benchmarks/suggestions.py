@@ -1,7 +1,7 @@
 """Do the range test's suggestions train well? One-cycle and FIX against grids, full budget.
 
     python benchmarks/suggestions.py [--tasks mnist1d-cnn,digits-lenet,digits-mlp]
-        [--seeds 100,101,102] [--spread-seeds 100,101,102,103,104] [--out DIR]
+        [--seeds 100,101,102] [--spread-seeds 100,101,102,103,104] [--out DIR] [--name NAME]
     python benchmarks/suggestions.py --render DIR/suggestions.json   # re-tabulate only
 
 writes ``DIR/NAME.json`` and ``DIR/NAME.md`` (default DIR:
