@@ -228,7 +228,8 @@ def test_rescaling_skips_stored_range_tests_without_a_usable_range(tmp_path: Pat
 
     good = result_of(LR, sigmoid_curve())
     flat = result_of(LR, np.full(LR.size, 2.3))  # never falls: no usable range
-    assert suggest(good).usable and not suggest(flat).usable
+    assert suggest(good).usable
+    assert not suggest(flat).usable
     with Store.open(f"sqlite:///{tmp_path / 'rt.db'}") as store:
         assert _suggested_lr(store, "t") is None
         store.put_range_test("t", good.to_dict())
