@@ -60,3 +60,4 @@ def test_the_readme_runs_a_range_test_on_your_own_model(
     assert (tmp_path / "range_test.png").stat().st_size > 0
     assert names["scheduler"].last_epoch == 2 * len(names["loader"])
     assert names["found"].steps == 300
+    assert names["policy"].total_steps == 2 * len(names["loader"])

@@ -85,3 +85,12 @@ def test_demo_writes_store_report_plots_and_summary(tmp_path: Path) -> None:
     assert len(result.tune.survivors) <= 5
     assert summary["python"] == usage_snippet(result.tune.winner_spec)
     assert f'PolicyScheduler(optimizer, "{result.tune.winner_spec}")' in str(summary["python"])
+
+
+def test_tune_refuses_a_range_test_without_a_usable_range(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'flat.db'}"
+    tiny = Path(__file__).parents[1] / "rangetest" / "tiny.py"
+    line = _usage_error(["tune", "--task", f"{tiny}:make_random_labels_task", "--steps", "64",
+                         "--executor", "local", "--quiet", "--db", db])  # fmt: skip
+    assert line.startswith("error: cannot build tune candidates: the range test of ")
+    assert "no usable range (the loss never fell clearly" in line

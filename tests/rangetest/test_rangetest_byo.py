@@ -131,3 +131,15 @@ def test_a_loss_and_a_loader_are_required(kwargs: dict[str, Any], message: str) 
     model = nn.Linear(4, 1)
     with pytest.raises(ParameterError, match=message):
         lr_range_test(model, torch.optim.SGD(model.parameters(), lr=0.1), **kwargs)
+
+
+def test_the_figure_of_a_regression_draws_its_test_loss() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    result = range_test(regression(), steps=20, end_lr=0.1, eval_every=5)
+    ax = result.plot()
+    (twin,) = [other for other in ax.figure.axes if other is not ax]
+    assert twin.get_ylabel() == "test-subset loss"
+    (line,) = twin.get_lines()
+    assert list(line.get_ydata()) == [p.test_loss for p in result.evals]

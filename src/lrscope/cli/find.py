@@ -7,7 +7,10 @@
 ``$LRSCOPE_DB`` else ``sqlite:///lrscope.db``) and prints ``suggested_lr``,
 ``min_lr``, ``max_lr``, ``onecycle_max_lr``, every suggestion with the rule
 that produced it, the curves (``lr``, ``loss``, ``smoothed_loss``) and
-``diverged_at``.
+``diverged_at``. A test that found no usable range (a loss that never fell
+clearly) still exits 0, but says so in one line on stderr
+(``warning: no usable range: REASON``) and in the JSON document
+(``"usable": false`` and ``"reason"``).
 
 ``lrscope find --task T --sweep momentum|weight-decay [--lr LR] [--steps N]
 [--seed S]`` runs :func:`~lrscope.rangetest.momentum_sweep` or
@@ -22,6 +25,7 @@ library's message; torch and matplotlib are imported inside the command.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -105,6 +109,8 @@ def _document(result: RangeTestResult, stored_id: int | None, plot: Path | None)
     head = {
         "task": result.task,
         "seed": result.seed,
+        "usable": found["usable"],
+        "reason": found["reason"],
         "suggested_lr": found["suggested_lr"]["lr"],
         "min_lr": found["min_lr"]["lr"],
         "max_lr": found["max_lr"]["lr"],
@@ -352,3 +358,5 @@ def find(
         plot_range_test(result, plot)
     document = {**_document(result, stored_id, plot), "runtime": runtime.identity}
     emit(document, as_json, lambda: _render(result, stored_url, plot))
+    if not document["usable"]:
+        sys.stderr.write(f"warning: no usable range: {document['reason']}\n")

@@ -23,7 +23,6 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import fields
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -343,10 +342,11 @@ def _range_tests(store: Store, task: str, notes: list[str]) -> tuple[RangeTestVi
         marks: tuple[SuggestionMark, ...] = ()
         if result.suggestions is not None:
             marks = tuple(
-                SuggestionMark(f.name, s.lr, s.method, s.fallback)
-                for f in fields(result.suggestions)
-                if (s := getattr(result.suggestions, f.name)) is not None
+                SuggestionMark(name, s.lr, s.method, s.fallback)
+                for name, s in result.suggestions.items()
             )
+            if not result.suggestions.usable:
+                title += f"; no usable range: {result.suggestions.reason}"
         evals = result.evals
         views.append(
             RangeTestView(

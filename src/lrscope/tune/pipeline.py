@@ -284,9 +284,12 @@ def budget_steps(
 
 
 def _suggestions(result: RangeTestResult) -> tuple[LRBounds, Suggestions]:
-    from lrscope.rangetest import suggest
+    """The candidates' bounds; :class:`~lrscope.rangetest.NoUsableRangeError` without a range."""
+    from lrscope.rangetest import NoUsableRangeError, suggest
 
     found = result.suggestions or suggest(result)
+    if not found.usable:
+        raise NoUsableRangeError("tune candidates", found.reason, result.task)
     bounds = LRBounds.rounded(
         suggested_lr=found.suggested_lr.lr,
         min_lr=found.min_lr.lr,
