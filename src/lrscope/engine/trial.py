@@ -154,14 +154,19 @@ class _Trial:
                 f"checkpoint {str(path)!r} belongs to trial {data['key']}, "
                 f"not to {self.key_dict()}; delete it or pass another path"
             )
-        self.model.load_state_dict(data["model"])
-        self.optimizer.load_state_dict(data["optimizer"])
-        self.stream.load_state_dict(data["data"])
-        ckpt.restore_rng(data["rng"])
-        self.state.step = int(data["step"])
-        self.state.first_loss = data["first_loss"]
-        self.state.elapsed_s = float(data["elapsed_s"])
-        self.state.curve = [EvalPoint(**p) for p in data["curve"]]
+        with ckpt.restoring(path, "model weights"):
+            self.model.load_state_dict(data["model"])
+        with ckpt.restoring(path, "optimizer state"):
+            self.optimizer.load_state_dict(data["optimizer"])
+        with ckpt.restoring(path, "data position, random states or progress"):
+            self.stream.load_state_dict(data["data"])
+            ckpt.restore_rng(data["rng"])
+            self.state.step = int(data["step"])
+            if not 0 <= self.state.step <= self.steps:
+                raise ValueError(f"step {self.state.step} is outside 0 .. {self.steps}")
+            self.state.first_loss = data["first_loss"]
+            self.state.elapsed_s = float(data["elapsed_s"])
+            self.state.curve = [EvalPoint(**p) for p in data["curve"]]
 
     # -- evaluation ---------------------------------------------------------
     def evaluate_now(self) -> bool:
