@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from lrscope.errors import LRScopeError, TaskError
 from lrscope.metrics import get_metric
+from lrscope.rank import left_out
 from lrscope.report.decimate import minmax_indices, pick, stride_indices
 from lrscope.report.model import (
     InterpolationView,
@@ -68,7 +69,8 @@ def gather(
     """
     get_metric(metric, owner="the report")
     check("the report", "top_n", top_n, Interval(int, 1, len(PALETTE)))
-    records = store.tasks()
+    page_notes: list[str] = []
+    records = store.tasks(on_unreadable=_left_out(page_notes))
     if task is not None:
         chosen = [r for r in records if r.name == task]
         if not chosen:
@@ -79,7 +81,18 @@ def gather(
             )
         records = chosen
     views = tuple(_task_view(store, record, metric, top_n) for record in records)
-    return ReportData(summary=_summary(store, now), tasks=views)
+    return ReportData(summary=_summary(store, now), tasks=views, notes=tuple(page_notes))
+
+
+def _left_out(notes: list[str]) -> Callable[[Exception], None]:
+    """``on_unreadable`` of the report: a damaged row becomes a note and a warning."""
+    warn = left_out("the report")
+
+    def note(exc: Exception) -> None:
+        notes.append(f"{str(exc)[:1].upper()}{str(exc)[1:]}; it is left out of this page.")
+        warn(exc)
+
+    return note
 
 
 def _summary(store: Store, now: datetime | None) -> StoreSummary:
@@ -136,10 +149,10 @@ def _metadata(meta: Mapping[str, Any] | None) -> dict[str, str]:
 def _task_view(store: Store, record: TaskRecord, metric: str, top_n: int) -> TaskView:
     from lrscope.rank import rank_trials
 
-    trials = store.trials(task=record.name)
+    notes: list[str] = []
+    trials = store.trials(task=record.name, on_unreadable=_left_out(notes))
     counts = Counter(t.status for t in trials)
     status_counts = {s: counts[s] for s in STATUS_ORDER if counts[s]}
-    notes: list[str] = []
     ranking = rank_trials(trials, metric)
     rows = _rows(ranking.rows)
     plotted = tuple(row.key for row in rows[:top_n])
@@ -250,7 +263,7 @@ def _top1_curves(rows: Sequence[PolicyRow], trials: Iterable[TrialRecord]) -> tu
 
 
 def _range_tests(store: Store, task: str, notes: list[str]) -> tuple[RangeTestView, ...]:
-    records = store.range_tests(task)
+    records = store.range_tests(task, on_unreadable=_left_out(notes))
     if not records:
         return ()
     from lrscope.rangetest.result import RangeTestResult
@@ -298,7 +311,7 @@ def _range_tests(store: Store, task: str, notes: list[str]) -> tuple[RangeTestVi
 
 
 def _interpolations(store: Store, task: str, notes: list[str]) -> tuple[InterpolationView, ...]:
-    records = store.interpolations(task)
+    records = store.interpolations(task, on_unreadable=_left_out(notes))
     if not records:
         return ()
     from lrscope.landscape.result import InterpolationResult

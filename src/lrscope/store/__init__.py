@@ -61,7 +61,8 @@ created when missing, never altered or dropped.
 
 from __future__ import annotations
 
-from lrscope.store._db import ALLOWED_URLS, hide_password
+from lrscope.store._db import ALLOWED_URLS, database_file, hide_password
+from lrscope.store._read import OnUnreadable, UnreadableRowError
 from lrscope.store._schema import SCHEMA_VERSION, STATUSES
 from lrscope.store.records import (
     InterpolationRecord,
@@ -79,11 +80,14 @@ __all__ = [
     "SCHEMA_VERSION",
     "STATUSES",
     "InterpolationRecord",
+    "OnUnreadable",
     "PolicyRecord",
     "RangeTestRecord",
     "Store",
     "TaskRecord",
     "TrialRecord",
+    "UnreadableRowError",
+    "database_file",
     "hide_password",
     "resolve_url",
 ]

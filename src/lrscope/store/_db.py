@@ -118,6 +118,15 @@ def sqlite_path(url: URL) -> Path | None:
     return Path(database)
 
 
+def database_file(url: str) -> Path | None:
+    """The file of a SQLite ``url`` (as given); None for in-memory or server databases.
+
+    Raises :class:`StoreError` for a URL :func:`parse_url` refuses.
+    """
+    parsed = parse_url(url)
+    return sqlite_path(parsed) if parsed.get_backend_name() == "sqlite" else None
+
+
 class Database:
     """An engine plus retried transactions, with errors turned into StoreError.
 

@@ -14,13 +14,22 @@ from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from lrscope import __version__
 from lrscope.errors import LRScopeError, StoreError
 from lrscope.store import _codec as codec
 from lrscope.store._db import Database, parse_url, sqlite_path
+from lrscope.store._read import (
+    OnUnreadable,
+    UnreadableRowError,
+    check_document,
+    check_trial,
+    hand_over,
+    split_readable,
+    task_metadata,
+)
 from lrscope.store._rows import (
     KEY_FIELDS,
     apply_result,
@@ -78,6 +87,7 @@ def resolve_url(url: str | None = None) -> str:
 
 _RowT = TypeVar("_RowT", RangeTestRow, InterpolationRow)
 _RecordT = TypeVar("_RecordT")
+_R = TypeVar("_R")
 
 
 class Store:
@@ -188,22 +198,33 @@ class Store:
 
         self._write(work, conflicts=True)
 
-    def tasks(self) -> list[TaskRecord]:
-        """Every stored task, by name."""
+    def tasks(self, *, on_unreadable: OnUnreadable | None = None) -> list[TaskRecord]:
+        """Every stored task, by name.
 
-        def work(session: Session) -> list[TaskRecord]:
-            rows = session.scalars(select(TaskRow).order_by(TaskRow.name))
-            return [
-                TaskRecord(
-                    name=r.name,
-                    metadata=r.task_metadata,
-                    created_at=codec.as_utc(r.created_at),
-                    updated_at=codec.as_utc(r.updated_at),
+        A task whose metadata is damaged is read without it (``metadata``
+        None), after its :class:`UnreadableRowError` is raised or, with
+        ``on_unreadable``, handed over (see :meth:`trials`).
+        """
+
+        def work(session: Session) -> tuple[list[TaskRecord], list[UnreadableRowError]]:
+            records, bad = [], []
+            for r in session.scalars(select(TaskRow).order_by(TaskRow.name)):
+                metadata, error = task_metadata(r)
+                if error is not None:
+                    bad.append(error)
+                records.append(
+                    TaskRecord(
+                        name=r.name,
+                        metadata=metadata,
+                        created_at=codec.as_utc(r.created_at),
+                        updated_at=codec.as_utc(r.updated_at),
+                    )
                 )
-                for r in rows
-            ]
+            return records, bad
 
-        return self._read(work)
+        records, bad = self._read(work)
+        hand_over(bad, on_unreadable)
+        return records
 
     def policies(self) -> list[PolicyRecord]:
         """Every policy a trial was claimed for, by spec."""
@@ -372,9 +393,20 @@ class Store:
         return {TrialKey(*row) for row in rows}
 
     def trials(
-        self, task: str | None = None, status: str | None = None, spec: str | None = None
+        self,
+        task: str | None = None,
+        status: str | None = None,
+        spec: str | None = None,
+        *,
+        on_unreadable: OnUnreadable | None = None,
     ) -> list[TrialRecord]:
-        """Stored trials, oldest first, filtered by task, status and spec when given."""
+        """Stored trials, oldest first, filtered by task, status and spec when given.
+
+        A damaged row (a curve that is not a list of points, a metric that is
+        not a number, JSON that does not decode) raises its
+        :class:`UnreadableRowError` (a ``StoreError`` naming the row and the
+        problem), or, with ``on_unreadable``, is handed to it and left out.
+        """
         query = select(TrialRow).order_by(TrialRow.id)
         if task is not None:
             query = query.where(TrialRow.task == task)
@@ -384,7 +416,12 @@ class Store:
             query = query.where(TrialRow.status == status)
         if spec is not None:
             query = query.where(TrialRow.spec == spec)
-        return self._read(lambda s: [trial_record(r) for r in s.scalars(query)])
+
+        def record(r: TrialRow) -> TrialRecord:
+            check_trial(r)
+            return trial_record(r)
+
+        return self._records(query, record, on_unreadable)
 
     # --- range tests and interpolations ---------------------------------
     def put_range_test(self, task: str, result: Any, params: Any = None) -> int:
@@ -396,10 +433,14 @@ class Store:
             raise StoreError("a range test result and its params are dicts (to_dict())")
         return self._insert(task, lambda: RangeTestRow(params=settings, result=data))
 
-    def range_tests(self, task: str | None = None) -> list[RangeTestRecord]:
-        """Stored range tests, oldest first (of ``task`` when given)."""
+    def range_tests(
+        self, task: str | None = None, *, on_unreadable: OnUnreadable | None = None
+    ) -> list[RangeTestRecord]:
+        """Stored range tests, oldest first (of ``task`` when given; a damaged row: see
+        :meth:`trials`)."""
 
         def record(r: RangeTestRow) -> RangeTestRecord:
+            check_document("range_tests", r, "range test", {"params": True, "result": False})
             return RangeTestRecord(
                 id=r.id,
                 task=r.task,
@@ -410,7 +451,7 @@ class Store:
                 created_at=codec.as_utc(r.created_at),
             )
 
-        return self._select(RangeTestRow, task, record)
+        return self._select(RangeTestRow, task, record, on_unreadable)
 
     def put_interpolation(self, task: str, data: Any) -> int:
         """Store an interpolation (``InterpolationResult.to_dict()``); returns its id."""
@@ -420,10 +461,14 @@ class Store:
             raise StoreError("an interpolation is stored as a dict (to_dict())")
         return self._insert(task, lambda: InterpolationRow(data=document))
 
-    def interpolations(self, task: str | None = None) -> list[InterpolationRecord]:
-        """Stored interpolations, oldest first (of ``task`` when given)."""
+    def interpolations(
+        self, task: str | None = None, *, on_unreadable: OnUnreadable | None = None
+    ) -> list[InterpolationRecord]:
+        """Stored interpolations, oldest first (of ``task`` when given; a damaged row: see
+        :meth:`trials`)."""
 
         def record(r: InterpolationRow) -> InterpolationRecord:
+            check_document("interpolations", r, "interpolation", {"data": False})
             return InterpolationRecord(
                 id=r.id,
                 task=r.task,
@@ -433,7 +478,7 @@ class Store:
                 created_at=codec.as_utc(r.created_at),
             )
 
-        return self._select(InterpolationRow, task, record)
+        return self._select(InterpolationRow, task, record, on_unreadable)
 
     def _insert(self, task: str, make_row: Callable[[], RangeTestRow | InterpolationRow]) -> int:
         """Add the row ``make_row`` builds for ``task`` (created now, by this host); its id."""
@@ -453,13 +498,28 @@ class Store:
         return self._write(work, conflicts=True)
 
     def _select(
-        self, table: type[_RowT], task: str | None, record: Callable[[_RowT], _RecordT]
+        self,
+        table: type[_RowT],
+        task: str | None,
+        record: Callable[[_RowT], _RecordT],
+        on_unreadable: OnUnreadable | None,
     ) -> list[_RecordT]:
         """Every row of ``table`` (of ``task`` when given), oldest first, as records."""
         query = select(table).order_by(table.id)
         if task is not None:
             query = query.where(table.task == task)
-        return self._read(lambda session: [record(r) for r in session.scalars(query)])
+        return self._records(query, record, on_unreadable)
+
+    def _records(
+        self,
+        query: Select[_R],
+        record: Callable[[_R], _RecordT],
+        on_unreadable: OnUnreadable | None,
+    ) -> list[_RecordT]:
+        """The rows of ``query`` as records; damaged rows raise or go to ``on_unreadable``."""
+        records, bad = self._read(lambda session: split_readable(session.scalars(query), record))
+        hand_over(bad, on_unreadable)
+        return records
 
     # --- info -------------------------------------------------------------
     def info(self) -> dict[str, Any]:
