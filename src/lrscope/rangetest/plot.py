@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lrscope._plaintext import plain_text
 from lrscope.rangetest.result import RangeTestResult, Suggestions
 from lrscope.rangetest.suggest import suggest
 
@@ -47,7 +48,7 @@ def _mark(ax: Axes, suggestions: Suggestions) -> None:
     for name, (color, style) in _MARKS.items():
         s = getattr(suggestions, name)
         label = f"{name} = {s.lr:.3g} ({s.method}{', fallback' if s.fallback else ''})"
-        ax.axvline(s.lr, color=color, linestyle=style, linewidth=1.4, label=label)
+        ax.axvline(s.lr, color=color, linestyle=style, linewidth=1.4, label=plain_text(label))
     lower, upper = suggestions.min_lr.lr, suggestions.max_lr.lr
     if lower < upper:
         ax.axvspan(lower, upper, color="#1a7f37", alpha=0.08)
@@ -102,7 +103,9 @@ def plot_range_test(
         labels.append("test accuracy")
     ax.legend(handles, labels, fontsize=7, loc="lower left")
     name = result.task or "model"
-    ax.set_title(title or f"LR range test: {name} ({result.mode}, {result.steps_done} steps)")
+    ax.set_title(
+        plain_text(title or f"LR range test: {name} ({result.mode}, {result.steps_done} steps)")
+    )
     out = Path(path)
     fig.savefig(out, dpi=110)
     return out
