@@ -66,7 +66,7 @@ def report(
     db_url = resolve_db_url(db)
     check_output("lrscope report", "--output", output, REPORT, db_url=db_url)
     with (
-        Store.open(db_url, create=False) as store,
+        Store.open(db_url, create=False, readonly=True) as store,
         interrupt_note(lambda: f"no report was written ({str(output)!r} is as it was)"),
         writing({"--output": output}),
     ):

@@ -46,13 +46,18 @@ METRICS: tuple[Metric, ...] = tuple(
 
 @dataclass(frozen=True)
 class StoreSummary:
-    """The header of the page: where the data comes from and how much there is."""
+    """The header of the page: where the data comes from and how much there is.
+
+    ``url`` has its credentials hidden; ``sources`` names the other stores
+    that imported rows came from (empty when everything was measured here).
+    """
 
     url: str
     schema_version: str
     counts: Mapping[str, int]
     generated_at: str
     version: str
+    sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -88,7 +93,8 @@ class PolicyRow:
     sample standard deviation over the seeds that did not diverge; ``rank`` is
     1 for the best policy (``None`` if unranked). ``label`` names the row in
     legends and keys its colour: the spec, with the step budget appended when
-    the task holds the same spec at several budgets.
+    the task holds the same spec at several budgets. ``n_imported`` counts the
+    seeds measured in another store (imported).
     """
 
     spec: str
@@ -100,6 +106,7 @@ class PolicyRow:
     pareto: bool = False
     steps: int = 0
     label: str = ""
+    n_imported: int = 0
 
     @property
     def key(self) -> str:
@@ -158,7 +165,9 @@ class TaskView:
     (:attr:`PolicyRow.key`) drawn in the curve plots (the top ``N`` by rank)
     and ``colors`` their colours, the same in every plot of the task.
     ``ranked_by`` is the metric of the ranking; ``pareto_axes`` the (cost,
-    accuracy) metrics of the Pareto front.
+    accuracy) metrics of the Pareto front. ``provenance`` says which of the
+    task's results were imported from other stores, and from which (empty
+    when all were measured in this one).
     """
 
     name: str
@@ -174,6 +183,7 @@ class TaskView:
     top1_curves: tuple[Top1Curve, ...] = ()
     interpolations: tuple[InterpolationView, ...] = ()
     notes: tuple[str, ...] = ()
+    provenance: str = ""
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,7 @@ def _curve_problem(curve: object) -> str | None:
 
 _TRIAL_INTS = ("seed", "steps", "eval_every")
 _TRIAL_OPTIONAL_INTS = ("best_iter", "n_params", "steps_done", "diverged_at", "pid", "attempts")
+"""Integer columns that may be NULL (``source_id`` too, where the schema has it)."""
 _TRIAL_FLOATS = ("top1", "top5", "best_top1", "ac", "cd", "cdac", "ld", "wall_s")
 
 
@@ -105,6 +106,13 @@ def _trial_problem(row: Any) -> str | None:
         value = getattr(row, name)
         if value is not None and not _number(value):
             return f"its {name} is {_kind(value)}, not a number"
+    metrics = getattr(row, "metrics", None)
+    if metrics is not None:
+        if not isinstance(metrics, dict):
+            return f"its metrics are {_kind(metrics)}, not a JSON object"
+        for name, value in metrics.items():
+            if value is not None and not _number(value):
+                return f"its metric {short_repr(name, 40)} is {_kind(value)}, not a number"
     return _curve_problem(row.curve)
 
 
