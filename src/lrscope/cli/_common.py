@@ -267,6 +267,10 @@ class StageEvents:
         self.notes = notes
         self.stage: str | None = None
 
+    def where(self) -> str | None:
+        """``in the <stage> stage`` (for :func:`task_failures`), or None before the first."""
+        return None if self.stage is None else f"in the {self.stage} stage"
+
     def __call__(self, stage: str, message: str) -> None:
         found = _COUNTER.match(message.strip())
         label = f"{self.description}: {stage}"

@@ -102,7 +102,7 @@ def demo(
     with (
         stage_progress("demo", quiet, notes=not json_) as events,
         interrupt_note(lambda: stopped_tuning("lrscope demo", events)),
-        task_failures(DEFAULT_TASK, lambda: events.stage),
+        task_failures(DEFAULT_TASK, events.where),
     ):
         result = run_demo(out, minutes=minutes, execution=execution, on_event=events)
     emit(result.summary(), json_, lambda: _render(result))

@@ -179,7 +179,7 @@ def tune(
         Store.open(resolve_db_url(db)) as store,
         stage_progress("tune", quiet, notes=not json_) as events,
         interrupt_note(lambda: stopped_tuning("lrscope tune", events)),
-        task_failures(task, lambda: events.stage),
+        task_failures(task, events.where),
     ):
         result = run_tune(
             task,

@@ -167,6 +167,8 @@ def metrics_in(value: Any) -> dict[str, float | None] | None:
 def metrics_out(value: Mapping[str, float | None] | None) -> dict[str, float]:
     """A stored ``metrics`` map: ``null`` reads back as NaN; empty when none was stored."""
     return {name: float_out(number) for name, number in (value or {}).items()}
+
+
 class UnreadableJson:
     """What a JSON column holds when its stored text does not decode (a damaged row).
 
