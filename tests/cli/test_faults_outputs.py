@@ -228,3 +228,17 @@ def test_the_marker_shows_when_a_run_trains(stored: Path) -> None:
     assert result.exit_code == 0, result.output
     assert marker.exists()
     assert out.is_file()
+
+
+def test_snapshots_never_replace_a_file_of_another_kind(stored: Path) -> None:
+    folder = stored / "snapshots"
+    folder.mkdir()
+    (folder / "step_000005.pt").write_text("my notes")
+    _refused(_train("--snapshot-dir"), folder, stored, "step_000005.pt", "is not a torch file")
+    assert (folder / "step_000005.pt").read_text() == "my notes"
+    (folder / "step_000005.pt").unlink()
+    torch.save({"w": torch.zeros(1)}, folder / "step_000010.pt")  # an earlier snapshot: replaced
+    args = ["train", "--task", fault_task("make_good"), "--policy", "FIX(k0=0.1)", "--steps",
+            "10", "--snapshot-every", "5", "--snapshot-dir", str(folder)]  # fmt: skip
+    assert invoke(*args).exit_code == 0
+    assert sorted(p.name for p in folder.iterdir()) == ["step_000005.pt", "step_000010.pt"]

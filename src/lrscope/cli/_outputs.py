@@ -212,18 +212,29 @@ def _check_directory(option: str, path: Path, directory: Path) -> None:
     _probe_directory(option, path, existing)
 
 
-def check_output_dir(command: str, option: str, path: Path | str) -> Path:
+def check_output_dir(
+    command: str, option: str, path: Path | str, holds: tuple[str, OutputKind] | None = None
+) -> Path:
     """Check that ``command`` may create files in directory ``path`` (created later if missing).
+
+    ``holds`` is ``(pattern, kind)`` of the files the command writes there
+    (``("step_*.pt", TORCH)``): an existing file matching ``pattern`` that is
+    not of ``kind`` is refused, as :func:`check_output` refuses one file.
 
     Raises:
         OutputError: ``path`` (or a missing directory's nearest existing
-            ancestor) is a file, or no file can be created there.
+            ancestor) is a file, no file can be created there, or it holds a
+            file of another kind under a name the command writes.
     """
     target = Path(path)
     resolved = target.expanduser().resolve()
     if resolved.is_file():
         raise _refuse(option, target, "it is a file, not a directory")
     _check_directory(option, target, resolved)
+    if holds is not None and resolved.is_dir():
+        pattern, kind = holds
+        for existing in sorted(resolved.glob(pattern)):
+            _check_existing(option, existing, kind, command)
     return target
 
 

@@ -194,7 +194,7 @@ def _check_outputs(
     if checkpoint is not None:
         check_output(_OWNER, "--checkpoint", checkpoint, TORCH)
     if snapshot_dir is not None:
-        check_output_dir(_OWNER, "--snapshot-dir", snapshot_dir)
+        check_output_dir(_OWNER, "--snapshot-dir", snapshot_dir, holds=("step_*.pt", TORCH))
     return {
         "--save-weights": save_weights,
         "--checkpoint": checkpoint,
