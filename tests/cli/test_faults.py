@@ -91,6 +91,11 @@ def test_a_spec_beyond_the_parser_limits(case: str, command: str, tmp_path: Path
         (["find", "--task", TINY, "--threads", str(10**6)],
          "'--threads' parameter of lrscope find"),
         (["tune", "--task", TINY, "--steps", "64", "--threads", str(10**6)], "'--threads'"),
+        (["train", "--task", TINY, "--policy", "FIX(k0=0.1)", "--steps", str(10**9),
+          "--snapshot-every", "1", "--snapshot-dir", "snaps"], "at most 10,000 snapshots"),
+        (["train", "--task", TINY, "--policy", "TRI(k0=0.01, k1=0.1, l=1)", "--steps",
+          str(10**9), "--snapshot-every-cycle", "--snapshot-dir", "snaps"],
+         "'snapshot_every_cycle' parameter of run_trial"),
     ],
 )  # fmt: skip
 def test_a_count_beyond_its_maximum(args: list[str], needle: str, stored: Path) -> None:
