@@ -39,12 +39,14 @@ import io
 import json
 import math
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
+from lrscope.errors import LRScopeWarning
 from lrscope.metrics import AGGREGATED_METRICS, Metric, get_metric
-from lrscope.validation import FINITE_FLOAT, INVALID
+from lrscope.validation import FINITE_FLOAT, INVALID, STEP_SIZE, OrNone, check
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas  # type: ignore[import-untyped,unused-ignore]
@@ -57,6 +59,7 @@ __all__ = [
     "Ranking",
     "TrialLike",
     "aggregate",
+    "left_out",
     "rank",
     "rank_trials",
 ]
@@ -245,13 +248,28 @@ def rank_trials(records: Iterable[TrialLike], metric: str = "best_top1") -> Rank
 def rank(store: Store, task: str, metric: str = "best_top1", steps: int | None = None) -> Ranking:
     """Rank the trials of ``task`` stored in ``store`` (optionally one step budget).
 
+    A stored trial that cannot be read (a damaged row) is left out with an
+    :class:`~lrscope.errors.LRScopeWarning` naming it; the others are ranked.
+
     Raises:
-        ParameterError: ``metric`` is not one of :data:`lrscope.metrics.RANK_METRICS`.
+        ParameterError: ``metric`` is not one of :data:`lrscope.metrics.RANK_METRICS`,
+            or ``steps`` is not None or an int >= 1.
     """
     chosen = get_metric(metric, owner=_OWNER)
-    records = [r for r in store.trials(task=task) if steps is None or r.steps == steps]
+    steps = check(_OWNER, "steps", steps, OrNone(STEP_SIZE))
+    trials = store.trials(task=task, on_unreadable=left_out("the ranking"))
+    records = [r for r in trials if steps is None or r.steps == steps]
     ranking = rank_trials(records, chosen.name)
     return replace(ranking, task=task)
+
+
+def left_out(what: str) -> Callable[[Exception], None]:
+    """An ``on_unreadable`` callback warning that a damaged stored row is left out of ``what``."""
+
+    def warn(exc: Exception) -> None:
+        warnings.warn(f"{exc}; it is left out of {what}", LRScopeWarning, stacklevel=2)
+
+    return warn
 
 
 def _cell(value: Any) -> Any:
