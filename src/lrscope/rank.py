@@ -44,12 +44,14 @@ import io
 import json
 import math
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
+from lrscope.errors import LRScopeWarning
 from lrscope.metrics import AGGREGATED_METRICS, CLASSIFICATION_SCORING, Metric, Scoring
-from lrscope.validation import FINITE_FLOAT, INVALID
+from lrscope.validation import FINITE_FLOAT, INVALID, STEP_SIZE, OrNone, check
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas  # type: ignore[import-untyped,unused-ignore]
@@ -62,6 +64,7 @@ __all__ = [
     "Ranking",
     "TrialLike",
     "aggregate",
+    "left_out",
     "pareto_front",
     "rank",
     "rank_trials",
@@ -292,15 +295,29 @@ def rank(store: Store, task: str, metric: str | None = None, steps: int | None =
 
     The task's stored metadata says how it is scored (its metrics, their
     directions, the primary one); ``metric`` defaults to ``best_<primary>``.
+    A stored trial that cannot be read (a damaged row) is left out with an
+    :class:`~lrscope.errors.LRScopeWarning` naming it; the others are ranked.
 
     Raises:
-        ParameterError: ``metric`` is not one the task ranks by.
+        ParameterError: ``metric`` is not one the task ranks by, or ``steps``
+            is not None or an int >= 1.
     """
     scoring = task_scoring(store, task)
     chosen = scoring.get(metric or scoring.default_rank_metric, owner=_OWNER)
-    records = [r for r in store.trials(task=task) if steps is None or r.steps == steps]
+    steps = check(_OWNER, "steps", steps, OrNone(STEP_SIZE))
+    trials = store.trials(task=task, on_unreadable=left_out("the ranking"))
+    records = [r for r in trials if steps is None or r.steps == steps]
     ranking = rank_trials(records, chosen.name, scoring=scoring)
     return replace(ranking, task=task)
+
+
+def left_out(what: str) -> Callable[[Exception], None]:
+    """An ``on_unreadable`` callback warning that a damaged stored row is left out of ``what``."""
+
+    def warn(exc: Exception) -> None:
+        warnings.warn(f"{exc}; it is left out of {what}", LRScopeWarning, stacklevel=2)
+
+    return warn
 
 
 def _cell(value: Any) -> Any:

@@ -83,3 +83,15 @@ def test_a_test_without_a_usable_range_says_so_in_the_title(tmp_path: Path) -> N
     assert not result.suggestions.usable
     svg = plot_range_test(result, tmp_path / "flat.svg").read_text()
     assert "no usable range" in svg
+
+
+def test_dollars_in_the_task_name_and_title_are_drawn_as_text(tmp_path: Path) -> None:
+    """mathtext would fail on these at draw time; they are plain text (lrscope._plaintext)."""
+    import dataclasses
+
+    result = range_test(make_task(), start_lr=1e-3, end_lr=1e6, steps=40)
+    odd = dataclasses.replace(result, task=r"cost $5 and $\frac{x$")
+    svg = plot_range_test(odd, tmp_path / "rt.svg").read_text()
+    assert "cost $5 and $\\frac{x$" in svg
+    png = plot_range_test(result, tmp_path / "rt.png", title="_$x^{$")
+    assert png.read_bytes()[:8] == PNG_MAGIC

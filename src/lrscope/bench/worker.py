@@ -250,7 +250,7 @@ def run_config(config: TrialConfig) -> TrialOutcome:
             eval_every=config.eval_every,
             runtime=config.runtime,
         )
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a task's sys.exit() fails its trial, not the run
         return TrialOutcome(config, error=_error_text(exc))
     return TrialOutcome.of(config, result)
 

@@ -32,18 +32,22 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from lrscope.cli._common import (
+    MAX_THREADS,
     DbOpt,
     DeviceOpt,
     GradAccumOpt,
     JsonOpt,
     PrecisionOpt,
+    Progress,
     QuietOpt,
     emit,
-    progress_bar,
+    interrupt_note,
     resolve_db_url,
     runtime_option,
     stdout,
+    task_failures,
 )
+from lrscope.cli._outputs import IMAGE, check_output, replacing, writing
 from lrscope.errors import LRScopeError
 from lrscope.rangetest.settings import (
     DEFAULT_END_LR,
@@ -54,7 +58,7 @@ from lrscope.rangetest.settings import (
     SweepSettings,
     WeightDecaySettings,
 )
-from lrscope.validation import COUNT, Choice, OrNone, check
+from lrscope.validation import Choice, Interval, OrNone, check
 
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.engine.runtime import Runtime
@@ -64,7 +68,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["find", "register"]
 
 _OWNER = "lrscope find"
-_PLOT_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
 _SWEEPS = ("momentum", "weight-decay")
 _CURVE_ROWS = 16
 
@@ -92,14 +95,6 @@ def _check_combination(
         )
     if sweep is not None and (plot is not None or eval_every is not None):
         raise LRScopeError("--plot and --eval-every only apply to the range test, not to --sweep")
-    if plot is not None:
-        if plot.suffix.lower() not in _PLOT_SUFFIXES:
-            allowed = ", ".join(_PLOT_SUFFIXES)
-            raise LRScopeError(f"cannot plot to {str(plot)!r}: the file must end in {allowed}")
-        if not plot.parent.is_dir():
-            raise LRScopeError(
-                f"cannot plot to {str(plot)!r}: directory {str(plot.parent)!r} is missing"
-            )
 
 
 def _document(result: RangeTestResult, stored_id: int | None, plot: Path | None) -> dict[str, Any]:
@@ -195,10 +190,21 @@ def _sweep_settings(sweep: str, lr: float | None, steps: int | None, seed: int) 
 def _run_sweep(the_task: Task, settings: SweepSettings, quiet: bool) -> SweepResult:
     from lrscope.rangetest import momentum_sweep, weight_decay_search
 
-    with progress_bar(f"{settings.owner} of {the_task.name}", None, quiet) as advance:
+    runs = [0]
+    with (
+        Progress(f"{settings.owner} of {the_task.name}", None, quiet=quiet) as progress,
+        interrupt_note(
+            lambda: (
+                f"the {settings.owner} stopped after {runs[0]} runs; nothing is stored "
+                "(sweeps are never stored)"
+            )
+        ),
+        task_failures(the_task.name, lambda: f"in the {settings.owner}, after {runs[0]} runs"),
+    ):
 
         def on_progress(done: int, total: int) -> None:
-            advance(1)
+            runs[0] = done
+            progress.update(done, total)
 
         if isinstance(settings, MomentumSweepSettings):
             return momentum_sweep(the_task, settings, on_progress=on_progress)
@@ -328,7 +334,9 @@ def find(
     sweep_settings = None if sweep is None else _sweep_settings(sweep, lr, steps, seed)
     runtime = runtime_option(device, precision, grad_accum)
     _check_combination(sweep, eval_every, lr, plot, runtime)
-    threads = check(_OWNER, "--threads", threads, OrNone(COUNT))
+    if plot is not None:
+        check_output(_OWNER, "--plot", plot, IMAGE, db_url=resolve_db_url(db))
+    threads = check(_OWNER, "--threads", threads, OrNone(Interval(int, 1, MAX_THREADS)))
     import torch
 
     from lrscope.tasks import get_task
@@ -345,17 +353,29 @@ def find(
     from lrscope.rangetest import plot_range_test, range_test
 
     total = settings.steps_for(runtime.optimizer_steps(the_task.steps_per_epoch))
-    with progress_bar(f"range test {the_task.name}", total, quiet) as advance:
-        result = range_test(
-            the_task,
-            settings,
-            seed=seed,
-            runtime=runtime,
-            on_progress=lambda done, total: advance(1),
-        )
+    done = [0]
+    with (
+        Progress(f"range test {the_task.name}", total, quiet=quiet) as progress,
+        interrupt_note(
+            lambda: f"the range test stopped after {done[0]} of {total} steps; nothing is stored"
+        ),
+        task_failures(the_task.name, lambda: f"after {done[0]} of {total} range-test steps"),
+    ):
+
+        def on_progress(finished: int, steps: int) -> None:
+            done[0] = finished
+            progress.update(finished)
+
+        result = range_test(the_task, settings, seed=seed, runtime=runtime, on_progress=on_progress)
     stored_id, stored_url = _store(result, runtime, db)
     if plot is not None:
-        plot_range_test(result, plot)
+        kept = f"the range test is stored as id {stored_id}"
+        with (
+            interrupt_note(lambda: f"{kept}; the plot is not written"),
+            writing({"--plot": plot}, kept=kept),
+            replacing(plot) as temporary,
+        ):
+            plot_range_test(result, temporary)
     document = {**_document(result, stored_id, plot), "runtime": runtime.identity}
     emit(document, as_json, lambda: _render(result, stored_url, plot))
     if not document["usable"]:

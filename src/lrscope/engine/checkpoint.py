@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import random
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +27,14 @@ from lrscope.errors import LRScopeError
 
 __all__ = [
     "CHECKPOINT_FORMAT",
+    "CHECKPOINT_KEYS",
     "CheckpointError",
     "capture_rng",
     "cuda_rng_states",
     "load_checkpoint",
     "restore_cuda_rng_states",
     "restore_rng",
+    "restoring",
     "save_atomic",
     "save_snapshot",
     "snapshot_path",
@@ -57,8 +61,28 @@ def save_atomic(obj: Any, path: str | os.PathLike[str]) -> None:
         raise
 
 
+CHECKPOINT_KEYS = (
+    "format",
+    "key",
+    "step",
+    "first_loss",
+    "elapsed_s",
+    "model",
+    "optimizer",
+    "rng",
+    "data",
+    "curve",
+)
+"""What every checkpoint holds (:func:`load_checkpoint` refuses one that lacks any)."""
+
+
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a checkpoint written by :func:`lrscope.engine.run_trial` (``weights_only``)."""
+    """Read a checkpoint written by :func:`lrscope.engine.run_trial` (``weights_only``).
+
+    Raises:
+        CheckpointError: the file cannot be read, is not an lrscope trial
+            checkpoint, or lacks some of :data:`CHECKPOINT_KEYS` (named).
+    """
     try:
         data = torch.load(Path(path), map_location="cpu", weights_only=True)
     except Exception as exc:
@@ -67,6 +91,12 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise CheckpointError(
             f"checkpoint {str(path)!r} is not an lrscope trial checkpoint "
             f"(format {CHECKPOINT_FORMAT})"
+        )
+    missing = [key for key in CHECKPOINT_KEYS if key not in data]
+    if missing:
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} lacks {', '.join(missing)}: it is damaged or was "
+            "not written by lrscope; delete it or pass another path"
         )
     return data
 
@@ -96,6 +126,22 @@ def restore_cuda_rng_states(states: list[torch.Tensor] | None) -> None:
             "which this machine does not have; resume it where it was written"
         )
     torch.cuda.set_rng_state_all(states)
+
+
+@contextmanager
+def restoring(path: str | os.PathLike[str], part: str) -> Iterator[None]:
+    """A checkpoint ``part`` that does not fit (wrong weights, a mangled state) is a
+    :class:`CheckpointError` naming the file, the part and what torch said."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as exc:
+        text = " ".join(str(exc).split())
+        text = text if len(text) <= 240 else text[:237] + "..."
+        said = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        raise CheckpointError(
+            f"checkpoint {str(path)!r}: its {part} cannot be restored ({said}); "
+            "delete it or pass another path"
+        ) from exc
 
 
 def capture_rng() -> dict[str, Any]:

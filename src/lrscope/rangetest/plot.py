@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from lrscope._plaintext import plain_text
 from lrscope.rangetest.reading import Reading, default_half_width, read_curve
 from lrscope.rangetest.suggest import suggest
 from lrscope.rangetest.suggestions import Suggestions
@@ -64,7 +65,7 @@ def _mark(ax: Axes, suggestions: Suggestions) -> None:
     for name, (color, style) in _MARKS.items():
         s = getattr(suggestions, name)
         label = f"{name} = {s.lr:.3g} ({s.method}{', fallback' if s.fallback else ''})"
-        ax.axvline(s.lr, color=color, linestyle=style, linewidth=1.4, label=label)
+        ax.axvline(s.lr, color=color, linestyle=style, linewidth=1.4, label=plain_text(label))
     lower, upper = suggestions.min_lr.lr, suggestions.max_lr.lr
     if suggestions.usable and lower < upper:
         ax.axvspan(lower, upper, color="#1a7f37", alpha=0.08)
@@ -147,7 +148,7 @@ def draw_range_test(
     heading = title or f"LR range test: {name} ({result.mode}, {result.steps_done} steps)"
     if not suggestions.usable:
         heading += f"\nno usable range: {suggestions.reason}"
-    ax.set_title(heading, fontsize=9 if not suggestions.usable else None, wrap=True)
+    ax.set_title(plain_text(heading), fontsize=9 if not suggestions.usable else None, wrap=True)
     return ax
 
 

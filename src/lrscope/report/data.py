@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from lrscope.errors import LRScopeError, TaskError
 from lrscope.metrics import Scoring
+from lrscope.rank import left_out
 from lrscope.report.decimate import minmax_indices, pick, stride_indices
 from lrscope.report.model import (
     InterpolationView,
@@ -78,7 +79,8 @@ def gather(
             outside [1, len(PALETTE)].
     """
     check("the report", "top_n", top_n, Interval(int, 1, len(PALETTE)))
-    records = store.tasks()
+    page_notes: list[str] = []
+    records = store.tasks(on_unreadable=_left_out(page_notes))
     if task is not None:
         chosen = [r for r in records if r.name == task]
         if not chosen:
@@ -93,7 +95,23 @@ def gather(
             Scoring.from_metadata(record.metadata).get(metric, owner="the report")
     sources = {source.id: source for source in store.sources()}
     views = tuple(_task_view(store, record, metric, top_n, sources) for record in records)
-    return ReportData(summary=_summary(store, now, sources), tasks=views)
+    summary = _summary(store, now, sources)
+    return ReportData(summary=summary, tasks=views, notes=tuple(page_notes))
+
+
+def _noted(exc: Exception) -> None:
+    """``on_unreadable`` of a second reading: the first one noted the damaged row."""
+
+
+def _left_out(notes: list[str]) -> Callable[[Exception], None]:
+    """``on_unreadable`` of the report: a damaged row becomes a note and a warning."""
+    warn = left_out("the report")
+
+    def note(exc: Exception) -> None:
+        notes.append(f"{str(exc)[:1].upper()}{str(exc)[1:]}; it is left out of this page.")
+        warn(exc)
+
+    return note
 
 
 def _summary(
@@ -184,10 +202,10 @@ def _task_view(
 
     scoring = Scoring.from_metadata(record.metadata)
     chosen = scoring.get(metric or scoring.default_rank_metric, owner="the report").name
-    trials = store.trials(task=record.name)
+    notes: list[str] = []
+    trials = store.trials(task=record.name, on_unreadable=_left_out(notes))
     counts = Counter(t.status for t in trials)
     status_counts = {s: counts[s] for s in STATUS_ORDER if counts[s]}
-    notes: list[str] = []
     ranking = rank_trials(trials, chosen, scoring=scoring)
     imported = Counter(
         (t.spec, t.steps) for t in trials if t.status in ("done", "diverged") and t.imported
@@ -200,8 +218,8 @@ def _task_view(
     metric_curves = _metric_curves(drawn, trials)
     range_tests = _range_tests(store, record.name, notes)
     interpolations = _interpolations(store, record.name, notes)
-    documents = [r.source_id for r in store.range_tests(record.name)]
-    documents += [r.source_id for r in store.interpolations(record.name)]
+    documents = [r.source_id for r in store.range_tests(record.name, on_unreadable=_noted)]
+    documents += [r.source_id for r in store.interpolations(record.name, on_unreadable=_noted)]
     return TaskView(
         name=record.name,
         metadata=_metadata(record.metadata),
@@ -318,7 +336,7 @@ def _metric_curves(
 
 
 def _range_tests(store: Store, task: str, notes: list[str]) -> tuple[RangeTestView, ...]:
-    records = store.range_tests(task)
+    records = store.range_tests(task, on_unreadable=_left_out(notes))
     if not records:
         return ()
     from lrscope.rangetest.result import RangeTestResult
@@ -367,7 +385,7 @@ def _range_tests(store: Store, task: str, notes: list[str]) -> tuple[RangeTestVi
 
 
 def _interpolations(store: Store, task: str, notes: list[str]) -> tuple[InterpolationView, ...]:
-    records = store.interpolations(task)
+    records = store.interpolations(task, on_unreadable=_left_out(notes))
     if not records:
         return ()
     from lrscope.landscape.result import InterpolationResult

@@ -77,6 +77,7 @@ from __future__ import annotations
 
 from lrscope.store._db import ALLOWED_URLS
 from lrscope.store._identity import task_fingerprint
+from lrscope.store._read import UnreadableRowError
 from lrscope.store._rows import KeyLike, SupportsToDict
 from lrscope.store._schema import SCHEMA_VERSION, STATUSES
 from lrscope.store._urls import hide_credentials
@@ -124,6 +125,7 @@ __all__ = [
     "SupportsToDict",
     "TaskRecord",
     "TrialRecord",
+    "UnreadableRowError",
     "database_file",
     "hide_credentials",
     "hide_password",

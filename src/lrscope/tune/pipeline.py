@@ -49,7 +49,7 @@ from lrscope.bench.execution import Execution
 from lrscope.errors import ParameterError
 from lrscope.tune.candidates import MIN_STEPS, LRBounds, candidate_policies
 from lrscope.tune.select import DEFAULT_TIE, TimeToAccuracy, check_tie, pick_winner
-from lrscope.validation import COUNT, POSITIVE_FLOAT, Interval, OrNone, check
+from lrscope.validation import COUNT, MAX_SEEDS, POSITIVE_FLOAT, Interval, OrNone, check
 
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.bench.executors import Executor
@@ -210,7 +210,7 @@ def _check_args(steps: int | None, minutes: float | None, seeds: int, survivors:
         raise ParameterError("tune", "steps", allowed, steps)
     check("tune", "steps", steps, OrNone(_STEPS))
     check("tune", "minutes", minutes, OrNone(POSITIVE_FLOAT))
-    check("tune", "seeds", seeds, COUNT)
+    check("tune", "seeds", seeds, Interval(int, 1, MAX_SEEDS))
     check("tune", "survivors", survivors, COUNT)
 
 
@@ -509,7 +509,8 @@ def _cheap_stage(
 
     from lrscope.tune.cheap import run_cheap_trial
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # an exception in a trial propagates anyway; Optuna's warning would print its traceback
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     epoch = runtime.optimizer_steps(task.steps_per_epoch)
     cheap = candidate_policies(bounds, cheap_steps, epoch)
     full = candidate_policies(bounds, steps, epoch)
