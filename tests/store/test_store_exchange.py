@@ -26,8 +26,7 @@ from pg_testlib import fresh_pg_schema_url, pg_base_url
 def lines(path: Path) -> list[dict[str, object]]:
     raw = path.read_bytes()
     text = gzip.decompress(raw) if path.suffix == ".gz" else raw
-    # JSON Lines end at "\n" only: str.splitlines would also cut at U+0085 and
-    # U+2028, which a metric name written as UTF-8 may hold
+    # JSON Lines end at "\n" only (str.splitlines would also cut at U+0085 and U+2028)
     return [json.loads(line) for line in text.decode("utf-8").split("\n") if line]
 
 
