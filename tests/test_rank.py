@@ -14,7 +14,7 @@ import pytest
 from lrscope.engine.result import TrialResult
 from lrscope.errors import LRScopeError, ParameterError
 from lrscope.metrics import AGGREGATED_METRICS as METRICS
-from lrscope.metrics import RANK_METRICS
+from lrscope.metrics import CLASSIFICATION_SCORING, RANK_METRICS
 from lrscope.rank import TrialLike, aggregate, pareto_front, rank_trials
 
 
@@ -86,7 +86,7 @@ def test_mean_and_sample_std_over_seeds() -> None:
     assert row.mean["best_iter"] == pytest.approx(60.0)
     assert row.std["best_iter"] == pytest.approx(10.0)
     assert row.seeds == (0, 1, 2)
-    assert set(row.mean) == set(METRICS) == set(row.std)
+    assert set(row.mean) == set(CLASSIFICATION_SCORING.aggregated()) == set(row.std)
 
 
 def test_groups_by_task_spec_and_steps() -> None:

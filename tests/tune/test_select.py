@@ -23,7 +23,15 @@ from lrscope.tune.select import (
 
 def _result(spec: str, seed: int, top1s: list[float], every: int = 10) -> TrialResult:
     curve = tuple(
-        EvalPoint(step=every * (i + 1), lr=0.1, train_loss=1.0, test_loss=1.0, top1=v, top5=1.0)
+        EvalPoint(
+            step=every * (i + 1),
+            lr=0.1,
+            train_loss=1.0,
+            test_loss=1.0,
+            top1=v,
+            top5=1.0,
+            primary=v,
+        )
         for i, v in enumerate(top1s)
     )
     best = max(range(len(top1s)), key=lambda i: (top1s[i], -i))
@@ -66,7 +74,8 @@ def test_time_to_accuracy_compares_seed_mean_curves() -> None:
     assert means == pytest.approx((0.5, 0.65, 0.8, 0.75))
     tta = time_to_accuracy(winner, baseline)
     assert tta is not None
-    assert tta.target_top1 == pytest.approx(0.8)
+    assert tta.target == pytest.approx(0.8)
+    assert tta.metric == "top1"
     assert (tta.winner_steps, tta.baseline_steps) == (20, 30)
     assert tta.ratio == pytest.approx(2 / 3)
     never = time_to_accuracy([_result("L", 0, [0.1, 0.2, 0.3, 0.4])], baseline)

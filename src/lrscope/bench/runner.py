@@ -184,6 +184,8 @@ def run_plan(
     Raises:
         PlanError, TaskError, DataError, ParameterError: invalid input, before
             any training.
+        DeviceError: the plan's device does not exist on this machine (for
+            trials that train here, not on a Ray cluster at an address).
 
     >>> summary = run_plan(Plan("mnist1d-cnn", ["FIX(k0=0.05)"], steps=200),
     ...                    Store.open("sqlite:///bench.db"),
@@ -192,25 +194,30 @@ def run_plan(
     start = time.perf_counter()
     if not isinstance(execution, (Execution, Executor)):
         raise ParameterError("run_plan", "execution", "an Execution or an Executor", execution)
+    _check_device(plan, execution)
     if task is None:
         from lrscope.tasks import get_task
 
         task = get_task(plan.task, data_dir=plan.data_dir)
     store.put_task(task.name, task.metadata)
+    runtime = plan.runtime
     keys = plan.keys(task.name, task.steps_per_epoch)
     done = store.done_keys(task.name)
     pending = [k for k in keys if k not in done]
     run = _Run(store, len(keys), len(keys) - len(pending), on_progress)
     ref = absolute_task_ref(plan.task)
     configs = [
-        TrialConfig(k.task, ref, plan.data_dir, k.spec, k.seed, k.steps, k.eval_every)
+        TrialConfig(
+            k.task, ref, plan.data_dir, k.spec, k.seed, k.steps, k.eval_every, **runtime.to_dict()
+        )
         for k in pending
     ]
     cache_task(ref, plan.data_dir, task)  # the local executor trains this very build
     if isinstance(execution, Execution):
         name, (workers, size) = execution.executor, execution.resolve(trials=len(pending))
         if configs:
-            with make_executor(execution, tasks=[task], trials=len(configs)) as owned, run:
+            made = make_executor(execution, tasks=[task], trials=len(configs), runtime=runtime)
+            with made as owned, run:
                 _execute(run, owned, configs, owned=True)
             name, workers, size = owned.name, owned.workers, owned.batch_trials
     else:
@@ -230,6 +237,22 @@ def run_plan(
         workers=workers,
         batch_trials=size,
     )
+
+
+def _check_device(plan: Plan, execution: Execution | Executor) -> None:
+    """A device this machine lacks is an error before any claim, when trials train here.
+
+    Trials on a Ray cluster at an address resolve the device there.
+    """
+    remote = (
+        execution.ray_address is not None
+        if isinstance(execution, Execution)
+        else execution.name not in ("local", "process")
+    )
+    if not remote:
+        from lrscope.engine.device import resolve
+
+        resolve(plan.runtime)
 
 
 def _execute(run: _Run, executor: Executor, configs: list[TrialConfig], *, owned: bool) -> None:

@@ -3,8 +3,12 @@
 ``lrscope rank --task T [--metric M] [--steps N] [--format table|json|csv]
 [--json] [--db URL]``. The rows are best first; each has ``spec``, ``steps``,
 ``n``, ``n_diverged``, ``diverged_rate``, ``<metric>_mean`` and
-``<metric>_std`` for every LRBench metric, ``rank`` and ``pareto`` (see
-:mod:`lrscope.rank` for how NaN and diverged seeds are treated). ``--json``
+``<metric>_std`` for every LRBench metric and every metric of the task,
+``rank`` and ``pareto`` (see :mod:`lrscope.rank` for how NaN and diverged
+seeds are treated). Without ``--metric`` the rows are ordered by the best
+value of the task's primary metric (``best_top1`` for classification,
+``best_mse`` for regression), in its direction; ``--metric`` must be one of
+the task's metrics. ``--json``
 is ``--format json``: a JSON list of rows, NaN as null. A task with no trials
 in the database is an error (exit 2) that lists the tasks it holds.
 """
@@ -54,12 +58,13 @@ def _check_task_known(store: Store, task: str) -> None:
 def rank(
     task: Annotated[str, typer.Option("--task", help="The task whose trials to rank.")],
     metric: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--metric",
             help=f"Rank by this metric's mean over seeds: {metric_help()}.",
+            show_default=False,
         ),
-    ] = "best_top1",
+    ] = None,
     steps: Annotated[
         int | None, typer.Option("--steps", help="Only the trials with this step budget.")
     ] = None,

@@ -19,12 +19,16 @@ import typer
 
 from lrscope.cli._common import (
     DbOpt,
+    DeviceOpt,
+    GradAccumOpt,
     JsonOpt,
+    PrecisionOpt,
     QuietOpt,
     ThreadsOpt,
     emit,
     interrupt_note,
     resolve_db_url,
+    runtime_option,
     set_torch_threads,
     stage_progress,
     stdout,
@@ -86,16 +90,18 @@ def render_tune(result: TuneResult) -> None:
     table = Table(
         title=f"{result.task}: full trials, {result.steps} steps, seeds {list(result.seeds)}"
     )
-    headers = ("#", "policy", "top1 (final)", "best top1", "steps to FIX best", "diverged")
-    for header in headers:
+    primary = result.primary_metric
+    best = f"best_{primary}"
+    headers = ("#", "policy", f"{primary} (final)", f"best {primary}", "steps to FIX best")
+    for header in (*headers, "diverged"):
         table.add_column(header)
     for row in result.ranking:
         reached = result.steps_to_fix_best.get(row.spec)
         table.add_row(
             str(row.rank),
             Text(("* " if row.spec == result.winner_spec else "") + row.spec),
-            f"{row.mean['top1']:.4f} ± {row.std['top1']:.4f}",
-            f"{row.mean['best_top1']:.4f}",
+            f"{row.value(primary):.4g} ± {row.std.get(primary, float('nan')):.2g}",
+            f"{row.value(best):.4g}",
             "never" if reached is None else str(reached),
             f"{row.diverged_rate:.0%}",
         )
@@ -103,7 +109,7 @@ def render_tune(result: TuneResult) -> None:
     why = f" ({result.winner_reason})" if result.winner_reason else ""
     stdout.print(f"winner: [bold]{result.winner_spec}[/bold]{why}", highlight=False)
     stdout.print(
-        f"baseline {result.baseline_spec}: best top1 {result.baseline_stats.mean['best_top1']:.4f}",
+        f"baseline {result.baseline_spec}: best {primary} {result.baseline_stats.value(best):.4g}",
         highlight=False,
     )
     tta = result.time_to_accuracy
@@ -111,7 +117,7 @@ def render_tune(result: TuneResult) -> None:
         winner_steps = "never" if tta.winner_steps is None else f"{tta.winner_steps} steps"
         ratio = "" if tta.ratio is None else f" (ratio {tta.ratio:.2f})"
         stdout.print(
-            f"to reach FIX's best top1 {tta.target_top1:.4f}: winner {winner_steps}, "
+            f"to reach FIX's best {tta.metric} {tta.target:.4g}: winner {winner_steps}, "
             f"FIX {tta.baseline_steps} steps{ratio}",
             highlight=False,
         )
@@ -136,18 +142,20 @@ def tune(
     ray_timeout: RayTimeoutOpt = DEFAULT_RAY_TIMEOUT_S,
     data_dir: DataDirOpt = None,
     metric: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--metric",
-            help=f"Pick the winner by this metric's mean over seeds: {metric_help()}.",
+            help="Pick the winner by this metric's mean over seeds (default: the task's "
+            f"primary metric at the end, top1 for classification): {metric_help()}.",
+            show_default=False,
         ),
-    ] = "top1",
+    ] = None,
     tie: Annotated[
         float,
         typer.Option(
             "--tie",
             help="Metric differences up to this are ties, won by the first to FIX's best "
-            "top1 (0: metric alone).",
+            "value of the primary metric (0: metric alone).",
         ),
     ] = DEFAULT_TIE,
     max_epochs: Annotated[
@@ -157,6 +165,9 @@ def tune(
         ),
     ] = DEFAULT_MAX_EPOCHS,
     threads: ThreadsOpt = 1,
+    device: DeviceOpt = None,
+    precision: PrecisionOpt = None,
+    grad_accum: GradAccumOpt = None,
     db: DbOpt = None,
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -166,6 +177,7 @@ def tune(
     from lrscope.tune import tune as run_tune
 
     max_epochs = check("lrscope tune", "--max-epochs", max_epochs, _MAX_EPOCHS)
+    runtime = runtime_option(device, precision, grad_accum)
     execution = build_execution(
         executor,
         workers,
@@ -194,6 +206,7 @@ def tune(
             tie=tie,
             max_epochs=max_epochs or None,
             on_event=events,
+            runtime=runtime,
         )
     emit(result.to_dict(), json_, lambda: render_tune(result))
 

@@ -42,7 +42,7 @@ def build_report(
     store: Store,
     task: str | None = None,
     *,
-    metric: str = "best_top1",
+    metric: str | None = None,
     top_n: int = DEFAULT_TOP_N,
     title: str = DEFAULT_TITLE,
     now: datetime | None = None,
@@ -52,7 +52,8 @@ def build_report(
     Args:
         store: an open :class:`lrscope.store.Store`.
         task: a stored task name; None for every task.
-        metric: the ranking metric (:data:`lrscope.metrics.RANK_METRICS`).
+        metric: the ranking metric (default: each task's best value of its
+            primary metric, ``best_top1`` for classification).
         top_n: how many of the best policies get curves (the table lists all).
         title: the page title.
         now: the time printed as "generated" (default: now, UTC).
@@ -69,7 +70,7 @@ def write_report(
     path: str | Path,
     task: str | None = None,
     *,
-    metric: str = "best_top1",
+    metric: str | None = None,
     top_n: int = DEFAULT_TOP_N,
     title: str = DEFAULT_TITLE,
 ) -> Path:

@@ -16,12 +16,17 @@ resumes instead of starting over):
    :func:`lrscope.bench.run_plan` as the ``execution`` says (any executor, in
    groups of trials trained together where the model allows).
 5. **Ranking** of the full trials (:mod:`lrscope.rank`) and the **winner**
-   (:mod:`lrscope.tune.select`): the best final top-1 mean, except that
-   policies within ``tie`` of it count as tied and the one first to reach
-   the best top-1 of FIX's seed-mean curve wins (LRBench: highest accuracy
-   at the lowest cost). Its time to accuracy against FIX is reported: the
-   steps it needs to reach that top-1, divided by the steps FIX needs (Smith
-   2017 reports 25k against 70k iterations: 0.36).
+   (:mod:`lrscope.tune.select`): the best final mean of the task's primary
+   metric (top-1 for classification, MSE for regression, in its direction),
+   except that policies within ``tie`` of it count as tied and the one first
+   to reach the best value of FIX's seed-mean curve wins (LRBench: highest
+   accuracy at the lowest cost). Its time to accuracy against FIX is
+   reported: the steps it needs to reach that value, divided by the steps FIX
+   needs (Smith 2017 reports 25k against 70k iterations: 0.36).
+
+Every stage runs on the same :class:`~lrscope.engine.Runtime` (device,
+precision, gradient accumulation), which is part of every stored trial's
+identity.
 
 A budget is either ``steps`` per full trial or ``minutes`` for the whole run
 (or both: then the minutes cap the cheap stage). With minutes only, two short
@@ -33,6 +38,7 @@ up to ``max_epochs`` epochs (:data:`DEFAULT_MAX_EPOCHS`).
 from __future__ import annotations
 
 import logging
+import math
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -41,7 +47,6 @@ from typing import TYPE_CHECKING, Any
 
 from lrscope.bench.execution import Execution
 from lrscope.errors import ParameterError
-from lrscope.metrics import get_metric
 from lrscope.tune.candidates import MIN_STEPS, LRBounds, candidate_policies
 from lrscope.tune.select import DEFAULT_TIE, TimeToAccuracy, check_tie, pick_winner
 from lrscope.validation import COUNT, MAX_SEEDS, POSITIVE_FLOAT, Interval, OrNone, check
@@ -49,6 +54,8 @@ from lrscope.validation import COUNT, MAX_SEEDS, POSITIVE_FLOAT, Interval, OrNon
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.bench.executors import Executor
     from lrscope.engine.result import TrialResult
+    from lrscope.engine.runtime import Runtime
+    from lrscope.metrics import Scoring
     from lrscope.rangetest.result import RangeTestResult, Suggestions
     from lrscope.rank import PolicyStats
     from lrscope.store import Store
@@ -97,7 +104,8 @@ can be batched."""
 
 @dataclass(frozen=True)
 class CandidateOutcome:
-    """One candidate's cheap trial: ``value`` is its best top-1 (0 if diverged)."""
+    """One candidate's cheap trial: ``value`` is the best value of the task's primary
+    metric, signed so that higher is better (top-1 as is, MSE negated; -inf if diverged)."""
 
     family: str
     cheap_spec: str
@@ -141,6 +149,9 @@ class TuneResult:
     winner_reason: str = ""
     tie: float = DEFAULT_TIE
     tied: tuple[str, ...] = ()
+    metric: str = "top1"
+    primary_metric: str = "top1"
+    runtime: str = ""
 
     @property
     def winner_spec(self) -> str:
@@ -184,6 +195,9 @@ class TuneResult:
             "winner_reason": self.winner_reason,
             "tie": self.tie,
             "tied": list(self.tied),
+            "metric": self.metric,
+            "primary_metric": self.primary_metric,
+            "runtime": self.runtime,
         }
 
 
@@ -213,16 +227,19 @@ class StepCost:
         return steps * self.step_s + evals * self.eval_s
 
 
-def measure_step_cost(task: Task, policy: str, steps: int = CALIBRATION_STEPS) -> StepCost:
+def measure_step_cost(
+    task: Task, policy: str, steps: int = CALIBRATION_STEPS, runtime: Runtime | None = None
+) -> StepCost:
     """Time two short unstored trials (``steps`` and ``2 * steps`` steps, one
-    evaluation each): the difference is ``steps`` optimizer steps, the rest is
-    the cost of an evaluation plus set-up (counted as evaluation, conservatively).
+    evaluation each, on ``runtime``): the difference is ``steps`` optimizer
+    steps, the rest is the cost of an evaluation plus set-up (counted as
+    evaluation, conservatively).
     """
     from lrscope.engine import run_trial
 
     def timed(n: int) -> float:
         start = time.perf_counter()
-        run_trial(task, policy, steps=n, eval_every=n)
+        run_trial(task, policy, steps=n, eval_every=n, runtime=runtime)
         return time.perf_counter() - start
 
     timed(8)  # warm-up: first calls allocate and dispatch lazily
@@ -299,10 +316,11 @@ def tune(
     execution: Execution = DEFAULT_EXECUTION,
     data_dir: str | None = None,
     seed: int = 0,
-    metric: str = "top1",
+    metric: str | None = None,
     tie: float = DEFAULT_TIE,
     max_epochs: int | None = DEFAULT_MAX_EPOCHS,
     on_event: EventFn | None = None,
+    runtime: Runtime | None = None,
 ) -> TuneResult:
     """Find the best learning-rate policy for ``task`` automatically; store everything.
 
@@ -324,47 +342,60 @@ def tune(
             The executor is made (and a Ray address reached) before any
             training, and closed at the end.
         seed: seed of the range test and of the cheap trials.
-        metric: what picks the winner among the full trials (a
-            :data:`lrscope.metrics.RANK_METRICS` name, mean over seeds). The
-            default is the final test top-1: the model a user gets at the end
-            of the budget (``best_top1`` would credit an evaluation a run
+        metric: what picks the winner among the full trials (one of the
+            task's rankable metrics, mean over seeds). The default is the
+            task's primary metric at the end (final test top-1 for
+            classification, MSE for regression): the model a user gets at the
+            end of the budget (``best_top1`` would credit an evaluation a run
             without checkpoint selection never keeps).
         tie: policies whose ``metric`` mean is within ``tie`` of the best are
-            tied, and the one first to reach FIX's best top-1 wins
-            (:func:`lrscope.tune.select.pick_winner`); 0 picks by ``metric`` alone.
+            tied, and the one first to reach FIX's best value of the primary
+            metric wins (:func:`lrscope.tune.select.pick_winner`); 0 picks by
+            ``metric`` alone.
         max_epochs: cap, in epochs, of a full trial sized from ``minutes``
             (:data:`DEFAULT_MAX_EPOCHS`); ``None`` fills the minutes. An explicit
             ``steps`` is never capped.
         on_event: called as ``on_event(stage, message)`` as the run advances.
+        runtime: device, precision and gradient accumulation of every stage
+            (:class:`~lrscope.engine.Runtime`; default ``Runtime()``).
     """
     from lrscope.bench.factory import make_executor
+    from lrscope.engine import Runtime, resolve
     from lrscope.tasks import get_task
 
     _check_args(steps, minutes, seeds, survivors)
-    get_metric(metric, owner="tune")
     check_tie(tie)
     check("tune", "max_epochs", max_epochs, OrNone(COUNT))
     if not isinstance(execution, Execution):
         raise ParameterError("tune", "execution", "an lrscope.bench.Execution", execution)
+    chosen_runtime = runtime if runtime is not None else Runtime()
+    resolve(chosen_runtime)  # a device this machine lacks fails before any work
     start = time.perf_counter()
     task_obj = get_task(task, data_dir=data_dir) if isinstance(task, str) else task
+    scoring = task_obj.scoring
+    metric = scoring.get(metric or scoring.primary, owner="tune").name
     task_ref = task if isinstance(task, str) else task_obj.name
     store.put_task(task_obj.name, task_obj.metadata)
     stages: dict[str, float] = {}
     seed_list = tuple(range(seeds))
     trials = (survivors + 1) * seeds
-    with make_executor(execution, tasks=[task_obj], trials=trials) as executor:
+    epoch = chosen_runtime.optimizer_steps(task_obj.steps_per_epoch)
+    with make_executor(
+        execution, tasks=[task_obj], trials=trials, runtime=chosen_runtime
+    ) as executor:
         _emit(on_event, "execution", f"full trials on {executor.describe()}")
         if executor.ungrouped_reason is not None:
             _emit(on_event, "execution", f"not in groups: {executor.ungrouped_reason}")
-        bounds, suggestions = _range_test_stage(task_obj, store, seed, on_event)
+        bounds, suggestions = _range_test_stage(task_obj, store, seed, on_event, chosen_runtime)
         stages["range_test_s"] = time.perf_counter() - start
         parallel = (
             1.0 if executor.workers == 1 else max(1.0, 0.9 * min(executor.workers, survivors + 1))
         )
         deadline = None if minutes is None else start + minutes * 60.0
         if steps is None:
-            cost = measure_step_cost(task_obj, f"FIX(k0={bounds.suggested_lr!r})")
+            cost = measure_step_cost(
+                task_obj, f"FIX(k0={bounds.suggested_lr!r})", runtime=chosen_runtime
+            )
             steps = budget_steps(
                 (deadline or 0.0) - time.perf_counter(),
                 cost,
@@ -372,7 +403,7 @@ def tune(
                 survivors=survivors,
                 seeds=seeds,
                 parallel=parallel,
-                steps_per_epoch=task_obj.steps_per_epoch,
+                steps_per_epoch=epoch,
                 max_epochs=max_epochs,
             )
         cheap_steps = max(steps // CHEAP_FRACTION, 8)
@@ -381,11 +412,11 @@ def tune(
 
         t0 = time.perf_counter()
         outcomes = _cheap_stage(
-            task_obj, store, bounds, steps, cheap_steps, seed, deadline, on_event
+            task_obj, store, bounds, steps, cheap_steps, seed, deadline, on_event, chosen_runtime
         )
         stages["cheap_s"] = time.perf_counter() - t0
 
-        full = candidate_policies(bounds, steps, task_obj.steps_per_epoch)
+        full = candidate_policies(bounds, steps, epoch)
         baseline_spec = full["FIX"].spec
         promoted = _promote(outcomes, survivors, baseline_spec)
         _emit(on_event, "survivors", ", ".join(promoted))
@@ -402,6 +433,7 @@ def tune(
             executor,
             data_dir,
             on_event,
+            chosen_runtime,
         )
         stages["full_s"] = time.perf_counter() - t0
     return _conclude(
@@ -419,23 +451,30 @@ def tune(
         tie,
         start,
         stages,
+        scoring,
+        chosen_runtime.identity,
     )
 
 
 def _range_test_stage(
-    task: Task, store: Store, seed: int, on_event: EventFn | None
+    task: Task, store: Store, seed: int, on_event: EventFn | None, runtime: Runtime
 ) -> tuple[LRBounds, Suggestions]:
-    """The task's range test with this seed: the stored one if any (resume), else run it."""
+    """The task's range test with this seed and runtime: the stored one if any (resume),
+    else run it (stored with the runtime's identity in its parameters)."""
     from lrscope.rangetest import RangeTestResult, range_test
 
-    stored = [r for r in store.range_tests(task.name) if r.result.get("seed") == seed]
+    stored = [
+        r
+        for r in store.range_tests(task.name)
+        if r.result.get("seed") == seed and (r.params or {}).get("runtime", "") == runtime.identity
+    ]
     if stored:
         rt = RangeTestResult.from_dict(stored[-1].result)
         _emit(on_event, "range test", f"{task.name}: reusing stored range test {stored[-1].id}")
     else:
         _emit(on_event, "range test", f"{task.name}: ramping the learning rate")
-        rt = range_test(task, seed=seed)
-        store.put_range_test(task.name, rt.to_dict())
+        rt = range_test(task, seed=seed, runtime=runtime)
+        store.put_range_test(task.name, rt.to_dict(), {**rt.params(), "runtime": runtime.identity})
     bounds, suggestions = _suggestions(rt)
     _emit(
         on_event,
@@ -464,6 +503,7 @@ def _cheap_stage(
     seed: int,
     deadline: float | None,
     on_event: EventFn | None,
+    runtime: Runtime,
 ) -> list[CandidateOutcome]:
     import optuna
 
@@ -471,8 +511,10 @@ def _cheap_stage(
 
     # an exception in a trial propagates anyway; Optuna's warning would print its traceback
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    cheap = candidate_policies(bounds, cheap_steps, task.steps_per_epoch)
-    full = candidate_policies(bounds, steps, task.steps_per_epoch)
+    epoch = runtime.optimizer_steps(task.steps_per_epoch)
+    cheap = candidate_policies(bounds, cheap_steps, epoch)
+    full = candidate_policies(bounds, steps, epoch)
+    primary = task.scoring.primary_metric
     eval_every = max(cheap_steps // CHEAP_EVALS, 1)
     names = list(cheap)
     study = optuna.create_study(
@@ -487,9 +529,11 @@ def _cheap_stage(
     def objective(trial: optuna.Trial) -> float:
         family = str(trial.suggest_categorical("family", names))
         result, pruned = run_cheap_trial(
-            task, store, cheap[family], cheap_steps, seed, eval_every, trial
+            task, store, cheap[family], cheap_steps, seed, eval_every, trial, runtime
         )
-        value = 0.0 if result.diverged else result.best_top1
+        value = -math.inf if result.diverged else primary.sign() * result.best
+        if math.isnan(value):
+            value = -math.inf
         outcomes[family] = CandidateOutcome(
             family,
             cheap[family].spec,
@@ -499,7 +543,8 @@ def _cheap_stage(
             pruned,
             result.diverged,
         )
-        state = "pruned" if pruned else ("diverged" if result.diverged else f"top1 {value:.4f}")
+        shown = f"{primary.name} {result.best:.4g}"
+        state = "pruned" if pruned else ("diverged" if result.diverged else shown)
         _emit(on_event, "cheap trial", f"{family}: {state} after {result.steps_done} steps")
         if pruned:
             raise optuna.TrialPruned()
@@ -521,11 +566,18 @@ def _full_stage(
     executor: Executor,
     data_dir: str | None,
     on_event: EventFn | None,
+    runtime: Runtime,
 ) -> None:
     from lrscope.bench import Plan, run_plan
 
     plan = Plan(
-        task_ref, specs, steps=steps, seeds=list(seeds), eval_every=eval_every, data_dir=data_dir
+        task_ref,
+        specs,
+        steps=steps,
+        seeds=list(seeds),
+        eval_every=eval_every,
+        data_dir=data_dir,
+        **runtime.to_dict(),
     )
     _emit(on_event, "full trials", f"{len(plan)} trials")
 
@@ -552,6 +604,8 @@ def _conclude(
     tie: float,
     start: float,
     stages: dict[str, float],
+    scoring: Scoring,
+    runtime: str,
 ) -> TuneResult:
     from lrscope.rank import rank_trials
 
@@ -559,15 +613,19 @@ def _conclude(
     records = [
         r
         for r in store.trials(task)
-        if r.spec in specs and r.steps == steps and r.eval_every == eval_every and r.seed in seeds
+        if r.spec in specs
+        and r.steps == steps
+        and r.eval_every == eval_every
+        and r.seed in seeds
+        and r.key.runtime == runtime
     ]
-    rows = rank_trials(records, metric).rows
+    rows = rank_trials(records, metric, scoring=scoring).rows
     if not rows:
         raise ParameterError("tune", "steps", "a budget whose full trials finish", steps)
     results: dict[str, list[TrialResult]] = {}
     for record in records:
         results.setdefault(record.spec, []).append(record.to_result())
-    chosen = pick_winner(rows, results, baseline_spec, metric, tie)
+    chosen = pick_winner(rows, results, baseline_spec, metric, tie, scoring)
     winner = chosen.row
     baseline = next(row for row in rows if row.spec == baseline_spec)
     winner_top1 = tuple(r.top1 for r in results[winner.spec])
@@ -593,4 +651,7 @@ def _conclude(
         winner_reason=chosen.reason,
         tie=tie,
         tied=chosen.tied,
+        metric=metric,
+        primary_metric=scoring.primary,
+        runtime=runtime,
     )
