@@ -46,7 +46,7 @@ EXECUTORS = ("local", "local-1thread", "process")
 def _one(name: str, plan: Any, workers: int, directory: Path) -> dict[str, Any]:
     import torch
 
-    from lrscope.bench import run_plan
+    from lrscope.bench import Execution, run_plan
     from lrscope.store import Store
 
     executor, threads_before = name.split("-")[0], torch.get_num_threads()
@@ -55,9 +55,8 @@ def _one(name: str, plan: Any, workers: int, directory: Path) -> dict[str, Any]:
     threads = torch.get_num_threads() if executor == "local" else 1
     try:
         with Store.open(f"sqlite:///{directory / name}.db") as store:
-            summary = run_plan(
-                plan, store, executor, workers=workers if executor != "local" else None
-            )
+            execution = Execution(executor, workers=workers if executor != "local" else None)
+            summary = run_plan(plan, store, execution)
     finally:
         torch.set_num_threads(threads_before)
     return {

@@ -2,7 +2,7 @@
 
 Three trials of the same task and seed, evaluated every ``eval_every`` steps:
 
-- ``FIX``: the constant default, ``FIX(k0=0.01)`` (Caffe's MNIST default, seed 004);
+- ``FIX``: the constant default, ``FIX(k0=0.01)`` (Caffe's MNIST default, Wu, Liu et al. 2019);
 - ``NSTEP``: the step-down default, ``NSTEP(k0=0.1, gamma=0.1, milestones=[S/2, 3S/4])``
   (the ResNet schedule, scaled to ``S`` steps);
 - ``tuned``: a given spec, or ``onecycle(max_lr=M, total_steps=S)`` with ``M``

@@ -78,22 +78,24 @@ def _lrscope_run(
     """One run of the plan with one lrscope configuration, into a fresh SQLite store."""
     import torch
 
-    from lrscope.bench import Plan, make_executor, run_plan
+    from lrscope.bench import Execution, Plan, make_executor, run_plan
+    from lrscope.bench.worker import keep_freed_memory
     from lrscope.store import Store
 
     plan = Plan(task.name, specs, seeds=1, steps=steps, eval_every=eval_every)
-    options: dict[str, tuple[str, int | None, int | None]] = {
-        "local": ("local", None, None),
-        "process": ("process", workers, None),
-        "batched": ("batched", None, k * workers),
-        "process+batched": ("process", workers, k),
+    executions = {
+        "local": Execution("local"),
+        "process": Execution("process", workers=workers),
+        "batched": Execution("local", batch_trials=k * workers),
+        "process+batched": Execution("process", workers=workers, batch_trials=k),
     }
-    executor_name, n_workers, batch = options[name]
-    tasks = {(task.name, None): task}
+    execution = executions[name]
+    if execution.executor == "local" and execution.grouped:
+        keep_freed_memory()  # what `lrscope bench` does for its own process; workers do it too
     with tempfile.TemporaryDirectory(prefix="lrscope-bench-") as tmp:
         url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         with Store.open(url) as store:
-            executor = make_executor(executor_name, n_workers, tasks=tasks, batch_trials=batch)
+            executor = make_executor(execution, tasks=[task], trials=len(plan))
             start, cpu = time.perf_counter(), cpu_seconds()
             try:
                 summary = run_plan(plan, store, executor, task=task)
@@ -101,11 +103,11 @@ def _lrscope_run(
                 executor.close()
             wall_s, cpu_s = time.perf_counter() - start, cpu_seconds() - cpu
             records = store.trials(task=task.name)
-    in_process = executor_name in ("local", "batched")
+    in_process = execution.executor == "local"
     return {
         "executor": summary.executor,
         "workers": summary.workers,
-        "batch_trials": batch,
+        "batch_trials": summary.batch_trials,
         "torch_threads": torch.get_num_threads() if in_process else 1,
         "trials": summary.ran,
         "failed": summary.failed,

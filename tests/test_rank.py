@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -10,8 +11,36 @@ import statistics
 
 import pytest
 
-from lrscope.errors import LRScopeError
-from lrscope.rank import METRICS, RANK_METRICS, aggregate, pareto_front, rank_trials
+from lrscope.engine.result import TrialResult
+from lrscope.errors import LRScopeError, ParameterError
+from lrscope.metrics import AGGREGATED_METRICS as METRICS
+from lrscope.metrics import CLASSIFICATION_SCORING, RANK_METRICS
+from lrscope.rank import TrialLike, aggregate, pareto_front, rank_trials
+
+
+@dataclasses.dataclass(frozen=True)
+class Record:
+    """A stored trial as the ranking sees it (the fields of a store TrialRecord it reads)."""
+
+    task: str
+    spec: str
+    seed: int
+    steps: int
+    status: str
+    top1: float
+    top5: float
+    best_top1: float
+    best_iter: int | None
+    ld: float
+    ac: float
+    cd: float
+    cdac: float
+    wall_s: float
+    n_params: int | None
+
+    @property
+    def diverged(self) -> bool:
+        return self.status == "diverged"
 
 
 def trial(
@@ -24,27 +53,25 @@ def trial(
     steps: int = 100,
     task: str = "t",
     **extra: float,
-) -> dict[str, object]:
-    row: dict[str, object] = {
-        "task": task,
-        "spec": spec,
-        "seed": seed,
-        "steps": steps,
-        "eval_every": 10,
-        "status": status,
-        "top1": best_top1 - 0.01,
-        "top5": 1.0,
-        "best_top1": best_top1,
-        "best_iter": best_iter,
-        "ld": 0.1,
-        "ac": 0.9,
-        "cd": 0.05,
-        "cdac": 0.02,
-        "wall_s": 1.5,
-        "n_params": 1,
-    }
-    row.update(extra)
-    return row
+) -> Record:
+    record = Record(
+        task=task,
+        spec=spec,
+        seed=seed,
+        steps=steps,
+        status=status,
+        top1=best_top1 - 0.01,
+        top5=1.0,
+        best_top1=best_top1,
+        best_iter=best_iter,
+        ld=0.1,
+        ac=0.9,
+        cd=0.05,
+        cdac=0.02,
+        wall_s=1.5,
+        n_params=1,
+    )
+    return dataclasses.replace(record, **extra)  # type: ignore[arg-type]
 
 
 def test_mean_and_sample_std_over_seeds() -> None:
@@ -59,7 +86,7 @@ def test_mean_and_sample_std_over_seeds() -> None:
     assert row.mean["best_iter"] == pytest.approx(60.0)
     assert row.std["best_iter"] == pytest.approx(10.0)
     assert row.seeds == (0, 1, 2)
-    assert set(row.mean) == set(METRICS) == set(row.std)
+    assert set(row.mean) == set(CLASSIFICATION_SCORING.aggregated()) == set(row.std)
 
 
 def test_groups_by_task_spec_and_steps() -> None:
@@ -150,8 +177,30 @@ def test_rank_by_diverged_rate() -> None:
 
 
 def test_unknown_metric_is_a_user_error_naming_the_choices() -> None:
-    with pytest.raises(LRScopeError, match="best_top1"):
+    with pytest.raises(LRScopeError, match="best_top1") as info:
         rank_trials([], "accuracy")
+    assert isinstance(info.value, ParameterError)
+    assert str(info.value).startswith("The 'metric' parameter of the ranking must be a str among")
+
+
+def test_engine_results_rank_like_store_records() -> None:
+    """A TrialResult (no status; diverged flag) is a TrialLike record too."""
+
+    def result(spec: str, seed: int, best_top1: float, diverged: bool = False) -> TrialResult:
+        return TrialResult(
+            task="t", spec=spec, seed=seed, steps=100, eval_every=10, top1=best_top1,
+            top5=1.0, best_top1=best_top1, best_iter=50, ac=0.9, cd=0.05, cdac=0.02,
+            ld=0.1, n_params=1, wall_s=1.0, steps_done=100, diverged=diverged,
+        )  # fmt: skip
+
+    records: list[TrialLike] = [
+        result("A", 0, 0.8),
+        result("A", 1, 0.1, diverged=True),
+        result("B", 0, 0.9),
+    ]
+    ranking = rank_trials(records)
+    assert [(r.spec, r.n, r.n_diverged) for r in ranking.rows] == [("B", 1, 0), ("A", 2, 1)]
+    assert ranking.rows[1].mean["best_top1"] == pytest.approx(0.8)
 
 
 def test_pareto_front_of_accuracy_against_cost() -> None:
@@ -220,7 +269,7 @@ def test_table_renders_every_row() -> None:
     lines = console.export_text().splitlines()
     row_a = next(line for line in lines if "│ A " in line)
     row_b = next(line for line in lines if "│ B " in line)
-    assert "85.0±7.1" in row_a
+    assert "85.00±7.07" in row_a
     assert "60±14" in row_a
     assert "*" in row_a
     assert "100%" in row_b

@@ -14,7 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lrscope.tune.pipeline import DEFAULT_EXECUTION
+
 if TYPE_CHECKING:  # pragma: no cover
+    from lrscope.bench import Execution
     from lrscope.tune import TuneResult
     from lrscope.tune.pipeline import EventFn
 
@@ -85,11 +88,14 @@ def run_demo(
     minutes: float = DEFAULT_MINUTES,
     task: str = DEFAULT_TASK,
     survivors: int = DEFAULT_SURVIVORS,
-    executor: str = "process",
-    workers: int | None = None,
+    execution: Execution = DEFAULT_EXECUTION,
     on_event: EventFn | None = None,
 ) -> DemoResult:
-    """Tune ``task`` into ``out_dir/lrscope.db``, then plot and report; see the module docstring."""
+    """Tune ``task`` into ``out_dir/lrscope.db``, then plot and report; see the module docstring.
+
+    ``execution`` says how the full trials run (default: worker processes,
+    in groups where the model can be batched; see :func:`lrscope.tune.tune`).
+    """
     from lrscope.policies import parse
     from lrscope.policies.plot import draw_policies
     from lrscope.rangetest import plot_range_test
@@ -107,8 +113,7 @@ def run_demo(
             store,
             minutes=minutes,
             survivors=survivors,
-            executor=executor,
-            workers=workers,
+            execution=execution,
             on_event=on_event,
         )
         range_tests = store.range_tests(result.task)

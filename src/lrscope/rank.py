@@ -5,26 +5,33 @@ Trials are grouped by ``(task, spec, steps)``. For each group:
 - ``n``: trials measured (stored ``done`` or ``diverged``; ``failed`` and
   ``running`` trials are not measurements and are left out); ``n_diverged``
   and ``diverged_rate = n_diverged / n``.
-- for every metric ``m`` of :data:`METRICS`, ``m_mean`` and ``m_std``: the
-  mean and the sample standard deviation (``n - 1`` in the denominator) over
-  the *non-diverged* trials whose value is finite. A diverged trial's numbers
+- for every metric ``m`` the task's scoring aggregates
+  (:meth:`lrscope.metrics.Scoring.aggregated`: LRBench's columns of
+  :data:`lrscope.metrics.AGGREGATED_METRICS`, NaN for a task that is not
+  classification, then the task's own final metrics and ``best_<primary>``),
+  ``m_mean`` and ``m_std``: the mean and the sample standard deviation
+  (``n - 1`` in the denominator) over the *non-diverged* trials whose value
+  is finite. A diverged trial's numbers
   describe a model that blew up, so they are not averaged in; the failure
   shows in ``diverged_rate`` instead. With one such value the std is NaN;
   with none (every seed diverged) mean and std are NaN. NaN is printed as
   ``-`` in the table, empty in CSV and ``null`` in JSON.
 - ``n_params``: the policy's number of parameters (LRBench's #Param).
 
-Ranking (:func:`rank_trials`): by the chosen metric's mean, best first
-(higher is better for accuracies and confidence, lower for ``best_iter``,
-``ld``, ``cd``, ``cdac``, ``wall_s`` and ``diverged_rate``); ties by the smaller
-``best_iter`` mean, then the smaller ``diverged_rate``, then the spec.
-Groups whose metric mean is NaN (every seed diverged) come last.
+Ranking (:func:`rank_trials`): by the chosen metric's mean (default: the
+best value of the task's primary metric, ``best_top1`` for classification,
+``best_mse`` for regression), best first, in the metric's direction from
+:mod:`lrscope.metrics` (higher is better for accuracies, confidence and R²,
+lower for ``best_iter``, ``ld``, ``cd``, ``cdac``, ``wall_s``,
+``diverged_rate``, losses and errors); ties by the smaller ``best_iter``
+mean, then the smaller ``diverged_rate``, then the spec. Groups whose metric
+mean is NaN (every seed diverged) come last.
 
-Pareto front (``pareto``): the groups not dominated in accuracy
-(``best_top1_mean``, higher is better) against cost (``best_iter_mean``, the
-steps needed to reach it, lower is better); a group is dominated when another
-is at least as good in both and strictly better in one. Groups with a NaN in
-either are never on the front.
+Pareto front (``pareto``): the groups not dominated in utility (the mean of
+``best_<primary>``, in the primary metric's direction) against cost
+(``best_iter_mean``, the steps needed to reach it, lower is better); a group
+is dominated when another is at least as good in both and strictly better in
+one. Groups with a NaN in either are never on the front.
 
 >>> ranking = rank(Store.open(), "mnist1d-cnn")            # doctest: +SKIP
 >>> ranking.rows[0].spec, ranking.to_dataframe().shape     # doctest: +SKIP
@@ -37,11 +44,14 @@ import io
 import json
 import math
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from lrscope.errors import ParameterError
+from lrscope.errors import LRScopeWarning
+from lrscope.metrics import AGGREGATED_METRICS, CLASSIFICATION_SCORING, Metric, Scoring
+from lrscope.validation import FINITE_FLOAT, INVALID, STEP_SIZE, OrNone, check
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas  # type: ignore[import-untyped,unused-ignore]
@@ -50,40 +60,66 @@ if TYPE_CHECKING:  # pragma: no cover
     from lrscope.store import Store
 
 __all__ = [
-    "HIGHER_IS_BETTER",
-    "METRICS",
-    "RANK_METRICS",
     "PolicyStats",
     "Ranking",
+    "TrialLike",
     "aggregate",
+    "left_out",
+    "pareto_front",
     "rank",
     "rank_trials",
+    "task_scoring",
 ]
 
-METRICS = ("top1", "top5", "best_top1", "best_iter", "ld", "ac", "cd", "cdac", "wall_s")
-RANK_METRICS = (*METRICS, "diverged_rate")
-HIGHER_IS_BETTER = frozenset({"top1", "top5", "best_top1", "ac"})
 _MEASURED = ("done", "diverged")
+_OWNER = "the ranking"
 
 
-def _get(record: Any, name: str, default: Any = None) -> Any:
-    if isinstance(record, Mapping):
-        return record.get(name, default)
-    return getattr(record, name, default)
+class TrialLike(Protocol):
+    """What a ranking reads of a trial: a store ``TrialRecord`` or a ``TrialResult``.
+
+    Besides these, every metric of :data:`lrscope.metrics.AGGREGATED_METRICS`
+    is read as an attribute of that name, and any other metric (a task's own,
+    ``test_loss``, ``best_<primary>``) from the record's ``metrics`` mapping
+    (a float; ``None`` or NaN when not measured). A record with a ``status``
+    (the store's) is measured when it is ``done`` or ``diverged``; one
+    without (an engine result) always is, and counts as diverged when
+    ``diverged`` is true.
+    """
+
+    @property
+    def task(self) -> str: ...
+    @property
+    def spec(self) -> str: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def steps(self) -> int: ...
+    @property
+    def n_params(self) -> int | None: ...
+    @property
+    def diverged(self) -> bool: ...
 
 
-def _status(record: Any) -> str:
-    status = _get(record, "status")
-    if status is None:  # a TrialResult, or a plain dict of one
-        return "diverged" if _get(record, "diverged") else "done"
+def _status(record: TrialLike) -> str:
+    status = getattr(record, "status", None)
+    if status is None:  # an engine TrialResult: finished, maybe diverged
+        return "diverged" if record.diverged else "done"
     return str(getattr(status, "value", status))
 
 
-def _finite(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
+def _finite(value: object) -> float | None:
+    """``value`` as a float if it is a finite number (not a bool), else None."""
+    number = FINITE_FLOAT.coerce(value)
+    return None if number is INVALID else float(number)
+
+
+def _measured(record: TrialLike, metric: str) -> float | None:
+    """The record's finite value of ``metric``: a column, else from its ``metrics`` mapping."""
+    if metric in AGGREGATED_METRICS:
+        return _finite(getattr(record, metric, None))
+    metrics = getattr(record, "metrics", None)
+    return _finite(metrics.get(metric)) if isinstance(metrics, Mapping) else None
 
 
 def _mean_std(values: Sequence[float]) -> tuple[float, float]:
@@ -95,7 +131,13 @@ def _mean_std(values: Sequence[float]) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class PolicyStats:
-    """One row of a ranking: a policy (spec) at a step budget on a task."""
+    """One row of a ranking: a policy (spec) at a step budget on a task.
+
+    ``mean[m]`` and ``std[m]`` for every aggregated metric ``m`` (see the
+    module docstring for which, and for NaN), ``n`` trials measured of which
+    ``n_diverged`` diverged, ``rank`` (1 = best; 0 before ranking),
+    ``pareto`` (on the utility/cost front).
+    """
 
     task: str
     spec: str
@@ -114,6 +156,12 @@ class PolicyStats:
         """Fraction of the measured trials that diverged, in [0, 1]."""
         return self.n_diverged / self.n if self.n else math.nan
 
+    def value(self, metric: str) -> float:
+        """What the ranking orders by for ``metric``: its mean, or ``diverged_rate``."""
+        if metric == "diverged_rate":
+            return self.diverged_rate
+        return self.mean.get(metric, math.nan)
+
     def to_dict(self) -> dict[str, Any]:
         """Flat row: identity, counts, ``<metric>_mean`` / ``<metric>_std``, rank, pareto."""
         row: dict[str, Any] = {
@@ -127,32 +175,35 @@ class PolicyStats:
             "n_params": self.n_params,
             "seeds": list(self.seeds),
         }
-        for metric in METRICS:
-            row[f"{metric}_mean"] = self.mean[metric]
-            row[f"{metric}_std"] = self.std[metric]
+        for metric, mean in self.mean.items():
+            row[f"{metric}_mean"] = mean
+            row[f"{metric}_std"] = self.std.get(metric, math.nan)
         row["pareto"] = self.pareto
         return row
 
 
-def aggregate(records: Iterable[Any]) -> list[PolicyStats]:
+def aggregate(
+    records: Iterable[TrialLike], scoring: Scoring = CLASSIFICATION_SCORING
+) -> list[PolicyStats]:
     """Group measured trials by ``(task, spec, steps)`` and average over seeds.
 
-    ``records`` are store records, :class:`~lrscope.engine.TrialResult` objects
-    or mappings with the same fields. The result is unranked, sorted by key.
+    ``records`` are store records or :class:`~lrscope.engine.TrialResult`
+    objects (:class:`TrialLike`); ``scoring`` (the task's) names the metrics
+    averaged. The result is unranked, sorted by key.
     """
-    groups: dict[tuple[str, str, int], list[Any]] = {}
+    groups: dict[tuple[str, str, int], list[TrialLike]] = {}
     for record in records:
         if _status(record) in _MEASURED:
-            key = (str(_get(record, "task")), str(_get(record, "spec")), int(_get(record, "steps")))
+            key = (str(record.task), str(record.spec), int(record.steps))
             groups.setdefault(key, []).append(record)
     stats = []
     for (task, spec, steps), members in sorted(groups.items()):
         healthy = [r for r in members if _status(r) == "done"]
         means, stds = {}, {}
-        for metric in METRICS:
-            values = [v for r in healthy if (v := _finite(_get(r, metric))) is not None]
+        for metric in scoring.aggregated():
+            values = [v for r in healthy if (v := _measured(r, metric)) is not None]
             means[metric], stds[metric] = _mean_std(values)
-        n_params = _get(members[0], "n_params")
+        n_params = members[0].n_params
         stats.append(
             PolicyStats(
                 task=task,
@@ -163,21 +214,15 @@ def aggregate(records: Iterable[Any]) -> list[PolicyStats]:
                 n_params=None if n_params is None else int(n_params),
                 mean=means,
                 std=stds,
-                seeds=tuple(sorted(int(_get(r, "seed", 0)) for r in members)),
+                seeds=tuple(sorted(int(r.seed) for r in members)),
             )
         )
     return stats
 
 
-def _value(row: PolicyStats, metric: str) -> float:
-    return row.diverged_rate if metric == "diverged_rate" else row.mean[metric]
-
-
-def _sort_key(row: PolicyStats, metric: str) -> tuple[Any, ...]:
-    value = _value(row, metric)
-    missing = math.isnan(value)
-    signed = 0.0 if missing else (-value if metric in HIGHER_IS_BETTER else value)
-    best_iter = row.mean["best_iter"]
+def _sort_key(row: PolicyStats, metric: Metric) -> tuple[Any, ...]:
+    missing, signed = metric.sort_key(row.value(metric.name))
+    best_iter = row.value("best_iter")
     return (
         missing,
         signed,
@@ -188,49 +233,91 @@ def _sort_key(row: PolicyStats, metric: str) -> tuple[Any, ...]:
     )
 
 
-def pareto_front(rows: Sequence[PolicyStats]) -> list[bool]:
-    """For each row: is it on the front of best_top1 mean (max) vs best_iter mean (min)?"""
-    points = [(r.mean["best_top1"], r.mean["best_iter"]) for r in rows]
+def pareto_front(
+    rows: Sequence[PolicyStats], scoring: Scoring = CLASSIFICATION_SCORING
+) -> list[bool]:
+    """For each row: is it on the front of ``best_<primary>`` mean vs ``best_iter`` mean (min)?
+
+    The primary metric's direction says which way its best value is better
+    (``best_top1``: higher; ``best_mse``: lower).
+    """
+    sign = scoring.best.sign()
+    points = [(sign * r.value(scoring.best.name), r.value("best_iter")) for r in rows]
     front = []
-    for acc, cost in points:
-        if math.isnan(acc) or math.isnan(cost):
+    for utility, cost in points:
+        if math.isnan(utility) or math.isnan(cost):
             front.append(False)
             continue
         dominated = any(
-            a >= acc and c <= cost and (a > acc or c < cost)
-            for a, c in points
-            if not (math.isnan(a) or math.isnan(c))
+            u >= utility and c <= cost and (u > utility or c < cost)
+            for u, c in points
+            if not (math.isnan(u) or math.isnan(c))
         )
         front.append(not dominated)
     return front
 
 
-def check_metric(metric: str) -> str:
-    """``metric`` if it can rank, else :class:`ParameterError` listing the choices."""
-    if metric not in RANK_METRICS:
-        raise ParameterError("rank", "metric", f"one of {', '.join(RANK_METRICS)}", metric)
-    return metric
+def rank_trials(
+    records: Iterable[TrialLike],
+    metric: str | None = None,
+    *,
+    scoring: Scoring = CLASSIFICATION_SCORING,
+) -> Ranking:
+    """Aggregate ``records`` (see :func:`aggregate`), order them, mark the Pareto front.
 
+    ``scoring`` is the task's (classification's by default); ``metric``
+    defaults to its :attr:`~lrscope.metrics.Scoring.default_rank_metric`
+    (``best_<primary>``).
 
-def rank_trials(records: Iterable[Any], metric: str = "best_top1") -> Ranking:
-    """Aggregate ``records`` (see :func:`aggregate`), order them, mark the Pareto front."""
-    check_metric(metric)
-    rows = sorted(aggregate(records), key=lambda r: _sort_key(r, metric))
-    front = pareto_front(rows)
+    Raises:
+        ParameterError: ``metric`` is not one the task's scoring ranks by
+            (:meth:`lrscope.metrics.Scoring.rankable`).
+    """
+    chosen = scoring.get(metric or scoring.default_rank_metric, owner=_OWNER)
+    rows = sorted(aggregate(records, scoring), key=lambda r: _sort_key(r, chosen))
+    front = pareto_front(rows, scoring)
     ranked = tuple(
         replace(row, rank=i + 1, pareto=on_front)
         for i, (row, on_front) in enumerate(zip(rows, front, strict=True))
     )
     tasks = sorted({row.task for row in ranked})
-    return Ranking(task=", ".join(tasks), metric=metric, rows=ranked)
+    return Ranking(task=", ".join(tasks), metric=chosen.name, rows=ranked, scoring=scoring)
 
 
-def rank(store: Store, task: str, metric: str = "best_top1", steps: int | None = None) -> Ranking:
-    """Rank the trials of ``task`` stored in ``store`` (optionally one step budget)."""
-    check_metric(metric)
-    records = [r for r in store.trials(task=task) if steps is None or _get(r, "steps") == steps]
-    ranking = rank_trials(records, metric)
+def task_scoring(store: Store, task: str) -> Scoring:
+    """The scoring ``task`` is stored with (classification's for a task stored without one)."""
+    record = next((r for r in store.tasks() if r.name == task), None)
+    return Scoring.from_metadata(None if record is None else record.metadata)
+
+
+def rank(store: Store, task: str, metric: str | None = None, steps: int | None = None) -> Ranking:
+    """Rank the trials of ``task`` stored in ``store`` (optionally one step budget).
+
+    The task's stored metadata says how it is scored (its metrics, their
+    directions, the primary one); ``metric`` defaults to ``best_<primary>``.
+    A stored trial that cannot be read (a damaged row) is left out with an
+    :class:`~lrscope.errors.LRScopeWarning` naming it; the others are ranked.
+
+    Raises:
+        ParameterError: ``metric`` is not one the task ranks by, or ``steps``
+            is not None or an int >= 1.
+    """
+    scoring = task_scoring(store, task)
+    chosen = scoring.get(metric or scoring.default_rank_metric, owner=_OWNER)
+    steps = check(_OWNER, "steps", steps, OrNone(STEP_SIZE))
+    trials = store.trials(task=task, on_unreadable=left_out("the ranking"))
+    records = [r for r in trials if steps is None or r.steps == steps]
+    ranking = rank_trials(records, chosen.name, scoring=scoring)
     return replace(ranking, task=task)
+
+
+def left_out(what: str) -> Callable[[Exception], None]:
+    """An ``on_unreadable`` callback warning that a damaged stored row is left out of ``what``."""
+
+    def warn(exc: Exception) -> None:
+        warnings.warn(f"{exc}; it is left out of {what}", LRScopeWarning, stacklevel=2)
+
+    return warn
 
 
 def _cell(value: Any) -> Any:
@@ -243,11 +330,15 @@ def _cell(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class Ranking:
-    """Ranked rows, best first, with exporters (JSON, CSV, DataFrame, rich table)."""
+    """Ranked rows, best first, with exporters (JSON, CSV, DataFrame, rich table).
+
+    ``scoring`` is the task's: the definitions behind the columns.
+    """
 
     task: str
     metric: str
     rows: tuple[PolicyStats, ...]
+    scoring: Scoring = CLASSIFICATION_SCORING
 
     def to_dicts(self) -> list[dict[str, Any]]:
         """One flat dict per row, best first (NaN kept as float NaN)."""
@@ -278,18 +369,21 @@ class Ranking:
         return pandas.DataFrame(self.to_dicts())
 
     def table(self) -> Table:
-        """A rich table, best first: accuracies in %, each metric as ``mean±std``.
+        """A rich table, best first: each metric as ``mean±std`` in its display unit.
 
-        Shows the ranking metric, best_top1, best_iter, top1, ld and wall_s;
-        ``-`` is NaN; ``*`` marks the Pareto front. Every metric (top5, ac, cd,
-        cdac too) is in :meth:`to_dicts`, JSON and CSV.
+        Shows the ranking metric, the best value of the primary metric,
+        best_iter, the primary metric, ld and wall_s (headers, units and
+        digits from :mod:`lrscope.metrics`); ``-`` is NaN; ``*`` marks the
+        Pareto front. Every metric is in :meth:`to_dicts`, JSON and CSV.
         """
         from rich.table import Table
         from rich.text import Text
 
-        shown = ("best_top1", "best_iter", "top1", "ld", "wall_s")
-        metrics = [m for m in (self.metric, *shown) if m != "diverged_rate"]
-        metrics = list(dict.fromkeys(metrics))
+        scoring = self.scoring
+        shown = (scoring.best.name, "best_iter", scoring.primary, "ld", "wall_s")
+        names = [m for m in (self.metric, *shown) if m != "diverged_rate"]
+        known = scoring.rankable()
+        metrics = [known[m] for m in dict.fromkeys(names)]
         several_budgets = len({row.steps for row in self.rows}) > 1
         table = Table(title=Text(f"{self.task}: ranked by {self.metric} (* = Pareto front)"))
         table.add_column("#", justify="right")
@@ -299,30 +393,13 @@ class Ranking:
         table.add_column("n", justify="right")
         table.add_column("div", justify="right")
         for metric in metrics:
-            table.add_column(_HEADERS.get(metric, metric), justify="right")
+            table.add_column(metric.header, justify="right")
         table.add_column("*", justify="center")
         for row in self.rows:
             cells: list[str | Text] = [str(row.rank), Text(row.spec)]  # specs are not markup
             cells += [str(row.steps)] if several_budgets else []
             cells += [str(row.n), f"{row.diverged_rate:.0%}"]
-            cells += [_format(row, metric) for metric in metrics]
+            cells += [m.format(row.value(m.name), row.std.get(m.name, math.nan)) for m in metrics]
             cells.append("*" if row.pareto else "")
             table.add_row(*cells)
         return table
-
-
-_HEADERS = {"top1": "top1 %", "top5": "top5 %", "best_top1": "best_top1 %", "wall_s": "wall s"}
-_PERCENT = frozenset({"top1", "top5", "best_top1"})
-
-
-def _format(row: PolicyStats, metric: str) -> str:
-    """``mean±std`` in the metric's display unit; ``-`` for NaN, no ``±`` for one seed."""
-    mean, std = row.mean[metric], row.std[metric]
-    if math.isnan(mean):
-        return "-"
-    if metric in _PERCENT:
-        mean, std, digits = 100 * mean, 100 * std, 1
-    else:
-        digits = {"best_iter": 0, "wall_s": 1}.get(metric, 3)
-    text = f"{mean:.{digits}f}"
-    return text if math.isnan(std) else f"{text}±{std:.{digits}f}"

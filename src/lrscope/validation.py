@@ -15,8 +15,10 @@ There are three ways to use it, all raising
 - frozen configuration values: subclass :class:`Validated` (a frozen
   dataclass whose fields are ``Annotated[type, constraint]``); construction
   validates every field, then the :class:`Relation` s between fields, then the
-  optional :meth:`Validated._check` hook. Policies, range-test settings, how
-  trials run, tune's budget and benchmark plans are built this way.
+  optional :meth:`Validated._check` hook. Policies, range-test, sweep and
+  interpolation settings, benchmark plans and the tuner's LR bounds are built
+  this way (the configuration meta-test finds them all by walking the
+  package).
 - a single function argument: :func:`check` (``steps = check("run_trial",
   "steps", steps, COUNT)``).
 - options given by name: :meth:`Validated.from_options` (unknown names are
@@ -34,6 +36,7 @@ import functools
 import itertools
 import math
 import numbers
+import os
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -44,22 +47,31 @@ from lrscope.errors import ParameterError
 __all__ = [
     "COUNT",
     "DECAY_GAMMA",
+    "FINITE_FLOAT",
     "FRACTION",
     "INVALID",
+    "MAX_SEEDS",
     "MOMENTUM",
     "NONNEGATIVE_FLOAT",
     "POSITIVE_FLOAT",
     "SEED",
+    "SEEDS",
     "STEP",
     "STEP_SIZE",
+    "AnyOf",
     "Bool",
     "Choice",
     "Constraint",
+    "FirstN",
+    "Identifier",
     "IntList",
     "Interval",
+    "ListOf",
     "OrNone",
     "Param",
+    "PathText",
     "Relation",
+    "Suffix",
     "Text",
     "Validated",
     "check",
@@ -169,13 +181,16 @@ class Interval(Constraint):
 
 @dataclass(frozen=True)
 class Choice(Constraint):
-    """One of a few bare words (case-insensitive; canonical form lowercase)."""
+    """One of a few bare words, matched case-insensitively; canonical form: as declared."""
 
     options: tuple[str, ...]
 
     def coerce(self, value: object) -> Any:
-        if isinstance(value, str) and value.lower() in self.options:
-            return value.lower()
+        if isinstance(value, str):
+            wanted = value.lower()
+            for option in self.options:
+                if option.lower() == wanted:
+                    return option
         return INVALID
 
     def describe(self) -> str:
@@ -195,19 +210,93 @@ class Bool(Constraint):
 
 @dataclass(frozen=True)
 class Text(Constraint):
-    """A string of ``min_length`` to ``max_length`` characters, with no NUL character."""
+    """A string of ``min_length`` to ``max_length`` characters, with no NUL character.
+
+    With ``strip`` the canonical form has surrounding whitespace removed and
+    the length is counted after stripping (so ``"  "`` is not a name).
+    """
 
     min_length: int = 1
     max_length: int = 10_000
+    strip: bool = False
 
     def coerce(self, value: object) -> Any:
         if not isinstance(value, str) or "\x00" in value:
             return INVALID
-        return value if self.min_length <= len(value) <= self.max_length else INVALID
+        text = value.strip() if self.strip else value
+        return text if self.min_length <= len(text) <= self.max_length else INVALID
 
     def describe(self) -> str:
-        size = "a non-empty str" if self.min_length == 1 else "a str"
+        if self.min_length == 0:
+            size = "a str"
+        elif self.min_length == 1:
+            size = "a non-blank str" if self.strip else "a non-empty str"
+        else:
+            size = f"a str of at least {self.min_length} and"
         return f"{size} of at most {self.max_length} characters"
+
+
+@dataclass(frozen=True)
+class Identifier(Constraint):
+    """A name for a column, a key or a metric: a letter, then letters, digits or underscores.
+
+    At most ``max_length`` characters; the canonical form is the str itself
+    (case is kept).
+    """
+
+    max_length: int = 64
+
+    def coerce(self, value: object) -> Any:
+        if not isinstance(value, str) or not 1 <= len(value) <= self.max_length:
+            return INVALID
+        head, rest = value[0], value[1:]
+        if not (head.isascii() and head.isalpha()):
+            return INVALID
+        if not all(c.isascii() and (c.isalnum() or c == "_") for c in rest):
+            return INVALID
+        return value
+
+    def describe(self) -> str:
+        return (
+            "an identifier (an ASCII letter, then letters, digits or underscores) "
+            f"of at most {self.max_length} characters"
+        )
+
+
+@dataclass(frozen=True)
+class PathText(Constraint):
+    """A file-system path: a non-empty str or an ``os.PathLike``; canonical form: the str."""
+
+    def coerce(self, value: object) -> Any:
+        if isinstance(value, os.PathLike):
+            value = os.fspath(value)
+        if not isinstance(value, str) or not value or "\x00" in value:
+            return INVALID
+        return value
+
+    def describe(self) -> str:
+        return "a path (a non-empty str or os.PathLike)"
+
+
+@dataclass(frozen=True)
+class Suffix(Constraint):
+    """A path (as :class:`PathText`) whose file name ends in one of ``suffixes`` (any case).
+
+    The canonical form is the path text, unchanged (``"plot.PNG"`` stays as given).
+    """
+
+    suffixes: tuple[str, ...]
+
+    def coerce(self, value: object) -> Any:
+        text = PathText().coerce(value)
+        if text is INVALID or not text.lower().endswith(tuple(s.lower() for s in self.suffixes)):
+            return INVALID
+        return text
+
+    def describe(self) -> str:
+        names = [*self.suffixes]
+        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+        return f"a path ending in {listed}"
 
 
 @dataclass(frozen=True)
@@ -221,15 +310,8 @@ class IntList(Constraint):
     min_length: int = 1
 
     def coerce(self, value: object) -> Any:
-        if not isinstance(value, (list, tuple)) or len(value) < self.min_length:
-            return INVALID
         item = Interval(int, self.low, None, "left")
-        items = tuple(item.coerce(v) for v in value)
-        if any(v is INVALID for v in items):
-            return INVALID
-        if any(b <= a for a, b in itertools.pairwise(items)):
-            return INVALID
-        return items
+        return ListOf(item, self.min_length, "increasing").coerce(value)
 
     def describe(self) -> str:
         size = "non-empty " if self.min_length == 1 else f"at least {self.min_length}-long "
@@ -247,6 +329,82 @@ class OrNone(Constraint):
 
     def describe(self) -> str:
         return f"None or {self.inner.describe()}"
+
+
+@dataclass(frozen=True)
+class ListOf(Constraint):
+    """A list (or tuple) of at least ``min_length`` values, each accepted by ``item``.
+
+    ``order`` is ``"any"``, ``"distinct"`` (no value twice) or
+    ``"increasing"`` (strictly). With ``scalar`` a single value stands for a
+    one-value list (``steps=1000`` for ``steps=[1000]``). The canonical form
+    is a tuple of the items' canonical forms. A str is never a list here.
+    """
+
+    item: Constraint
+    min_length: int = 1
+    order: Literal["any", "distinct", "increasing"] = "any"
+    scalar: bool = False
+
+    def coerce(self, value: object) -> Any:
+        if not isinstance(value, (list, tuple)):
+            if not self.scalar:
+                return INVALID
+            single = self.item.coerce(value)
+            return INVALID if single is INVALID else (single,)
+        if len(value) < self.min_length:
+            return INVALID
+        items = tuple(self.item.coerce(v) for v in value)
+        if any(v is INVALID for v in items):
+            return INVALID
+        if self.order == "distinct" and len(set(items)) != len(items):
+            return INVALID
+        if self.order == "increasing" and any(b <= a for a, b in itertools.pairwise(items)):
+            return INVALID
+        return items
+
+    def describe(self) -> str:
+        order = {"any": "", "distinct": "distinct ", "increasing": "strictly increasing "}
+        values = f"{order[self.order]}values, each {self.item.describe()}"
+        if self.min_length > 1:
+            text = f"a list of at least {self.min_length} {values}"
+        else:
+            text = f"a {'non-empty ' if self.min_length == 1 else ''}list of {values}"
+        return f"{self.item.describe()} or {text}" if self.scalar else text
+
+
+@dataclass(frozen=True)
+class AnyOf(Constraint):
+    """A value accepted by one of ``alternatives``: the first that accepts it gives its form."""
+
+    alternatives: tuple[Constraint, ...]
+
+    def coerce(self, value: object) -> Any:
+        for alternative in self.alternatives:
+            coerced = alternative.coerce(value)
+            if coerced is not INVALID:
+                return coerced
+        return INVALID
+
+    def describe(self) -> str:
+        return " or ".join(alternative.describe() for alternative in self.alternatives)
+
+
+@dataclass(frozen=True)
+class FirstN(Constraint):
+    """A count ``n`` in ``[1, high]`` standing for the ints ``0 .. n-1`` (``seeds=3``).
+
+    The canonical form is the tuple ``(0, 1, ..., n-1)``.
+    """
+
+    high: int
+
+    def coerce(self, value: object) -> Any:
+        count = Interval(int, 1, self.high).coerce(value)
+        return INVALID if count is INVALID else tuple(range(count))
+
+    def describe(self) -> str:
+        return f"a count in the range [1, {_fmt_bound(self.high, low=False)}] (n means 0 .. n-1)"
 
 
 _RELATION_WORDS = {
@@ -306,6 +464,12 @@ STEP = Interval(int, 0, None, "left", exact=True)
 """An optimizer step index >= 0, given as an int."""
 SEED = Interval(int, 0, 2**32 - 1, "both")
 """A random seed: numpy's generators take seeds in [0, 2**32 - 1]."""
+FINITE_FLOAT = Interval(float, None, None)
+"""Any finite float (an interpolation coefficient may be negative)."""
+MAX_SEEDS = 10_000
+"""The most seeds a count may ask for: more is a typo, not a benchmark."""
+SEEDS = AnyOf((FirstN(MAX_SEEDS), ListOf(SEED, order="distinct")))
+"""Seeds given as a count (``3``: seeds 0, 1, 2) or named (``[0, 3, 7]``); canonical: a tuple."""
 
 
 # --- declared parameters ----------------------------------------------------

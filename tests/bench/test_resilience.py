@@ -123,14 +123,20 @@ def kill_mid_run(command: list[str], db_url: str, n_trials: int) -> set[int]:
     return workers
 
 
-@pytest.mark.parametrize("executor", ["local", "process"])
-def test_kill_9_mid_run_then_rerun_stores_every_trial_once(tmp_path: Path, executor: str) -> None:
+@pytest.mark.parametrize(
+    ("executor", "batch_trials"), [("local", "1"), ("process", "1"), ("local", "3")]
+)
+def test_kill_9_mid_run_then_rerun_stores_every_trial_once(
+    tmp_path: Path, executor: str, batch_trials: str
+) -> None:
+    """Also with groups: the trials of the group in training are claimed and re-run."""
     seeds, steps = 4, 600
     plan = write_plan(tmp_path / "plan.toml", seeds=seeds, steps=steps)
     db_url = f"sqlite:///{tmp_path / 'bench.db'}"
     Store.open(db_url).close()  # tables exist before the poller reads
+    workers = "2" if executor == "process" else "1"
     command = bench_command(
-        plan, db_url, "--executor", executor, "--workers", "2" if executor == "process" else "1"
+        plan, db_url, "--executor", executor, "--workers", workers, "--batch-trials", batch_trials
     )
     workers = kill_mid_run(command, db_url, len(SPECS) * seeds)
     if executor == "process":

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from lrscope.bench import (
+    Execution,
     Executor,
     LocalExecutor,
     Plan,
@@ -15,7 +16,7 @@ from lrscope.bench import (
     TrialConfig,
     run_plan,
 )
-from lrscope.errors import PlanError, TaskError
+from lrscope.errors import ParameterError, TaskError
 from lrscope.store import Store
 
 TINY_FILE = Path(__file__).resolve().with_name("tiny_task.py")
@@ -37,7 +38,7 @@ def test_local_run_stores_every_trial_and_a_rerun_skips_them(db_url: str) -> Non
         assert (summary.total, summary.ran, summary.skipped) == (6, 6, 0)
         assert (summary.failed, summary.diverged) == (0, 0)
         assert summary.task == "tiny-blobs"
-        assert summary.executor == "local"
+        assert (summary.executor, summary.workers, summary.batch_trials) == ("local", 1, 1)
         assert progress[0] == (0, 6)
         assert progress[-1] == (6, 6)
         assert [d for d, _ in progress] == sorted(d for d, _ in progress)
@@ -84,8 +85,9 @@ def test_process_executor_gives_the_local_results(tmp_path: Path) -> None:
     plan = Plan(TINY, SPECS, seeds=2, steps=40, eval_every=10)
     results = {}
     for name in ("local", "process"):
+        execution = Execution(name, workers=2 if name == "process" else None)
         with Store.open(f"sqlite:///{tmp_path / name}.db") as store:
-            summary = run_plan(plan, store, name, workers=2 if name == "process" else None)
+            summary = run_plan(plan, store, execution)
             assert (summary.ran, summary.failed, summary.executor) == (6, 0, name)
             results[name] = {
                 r.key: (r.status, r.top1, r.best_top1, r.best_iter)
@@ -99,12 +101,8 @@ def test_everything_is_validated_before_any_work(db_url: str) -> None:
     with Store.open(db_url) as store:
         with pytest.raises(TaskError, match="unknown task"):
             run_plan(Plan("no-such-task", SPECS[:1], steps=10), store)
-        with pytest.raises(PlanError, match="unknown executor"):
-            run_plan(plan, store, "threads")
-        with pytest.raises(PlanError, match="workers"):
-            run_plan(plan, store, "process", workers=0)
-        with pytest.raises(PlanError, match="ray"):
-            run_plan(plan, store, "process", ray_address="127.0.0.1:6379")
+        with pytest.raises(ParameterError, match="'execution' parameter of run_plan"):
+            run_plan(plan, store, "process")  # type: ignore[arg-type]
         assert store.trials() == []
 
 
@@ -118,7 +116,7 @@ def test_an_interrupted_run_marks_its_claims_failed_and_a_rerun_completes(db_url
 
     with Store.open(db_url) as store:
         with pytest.raises(KeyboardInterrupt):
-            run_plan(plan, store, "process", workers=2, on_progress=stop_after_three)
+            run_plan(plan, store, Execution("process", workers=2), on_progress=stop_after_three)
         statuses = Counter(r.status for r in store.trials(task="tiny-blobs"))
         assert statuses["done"] == 3
         assert statuses["running"] == 0
@@ -137,7 +135,7 @@ def test_an_interrupted_run_marks_its_claims_failed_and_a_rerun_completes(db_url
 
 def test_executors_follow_the_protocol() -> None:
     assert isinstance(LocalExecutor(), Executor)
-    assert isinstance(ProcessExecutor(1), Executor)
+    assert isinstance(ProcessExecutor(Execution("process", workers=1)), Executor)
 
 
 @pytest.mark.slow
@@ -146,7 +144,7 @@ def test_a_dead_worker_process_fails_its_trial_and_the_pool_recovers() -> None:
         TrialConfig("tiny-crash", CRASHING, None, "FIX(k0=0.05)", seed, 20, 10)
         for seed in (1, 66, 2)
     ]
-    executor = ProcessExecutor(1)
+    executor = ProcessExecutor(Execution("process", workers=1))
     try:
         outcomes = {o.config.seed: o for o in executor.run(configs)}
     finally:

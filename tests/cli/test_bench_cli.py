@@ -108,7 +108,7 @@ def test_human_output_says_what_ran(tmp_path: Path) -> None:
         (["--task", TINY, "--policy", "FIX(k0=0.1)", "--steps", "0"], "steps"),
         (
             ["--task", TINY, "--policy", "FIX(k0=0.1)", "--steps", "9", "--executor", "dask"],
-            "unknown executor",
+            "'executor' parameter of Execution",
         ),
         (
             ["--task", TINY, "--policy", "FIX(k0=0.1)", "--steps", "9", "--ray-address", "x:1"],

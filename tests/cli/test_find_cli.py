@@ -100,15 +100,20 @@ def test_weight_decay_sweep_human_output() -> None:
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["--mode", "cubic"], "'--mode'"),
-        (["--start-lr", "0"], "'--start-lr'"),
-        (["--start-lr", "1", "--end-lr", "0.5"], "'--end-lr'"),
-        (["--steps", "2"], "'--steps'"),
-        (["--sweep", "dropout"], "momentum, weight-decay"),
+        (["--mode", "cubic"], "The 'mode' parameter of the range test"),
+        (["--start-lr", "0"], "The 'start_lr' parameter of the range test"),
+        (["--start-lr", "1", "--end-lr", "0.5"], "greater than start_lr=1.0"),
+        (["--steps", "2"], "The 'steps' parameter of the range test"),
+        (["--eval-samples", "0"], "The 'eval_samples' parameter of the range test"),
+        (["--sweep", "momentum", "--steps", "5"], "The 'steps' parameter of the momentum sweep"),
+        (["--sweep", "weight-decay", "--lr", "-1"], "'lr' parameter of the weight-decay search"),
+        (["--sweep", "momentum", "--seed", "-1"], "'seeds' parameter of the momentum sweep"),
+        (["--sweep", "dropout"], "{'momentum', 'weight-decay'}"),
+        (["--threads", "0"], "The '--threads' parameter of lrscope find"),
         (["--lr", "0.1"], "--sweep"),
         (["--sweep", "momentum", "--plot", "x.png"], "only apply to the range test"),
         (["--plot", "out.gif"], ".png"),
-        (["--plot", "/no/such/dir/rt.png"], "missing"),
+        (["--plot", f"{__file__}/rt.png"], "is a file, not a directory"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(args: list[str], needle: str) -> None:
@@ -121,7 +126,62 @@ def test_bad_input_exits_2_with_one_line(args: list[str], needle: str) -> None:
     assert needle in lines[0]
 
 
+@pytest.mark.parametrize(
+    ("args", "options"),
+    [
+        (["--mode", "cubic"], {"mode": "cubic"}),
+        (["--start-lr", "-1"], {"start_lr": -1.0}),
+        (["--start-lr", "1", "--end-lr", "0.5"], {"start_lr": 1.0, "end_lr": 0.5}),
+        (["--steps", "3"], {"steps": 3}),
+        (["--eval-every", "0"], {"eval_every": 0}),
+    ],
+)
+def test_the_command_line_prints_the_library_message(
+    args: list[str], options: dict[str, object]
+) -> None:
+    """``lrscope find --mode cubic`` and ``range_test(task, mode="cubic")``: one message."""
+    from lrscope.errors import ParameterError
+    from lrscope.rangetest import range_test
+    from lrscope.tasks import get_task
+
+    with pytest.raises(ParameterError) as info:
+        range_test(get_task(TASK), **options)
+    result = runner.invoke(app, ["find", "--task", TASK, "--json", *args])
+    assert result.exit_code == 2
+    assert result.stderr == f"error: {info.value}\n"
+
+
 def test_unknown_task_exits_2() -> None:
     result = runner.invoke(app, ["find", "--task", "no-such-task", "--json"])
     assert result.exit_code == 2
     assert "mnist1d-cnn" in result.stderr  # the message lists the valid names
+
+
+RANDOM_LABELS = f"{Path(__file__).parents[1] / 'rangetest' / 'tiny.py'}:make_random_labels_task"
+
+
+def test_no_usable_range_exits_0_and_says_so_on_stderr_and_in_json(db: str) -> None:
+    result = runner.invoke(app, ["find", "--task", RANDOM_LABELS, "--quiet", "--json", "--db", db])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["usable"] is False
+    assert "never fell clearly" in data["reason"]
+    assert data["suggestions"]["usable"] is False
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0] == f"warning: no usable range: {data['reason']}"
+    with Store.open(db) as store:  # stored all the same
+        (record,) = store.range_tests("tiny-random-labels")
+    assert record.result["suggestions"]["usable"] is False
+    human = runner.invoke(app, ["find", "--task", RANDOM_LABELS, "--quiet", "--db", db])
+    assert human.exit_code == 0
+    assert human.stderr.strip().startswith("warning: no usable range:")
+
+
+def test_a_usable_range_is_said_plainly(db: str) -> None:
+    result = runner.invoke(app, ["find", "--task", TASK, "--quiet", "--json", "--db", db])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["usable"] is True
+    assert data["reason"] is None
+    assert "no usable range" not in result.stderr

@@ -195,8 +195,10 @@ def test_human_output(runs: dict[str, Path]) -> None:
         (["--from", "{a}", "--to", "{b}", "--label", "x", "--label", "y"], "--label"),
         (["--from", "{a}", "--to", "{wide}"], "'fc1.weight'"),
         (["--from", "{a}", "--to", "{missing}"], "does not exist"),
-        (["--from", "{a}", "--to", "{b}", "--points", "1"], "--points"),
-        (["--from", "{a}", "--to", "{b}", "--loss-scale", "cubic"], "--loss-scale"),
+        (["--from", "{a}", "--to", "{b}", "--points", "1"], "'points' parameter of the interp"),
+        (["--from", "{a}", "--to", "{b}", "--alpha-max", "-1"], "greater than alpha_min=-0.2"),
+        (["--from", "{a}", "--to", "{b}", "--train-samples", "0"], "'train_samples' parameter"),
+        (["--from", "{a}", "--to", "{b}", "--loss-scale", "cubic"], "'loss_scale' parameter"),
         (["--to", "{b}"], "--from"),
     ],
 )

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lrscope.cli.app import app
-from lrscope.rank import METRICS
+from lrscope.metrics import AGGREGATED_METRICS as METRICS
 from lrscope.store import Store
 
 runner = CliRunner()
@@ -113,7 +113,7 @@ def test_csv_and_table(db: str) -> None:
     code, out, _ = rank("--task", "toy", "--db", db)
     assert code == 0
     assert "TRI2(k0=0.01, k1=0.1, l=10)" in out
-    assert "89.0±1.4" in out
+    assert "89.00±1.41" in out
 
 
 def test_steps_filter_can_leave_nothing(db: str) -> None:

@@ -35,6 +35,9 @@ METRIC_KEYS = {
     "steps_done",
     "diverged",
     "diverged_at",
+    "metrics",
+    "primary_metric",
+    "runtime",
 }
 
 USER_TASK = textwrap.dedent(
@@ -84,6 +87,9 @@ def test_json_metrics_for_mnist1d_cnn() -> None:
     assert first.exit_code == 0, first.output
     metrics = json.loads(first.stdout)
     assert set(metrics) == METRIC_KEYS
+    assert set(metrics["metrics"]) == {"top1", "top5", "ac", "cd", "cdac", "test_loss", "best_top1"}
+    assert metrics["metrics"]["top1"] == metrics["top1"]
+    assert (metrics["primary_metric"], metrics["runtime"]) == ("top1", "")
     assert metrics["eval_every"] == 32
     assert metrics["steps_done"] == 64
     assert metrics["diverged"] is False
@@ -154,7 +160,14 @@ def test_human_output_is_a_table() -> None:
         (["--task", "nope", "--policy", "FIX(k0=0.1)", "--steps", "5"], "unknown task 'nope'"),
         (["--task", "mnist1d-cnn", "--policy", "FIX(k0=-1)", "--steps", "5"], "'k0'"),
         (["--task", "mnist1d-cnn", "--policy", "WHAT(k0=1)", "--steps", "5"], "WHAT"),
-        (["--task", "mnist1d-cnn", "--policy", "FIX(k0=0.1)", "--steps", "0"], "'--steps'"),
+        (
+            ["--task", "mnist1d-cnn", "--policy", "FIX(k0=0.1)", "--steps", "0"],
+            "The 'steps' parameter of run_trial must be an int in the range [1, inf)",
+        ),
+        (
+            ["--task", "mnist1d-cnn", "--policy", "FIX(k0=0.1)", "--steps", "5", "--seed", "-1"],
+            "The 'seed' parameter of run_trial",
+        ),
         (
             ["--task", "mnist1d-cnn", "--policy", "FIX(k0=0.1)", "--steps", "5", "--threads", "-1"],
             "'--threads'",

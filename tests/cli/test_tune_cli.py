@@ -7,8 +7,11 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from lrscope.bench import Execution
 from lrscope.cli.app import app
 from lrscope.demo import run_demo, usage_snippet
+
+LOCAL = Execution("local")  # full trials one at a time, in this process
 
 TASKS = Path(__file__).parents[1] / "tune" / "tune_tasks.py"
 MLP = f"{TASKS}:make_mlp"
@@ -69,7 +72,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
 
 
 def test_demo_writes_store_report_plots_and_summary(tmp_path: Path) -> None:
-    result = run_demo(tmp_path / "out", minutes=0.2, task=MLP, executor="local")
+    result = run_demo(tmp_path / "out", minutes=0.2, task=MLP, execution=LOCAL)
     summary = result.summary()
     assert (tmp_path / "out" / "lrscope.db").exists()
     assert result.report == tmp_path / "out" / "report.html"
@@ -82,3 +85,12 @@ def test_demo_writes_store_report_plots_and_summary(tmp_path: Path) -> None:
     assert len(result.tune.survivors) <= 5
     assert summary["python"] == usage_snippet(result.tune.winner_spec)
     assert f'PolicyScheduler(optimizer, "{result.tune.winner_spec}")' in str(summary["python"])
+
+
+def test_tune_refuses_a_range_test_without_a_usable_range(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'flat.db'}"
+    tiny = Path(__file__).parents[1] / "rangetest" / "tiny.py"
+    line = _usage_error(["tune", "--task", f"{tiny}:make_random_labels_task", "--steps", "64",
+                         "--executor", "local", "--quiet", "--db", db])  # fmt: skip
+    assert line.startswith("error: cannot build tune candidates: the range test of ")
+    assert "no usable range (the loss never fell clearly" in line

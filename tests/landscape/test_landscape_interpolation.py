@@ -11,9 +11,11 @@ import torch
 
 from lrscope.engine import evaluate, fixed_subset, iter_batches
 from lrscope.engine.trial import TRAIN_EVAL_SAMPLES
+from lrscope.errors import ParameterError
 from lrscope.landscape import (
     InterpolationPoint,
     InterpolationResult,
+    InterpolationSettings,
     LandscapeError,
     WeightsError,
     alpha_grid,
@@ -30,10 +32,8 @@ def _engine_metrics(task: Task, state: dict[str, torch.Tensor]) -> tuple[float, 
     """The saved network's metrics, computed the engine's way (no landscape code)."""
     model = task.model()
     model.load_state_dict(state)
-    test = evaluate(model, task.test_data, task.num_classes, task.loss)
-    train = evaluate(
-        model, fixed_subset(task.train_data, TRAIN_EVAL_SAMPLES), task.num_classes, task.loss
-    )
+    test = evaluate(model, task.test_data, task)
+    train = evaluate(model, fixed_subset(task.train_data, TRAIN_EVAL_SAMPLES), task)
     return (train.loss, train.top1, test.loss, test.top1, test.top5)
 
 
@@ -130,7 +130,7 @@ def test_recompute_bn_re_estimates_every_point(tiny_task: Task, tri_snapshots: P
     model.load_state_dict(torch.load(path_a, weights_only=True))
     subset = fixed_subset(tiny_task.train_data, TRAIN_EVAL_SAMPLES)
     recompute_batchnorm(model, [x for x, _ in iter_batches(subset, tiny_task.batch_size)])
-    test = evaluate(model, tiny_task.test_data, 3, tiny_task.loss)
+    test = evaluate(model, tiny_task.test_data, tiny_task)
     assert fresh.points[0].test_loss == pytest.approx(test.loss, rel=1e-6)
     assert fresh.points[0].test_loss != plain.points[0].test_loss
     assert fresh.points[1].test_loss != plain.points[1].test_loss
@@ -142,7 +142,7 @@ def test_train_samples_sets_the_subsample(tiny_task: Task, tri_snapshots: Path) 
     assert result.train_samples == 50
     model = tiny_task.model()
     model.load_state_dict(torch.load(path, weights_only=True))
-    train = evaluate(model, fixed_subset(tiny_task.train_data, 50), 3, tiny_task.loss)
+    train = evaluate(model, fixed_subset(tiny_task.train_data, 50), tiny_task)
     assert result.points[0].train_loss == train.loss
 
 
@@ -166,15 +166,37 @@ def test_weights_that_do_not_fit_the_task(tri_snapshots: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("alphas", "train_samples", "match"),
-    [([], 10, "at least one alpha"), ([0.1, math.nan], 10, "finite"), ([0.5], 0, "train_samples")],
+    ("alphas", "train_samples", "owner", "name"),
+    [
+        ([], 10, "interpolate", "alphas"),
+        ([0.1, math.nan], 10, "interpolate", "alphas"),
+        ([0.5], 0, "the interpolation", "train_samples"),
+    ],
 )
 def test_bad_arguments(
-    tiny_task: Task, tri_snapshots: Path, alphas: list[float], train_samples: int, match: str
+    tiny_task: Task,
+    tri_snapshots: Path,
+    alphas: list[float],
+    train_samples: int,
+    owner: str,
+    name: str,
 ) -> None:
     path = tri_snapshots / "step_000012.pt"
-    with pytest.raises(LandscapeError, match=match):
+    with pytest.raises(ParameterError, match=f"The '{name}' parameter of {owner} must be "):
         interpolate(tiny_task, path, path, alphas, train_samples=train_samples)
+
+
+def test_settings_and_options_give_the_same_networks(tiny_task: Task, tri_snapshots: Path) -> None:
+    a, b = tri_snapshots / "step_000012.pt", tri_snapshots / "step_000024.pt"
+    settings = InterpolationSettings(points=3, alpha_min=0.0, alpha_max=1.0, train_samples=8)
+    by_settings = interpolate(tiny_task, a, b, settings=settings)
+    by_options = interpolate(
+        tiny_task, a, b, points=3, alpha_min=0.0, alpha_max=1.0, train_samples=8
+    )
+    assert by_settings == by_options
+    assert by_settings.alphas == (0.0, 0.5, 1.0)
+    with pytest.raises(ParameterError, match="'bogus' parameter of the interpolation"):
+        interpolate(tiny_task, a, b, bogus=1)
 
 
 # --- alpha grid ----------------------------------------------------------------
@@ -192,9 +214,12 @@ def test_alpha_grid_values() -> None:
     assert alpha_grid(2, 0.0, 1.0) == (0.0, 1.0)
 
 
-@pytest.mark.parametrize(("points", "start", "stop"), [(1, 0, 1), (5, 1, 0), (5, 0, math.inf)])
-def test_alpha_grid_errors(points: int, start: float, stop: float) -> None:
-    with pytest.raises(LandscapeError):
+@pytest.mark.parametrize(
+    ("points", "start", "stop", "name"),
+    [(1, 0, 1, "points"), (5, 1, 0, "alpha_max"), (5, 0, math.inf, "alpha_max")],
+)
+def test_alpha_grid_errors(points: int, start: float, stop: float, name: str) -> None:
+    with pytest.raises(ParameterError, match=f"The '{name}' parameter of the interpolation"):
         alpha_grid(points, start, stop)
 
 
@@ -221,8 +246,12 @@ def test_barrier_and_argmin_golden_values() -> None:
     # chord at 0.25: 0.75 * 1.0 + 0.25 * 0.5 = 0.875; bump 2.5 - 0.875 = 1.625 (largest)
     assert result.barrier("train_loss") == pytest.approx(1.625)
     assert result.argmin("train_loss").alpha == 1.5
-    with pytest.raises(LandscapeError, match="unknown metric"):
+    with pytest.raises(ParameterError, match=r"'metric' parameter of InterpolationResult\.barrier"):
         result.barrier("accuracy")
+    with pytest.raises(LandscapeError, match="no point has a finite"):
+        InterpolationResult(
+            "t", "a", "b", (_point(0.5, math.nan),), points[1], points[4], False, 10
+        ).argmin("train_loss")
 
 
 def test_from_dict_reads_null_as_nan() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from lrscope.errors import ParameterError
 from lrscope.landscape import (
     InterpolationPoint,
     InterpolationResult,
@@ -53,13 +54,12 @@ def test_side_by_side_png(tmp_path: Path) -> None:
     assert width > 1.8 * single_width  # two panels side by side
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "match"),
-    [({"labels": ["only one"]}, "one label per"), ({"loss_scale": "symlog"}, "loss_scale")],
-)
-def test_plot_argument_errors(tmp_path: Path, kwargs: dict[str, object], match: str) -> None:
-    with pytest.raises(LandscapeError, match=match):
-        plot_interpolations([_result("a", 1.0), _result("b", 1.0)], tmp_path / "x.png", **kwargs)  # type: ignore[arg-type]
+def test_plot_argument_errors(tmp_path: Path) -> None:
+    pair = [_result("a", 1.0), _result("b", 1.0)]
+    with pytest.raises(LandscapeError, match="one label per"):
+        plot_interpolations(pair, tmp_path / "x.png", labels=["only one"])
+    with pytest.raises(ParameterError, match="'loss_scale' parameter of plot_interpolations"):
+        plot_interpolations(pair, tmp_path / "x.png", loss_scale="symlog")
     with pytest.raises(LandscapeError, match="at least one"):
         plot_interpolations([], tmp_path / "x.png")
 
@@ -77,3 +77,14 @@ def test_importing_the_results_and_plots_is_light() -> None:
         env={"PYTHONPATH": str(Path(__file__).parents[2] / "src"), "PATH": "/usr/bin:/bin"},
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_dollars_in_labels_sources_and_title_are_drawn_as_text(tmp_path: Path) -> None:
+    """mathtext would fail on these at draw time; they are plain text (lrscope._plaintext)."""
+    result = _result(r"$\undefined{", 2.0)
+    out = plot_interpolations(
+        [result], tmp_path / "i.svg", labels=[r"cost $5 and $\frac{x$"], title="$x^{$"
+    )
+    svg = out.read_text()
+    assert "cost $5 and $\\frac{x$" in svg
+    assert "$x^{$" in svg

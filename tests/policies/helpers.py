@@ -39,6 +39,23 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "onecycle_fastai": {"max_lr": 0.01, "total_steps": 1000},
     "onecycle_smith": {"max_lr": 1.0, "total_steps": 1000, "base_momentum": 0.8},
     "sgdr": {"max_lr": 0.1, "period": 10, "mult": 2, "min_lr": 0.001, "decay": 0.5},
+    "warmup_cosine": {"max_lr": 0.001, "total_steps": 1000, "warmup_steps": 100, "min_lr": 1e-5},
+    "linear_decay": {
+        "max_lr": 0.1,
+        "total_steps": 110,
+        "warmup_steps": 10,
+        "warmup_start_lr": 0.02,
+    },
+    "poly_decay": {"max_lr": 0.1, "total_steps": 110, "warmup_steps": 10, "power": 2.0},
+    "wsd": {
+        "max_lr": 0.01,
+        "total_steps": 1000,
+        "warmup_steps": 100,
+        "decay_steps": 200,
+        "min_lr": 1e-4,
+        "decay_shape": "sqrt",
+    },
+    "inverse_sqrt": {"max_lr": 0.001, "warmup_steps": 4000, "timescale": 1000},
     "linear_ramp": {"start_lr": 0.0001, "end_lr": 0.1, "steps": 500},
     "exp_ramp": {"start_lr": 1e-5, "end_lr": 10.0, "steps": 100},
     "piecewise": {

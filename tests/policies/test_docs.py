@@ -13,6 +13,7 @@ MODULES = [
     "lrscope.policies.clr",
     "lrscope.policies.onecycle",
     "lrscope.policies.sgdr",
+    "lrscope.policies.warmup",
     "lrscope.policies.ramps",
     "lrscope.policies.spec",
 ]

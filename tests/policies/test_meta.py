@@ -6,55 +6,16 @@ value, exactly in the shape of ParameterError.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pytest
 
-from lrscope.errors import ParameterError
-from lrscope.policies import FIX, Policy, parse, registry
-from lrscope.policies.base import PolicyList
-from lrscope.validation import (
-    Bool,
-    Choice,
-    Constraint,
-    Interval,
-    IntList,
-)
+from constraint_testlib import bad_values
+from lrscope.errors import ParameterError, short_repr
+from lrscope.policies import Policy, parse, registry
+from lrscope.validation import Choice, Interval, IntList
 
 from .helpers import EXAMPLES
-
-
-def bad_values(constraint: Constraint) -> list[Any]:
-    """Values the constraint must reject, generated from its declaration."""
-    if isinstance(constraint, Interval):
-        values: list[Any] = ["x", None, True, False, [1]]
-        left_open = constraint.closed in ("right", "neither")
-        right_open = constraint.closed in ("left", "neither")
-        if constraint.low is not None:
-            values.append(constraint.low - 1)
-            values.append(constraint.low - 1e-9 if constraint.kind is float else constraint.low - 1)
-            if left_open:
-                values.append(constraint.kind(constraint.low))
-        if constraint.high is not None:
-            values.append(constraint.high + 1)
-            if right_open:
-                values.append(constraint.kind(constraint.high))
-        if constraint.kind is int:
-            values += [1.5, float("nan"), "2"]
-        else:
-            values += [math.nan, math.inf, -math.inf, "0.1"]
-        return values
-    if isinstance(constraint, Choice):
-        return ["bogus", 1, None, True, ""]
-    if isinstance(constraint, Bool):
-        return ["yes", "true", 1, 0, None]
-    if isinstance(constraint, IntList):
-        low = constraint.low
-        return [[], [low + 3, low + 2], [low - 1], [low, low], "x", [1.5], 5, None]
-    if isinstance(constraint, PolicyList):
-        return [[], [1, 2], "x", [FIX(k0=1.0)] * (constraint.min_length - 1), None]
-    raise AssertionError(f"no bad values for {constraint!r}")
 
 
 def cases() -> list[tuple[str, str, Any]]:
@@ -82,8 +43,9 @@ def test_bad_values_name_policy_parameter_and_value(key: str, param: str, value:
     error = info.value
     assert (error.owner, error.name) == (cls.name, param)
     message = str(error)
-    assert message.startswith(f"The {param!r} parameter of {cls.name} must be ")
-    assert message.endswith(f"Got {value!r} instead.")
+    allowed = next(p.constraint for p in cls.declared_params() if p.name == param).describe()
+    assert message.startswith(f"The {param!r} parameter of {cls.name} must be {allowed}.")
+    assert message.endswith(f"Got {short_repr(value)} instead.")
 
 
 def relation_cases() -> list[tuple[str, Any]]:

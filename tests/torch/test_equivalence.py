@@ -15,10 +15,15 @@ from typing import Any
 import pytest
 import torch
 from torch.optim.lr_scheduler import (
+    ConstantLR,
+    CosineAnnealingLR,
     CosineAnnealingWarmRestarts,
     CyclicLR,
+    LinearLR,
     LRScheduler,
     OneCycleLR,
+    PolynomialLR,
+    SequentialLR,
 )
 
 from lrscope.policies import parse
@@ -275,3 +280,107 @@ def test_plain_training_loop_matches_torch_one_cycle() -> None:
         torch.testing.assert_close(p_ours, p_theirs, rtol=1e-5, atol=1e-6)
     # the run learns: the loss on the whole set falls well below the first batches'
     assert ours[2] < 0.5 * sum(ours[0][:4]) / 4
+
+
+# -- the warmup schedules, composed from torch's schedulers in SequentialLR -------
+
+# (max_lr, warmup_steps, total_steps, min_lr, warmup_start_lr). torch's LinearLR
+# cannot start from 0 (start_factor > 0), so every warmup here starts above it;
+# the Hugging Face tests (tests/policies/test_warmup_references.py) cover 0.
+WARMUP_CASES = [
+    (0.1, 5, 100, 0.0, 0.01),
+    (3e-4, 10, 1000, 1e-5, 1e-6),
+    (1.0, 7, 50, 0.3, 0.5),
+    (2e-3, 100, 2100, 0.0, 2e-4),
+]
+
+
+def _lr_sgd(max_lr: float) -> OptFactory:
+    """SGD whose lr is the peak: torch's schedulers scale the optimizer's lr."""
+
+    def make(groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
+        return torch.optim.SGD(groups, lr=max_lr, momentum=0.9)
+
+    return make
+
+
+def _warmup(opt: torch.optim.Optimizer, max_lr: float, start: float, steps: int) -> LRScheduler:
+    return LinearLR(opt, start_factor=start / max_lr, end_factor=1.0, total_iters=steps)
+
+
+@pytest.mark.parametrize(("max_lr", "warmup", "total", "min_lr", "start"), WARMUP_CASES)
+def test_warmup_cosine_is_linear_then_cosine_annealing(
+    max_lr: float, warmup: int, total: int, min_lr: float, start: float
+) -> None:
+    spec = (
+        f"warmup_cosine(max_lr={max_lr!r}, total_steps={total}, warmup_steps={warmup}, "
+        f"min_lr={min_lr!r}, warmup_start_lr={start!r})"
+    )
+
+    def make(opt: torch.optim.Optimizer) -> LRScheduler:
+        cosine = CosineAnnealingLR(opt, T_max=total - warmup, eta_min=min_lr)
+        return SequentialLR(opt, [_warmup(opt, max_lr, start, warmup), cosine], [warmup])
+
+    # CosineAnnealingLR is periodic and climbs again after T_max; warmup_cosine
+    # holds min_lr there (tests/policies/test_warmup_references.py shows both).
+    assert_equivalent(make, spec, total, opt_factory=_lr_sgd(max_lr))
+
+
+@pytest.mark.parametrize(("max_lr", "warmup", "total", "min_lr", "start"), WARMUP_CASES)
+def test_linear_decay_is_two_linear_lrs(
+    max_lr: float, warmup: int, total: int, min_lr: float, start: float
+) -> None:
+    spec = (
+        f"linear_decay(max_lr={max_lr!r}, total_steps={total}, warmup_steps={warmup}, "
+        f"min_lr={min_lr!r}, warmup_start_lr={start!r})"
+    )
+
+    def make(opt: torch.optim.Optimizer) -> LRScheduler:
+        decay = LinearLR(opt, 1.0, end_factor=min_lr / max_lr, total_iters=total - warmup)
+        return SequentialLR(opt, [_warmup(opt, max_lr, start, warmup), decay], [warmup])
+
+    assert_equivalent(make, spec, total + 40, opt_factory=_lr_sgd(max_lr))  # past the end too
+
+
+@pytest.mark.parametrize(("max_lr", "warmup", "total", "_", "start"), WARMUP_CASES)
+@pytest.mark.parametrize("power", [0.5, 2.0, 3.0])
+def test_poly_decay_is_linear_then_polynomial_lr(
+    max_lr: float, warmup: int, total: int, _: float, start: float, power: float
+) -> None:
+    spec = (
+        f"poly_decay(max_lr={max_lr!r}, total_steps={total}, warmup_steps={warmup}, "
+        f"warmup_start_lr={start!r}, power={power!r})"
+    )
+
+    def make(opt: torch.optim.Optimizer) -> LRScheduler:
+        decay = PolynomialLR(opt, total_iters=total - warmup, power=power)
+        return SequentialLR(opt, [_warmup(opt, max_lr, start, warmup), decay], [warmup])
+
+    assert_equivalent(make, spec, total + 40, opt_factory=_lr_sgd(max_lr))  # torch decays to 0
+
+
+@pytest.mark.parametrize(("max_lr", "warmup", "total", "min_lr", "start"), WARMUP_CASES)
+@pytest.mark.parametrize("decay_shape", ["linear", "cos"])
+def test_wsd_is_linear_constant_then_decay(
+    max_lr: float, warmup: int, total: int, min_lr: float, start: float, decay_shape: str
+) -> None:
+    decay_steps = (total - warmup) // 4
+    spec = (
+        f"wsd(max_lr={max_lr!r}, total_steps={total}, warmup_steps={warmup}, "
+        f"decay_steps={decay_steps}, min_lr={min_lr!r}, warmup_start_lr={start!r}, "
+        f"decay_shape={decay_shape})"
+    )
+    stable_end = total - decay_steps
+
+    def make(opt: torch.optim.Optimizer) -> LRScheduler:
+        stable = ConstantLR(opt, factor=1.0, total_iters=stable_end - warmup)
+        decay: LRScheduler
+        if decay_shape == "linear":
+            decay = LinearLR(opt, 1.0, end_factor=min_lr / max_lr, total_iters=decay_steps)
+        else:
+            decay = CosineAnnealingLR(opt, T_max=decay_steps, eta_min=min_lr)
+        phases = [_warmup(opt, max_lr, start, warmup), stable, decay]
+        return SequentialLR(opt, phases, [warmup, stable_end])
+
+    steps = total + 40 if decay_shape == "linear" else total  # cosine: as above
+    assert_equivalent(make, spec, steps, opt_factory=_lr_sgd(max_lr))

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from lrscope.bench import Execution
 from lrscope.errors import ParameterError
 from lrscope.store import Store
 from lrscope.tune import tune
 from lrscope.tune.pipeline import DEFAULT_MAX_EPOCHS, StepCost, budget_steps, measure_step_cost
+
+LOCAL = Execution("local")  # full trials one at a time, in this process
 
 FAMILIES = {"FIX", "STEP", "NSTEP", "EXP", "INV", "POLY", "TRI", "TRI2", "TRIEXP", "SIN", "SIN2",
             "SINEXP", "COS", "onecycle", "sgdr"}  # fmt: skip
@@ -59,14 +62,14 @@ def test_bad_budgets_fail_before_any_work(
     kwargs: dict[str, object], name: str, db_url: str, mlp_ref: str
 ) -> None:
     with Store.open(db_url) as store, pytest.raises(ParameterError, match=f"'{name}'"):
-        tune(mlp_ref, store, executor="local", **kwargs)  # type: ignore[arg-type]
+        tune(mlp_ref, store, execution=LOCAL, **kwargs)  # type: ignore[arg-type]
     with Store.open(db_url) as store:
         assert store.trials() == []
 
 
 def test_tune_stores_everything_ranks_survivors_and_resumes(db_url: str, mlp_ref: str) -> None:
     with Store.open(db_url) as store:
-        result = tune(mlp_ref, store, steps=96, seeds=2, survivors=2, executor="local")
+        result = tune(mlp_ref, store, steps=96, seeds=2, survivors=2, execution=LOCAL)
         trials = store.trials("blobs4-mlp")
         range_tests = store.range_tests("blobs4-mlp")
     assert len(range_tests) == 1
@@ -81,17 +84,27 @@ def test_tune_stores_everything_ranks_survivors_and_resumes(db_url: str, mlp_ref
     assert result.baseline_spec.startswith("FIX(")
     assert len(result.survivors) == 2
     assert result.winner_spec in {*result.survivors, result.baseline_spec}
-    assert [row["rank"] for row in result.ranking] == [1, 2, 3]
+    assert [row.rank for row in result.ranking] == [1, 2, 3]
     assert len(result.winner_top1) == 2
     assert result.time_to_accuracy is not None
     assert result.to_dict()["winner_spec"] == result.winner_spec
     # the winner is within `tie` of the best final top-1, and no tied policy
     # reached FIX's best top-1 sooner
-    best = result.ranking[0]["top1_mean"]
-    assert result.winner["top1_mean"] >= best - result.tie - 1e-12
+    best = result.ranking[0].mean["top1"]
+    assert result.winner_stats.mean["top1"] >= best - result.tie - 1e-12
+    assert result.winner_stats in result.ranking
+    assert result.baseline_stats.spec == result.baseline_spec
     assert result.winner_spec in result.tied
     assert result.winner_reason
-    reach = {row["spec"]: row["steps_to_fix_best"] for row in result.ranking}
+    reach = dict(result.steps_to_fix_best)
+    assert set(reach) == {row.spec for row in result.ranking}
+    # the JSON rows keep their keys: the flat row plus steps_to_fix_best
+    document = result.to_dict()
+    for row, stats in zip(document["ranking"], result.ranking, strict=True):
+        assert row == {**stats.to_dict(), "steps_to_fix_best": reach[stats.spec]}
+    by_spec = {row["spec"]: row for row in document["ranking"]}
+    assert document["winner"] == result.winner == by_spec[result.winner_spec]
+    assert document["baseline"] == result.baseline == by_spec[result.baseline_spec]
     won = reach[result.winner_spec]
     for spec in result.tied:
         if won is None:
@@ -100,7 +113,7 @@ def test_tune_stores_everything_ranks_survivors_and_resumes(db_url: str, mlp_ref
             assert reach[spec] >= won
 
     with Store.open(db_url) as store:  # a second run resumes: nothing trains twice
-        again = tune(mlp_ref, store, steps=96, seeds=2, survivors=2, executor="local")
+        again = tune(mlp_ref, store, steps=96, seeds=2, survivors=2, execution=LOCAL)
         assert len(store.trials("blobs4-mlp")) == len(trials)
         assert len(store.range_tests("blobs4-mlp")) == 1  # the range test is reused too
     assert again.winner_spec == result.winner_spec

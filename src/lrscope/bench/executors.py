@@ -1,60 +1,83 @@
-"""Executors: where the trials of a plan run.
+"""Executors: where the trials of a plan run, in groups, with one scheduling loop.
 
-One small interface (:class:`Executor`): :meth:`Executor.run` takes a batch of
-:class:`TrialConfig` (any iterable, consumed lazily) and yields a
-:class:`TrialOutcome` for each as it completes, in completion order. An
-executor pulls the next config only when a worker is about to be free, so it
-never holds more than ``workers`` trials in flight; the runner claims a trial
-in the store exactly when the executor pulls it (see :mod:`lrscope.bench.runner`).
+One small interface (:class:`Executor`): :meth:`Executor.run` takes
+:class:`TrialConfig` s (any iterable, consumed lazily) and yields a
+:class:`TrialOutcome` for each as it completes, in completion order. The
+runner claims a trial in the store exactly when the executor pulls it (see
+:mod:`lrscope.bench.runner`), so an executor pulls configs only for a worker
+that is about to be free.
 
-- ``local``: in this process, one trial after another.
-- ``process``: ``workers`` spawned processes
+Every executor here is a :class:`GroupExecutor`: it pulls ``batch_trials``
+configs for each free worker, so at most ``workers * batch_trials`` trials
+train at once (and the outcomes of one more group may wait to be recorded:
+the next group is pulled before they are handed over, so that no worker
+idles), hands each group to a worker
+(:func:`lrscope.bench.worker.run_group`: the trials of one task in lockstep in
+one stacked model, or one by one when they cannot be), and yields the
+group's outcomes when it completes. ``batch_trials=1`` runs one trial at a
+time. The loop (:meth:`GroupExecutor.run`) is written once; each executor
+only says how to submit a group, wait for any, and collect one:
+
+- ``local`` (:class:`LocalExecutor`): in this process, one group after the other.
+- ``process`` (:class:`ProcessExecutor`): ``workers`` spawned processes
   (:class:`concurrent.futures.ProcessPoolExecutor`, ``spawn`` context), each
   with one torch thread and its own task cache.
-- ``ray``: Ray tasks on a running cluster or on a local Ray started for the
-  run (:mod:`lrscope.bench.ray_executor`; ray is imported only there).
+- ``ray`` (:class:`lrscope.bench.ray_executor.RayExecutor`): Ray tasks on a
+  running cluster or on a local Ray started for the run (ray is imported only
+  there).
 
-Workers exchange plain data only; a worker that raises gives an outcome with
-``error`` set, and a worker process that dies fails the trials it held.
+Make them with :func:`lrscope.bench.factory.make_executor`. Workers exchange
+plain data only; a worker that raises gives outcomes with ``error`` set, and
+a worker process that dies fails the trials it held.
 """
 
 from __future__ import annotations
 
+import abc
+import itertools
 import multiprocessing
-import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from lrscope.bench._worker import TrialConfig, TrialOutcome, execute, init_worker, run_config
-from lrscope.errors import PlanError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from lrscope.tasks import Task
+from lrscope.bench.execution import Execution, Resolution
+from lrscope.bench.worker import TrialConfig, TrialOutcome, execute_group, init_worker, run_group
+from lrscope.errors import ParameterError
 
 __all__ = [
-    "EXECUTORS",
     "Executor",
+    "GroupExecutor",
     "LocalExecutor",
     "ProcessExecutor",
-    "check_executor_options",
-    "default_workers",
-    "make_executor",
 ]
 
-EXECUTORS = ("local", "process", "ray", "batched")
+Handle = Any
+"""A group in flight, as its executor knows it (a future, a Ray object ref)."""
 
 
 @runtime_checkable
 class Executor(Protocol):
     """Runs trial configs and yields their outcomes as they complete."""
 
-    name: str
-    workers: int
+    @property
+    def name(self) -> str:
+        """``local``, ``process``, ``ray`` or the name of your own executor."""
+        ...
+
+    @property
+    def workers(self) -> int:
+        """Groups trained in parallel."""
+        ...
+
+    @property
+    def batch_trials(self) -> int:
+        """Trials per group (1: one at a time)."""
+        ...
 
     def run(self, configs: Iterable[TrialConfig]) -> Iterator[TrialOutcome]:
-        """Consume ``configs`` lazily (at most ``workers`` in flight), yield outcomes."""
+        """Consume ``configs`` lazily (at most ``workers * batch_trials`` in flight),
+        yield outcomes."""
         ...
 
     def close(self) -> None:
@@ -62,39 +85,144 @@ class Executor(Protocol):
         ...
 
 
-def default_workers() -> int:
-    """Workers when none is asked for: the CPUs this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+def _groups(source: Iterator[TrialConfig], size: int) -> Iterator[list[TrialConfig]]:
+    while group := list(itertools.islice(source, size)):
+        yield group
 
 
-class LocalExecutor:
-    """Runs every trial in this process, in order (``workers`` is always 1).
+class GroupExecutor(abc.ABC):
+    """Groups of ``batch_trials`` trials on ``workers`` workers: the one scheduling loop.
 
-    ``tasks`` maps ``(task_ref, data_dir)`` to an already built task so that
-    the runner's validation build is reused rather than repeated.
+    ``workers`` and ``batch_trials`` are the :class:`Execution`'s, resolved
+    once here (:meth:`Execution.resolve`) for ``trials`` trials on ``cpus``
+    CPUs. ``ungrouped_reason`` says why trials that were to run in groups run
+    one at a time (set by :func:`~lrscope.bench.factory.make_executor`).
+    Use as a context manager, or call :meth:`close`.
+    """
+
+    name: ClassVar[str]
+
+    def __init__(
+        self, execution: Execution, trials: int | None = None, *, cpus: int | None = None
+    ) -> None:
+        self.execution = self._accept(execution)
+        self.workers, self.batch_trials = execution.resolve(trials=trials, cpus=cpus)
+        self.ungrouped_reason: str | None = None
+        self._flight: dict[Handle, list[TrialConfig]] = {}
+
+    @classmethod
+    def _accept(cls, execution: object) -> Execution:
+        if not isinstance(execution, Execution) or execution.executor != cls.name:
+            allowed = f"an Execution with executor {cls.name!r}"
+            raise ParameterError(cls.__name__, "execution", allowed, execution)
+        return execution
+
+    def describe(self) -> str:
+        """``process x2, groups of 8``."""
+        return self.execution.describe(Resolution(self.workers, self.batch_trials))
+
+    def run(self, configs: Iterable[TrialConfig]) -> Iterator[TrialOutcome]:
+        groups = _groups(iter(configs), self.batch_trials)
+        flight: dict[Handle, list[TrialConfig]] = {}
+        self._flight = flight
+        self._refill(groups, flight)
+        while flight:
+            done = self._wait(list(flight))
+            outcomes = [o for h in done for o in self._collect(h, flight.pop(h))]
+            if self._recover():  # every group in flight is gone with the workers
+                outcomes += [o for h in list(flight) for o in self._collect(h, flight.pop(h))]
+            # Keep the workers busy while the caller records these outcomes.
+            self._refill(groups, flight)
+            yield from outcomes
+
+    def _refill(
+        self, groups: Iterator[list[TrialConfig]], flight: dict[Handle, list[TrialConfig]]
+    ) -> None:
+        while len(flight) < self.workers:
+            group = next(groups, None)
+            if group is None:
+                return
+            flight[self._submit(group)] = group
+
+    def _collect(self, handle: Handle, group: list[TrialConfig]) -> list[TrialOutcome]:
+        try:
+            return self._result(handle)
+        except Exception as exc:  # a worker that died, a result that could not be sent back
+            error = self._failure(exc)
+            return [TrialOutcome(config, error=error) for config in group]
+
+    # --- what each executor says -------------------------------------------------
+
+    @abc.abstractmethod
+    def _submit(self, group: list[TrialConfig]) -> Handle:
+        """Start ``group`` on a free worker; a handle to wait on."""
+
+    @abc.abstractmethod
+    def _wait(self, handles: list[Handle]) -> list[Handle]:
+        """Block until at least one of ``handles`` is complete; the complete ones."""
+
+    @abc.abstractmethod
+    def _result(self, handle: Handle) -> list[TrialOutcome]:
+        """The outcomes of a complete group, in its order (raise if the group was lost)."""
+
+    def _failure(self, exc: Exception) -> str:
+        """The error text of every trial of a group lost to ``exc``."""
+        return f"{type(exc).__name__}: {exc}"
+
+    def _recover(self) -> bool:
+        """True when every group in flight was lost (a dead process pool); the
+        workers are then replaced and those groups collected as failed."""
+        return False
+
+    @abc.abstractmethod
+    def _release(self, handles: list[Handle]) -> None:
+        """Stop the groups still in flight (best effort) and release the workers."""
+
+    def close(self) -> None:
+        """Stop the groups in flight and release the workers. Idempotent."""
+        handles = list(self._flight)
+        self._flight.clear()
+        self._release(handles)
+
+    def __enter__(self) -> GroupExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class LocalExecutor(GroupExecutor):
+    """Runs every group in this process, one after the other (``workers`` is 1).
+
+    A group runs when the loop waits for it, after the outcomes of the one
+    before were handed over (and recorded by the runner).
     """
 
     name = "local"
 
-    def __init__(self, tasks: dict[tuple[str, str | None], Task] | None = None) -> None:
-        from lrscope.bench._worker import cache_task
+    def __init__(self, execution: Execution = Execution(), trials: int | None = None) -> None:
+        super().__init__(execution, trials)
+        self._pending: dict[Future[list[TrialOutcome]], list[TrialConfig]] = {}
 
-        self.workers = 1
-        for (ref, data_dir), task in (tasks or {}).items():
-            cache_task(ref, data_dir, task)
+    def _submit(self, group: list[TrialConfig]) -> Future[list[TrialOutcome]]:
+        future: Future[list[TrialOutcome]] = Future()
+        self._pending[future] = group
+        return future
 
-    def run(self, configs: Iterable[TrialConfig]) -> Iterator[TrialOutcome]:
-        for config in configs:
-            yield run_config(config)
+    def _wait(self, handles: list[Handle]) -> list[Handle]:
+        first: Future[list[TrialOutcome]] = handles[0]
+        first.set_result(run_group(self._pending.pop(first)))
+        return [first]
 
-    def close(self) -> None:
-        return None
+    def _result(self, handle: Handle) -> list[TrialOutcome]:
+        outcomes: list[TrialOutcome] = handle.result()
+        return outcomes
+
+    def _release(self, handles: list[Handle]) -> None:
+        self._pending.clear()
 
 
-class ProcessExecutor:
+class ProcessExecutor(GroupExecutor):
     """``workers`` spawned worker processes, each with one torch thread.
 
     Each process builds a task the first time it needs it and keeps it.
@@ -104,9 +232,12 @@ class ProcessExecutor:
 
     name = "process"
 
-    def __init__(self, workers: int) -> None:
-        self.workers = workers
+    def __init__(
+        self, execution: Execution = Execution("process"), trials: int | None = None
+    ) -> None:
+        super().__init__(execution, trials)
         self._pool: ProcessPoolExecutor | None = None
+        self._broken = False
 
     def _ensure_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -118,49 +249,40 @@ class ProcessExecutor:
             )
         return self._pool
 
-    def run(self, configs: Iterable[TrialConfig]) -> Iterator[TrialOutcome]:
-        source = iter(configs)
-        flight: dict[Future[dict[str, Any]], TrialConfig] = {}
-        self._refill(source, flight)
-        while flight:
-            finished, _ = wait(flight, return_when=FIRST_COMPLETED)
-            outcomes = [self._outcome(future, flight.pop(future)) for future in finished]
-            if any(o.error and o.error.startswith("BrokenProcessPool") for o in outcomes):
-                outcomes += [self._outcome(f, flight.pop(f)) for f in list(flight)]
-                self._discard_pool()
-            # Keep the workers busy while the caller records these outcomes.
-            self._refill(source, flight)
-            yield from outcomes
-
-    def _refill(
-        self, source: Iterator[TrialConfig], flight: dict[Future[dict[str, Any]], TrialConfig]
-    ) -> None:
-        while len(flight) < self.workers:
-            config = next(source, None)
-            if config is None:
-                return
-            try:
-                future = self._ensure_pool().submit(execute, config.to_dict())
-            except BrokenProcessPool:
-                self._discard_pool()
-                future = self._ensure_pool().submit(execute, config.to_dict())
-            flight[future] = config
-
-    @staticmethod
-    def _outcome(future: Future[dict[str, Any]], config: TrialConfig) -> TrialOutcome:
+    def _submit(self, group: list[TrialConfig]) -> Handle:
+        payload = [config.to_dict() for config in group]
         try:
-            return TrialOutcome.from_dict(future.result())
-        except BrokenProcessPool as exc:
-            return TrialOutcome(config, error=f"BrokenProcessPool: a worker process died ({exc})")
-        except Exception as exc:  # e.g. a result that could not be sent back
-            return TrialOutcome(config, error=f"{type(exc).__name__}: {exc}")
+            return self._ensure_pool().submit(execute_group, payload)
+        except BrokenProcessPool:
+            self._discard_pool()
+            return self._ensure_pool().submit(execute_group, payload)
+
+    def _wait(self, handles: list[Handle]) -> list[Handle]:
+        done, _ = wait(handles, return_when=FIRST_COMPLETED)
+        return list(done)
+
+    def _result(self, handle: Handle) -> list[TrialOutcome]:
+        return [TrialOutcome.from_dict(data) for data in handle.result()]
+
+    def _failure(self, exc: Exception) -> str:
+        if isinstance(exc, BrokenProcessPool):
+            self._broken = True
+            return f"BrokenProcessPool: a worker process died ({exc})"
+        return super()._failure(exc)
+
+    def _recover(self) -> bool:
+        if not self._broken:
+            return False
+        self._broken = False
+        self._discard_pool()
+        return True
 
     def _discard_pool(self) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
 
-    def close(self) -> None:
+    def _release(self, handles: list[Handle]) -> None:
         """Stop the workers now; trials still running in them are abandoned."""
         pool, self._pool = self._pool, None
         if pool is None:
@@ -172,57 +294,3 @@ class ProcessExecutor:
                 process.terminate()
         for process in processes:
             process.join(timeout=5)
-
-
-def check_executor_options(
-    name: str, workers: int | None, ray_address: str | None, batch_trials: int | None = None
-) -> None:
-    """Raise :class:`PlanError` unless the executor options are valid (cheap, no side effect)."""
-    if name not in EXECUTORS:
-        raise PlanError(f"unknown executor {name!r}; allowed: {', '.join(EXECUTORS)}.")
-    if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool)):
-        raise PlanError(f"workers must be an int >= 1. Got {workers!r}.")
-    if workers is not None and workers < 1:
-        raise PlanError(f"workers must be an int >= 1. Got {workers!r}.")
-    if ray_address is not None and name != "ray":
-        raise PlanError(f"--ray-address only applies to the ray executor, not {name!r}.")
-    if batch_trials is not None and (
-        isinstance(batch_trials, bool) or not isinstance(batch_trials, int) or batch_trials < 1
-    ):
-        raise PlanError(f"batch_trials must be an int >= 1. Got {batch_trials!r}.")
-    if name == "batched" and workers not in (None, 1):
-        raise PlanError(
-            "the batched executor trains in this process (1 worker); for several workers "
-            "use --executor process --workers N --batch-trials K."
-        )
-
-
-def make_executor(
-    name: str,
-    workers: int | None = None,
-    *,
-    ray_address: str | None = None,
-    tasks: dict[tuple[str, str | None], Task] | None = None,
-    batch_trials: int | None = None,
-) -> Executor:
-    """The executor called ``name`` (``local``, ``process``, ``ray`` or ``batched``).
-
-    ``workers`` defaults to the usable CPUs (``process``, local ``ray``) or to
-    the cluster's CPUs (``ray`` with ``ray_address``); ``local`` always uses 1.
-    ``batched``, or any executor with ``batch_trials=K``, trains K trials at a
-    time in one stacked model per worker (:mod:`lrscope.bench.batched`).
-    """
-    check_executor_options(name, workers, ray_address, batch_trials)
-    if name == "batched" or batch_trials is not None:
-        from lrscope.bench.batched import make_batched_executor
-
-        return make_batched_executor(
-            name, workers, batch_trials, ray_address=ray_address, tasks=tasks
-        )
-    if name == "local":
-        return LocalExecutor(tasks)
-    if name == "process":
-        return ProcessExecutor(workers or default_workers())
-    from lrscope.bench.ray_executor import RayExecutor
-
-    return RayExecutor(workers, address=ray_address)

@@ -1,31 +1,44 @@
-"""The ``ray`` executor: trials as Ray tasks.
+"""The ``ray`` executor: groups of trials as Ray tasks.
 
-ray is imported here only, when the executor is created. Three cases:
+ray is imported here only, when the executor is made. Three cases:
 
-- ``address`` given: connect to that running cluster (``ray.init(address=...)``)
-  and disconnect afterwards; lrscope must be installed on its nodes.
+- ``ray_address`` given: connect to that running cluster and disconnect
+  afterwards; lrscope must be installed on its nodes. The address must accept
+  a TCP connection within ``ray_timeout_s`` seconds (:func:`wait_for_address`),
+  else :class:`~lrscope.errors.PlanError` names it: an address where nothing
+  listens fails in bounded time instead of Ray's own reconnection attempts
+  (about a quarter of an hour).
 - Ray already initialized in this process (a notebook, a test): use it as is
   and leave it running.
-- otherwise: start a local Ray for the run with ``num_cpus=workers`` and no
-  dashboard, and shut it down in :meth:`RayExecutor.close`.
+- otherwise: start a new local Ray for the run with ``num_cpus=workers`` and
+  no dashboard, and shut it down in :meth:`RayExecutor.close`. A cluster that
+  ``RAY_ADDRESS`` or ``ray start`` names is joined only with ``ray_address="auto"``.
 
-Each trial is one task with ``num_cpus=1``; at most ``workers`` are in flight.
-Ray reuses its worker processes, so a worker builds each task once (the task
-cache of :mod:`lrscope.bench._worker`).
+Each group is one Ray task with ``num_cpus=1``; at most ``workers`` are in
+flight. Ray reuses its worker processes, so a worker builds each task once
+(the task cache of :mod:`lrscope.bench.worker`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable, Iterator
+import re
+import socket
+import time
 from pathlib import Path
 from typing import Any
 
-from lrscope.bench._worker import TrialConfig, TrialOutcome, execute
+from lrscope.bench.execution import Execution, split_ray_address
+from lrscope.bench.executors import GroupExecutor, Handle
+from lrscope.bench.worker import TrialConfig, TrialOutcome, execute_group
 from lrscope.errors import PlanError
 
-__all__ = ["RayExecutor"]
+__all__ = ["RayExecutor", "ray_failure_text", "wait_for_address"]
+
+_RETRY_S = 0.5
+_MAX_ERROR_CHARS = 4000
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def _local_runtime_env() -> dict[str, Any]:
@@ -37,12 +50,57 @@ def _local_runtime_env() -> dict[str, Any]:
     return {"env_vars": {"PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}}
 
 
-class RayExecutor:
-    """Runs trials as Ray tasks (see the module docstring for the three modes)."""
+def wait_for_address(address: str, timeout_s: float) -> None:
+    """Return once ``address`` (``host:port``, ``ray://host:port``) accepts a TCP
+    connection, trying every half second; ``auto`` returns at once.
+
+    Raises:
+        PlanError: nothing accepted a connection within ``timeout_s`` seconds
+            (one line naming the address, the time waited and the last reason).
+    """
+    target = split_ray_address(address)
+    if target is None:
+        return
+    deadline = time.monotonic() + timeout_s
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            with socket.create_connection(target, timeout=max(min(left, 5.0), 0.05)):
+                return
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+        if time.monotonic() + _RETRY_S >= deadline:
+            break
+        time.sleep(_RETRY_S)
+    raise PlanError(
+        f"cannot reach the Ray cluster at {address!r}: no connection within "
+        f"{timeout_s:g} s ({reason}); is a Ray head running there (ray start --head)?"
+    )
+
+
+def ray_failure_text(exc: BaseException) -> str:
+    """The stored error of a group Ray lost: the root cause on the first line, then Ray's text.
+
+    Ray's own first line only names the task (``ray::execute_group() (pid=...)``);
+    the cause is its last line (``ModuleNotFoundError: No module named ...``).
+    A cluster whose workers cannot import lrscope gets a hint.
+    """
+    text = _ANSI.sub("", str(exc)).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    head = f"{type(exc).__name__}: {lines[-1] if lines else ''}"
+    if "failed to import on the worker" in text:
+        head += " (the Ray workers cannot import this lrscope: install it on every node)"
+    full = f"{head}\n\n{text}" if len(lines) > 1 else head
+    return full if len(full) <= _MAX_ERROR_CHARS else full[: _MAX_ERROR_CHARS - 3] + "..."
+
+
+class RayExecutor(GroupExecutor):
+    """Runs groups of trials as Ray tasks (see the module docstring for the three modes)."""
 
     name = "ray"
 
-    def __init__(self, workers: int | None = None, *, address: str | None = None) -> None:
+    def __init__(self, execution: Execution = Execution("ray"), trials: int | None = None) -> None:
+        self._accept(execution)
         try:
             import ray
         except ImportError as exc:  # pragma: no cover - ray is an extra
@@ -50,65 +108,52 @@ class RayExecutor:
         self._ray = ray
         self._owns_ray = False
         if not ray.is_initialized():
-            self._start(workers, address)
-        if workers is None:
-            resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call,unused-ignore]
-            workers = max(1, int(resources.get("CPU", 1)))
-        self.workers = workers
-        self._remote = ray.remote(num_cpus=1, max_retries=0)(execute)
-        self._flight: dict[Any, TrialConfig] = {}
+            self._start(execution)
+        resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call,unused-ignore]
+        super().__init__(execution, trials, cpus=max(1, int(resources.get("CPU", 1))))
+        self._remote = ray.remote(num_cpus=1, max_retries=0)(execute_group)
 
-    def _start(self, workers: int | None, address: str | None) -> None:
+    def _start(self, execution: Execution) -> None:
         ray = self._ray
+        address = execution.ray_address
         common: dict[str, Any] = {"log_to_driver": False, "configure_logging": False}
+        if address is not None:
+            wait_for_address(address, execution.ray_timeout_s)
         try:
             if address is not None:
                 ray.init(address=address, **common)
             else:
-                from lrscope.bench.executors import default_workers
-
                 ray.init(
-                    num_cpus=workers or default_workers(),
+                    address="local",  # a new Ray, even where one runs or ran (ray start)
+                    num_cpus=execution.resolve().workers,
                     include_dashboard=False,
                     runtime_env=_local_runtime_env(),
                     **common,
                 )
         except (ConnectionError, ValueError, RuntimeError) as exc:
             where = f"the Ray cluster at {address!r}" if address else "a local Ray"
-            raise PlanError(f"cannot start or reach {where}: {exc}") from None
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise PlanError(f"cannot start or reach {where}: {first}") from None
         self._owns_ray = True
 
-    def run(self, configs: Iterable[TrialConfig]) -> Iterator[TrialOutcome]:
-        ray = self._ray
-        source = iter(configs)
-        flight = self._flight
-        self._refill(source, flight)
-        while flight:
-            ready, _ = ray.wait(list(flight), num_returns=1)
-            outcomes = [self._outcome(ref, flight.pop(ref)) for ref in ready]
-            self._refill(source, flight)
-            yield from outcomes
+    def _submit(self, group: list[TrialConfig]) -> Handle:
+        return self._remote.remote([config.to_dict() for config in group])
 
-    def _refill(self, source: Iterator[TrialConfig], flight: dict[Any, TrialConfig]) -> None:
-        while len(flight) < self.workers:
-            config = next(source, None)
-            if config is None:
-                return
-            flight[self._remote.remote(config.to_dict())] = config
+    def _wait(self, handles: list[Handle]) -> list[Handle]:
+        ready, _ = self._ray.wait(handles, num_returns=1)
+        return list(ready)
 
-    def _outcome(self, ref: Any, config: TrialConfig) -> TrialOutcome:
-        try:
-            return TrialOutcome.from_dict(self._ray.get(ref))
-        except Exception as exc:  # a worker that died, a lost node
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            return TrialOutcome(config, error=f"{type(exc).__name__}: {first}")
+    def _result(self, handle: Handle) -> list[TrialOutcome]:
+        return [TrialOutcome.from_dict(data) for data in self._ray.get(handle)]
 
-    def close(self) -> None:
-        """Cancel trials in flight; shut down the Ray this executor started or joined."""
-        for ref in list(self._flight):
+    def _failure(self, exc: Exception) -> str:
+        return ray_failure_text(exc)
+
+    def _release(self, handles: list[Handle]) -> None:
+        """Cancel the groups in flight; shut down the Ray this executor started or joined."""
+        for ref in handles:
             with contextlib.suppress(Exception):  # already finished or lost
                 self._ray.cancel(ref, force=True)
-        self._flight.clear()
         if self._owns_ray:
             self._owns_ray = False
             self._ray.shutdown()

@@ -2,8 +2,9 @@
 
 Where claims happen, and why a plan can always be resumed:
 
-1. Everything is validated first (plan, executor options, the task, which is
-   built once here), before any worker or Ray starts.
+1. Everything is validated first (the plan and the :class:`Execution` at
+   their construction; the task, which is built once here), before any
+   worker or Ray starts.
 2. The trials already stored as done (``store.done_keys(task)``, diverged
    ones included) are skipped: a plan is re-run to resume it.
 3. The runner, in the parent process, claims a trial
@@ -31,11 +32,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from lrscope.bench._worker import TrialConfig, TrialOutcome, absolute_task_ref
-from lrscope.bench.executors import Executor, check_executor_options, default_workers, make_executor
+from lrscope.bench.execution import Execution
+from lrscope.bench.executors import Executor
+from lrscope.bench.factory import make_executor
 from lrscope.bench.plan import Plan
+from lrscope.bench.worker import TrialConfig, TrialOutcome, absolute_task_ref, cache_task
 from lrscope.engine.result import TrialKey, TrialResult
-from lrscope.errors import LRScopeError
+from lrscope.errors import LRScopeError, ParameterError
 
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.store import Store
@@ -56,7 +59,8 @@ class BenchSummary:
     finished by a concurrent run) + ``ran`` (executed by this call). Of those
     that ran, ``failed`` raised an exception and ``diverged`` stopped on a
     non-finite or exploding loss; the rest are done. ``wall_s``: seconds from
-    the call to its return, validation included.
+    the call to its return, validation included. ``executor``, ``workers``
+    and ``batch_trials`` (trials per group; 1: one at a time) say how they ran.
     """
 
     task: str
@@ -68,6 +72,7 @@ class BenchSummary:
     wall_s: float
     executor: str
     workers: int
+    batch_trials: int
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -157,9 +162,7 @@ class _Run:
 def run_plan(
     plan: Plan,
     store: Store,
-    executor: str | Executor = "local",
-    workers: int | None = None,
-    ray_address: str | None = None,
+    execution: Execution | Executor = Execution(),
     on_progress: ProgressFn | None = None,
     task: Task | None = None,
 ) -> BenchSummary:
@@ -168,11 +171,10 @@ def run_plan(
     Args:
         plan: what to run (validated at construction).
         store: where trials are claimed and recorded (:class:`lrscope.store.Store`).
-        executor: ``"local"``, ``"process"``, ``"ray"`` or an :class:`Executor`
-            instance (which the caller then owns and closes).
-        workers: parallel workers (``process`` and ``ray``; default: the CPUs).
-        ray_address: a running Ray cluster (``ray`` only); default: a local
-            Ray started for this call and shut down after it.
+        execution: how the trials run: an :class:`Execution` (executor,
+            workers, Ray address, group size; the executor is made here, for
+            the trials still to run, and closed at the end) or an
+            :class:`Executor` instance (which the caller owns and closes).
         on_progress: called as ``on_progress(finished, total)`` at the start and
             after each trial recorded or skipped.
         task: the task ``plan.task`` names, if the caller has built it
@@ -180,27 +182,49 @@ def run_plan(
             built here.
 
     Raises:
-        PlanError, TaskError, DataError: invalid input, before any training.
+        PlanError, TaskError, DataError, ParameterError: invalid input, before
+            any training.
+        DeviceError: the plan's device does not exist on this machine (for
+            trials that train here, not on a Ray cluster at an address).
 
     >>> summary = run_plan(Plan("mnist1d-cnn", ["FIX(k0=0.05)"], steps=200),
-    ...                    Store.open("sqlite:///bench.db"))  # doctest: +SKIP
+    ...                    Store.open("sqlite:///bench.db"),
+    ...                    Execution("process", batch_trials=4))  # doctest: +SKIP
     """
     start = time.perf_counter()
-    if isinstance(executor, str):
-        check_executor_options(executor, workers, ray_address)
+    if not isinstance(execution, (Execution, Executor)):
+        raise ParameterError("run_plan", "execution", "an Execution or an Executor", execution)
+    _check_device(plan, execution)
     if task is None:
         from lrscope.tasks import get_task
 
         task = get_task(plan.task, data_dir=plan.data_dir)
     store.put_task(task.name, task.metadata)
+    runtime = plan.runtime
     keys = plan.keys(task.name, task.steps_per_epoch)
     done = store.done_keys(task.name)
     pending = [k for k in keys if k not in done]
     run = _Run(store, len(keys), len(keys) - len(pending), on_progress)
-    name, n_workers = _describe(executor, workers)
-    if pending:
-        with run:
-            n_workers = _run_pending(run, plan, task, pending, executor, workers, ray_address)
+    ref = absolute_task_ref(plan.task)
+    configs = [
+        TrialConfig(
+            k.task, ref, plan.data_dir, k.spec, k.seed, k.steps, k.eval_every, **runtime.to_dict()
+        )
+        for k in pending
+    ]
+    cache_task(ref, plan.data_dir, task)  # the local executor trains this very build
+    if isinstance(execution, Execution):
+        name, (workers, size) = execution.executor, execution.resolve(trials=len(pending))
+        if configs:
+            made = make_executor(execution, tasks=[task], trials=len(configs), runtime=runtime)
+            with made as owned, run:
+                _execute(run, owned, configs, owned=True)
+            name, workers, size = owned.name, owned.workers, owned.batch_trials
+    else:
+        name, workers, size = execution.name, execution.workers, execution.batch_trials
+        if configs:
+            with run:
+                _execute(run, execution, configs, owned=False)
     return BenchSummary(
         task=task.name,
         total=run.total,
@@ -210,52 +234,32 @@ def run_plan(
         diverged=run.diverged,
         wall_s=time.perf_counter() - start,
         executor=name,
-        workers=n_workers,
+        workers=workers,
+        batch_trials=size,
     )
 
 
-def _describe(executor: str | Executor, workers: int | None) -> tuple[str, int]:
-    if not isinstance(executor, str):
-        return executor.name, executor.workers
-    if executor == "local":
-        return executor, 1
-    return executor, workers or default_workers()
+def _check_device(plan: Plan, execution: Execution | Executor) -> None:
+    """A device this machine lacks is an error before any claim, when trials train here.
 
-
-def _run_pending(
-    run: _Run,
-    plan: Plan,
-    task: Task,
-    pending: list[TrialKey],
-    executor: str | Executor,
-    workers: int | None,
-    ray_address: str | None,
-) -> int:
-    """Run ``pending`` through the executor (made here when named); its worker count."""
-    ref = absolute_task_ref(plan.task)
-    configs = [
-        TrialConfig(k.task, ref, plan.data_dir, k.spec, k.seed, k.steps, k.eval_every)
-        for k in pending
-    ]
-    if not isinstance(executor, str):
-        _execute(run, executor, configs, close=lambda: None)
-        return executor.workers
-    owned = make_executor(
-        executor, workers, ray_address=ray_address, tasks={(ref, plan.data_dir): task}
+    Trials on a Ray cluster at an address resolve the device there.
+    """
+    remote = (
+        execution.ray_address is not None
+        if isinstance(execution, Execution)
+        else execution.name not in ("local", "process")
     )
-    try:
-        _execute(run, owned, configs, close=owned.close)
-    finally:
-        owned.close()
-    return owned.workers
+    if not remote:
+        from lrscope.engine.device import resolve
+
+        resolve(plan.runtime)
 
 
-def _execute(
-    run: _Run, executor: Executor, configs: list[TrialConfig], close: Callable[[], None]
-) -> None:
+def _execute(run: _Run, executor: Executor, configs: list[TrialConfig], *, owned: bool) -> None:
     """Feed ``configs`` through ``executor``, recording each outcome as it arrives.
 
-    On any interruption the workers are stopped first (``close``), then the
+    On any interruption the workers of an ``owned`` executor are stopped first
+    (``close()``; a caller's executor is the caller's to close), then the
     claimed trials that never came back are marked failed, and the exception
     goes on.
     """
@@ -263,6 +267,7 @@ def _execute(
         for outcome in executor.run(run.claim(configs)):
             run.record(outcome)
     except BaseException as exc:
-        close()
+        if owned:
+            executor.close()
         run.abandon(f"{type(exc).__name__}: {exc}".rstrip(": "))
         raise

@@ -3,9 +3,11 @@
 The plan comes from the options (``--task T --policy SPEC ... --seeds N
 --steps N``) or from a TOML file (``--plan FILE``, schema in
 :mod:`lrscope.bench.plan`); options given with ``--plan`` replace the file's
-values (``--policy`` replaces its whole list). Everything (plan, executor
-options, the task) is validated before the store is opened or any worker
-starts; invalid input exits 2 with one line on stderr.
+values (``--policy`` replaces its whole list). Everything (plan, how trials
+run, the task) is validated before the store is opened or any worker starts;
+invalid input exits 2 with one line on stderr. ``--batch-trials K`` trains K
+trials at a time per worker in one stacked model (``--executor batched`` is
+``local`` in groups).
 
 Re-running the same command resumes the plan: trials stored as done or
 diverged are skipped; failed ones and those left running by a killed run are
@@ -20,11 +22,35 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lrscope.cli._common import DbOpt, JsonOpt, QuietOpt, emit, progress_bar, resolve_db_url, stdout
+from lrscope.cli._common import (
+    DbOpt,
+    DeviceOpt,
+    GradAccumOpt,
+    JsonOpt,
+    PrecisionOpt,
+    Progress,
+    QuietOpt,
+    emit,
+    interrupt_note,
+    resolve_db_url,
+    runtime_option,
+    stdout,
+)
+from lrscope.cli._execution import (
+    DEFAULT_RAY_TIMEOUT_S,
+    BatchTrialsOpt,
+    ExecutorOpt,
+    RayAddressOpt,
+    RayTimeoutOpt,
+    WorkersOpt,
+    build_execution,
+    prepare_process,
+)
 from lrscope.errors import PlanError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lrscope.bench import BenchSummary, Plan
+    from lrscope.bench import BenchSummary, Execution, Plan
+    from lrscope.tasks import Task
 
 __all__ = ["register"]
 
@@ -42,7 +68,13 @@ def _plan(
     steps: list[int] | None,
     eval_every: int | None,
     data_dir: Path | None,
+    runtime: dict[str, Any],
 ) -> Plan:
+    """The plan of the options, or of the plan file with the options given replacing its values.
+
+    ``runtime`` holds the runtime options given (``device``, ``precision``,
+    ``grad_accum_steps``; those not given are None).
+    """
     from lrscope.bench import Plan, load_plan
 
     if plan_file is not None:
@@ -54,6 +86,7 @@ def _plan(
             steps=steps or None,
             eval_every=eval_every,
             data_dir=None if data_dir is None else str(data_dir),
+            **runtime,
         )
     if not task or not policies or not steps:
         given = (("--task", task), ("--policy", policies), ("--steps", steps))
@@ -66,6 +99,7 @@ def _plan(
         steps=steps,
         eval_every=eval_every,
         data_dir=data_dir,
+        **{k: v for k, v in runtime.items() if v is not None},
     )
 
 
@@ -92,95 +126,75 @@ def bench(
     plan_file: Annotated[
         Path | None, typer.Option("--plan", help="A TOML plan file (see the docs for the schema).")
     ] = None,
-    executor: Annotated[
-        str,
-        typer.Option("--executor", help="Where trials run: local, process, ray or batched."),
-    ] = "local",
-    workers: Annotated[
-        int | None,
-        typer.Option("--workers", help="Parallel workers (process, ray; default: the CPUs)."),
-    ] = None,
-    ray_address: Annotated[
-        str | None,
-        typer.Option("--ray-address", help="A running Ray cluster (default: start a local Ray)."),
-    ] = None,
+    executor: ExecutorOpt = "local",
+    workers: WorkersOpt = None,
+    batch_trials: BatchTrialsOpt = None,
+    ray_address: RayAddressOpt = None,
+    ray_timeout: RayTimeoutOpt = DEFAULT_RAY_TIMEOUT_S,
     data_dir: Annotated[
         Path | None, typer.Option("--data-dir", help="Directory of on-disk datasets.")
     ] = None,
-    batch_trials: Annotated[
-        int | None,
-        typer.Option(
-            "--batch-trials",
-            help="Train K trials at a time in one stacked model per worker (batched; default 8).",
-        ),
-    ] = None,
+    device: DeviceOpt = None,
+    precision: PrecisionOpt = None,
+    grad_accum: GradAccumOpt = None,
     db: DbOpt = None,
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Run every policy x seed x budget of a plan (resumable) and store the trials."""
-    from lrscope.bench.executors import check_executor_options
     from lrscope.tasks import get_task
 
-    plan = _plan(plan_file, task, policy, seeds, steps, eval_every, data_dir)
-    check_executor_options(executor, workers, ray_address, batch_trials)
+    runtime_option(device, precision, grad_accum, check_device=False)  # one message per value
+    given = {"device": device, "precision": precision, "grad_accum_steps": grad_accum}
+    plan = _plan(plan_file, task, policy, seeds, steps, eval_every, data_dir, given)
+    execution = build_execution(
+        executor, workers, batch_trials, ray_address=ray_address, ray_timeout_s=ray_timeout
+    )
+    if execution.ray_address is None:  # trials train on this machine: its devices count
+        runtime_option(plan.device, plan.precision, plan.grad_accum_steps)
     built = get_task(plan.task, data_dir=plan.data_dir)
-    runner: Any = executor
-    if executor == "batched" or batch_trials is not None:
-        from lrscope.bench import make_executor
-        from lrscope.bench._worker import absolute_task_ref
-
-        tasks = {(absolute_task_ref(plan.task), plan.data_dir): built}
-        runner = make_executor(
-            executor, workers, ray_address=ray_address, tasks=tasks, batch_trials=batch_trials
-        )
-    try:
-        summary, document = _run(plan, runner, workers, ray_address, built, db, quiet)
-    finally:
-        if not isinstance(runner, str):
-            runner.close()
+    prepare_process(execution)
+    summary, document = _run(plan, execution, built, db, quiet)
     emit(document, json_, lambda: _render(summary, document))
 
 
 def _run(
-    plan: Plan,
-    executor: Any,
-    workers: int | None,
-    ray_address: str | None,
-    built: Any,
-    db: str | None,
-    quiet: bool,
+    plan: Plan, execution: Execution, built: Task, db: str | None, quiet: bool
 ) -> tuple[BenchSummary, dict[str, Any]]:
     """Open the store and run the plan with a progress bar; the summary and the JSON document."""
     from lrscope.bench import run_plan
     from lrscope.store import Store
 
+    finished = [0, len(plan)]
     with Store.open(resolve_db_url(db)) as store:
-        with progress_bar(f"bench {built.name}", total=len(plan), quiet=quiet) as advance:
-            seen = [0]
+        with (
+            Progress(f"bench {built.name}", len(plan), quiet=quiet) as progress,
+            interrupt_note(lambda: _stopped(*finished)),
+        ):
 
-            def on_progress(finished: int, total: int) -> None:
-                advance(finished - seen[0])
-                seen[0] = finished
+            def on_progress(done: int, total: int) -> None:
+                finished[:] = [done, total]
+                progress.update(done, total)
 
-            summary = run_plan(
-                plan,
-                store,
-                executor,
-                workers=workers,
-                ray_address=ray_address,
-                on_progress=on_progress,
-                task=built,
-            )
+            summary = run_plan(plan, store, execution, on_progress=on_progress, task=built)
         document = {**summary.to_dict(), "plan": plan.to_dict(), "db": store.url}
     return summary, document
+
+
+def _stopped(finished: int, total: int) -> str:
+    """What an interrupted ``bench`` says: how many trials are stored, and how to go on."""
+    return (
+        f"lrscope bench stopped with {finished} of {total} trials stored (done, diverged or "
+        "failed); the trials in flight are marked failed, and the same command resumes the plan"
+    )
 
 
 def _render(summary: BenchSummary, document: dict[str, Any]) -> None:
     stdout.print(
         f"{summary.task}: {summary.total} trials planned; ran {summary.ran} "
         f"({summary.failed} failed, {summary.diverged} diverged), skipped {summary.skipped} "
-        f"already stored; {summary.wall_s:.1f} s with {summary.executor} x{summary.workers}",
+        f"already stored; {summary.wall_s:.1f} s with {summary.executor} x{summary.workers}"
+        + (f", groups of {summary.batch_trials}" if summary.batch_trials > 1 else ""),
         markup=False,
     )
     if summary.failed:

@@ -7,12 +7,26 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lrscope.cli._common import JsonOpt, QuietOpt, ThreadsOpt, emit, set_torch_threads, stdout
+from lrscope.cli._common import (
+    JsonOpt,
+    QuietOpt,
+    ThreadsOpt,
+    emit,
+    interrupt_note,
+    set_torch_threads,
+    stage_progress,
+    stdout,
+    task_failures,
+)
+from lrscope.cli._execution import GroupedBatchTrialsOpt, WorkersOpt, build_execution
+from lrscope.cli._outputs import IMAGE, REPORT, check_output, check_output_dir
 
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.demo import DemoResult
 
 __all__ = ["register"]
+
+_OWNER = "lrscope demo"
 
 
 def register(app: typer.Typer) -> None:
@@ -55,23 +69,40 @@ def _render(result: DemoResult) -> None:
     stdout.print(s["python"], highlight=False, markup=False)
 
 
+def _check_outputs(out: Path) -> None:
+    """The directory and the files the demo writes there, before any work starts."""
+    check_output_dir(_OWNER, "--out", out)
+    db_url = f"sqlite:///{out / 'lrscope.db'}"
+    check_output(_OWNER, "--out", out / "report.html", REPORT, db_url=db_url)
+    for name in ("range_test.png", "policies.png"):
+        check_output(_OWNER, "--out", out / name, IMAGE, db_url=db_url)
+
+
 def demo(
     out: Annotated[
         Path, typer.Option("--out", help="Directory for lrscope.db, report.html and the plots.")
     ] = Path("."),
     minutes: Annotated[float, typer.Option("--minutes", help="Tuning budget in minutes.")] = 7.0,
-    workers: Annotated[int | None, typer.Option("--workers", help="Worker processes.")] = None,
+    workers: WorkersOpt = None,
+    batch_trials: GroupedBatchTrialsOpt = "auto",
     threads: ThreadsOpt = 1,
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Tune mnist1d-cnn, store everything, write the report, print the winner and how to use it."""
-    from lrscope.cli.tune import event_printer
-    from lrscope.demo import run_demo
+    from lrscope.cli.tune import stopped_tuning
+    from lrscope.demo import DEFAULT_TASK, run_demo
     from lrscope.errors import ParameterError
 
     if not minutes > 0:
         raise ParameterError("lrscope demo", "--minutes", "a float in the range (0, inf)", minutes)
+    execution = build_execution("process", workers, batch_trials)
+    _check_outputs(out)
     set_torch_threads("lrscope demo", threads)
-    result = run_demo(out, minutes=minutes, workers=workers, on_event=event_printer(quiet or json_))
+    with (
+        stage_progress("demo", quiet, notes=not json_) as events,
+        interrupt_note(lambda: stopped_tuning("lrscope demo", events)),
+        task_failures(DEFAULT_TASK, events.where),
+    ):
+        result = run_demo(out, minutes=minutes, execution=execution, on_event=events)
     emit(result.summary(), json_, lambda: _render(result))

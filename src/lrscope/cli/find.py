@@ -7,7 +7,10 @@
 ``$LRSCOPE_DB`` else ``sqlite:///lrscope.db``) and prints ``suggested_lr``,
 ``min_lr``, ``max_lr``, ``onecycle_max_lr``, every suggestion with the rule
 that produced it, the curves (``lr``, ``loss``, ``smoothed_loss``) and
-``diverged_at``.
+``diverged_at``. A test that found no usable range (a loss that never fell
+clearly) still exits 0, but says so in one line on stderr
+(``warning: no usable range: REASON``) and in the JSON document
+(``"usable": false`` and ``"reason"``).
 
 ``lrscope find --task T --sweep momentum|weight-decay [--lr LR] [--steps N]
 [--seed S]`` runs :func:`~lrscope.rangetest.momentum_sweep` or
@@ -15,37 +18,56 @@ that produced it, the curves (``lr``, ``loss``, ``smoothed_loss``) and
 each short run; without ``--lr`` a range test finds the peak first) and prints
 the table and the best value.
 
-Options are checked before any data is loaded; torch and matplotlib are
-imported inside the command.
+The options build a :class:`~lrscope.rangetest.RangeTestSettings` (or the
+sweep's settings) before any data is loaded, so a bad value gets exactly the
+library's message; torch and matplotlib are imported inside the command.
 """
 
 from __future__ import annotations
 
-import math
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from lrscope.cli._common import (
+    MAX_THREADS,
     DbOpt,
+    DeviceOpt,
+    GradAccumOpt,
     JsonOpt,
+    PrecisionOpt,
+    Progress,
     QuietOpt,
     emit,
-    progress_bar,
+    interrupt_note,
     resolve_db_url,
+    runtime_option,
     stdout,
+    task_failures,
 )
-from lrscope.errors import LRScopeError, ParameterError
+from lrscope.cli._outputs import IMAGE, check_output, replacing, writing
+from lrscope.errors import LRScopeError
+from lrscope.rangetest.settings import (
+    DEFAULT_END_LR,
+    DEFAULT_EVAL_SAMPLES,
+    DEFAULT_START_LR,
+    MomentumSweepSettings,
+    RangeTestSettings,
+    SweepSettings,
+    WeightDecaySettings,
+)
+from lrscope.validation import Choice, Interval, OrNone, check
 
 if TYPE_CHECKING:  # pragma: no cover
+    from lrscope.engine.runtime import Runtime
     from lrscope.rangetest import RangeTestResult, SweepResult
     from lrscope.tasks import Task
 
 __all__ = ["find", "register"]
 
 _OWNER = "lrscope find"
-_PLOT_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
 _SWEEPS = ("momentum", "weight-decay")
 _CURVE_ROWS = 16
 
@@ -57,45 +79,22 @@ def register(app: typer.Typer) -> None:
     app.command("find")(find)
 
 
-def _check_ramp(mode: str, start_lr: float, end_lr: float, eval_samples: int) -> None:
-    if mode not in ("exp", "linear"):
-        raise ParameterError(_OWNER, "--mode", "one of exp, linear", mode)
-    if not (math.isfinite(start_lr) and start_lr > 0):
-        raise ParameterError(_OWNER, "--start-lr", "a float > 0", start_lr)
-    if not (math.isfinite(end_lr) and end_lr > start_lr):
-        raise ParameterError(_OWNER, "--end-lr", "a float > --start-lr", end_lr)
-    if eval_samples < 1:
-        raise ParameterError(_OWNER, "--eval-samples", "an int >= 1", eval_samples)
-
-
-def _check_options(
+def _check_combination(
     sweep: str | None,
-    steps: int | None,
     eval_every: int | None,
     lr: float | None,
     plot: Path | None,
+    runtime: Runtime,
 ) -> None:
-    """Reject bad options before any data is loaded or any training starts."""
-    if sweep is not None and sweep not in _SWEEPS:
-        raise ParameterError(_OWNER, "--sweep", "one of momentum, weight-decay", sweep)
-    if steps is not None and steps < (10 if sweep else 5):
-        raise ParameterError(_OWNER, "--steps", f"an int >= {10 if sweep else 5}", steps)
-    if eval_every is not None and eval_every < 1:
-        raise ParameterError(_OWNER, "--eval-every", "an int >= 1", eval_every)
-    if lr is not None and not (math.isfinite(lr) and lr > 0):
-        raise ParameterError(_OWNER, "--lr", "a float > 0", lr)
+    """Reject options that do not go together, before any data is loaded."""
     if lr is not None and sweep is None:
         raise LRScopeError("--lr only applies with --sweep momentum|weight-decay")
+    if sweep is not None and runtime.to_dict() != type(runtime)().to_dict():
+        raise LRScopeError(
+            "--device, --precision and --grad-accum apply to the range test, not to --sweep"
+        )
     if sweep is not None and (plot is not None or eval_every is not None):
         raise LRScopeError("--plot and --eval-every only apply to the range test, not to --sweep")
-    if plot is not None:
-        if plot.suffix.lower() not in _PLOT_SUFFIXES:
-            allowed = ", ".join(_PLOT_SUFFIXES)
-            raise LRScopeError(f"cannot plot to {str(plot)!r}: the file must end in {allowed}")
-        if not plot.parent.is_dir():
-            raise LRScopeError(
-                f"cannot plot to {str(plot)!r}: directory {str(plot.parent)!r} is missing"
-            )
 
 
 def _document(result: RangeTestResult, stored_id: int | None, plot: Path | None) -> dict[str, Any]:
@@ -105,6 +104,8 @@ def _document(result: RangeTestResult, stored_id: int | None, plot: Path | None)
     head = {
         "task": result.task,
         "seed": result.seed,
+        "usable": found["usable"],
+        "reason": found["reason"],
         "suggested_lr": found["suggested_lr"]["lr"],
         "min_lr": found["min_lr"]["lr"],
         "max_lr": found["max_lr"]["lr"],
@@ -180,23 +181,36 @@ def _render_sweep(result: SweepResult) -> None:
     )
 
 
-def _run_sweep(
-    the_task: Task, sweep: str, lr: float | None, steps: int | None, seed: int, quiet: bool
-) -> SweepResult:
+def _sweep_settings(sweep: str, lr: float | None, steps: int | None, seed: int) -> SweepSettings:
+    if sweep == "momentum":
+        return MomentumSweepSettings(lr=lr, steps=steps, seeds=(seed,))
+    return WeightDecaySettings(lr=lr, steps=steps, seeds=(seed,))
+
+
+def _run_sweep(the_task: Task, settings: SweepSettings, quiet: bool) -> SweepResult:
     from lrscope.rangetest import momentum_sweep, weight_decay_search
 
-    with progress_bar(f"{sweep} sweep of {the_task.name}", None, quiet) as advance:
+    runs = [0]
+    with (
+        Progress(f"{settings.owner} of {the_task.name}", None, quiet=quiet) as progress,
+        interrupt_note(
+            lambda: (
+                f"the {settings.owner} stopped after {runs[0]} runs; nothing is stored "
+                "(sweeps are never stored)"
+            )
+        ),
+        task_failures(the_task.name, lambda: f"in the {settings.owner}, after {runs[0]} runs"),
+    ):
 
         def on_progress(done: int, total: int) -> None:
-            advance(1)
+            runs[0] = done
+            progress.update(done, total)
 
-        if sweep == "momentum":
-            return momentum_sweep(
-                the_task, lr=lr, steps=steps, seeds=(seed,), on_progress=on_progress
-            )
-        return weight_decay_search(
-            the_task, lr=lr, steps=steps, seeds=(seed,), on_progress=on_progress
-        )
+        if isinstance(settings, MomentumSweepSettings):
+            return momentum_sweep(the_task, settings, on_progress=on_progress)
+        if isinstance(settings, WeightDecaySettings):
+            return weight_decay_search(the_task, settings, on_progress=on_progress)
+        raise TypeError(f"not a sweep's settings: {settings!r}")  # pragma: no cover
 
 
 #: Below this many input numbers per batch, intra-op threads cost more than
@@ -205,18 +219,30 @@ def _run_sweep(
 SMALL_BATCH_NUMEL = 65_536
 
 
+def _numel(sample: Any) -> int:
+    """Numbers in one sample: every tensor's, however nested (dicts, lists, tuples)."""
+    if hasattr(sample, "numel"):
+        return int(sample.numel())
+    if isinstance(sample, dict):
+        return sum(_numel(v) for v in sample.values())
+    if isinstance(sample, (list, tuple)):
+        return sum(_numel(v) for v in sample)
+    return 0
+
+
 def _auto_threads(the_task: Task) -> int | None:
     """1 for tasks whose batches are small (see :data:`SMALL_BATCH_NUMEL`), else None."""
-    sample = the_task.train_data[0][0]
-    numel = int(sample.numel()) if hasattr(sample, "numel") else 0
+    numel = _numel(the_task.train_data[0])
     return 1 if 0 < numel * the_task.batch_size < SMALL_BATCH_NUMEL else None
 
 
-def _store(result: RangeTestResult, db: str | None) -> tuple[int, str]:
+def _store(result: RangeTestResult, runtime: Runtime, db: str | None) -> tuple[int, str]:
+    """Store the result; its parameters carry the runtime's identity (precision, accumulation)."""
     from lrscope.store import Store
 
+    params = {**result.params(), "runtime": runtime.identity}
     with Store.open(resolve_db_url(db)) as store:
-        stored_id = store.put_range_test(str(result.task), result.to_dict(), result.params())
+        stored_id = store.put_range_test(str(result.task), result.to_dict(), params)
         return stored_id, store.url
 
 
@@ -229,8 +255,12 @@ def find(
         ),
     ],
     mode: Annotated[str, typer.Option("--mode", help="Ramp: exp or linear.")] = "exp",
-    start_lr: Annotated[float, typer.Option("--start-lr", help="lr of the first step.")] = 1e-5,
-    end_lr: Annotated[float, typer.Option("--end-lr", help="lr of the last step.")] = 10.0,
+    start_lr: Annotated[
+        float, typer.Option("--start-lr", help="lr of the first step.")
+    ] = DEFAULT_START_LR,
+    end_lr: Annotated[
+        float, typer.Option("--end-lr", help="lr of the last step.")
+    ] = DEFAULT_END_LR,
     steps: Annotated[
         int | None,
         typer.Option(
@@ -251,7 +281,7 @@ def find(
     ] = None,
     eval_samples: Annotated[
         int, typer.Option("--eval-samples", help="Size of the fixed test subset.")
-    ] = 1000,
+    ] = DEFAULT_EVAL_SAMPLES,
     data_dir: Annotated[
         Path | None,
         typer.Option("--data-dir", help="Directory of on-disk datasets.", show_default=False),
@@ -284,15 +314,29 @@ def find(
             show_default=False,
         ),
     ] = None,
+    device: DeviceOpt = None,
+    precision: PrecisionOpt = None,
+    grad_accum: GradAccumOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Range test: suggested_lr, min_lr, max_lr, curves; or a momentum / weight-decay sweep."""
-    _check_ramp(mode, start_lr, end_lr, eval_samples)
-    _check_options(sweep, steps, eval_every, lr, plot)
-    if threads is not None and threads < 1:
-        raise ParameterError(_OWNER, "--threads", "an int >= 1", threads)
+    sweep = check(_OWNER, "--sweep", sweep, OrNone(Choice(_SWEEPS)))
+    settings = RangeTestSettings(
+        mode=mode,
+        start_lr=start_lr,
+        end_lr=end_lr,
+        steps=None if sweep else steps,
+        eval_every=eval_every,
+        eval_samples=eval_samples,
+    )
+    sweep_settings = None if sweep is None else _sweep_settings(sweep, lr, steps, seed)
+    runtime = runtime_option(device, precision, grad_accum)
+    _check_combination(sweep, eval_every, lr, plot, runtime)
+    if plot is not None:
+        check_output(_OWNER, "--plot", plot, IMAGE, db_url=resolve_db_url(db))
+    threads = check(_OWNER, "--threads", threads, OrNone(Interval(int, 1, MAX_THREADS)))
     import torch
 
     from lrscope.tasks import get_task
@@ -301,28 +345,38 @@ def find(
     chosen = threads if threads is not None else _auto_threads(the_task)
     if chosen is not None:
         torch.set_num_threads(chosen)
-    if sweep is not None:
-        found = _run_sweep(the_task, sweep, lr, steps, seed, quiet)
+    if sweep_settings is not None:
+        found = _run_sweep(the_task, sweep_settings, quiet)
         emit(found.to_dict(), as_json, lambda: _render_sweep(found))
         return
 
-    from lrscope.rangetest import default_steps, plot_range_test, range_test
+    from lrscope.rangetest import plot_range_test, range_test
 
-    total = steps if steps is not None else default_steps(the_task.steps_per_epoch)
-    with progress_bar(f"range test {the_task.name}", total, quiet) as advance:
-        result = range_test(
-            the_task,
-            mode=mode,
-            start_lr=start_lr,
-            end_lr=end_lr,
-            steps=total,
-            seed=seed,
-            eval_every=eval_every,
-            eval_samples=eval_samples,
-            on_progress=lambda done, total: advance(1),
-        )
-    stored_id, stored_url = _store(result, db)
+    total = settings.steps_for(runtime.optimizer_steps(the_task.steps_per_epoch))
+    done = [0]
+    with (
+        Progress(f"range test {the_task.name}", total, quiet=quiet) as progress,
+        interrupt_note(
+            lambda: f"the range test stopped after {done[0]} of {total} steps; nothing is stored"
+        ),
+        task_failures(the_task.name, lambda: f"after {done[0]} of {total} range-test steps"),
+    ):
+
+        def on_progress(finished: int, steps: int) -> None:
+            done[0] = finished
+            progress.update(finished)
+
+        result = range_test(the_task, settings, seed=seed, runtime=runtime, on_progress=on_progress)
+    stored_id, stored_url = _store(result, runtime, db)
     if plot is not None:
-        plot_range_test(result, plot)
-    document = _document(result, stored_id, plot)
+        kept = f"the range test is stored as id {stored_id}"
+        with (
+            interrupt_note(lambda: f"{kept}; the plot is not written"),
+            writing({"--plot": plot}, kept=kept),
+            replacing(plot) as temporary,
+        ):
+            plot_range_test(result, temporary)
+    document = {**_document(result, stored_id, plot), "runtime": runtime.identity}
     emit(document, as_json, lambda: _render(result, stored_url, plot))
+    if not document["usable"]:
+        sys.stderr.write(f"warning: no usable range: {document['reason']}\n")

@@ -5,11 +5,15 @@
     lrscope interpolate --task T --from A.pt --to B.pt [--points 29]
         [--alpha-min -0.2] [--alpha-max 1.2] [--recompute-bn] [--train-samples N]
         [--data-dir D] [--label TEXT] [--plot FILE.png] [--loss-scale log|linear]
+        [--device auto|cpu|cuda[:N]|mps] [--precision fp32|bf16|fp16]
         [--db URL | --no-store] [--json] [--quiet]
+
+The networks are evaluated on ``--device`` under ``--precision``'s autocast
+(there is no training, so no gradient accumulation).
 
 ``--from`` is network A (:math:`\\alpha = 0`), ``--to`` is network B
 (:math:`\\alpha = 1`); the networks evaluated are
-:math:`(1-\\alpha)\\,A + \\alpha\\,B` (seed 000, section 3). Repeat ``--from`` /
+:math:`(1-\\alpha)\\,A + \\alpha\\,B` (Smith and Topin 2017, section 3). Repeat ``--from`` /
 ``--to`` (paired in order) and ``--label`` to compare several pairs: each
 becomes one panel of the same ``--plot`` figure, side by side, e.g.::
 
@@ -27,6 +31,9 @@ interpolation is ``InterpolationResult.to_dict()`` (``source_a``,
 ``test_loss_barrier``) and ``stored_id``. Results are stored in the results
 database (``--db``, default ``$LRSCOPE_DB`` else ``sqlite:///lrscope.db``)
 unless ``--no-store``.
+
+The options build an :class:`~lrscope.landscape.InterpolationSettings` before
+any model or data is loaded; a bad value gets the library's message.
 """
 
 from __future__ import annotations
@@ -37,8 +44,28 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lrscope.cli._common import DbOpt, JsonOpt, QuietOpt, emit, progress_bar, resolve_db_url, stdout
+from lrscope.cli._common import (
+    DbOpt,
+    DeviceOpt,
+    JsonOpt,
+    PrecisionOpt,
+    Progress,
+    QuietOpt,
+    emit,
+    interrupt_note,
+    resolve_db_url,
+    runtime_option,
+    stdout,
+    task_failures,
+)
+from lrscope.cli._outputs import IMAGE, check_output, replacing, writing
 from lrscope.errors import ParameterError
+from lrscope.landscape.settings import (
+    DEFAULT_ALPHA_MAX,
+    DEFAULT_ALPHA_MIN,
+    DEFAULT_POINTS,
+    DEFAULT_TRAIN_SAMPLES,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.landscape import InterpolationResult
@@ -46,7 +73,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["interpolate", "register"]
 
 _OWNER = "lrscope interpolate"
-_LOSS_SCALES = ("log", "linear")
 
 
 def register(app: typer.Typer) -> None:
@@ -79,17 +105,6 @@ def _check_pairs(
             f"{len(labels)} label(s)",
         )
     return list(labels) if labels else [""] * len(sources_a)
-
-
-def _check_options(points: int, train_samples: int | None, loss_scale: str) -> None:
-    if points < 2:
-        raise ParameterError(_OWNER, "--points", "an int >= 2", points)
-    if train_samples is not None and train_samples < 1:
-        raise ParameterError(_OWNER, "--train-samples", "an int >= 1", train_samples)
-    if loss_scale not in _LOSS_SCALES:
-        raise ParameterError(
-            _OWNER, "--loss-scale", f"one of {', '.join(_LOSS_SCALES)}", loss_scale
-        )
 
 
 def _summary(result: InterpolationResult) -> dict[str, float]:
@@ -160,9 +175,13 @@ def interpolate(
     ] = None,
     points: Annotated[
         int, typer.Option("--points", help="Evenly spaced alphas (0 and 1 always added).")
-    ] = 29,
-    alpha_min: Annotated[float, typer.Option("--alpha-min", help="Smallest alpha.")] = -0.2,
-    alpha_max: Annotated[float, typer.Option("--alpha-max", help="Largest alpha.")] = 1.2,
+    ] = DEFAULT_POINTS,
+    alpha_min: Annotated[
+        float, typer.Option("--alpha-min", help="Smallest alpha.")
+    ] = DEFAULT_ALPHA_MIN,
+    alpha_max: Annotated[
+        float, typer.Option("--alpha-max", help="Largest alpha.")
+    ] = DEFAULT_ALPHA_MAX,
     recompute_bn: Annotated[
         bool,
         typer.Option(
@@ -170,11 +189,8 @@ def interpolate(
         ),
     ] = False,
     train_samples: Annotated[
-        int | None,
-        typer.Option(
-            "--train-samples", help="Training subsample size (default 10000).", show_default=False
-        ),
-    ] = None,
+        int, typer.Option("--train-samples", help="Training subsample size.")
+    ] = DEFAULT_TRAIN_SAMPLES,
     data_dir: Annotated[
         Path | None,
         typer.Option(
@@ -198,44 +214,79 @@ def interpolate(
     store: Annotated[
         bool, typer.Option("--store/--no-store", help="Store the results in the database.")
     ] = True,
+    device: DeviceOpt = None,
+    precision: PrecisionOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Loss and top-1 of (1 - alpha) * A + alpha * B against alpha (seed 000, Figure 3)."""
+    """Loss and top-1 of (1 - alpha) * A + alpha * B against alpha (Smith and Topin 2017)."""
+    from lrscope.landscape import InterpolationSettings
+    from lrscope.landscape.plot import LOSS_SCALE
+    from lrscope.validation import check
+
     sources_a, sources_b = list(from_ or []), list(to or [])
     labels = _check_pairs(sources_a, sources_b, label)
-    _check_options(points, train_samples, loss_scale)
-    from lrscope.landscape import alpha_grid, plot_interpolations
+    settings = InterpolationSettings(
+        points=points,
+        alpha_min=alpha_min,
+        alpha_max=alpha_max,
+        recompute_bn=recompute_bn,
+        train_samples=train_samples,
+    )
+    loss_scale = check("plot_interpolations", "loss_scale", loss_scale, LOSS_SCALE)
+    runtime = runtime_option(device, precision, None)
+    db_url = resolve_db_url(db) if store else None
+    if plot is not None:
+        check_output(_OWNER, "--plot", plot, IMAGE, db_url=db_url)
     from lrscope.landscape import interpolate as interpolate_weights
+    from lrscope.landscape import plot_interpolations
     from lrscope.tasks import get_task
 
-    alphas = alpha_grid(points, alpha_min, alpha_max)
     the_task = get_task(task, data_dir=data_dir)
-    extra = {} if train_samples is None else {"train_samples": train_samples}
     results: list[InterpolationResult] = []
-    per_pair = len(alphas) + 2
-    with progress_bar(f"{the_task.name} interpolate", per_pair * len(labels), quiet) as advance:
+    per_pair = len(settings.alphas()) + 2
+    total = per_pair * len(labels)
+    done = [0]
+    with (
+        Progress(f"{the_task.name} interpolate", total, quiet=quiet) as progress,
+        interrupt_note(
+            lambda: (
+                f"the interpolation stopped after {done[0]} of {total} evaluations; "
+                "nothing is stored"
+            )
+        ),
+        task_failures(the_task.name, lambda: f"after {done[0]} of {total} evaluations"),
+    ):
+
+        def on_progress(finished: int, steps: int) -> None:
+            done[0] += 1
+            progress.update(done[0])
+
         for path_a, path_b, text in zip(sources_a, sources_b, labels, strict=True):
             results.append(
                 interpolate_weights(
                     the_task,
                     path_a,
                     path_b,
-                    alphas,
-                    recompute_bn=recompute_bn,
+                    settings=settings,
                     label=text,
-                    on_progress=lambda done, total: advance(1),
-                    **extra,
+                    on_progress=on_progress,
+                    runtime=runtime,
                 )
             )
-    if plot is not None:
-        plot_interpolations(results, plot, loss_scale=loss_scale)
-    db_url = resolve_db_url(db) if store else None
     ids: list[int | None] = list(_store(db_url, results)) if db_url else [None] * len(results)
+    if plot is not None:
+        kept = _kept(ids)
+        with (
+            interrupt_note(lambda: f"{kept}; the plot is not written"),
+            writing({"--plot": plot}, kept=kept),
+            replacing(plot) as temporary,
+        ):
+            plot_interpolations(results, temporary, loss_scale=loss_scale)
     document: dict[str, Any] = {
         "task": the_task.name,
-        "recompute_bn": recompute_bn,
+        "recompute_bn": settings.recompute_bn,
         "train_samples": results[0].train_samples,
         "plot": str(plot) if plot is not None else None,
         "db": _hidden(db_url),
@@ -247,9 +298,17 @@ def interpolate(
     emit(document, as_json, lambda: _render(results, plot))
 
 
+def _kept(ids: list[int | None]) -> str:
+    """What is safe when the plot fails: the stored ids, or nothing (``--no-store``)."""
+    stored = [str(i) for i in ids if i is not None]
+    if not stored:
+        return "the results are not stored (--no-store)"
+    return f"the interpolations are stored as id {', '.join(stored)}"
+
+
 def _hidden(url: str | None) -> str | None:
     if url is None:
         return None
-    from lrscope.store import hide_password
+    from lrscope.store import hide_credentials
 
-    return hide_password(url)
+    return hide_credentials(url)

@@ -3,8 +3,12 @@
 ``lrscope rank --task T [--metric M] [--steps N] [--format table|json|csv]
 [--json] [--db URL]``. The rows are best first; each has ``spec``, ``steps``,
 ``n``, ``n_diverged``, ``diverged_rate``, ``<metric>_mean`` and
-``<metric>_std`` for every LRBench metric, ``rank`` and ``pareto`` (see
-:mod:`lrscope.rank` for how NaN and diverged seeds are treated). ``--json``
+``<metric>_std`` for every LRBench metric and every metric of the task,
+``rank`` and ``pareto`` (see :mod:`lrscope.rank` for how NaN and diverged
+seeds are treated). Without ``--metric`` the rows are ordered by the best
+value of the task's primary metric (``best_top1`` for classification,
+``best_mse`` for regression), in its direction; ``--metric`` must be one of
+the task's metrics. ``--json``
 is ``--format json``: a JSON list of rows, NaN as null. A task with no trials
 in the database is an error (exit 2) that lists the tasks it holds.
 """
@@ -17,7 +21,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from lrscope.cli._common import DbOpt, JsonOpt, print_json, resolve_db_url, stdout
-from lrscope.errors import ParameterError, TaskError
+from lrscope.errors import TaskError
+from lrscope.metrics import metric_help
+from lrscope.validation import Choice, check
 
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.rank import Ranking
@@ -33,10 +39,16 @@ def register(app: typer.Typer) -> None:
     app.command("rank")(rank)
 
 
+def _ignore(exc: Exception) -> None:
+    """Damaged rows are named by the ranking itself; looking a name up skips them quietly."""
+
+
 def _check_task_known(store: Store, task: str) -> None:
-    if any(record.name == task for record in store.tasks()):
+    if any(record.name == task for record in store.tasks(on_unreadable=_ignore)):
         return
-    names = sorted({record.task for record in store.trials()})
+    names = sorted({record.task for record in store.trials(on_unreadable=_ignore)})
+    if task in names:
+        return
     raise TaskError(
         f"no trials of task {task!r} in {store.url}; "
         f"tasks with trials: {', '.join(names) if names else 'none'}"
@@ -46,13 +58,13 @@ def _check_task_known(store: Store, task: str) -> None:
 def rank(
     task: Annotated[str, typer.Option("--task", help="The task whose trials to rank.")],
     metric: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--metric",
-            help="Rank by this metric's mean: top1, top5, best_top1, best_iter, ld, ac, cd, "
-            "cdac, wall_s, diverged_rate.",
+            help=f"Rank by this metric's mean over seeds: {metric_help()}.",
+            show_default=False,
         ),
-    ] = "best_top1",
+    ] = None,
     steps: Annotated[
         int | None, typer.Option("--steps", help="Only the trials with this step budget.")
     ] = None,
@@ -61,16 +73,11 @@ def rank(
     json_: JsonOpt = False,
 ) -> None:
     """Aggregate a task's stored trials per policy (mean, std over seeds) and rank them."""
-    from lrscope.rank import check_metric
     from lrscope.rank import rank as rank_store
     from lrscope.store import Store
 
-    if output_format not in FORMATS:
-        raise ParameterError(
-            "lrscope rank", "--format", f"one of {', '.join(FORMATS)}", output_format
-        )
-    check_metric(metric)
-    with Store.open(resolve_db_url(db), create=False) as store:
+    output_format = check("lrscope rank", "--format", output_format, Choice(FORMATS))
+    with Store.open(resolve_db_url(db), create=False, readonly=True) as store:
         _check_task_known(store, task)
         ranking = rank_store(store, task, metric, steps=steps)
     fmt = "json" if json_ else output_format

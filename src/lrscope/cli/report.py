@@ -2,10 +2,15 @@
 
 ``lrscope report [--task T] [--db URL] [-o report.html] [--metric M] [--top N]
 [--title TEXT] [--json]``. Per task: range tests, the policies' lr and
-momentum curves, test top-1 during training, the ranking with every LRBench
-metric (sortable), accuracy against cost with the Pareto front, and the
-interpolations. ``--json`` prints ``{"path", "bytes", "tasks", "wall_s"}``.
-A database that does not exist, an unknown task or metric exit 2.
+momentum curves, the task's primary metric during training (test top-1 for
+classification), the ranking with every metric of the task (sortable), the
+best value against cost with the Pareto front, and the interpolations. Each
+task ranks by its own primary metric unless ``--metric`` says otherwise.
+``--json`` prints ``{"path", "bytes", "tasks", "wall_s"}``. A database that
+does not exist, an unknown task or metric, or an output path that is not a
+new file or an earlier lrscope report exit 2 before anything is read. Stored
+rows that cannot be read are left out, each named in a warning line and a
+note on the page.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ from typing import Annotated
 
 import typer
 
-from lrscope.cli._common import DbOpt, JsonOpt, emit, resolve_db_url, stdout
+from lrscope.cli._common import DbOpt, JsonOpt, emit, interrupt_note, resolve_db_url, stdout
+from lrscope.cli._outputs import REPORT, check_output, writing
+from lrscope.metrics import metric_help
 
 __all__ = ["register"]
 
@@ -38,13 +45,14 @@ def report(
         str | None, typer.Option("--task", help="Only this task (default: every task).")
     ] = None,
     metric: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--metric",
-            help="Rank by this metric's mean: top1, top5, best_top1, best_iter, ld, ac, cd, "
-            "cdac, wall_s, diverged_rate.",
+            help="Rank by this metric's mean over seeds (default: each task's best value of "
+            f"its primary metric, best_top1 for classification): {metric_help()}.",
+            show_default=False,
         ),
-    ] = "best_top1",
+    ] = None,
     top: Annotated[
         int, typer.Option("--top", help="Policies drawn as curves per task (the table lists all).")
     ] = 8,
@@ -59,9 +67,16 @@ def report(
     from lrscope.store import Store
 
     started = time.perf_counter()
-    with Store.open(resolve_db_url(db), create=False) as store:
+    db_url = resolve_db_url(db)
+    check_output("lrscope report", "--output", output, REPORT, db_url=db_url)
+    with (
+        Store.open(db_url, create=False, readonly=True) as store,
+        interrupt_note(lambda: f"no report was written ({str(output)!r} is as it was)"),
+        writing({"--output": output}),
+    ):
         path = write_report(store, output, task, metric=metric, top_n=top, title=title)
-        tasks = [task] if task is not None else [record.name for record in store.tasks()]
+        names = [record.name for record in store.tasks(on_unreadable=lambda exc: None)]
+        tasks = [task] if task is not None else names
     n_bytes = path.stat().st_size
     document = {
         "path": str(path.resolve()),

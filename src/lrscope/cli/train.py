@@ -1,9 +1,13 @@
-"""``lrscope train``: one trial of a task under a policy, printing the LRBench metrics.
+"""``lrscope train``: one trial of a task under a policy, printing the task's metrics.
 
-Thin over :func:`lrscope.engine.run_trial`: parse the policy (so a bad spec
-fails before any data is loaded), resolve the task, train, render. A diverged
-trial is a result, not an error: it exits 0 with ``"diverged": true``. torch
-is imported inside the command only.
+Thin over :func:`lrscope.engine.run_trial`: parse the policy, build the
+runtime (``--device``, ``--precision``, ``--grad-accum``) and check the output
+paths (so a bad spec, value or path fails before any data is loaded), resolve
+the task, train, render. A diverged trial is a result, not an error: it exits
+0 with ``"diverged": true``. A task whose own code fails while it trains
+(labels outside ``0 .. num_classes - 1``, shapes that do not fit, a model
+without parameters) exits 2 with one line naming the task, the step and the
+error. torch is imported inside the command only.
 """
 
 from __future__ import annotations
@@ -15,36 +19,32 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from lrscope.cli._common import (
+    DeviceOpt,
+    GradAccumOpt,
     JsonOpt,
+    PrecisionOpt,
+    Progress,
     QuietOpt,
     ThreadsOpt,
     emit,
-    progress_bar,
+    interrupt_note,
+    runtime_option,
     set_torch_threads,
     stdout,
+    task_failures,
 )
-from lrscope.errors import ParameterError
+from lrscope.cli._outputs import TORCH, check_output, check_output_dir, writing
 
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.engine.result import TrialResult
+    from lrscope.metrics import Scoring
 
 __all__ = ["register", "train"]
 
-_METRIC_UNITS = {
-    "top1": "fraction",
-    "top5": "fraction",
-    "best_top1": "fraction",
-    "best_iter": "steps",
-    "ac": "probability",
-    "cd": "probability",
-    "cdac": "probability",
-    "ld": "nats",
-    "n_params": "policy parameters",
-    "wall_s": "seconds",
-    "steps_done": "steps",
-    "diverged": "",
-    "diverged_at": "step",
-}
+_OWNER = "lrscope train"
+
+#: What the table shows besides the task's metrics (whose units the metric table gives).
+_COUNTS = {"n_params": "count", "steps_done": "steps", "diverged": "", "diverged_at": "step"}
 
 TaskOpt = Annotated[
     str,
@@ -79,21 +79,30 @@ def register(app: typer.Typer) -> None:
     app.command("train")(train)
 
 
-def _render(result: TrialResult) -> None:
+def _text(value: object) -> str:
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.4g}"
+    return str(value)
+
+
+def _render(result: TrialResult, scoring: Scoring) -> None:
     from rich.table import Table
 
     table = Table(title=f"{result.task}  {result.spec}  seed {result.seed}")
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_column("unit")
-    for name, value in result.metrics().items():
-        if name not in _METRIC_UNITS:
-            continue
-        if isinstance(value, float):
-            text = "nan" if math.isnan(value) else f"{value:.4g}"
-        else:
-            text = str(value)
-        table.add_row(name, text, _METRIC_UNITS[name])
+    known = scoring.rankable()
+    shown = {**result.metrics, "best_iter": result.best_iter, "ld": result.ld}
+    shown["wall_s"] = result.wall_s
+    for name, value in shown.items():
+        metric = known.get(name)
+        table.add_row(name, _text(value), "" if metric is None else metric.unit)
+    summary = result.summary()
+    for name, unit in _COUNTS.items():
+        table.add_row(name, _text(summary[name]), unit)
+    if result.runtime:
+        table.add_row("runtime", result.runtime, "")
     stdout.print(table)
 
 
@@ -131,30 +140,38 @@ def train(
         ),
     ] = None,
     threads: ThreadsOpt = 1,
+    device: DeviceOpt = None,
+    precision: PrecisionOpt = None,
+    grad_accum: GradAccumOpt = None,
     curve: Annotated[
         bool, typer.Option("--curve", help="Include the evaluation curve in the JSON.")
     ] = False,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Train one trial and print top1, top5, ac, cd, cdac, ld, best_iter, n_params, diverged."""
+    """Train one trial and print its metrics (classification: top1, top5, ac, cd, cdac, ...)."""
     from lrscope.policies import parse
 
     pol = parse(policy)
-    set_torch_threads("lrscope train", threads)
-    if steps < 1:
-        raise ParameterError("lrscope train", "--steps", "an int >= 1", steps)
+    outputs = _check_outputs(save_weights, snapshot_dir, checkpoint)
+    set_torch_threads(_OWNER, threads)
+    runtime = runtime_option(device, precision, grad_accum)
 
     from lrscope.engine import run_trial
     from lrscope.tasks import get_task
 
     the_task = get_task(task, data_dir=data_dir)
-    with progress_bar(f"{the_task.name} {pol.spec}", steps, quiet) as advance:
-        seen = [0]
+    done = [0]
+    with (
+        Progress(f"{the_task.name} {pol.spec}", steps, quiet=quiet) as progress,
+        interrupt_note(lambda: _stopped(done[0], steps, checkpoint)),
+        task_failures(the_task.name, lambda: f"after {done[0]} of {steps} steps"),
+        writing(outputs),
+    ):
 
-        def on_progress(done: int, total: int) -> None:
-            advance(done - seen[0])
-            seen[0] = done
+        def on_progress(finished: int, total: int) -> None:
+            done[0] = finished
+            progress.update(finished)
 
         result = run_trial(
             the_task,
@@ -169,6 +186,32 @@ def train(
             snapshot_every_cycle=snapshot_every_cycle,
             on_progress=on_progress,
             save_weights=save_weights,
+            runtime=runtime,
         )
-    document: dict[str, Any] = result.to_dict() if curve else result.metrics()
-    emit(document, as_json, lambda: _render(result))
+    document: dict[str, Any] = result.to_dict() if curve else result.summary()
+    emit(document, as_json, lambda: _render(result, the_task.scoring))
+
+
+def _check_outputs(
+    save_weights: Path | None, snapshot_dir: Path | None, checkpoint: Path | None
+) -> dict[str, Path | None]:
+    """Refuse unfit output paths before any data is loaded; the outputs by option."""
+    if save_weights is not None:
+        check_output(_OWNER, "--save-weights", save_weights, TORCH)
+    if checkpoint is not None:
+        check_output(_OWNER, "--checkpoint", checkpoint, TORCH)
+    if snapshot_dir is not None:
+        check_output_dir(_OWNER, "--snapshot-dir", snapshot_dir, holds=("step_*.pt", TORCH))
+    return {
+        "--save-weights": save_weights,
+        "--checkpoint": checkpoint,
+        "--snapshot-dir": snapshot_dir,
+    }
+
+
+def _stopped(done: int, steps: int, checkpoint: Path | None) -> str:
+    """What an interrupted ``train`` says: how far it came, and what is kept."""
+    text = f"lrscope train stopped after {done} of {steps} steps; no result (train stores none)"
+    if checkpoint is not None and checkpoint.exists():
+        text += f"; {str(checkpoint)!r} holds the last checkpoint, and the same command resumes it"
+    return text

@@ -1,9 +1,10 @@
 """Checkpoints and weight snapshots: tensors and plain data only, written atomically.
 
 A checkpoint holds everything a trial needs to continue bit for bit: model and
-optimizer state, the torch / numpy / Python RNG states, the data-order
-position, the steps done, the first training loss (the divergence reference)
-and the evaluation curve so far. It is written to a temporary file in the same
+optimizer state, the fp16 gradient scaler's state, the torch (CPU, and every
+CUDA device's when CUDA is in use) / numpy / Python RNG states, the
+data-order position, the steps done, the first training loss (the divergence
+reference) and the evaluation curve so far. It is written to a temporary file in the same
 directory and moved into place with :func:`os.replace`, so a crash never
 leaves a half-written file; it is read with ``torch.load(weights_only=True)``.
 """
@@ -13,6 +14,8 @@ from __future__ import annotations
 import os
 import random
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +27,14 @@ from lrscope.errors import LRScopeError
 
 __all__ = [
     "CHECKPOINT_FORMAT",
+    "CHECKPOINT_KEYS",
     "CheckpointError",
     "capture_rng",
+    "cuda_rng_states",
     "load_checkpoint",
+    "restore_cuda_rng_states",
     "restore_rng",
+    "restoring",
     "save_atomic",
     "save_snapshot",
     "snapshot_path",
@@ -54,8 +61,28 @@ def save_atomic(obj: Any, path: str | os.PathLike[str]) -> None:
         raise
 
 
+CHECKPOINT_KEYS = (
+    "format",
+    "key",
+    "step",
+    "first_loss",
+    "elapsed_s",
+    "model",
+    "optimizer",
+    "rng",
+    "data",
+    "curve",
+)
+"""What every checkpoint holds (:func:`load_checkpoint` refuses one that lacks any)."""
+
+
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a checkpoint written by :func:`lrscope.engine.run_trial` (``weights_only``)."""
+    """Read a checkpoint written by :func:`lrscope.engine.run_trial` (``weights_only``).
+
+    Raises:
+        CheckpointError: the file cannot be read, is not an lrscope trial
+            checkpoint, or lacks some of :data:`CHECKPOINT_KEYS` (named).
+    """
     try:
         data = torch.load(Path(path), map_location="cpu", weights_only=True)
     except Exception as exc:
@@ -65,15 +92,65 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"checkpoint {str(path)!r} is not an lrscope trial checkpoint "
             f"(format {CHECKPOINT_FORMAT})"
         )
+    missing = [key for key in CHECKPOINT_KEYS if key not in data]
+    if missing:
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} lacks {', '.join(missing)}: it is damaged or was "
+            "not written by lrscope; delete it or pass another path"
+        )
     return data
 
 
+def cuda_rng_states() -> list[torch.Tensor] | None:
+    """Every CUDA device's generator state, when CUDA is in use in this process; else None.
+
+    Only an initialised CUDA context has states worth keeping (asking for
+    them would otherwise initialise CUDA for nothing).
+    """
+    if not (torch.cuda.is_available() and torch.cuda.is_initialized()):  # type: ignore[no-untyped-call]
+        return None
+    return list(torch.cuda.get_rng_state_all())
+
+
+def restore_cuda_rng_states(states: list[torch.Tensor] | None) -> None:
+    """Put back what :func:`cuda_rng_states` captured (nothing for None).
+
+    Raises:
+        CheckpointError: the states are of CUDA devices this process cannot see.
+    """
+    if states is None:
+        return
+    if not torch.cuda.is_available() or torch.cuda.device_count() < len(states):
+        raise CheckpointError(
+            f"the checkpoint holds the random states of {len(states)} CUDA device(s), "
+            "which this machine does not have; resume it where it was written"
+        )
+    torch.cuda.set_rng_state_all(states)
+
+
+@contextmanager
+def restoring(path: str | os.PathLike[str], part: str) -> Iterator[None]:
+    """A checkpoint ``part`` that does not fit (wrong weights, a mangled state) is a
+    :class:`CheckpointError` naming the file, the part and what torch said."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as exc:
+        text = " ".join(str(exc).split())
+        text = text if len(text) <= 240 else text[:237] + "..."
+        said = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        raise CheckpointError(
+            f"checkpoint {str(path)!r}: its {part} cannot be restored ({said}); "
+            "delete it or pass another path"
+        ) from exc
+
+
 def capture_rng() -> dict[str, Any]:
-    """The torch CPU, numpy and Python RNG states as tensors and plain data."""
+    """The torch CPU (and CUDA), numpy and Python RNG states as tensors and plain data."""
     _, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
     version, internal, gauss_next = random.getstate()
     return {
         "torch": torch.get_rng_state(),
+        "cuda": cuda_rng_states(),
         "numpy_keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
         "numpy_pos": int(pos),
         "numpy_has_gauss": int(has_gauss),
@@ -85,8 +162,9 @@ def capture_rng() -> dict[str, Any]:
 
 
 def restore_rng(state: dict[str, Any]) -> None:
-    """Undo :func:`capture_rng`: put the three generators back where they were."""
+    """Undo :func:`capture_rng`: put the generators back where they were."""
     torch.set_rng_state(state["torch"])
+    restore_cuda_rng_states(state.get("cuda"))
     keys = state["numpy_keys"].numpy().astype(np.uint32)
     np.random.set_state(
         ("MT19937", keys, state["numpy_pos"], state["numpy_has_gauss"], state["numpy_cached"])

@@ -1,10 +1,11 @@
-"""Loss-landscape tools: linear interpolation between weight sets (seed 000, Figure 3).
+"""Loss-landscape tools: linear interpolation between weight sets (Smith and Topin 2017, Fig. 3).
 
 - :func:`interpolate` evaluates the networks
   :math:`(1-\\alpha)\\,\\theta_A + \\alpha\\,\\theta_B` on a task and returns an
   :class:`InterpolationResult` (frozen, ``to_dict`` / ``from_dict``).
-- :func:`alpha_grid` makes the usual coefficients (default -0.2 to 1.2,
-  always holding 0 and 1).
+- :class:`InterpolationSettings` says which networks (points, alpha range)
+  and on what (BatchNorm handling, training subsample); :func:`alpha_grid`
+  makes the usual coefficients (default -0.2 to 1.2, always holding 0 and 1).
 - :func:`load_weights`, :func:`check_compatible`, :func:`mix_weights`,
   :func:`recompute_batchnorm`: the pieces, for other uses.
 - :func:`plot_interpolations` draws several results side by side
@@ -15,7 +16,7 @@ snapshot_every_cycle=True)`` (or ``lrscope train --snapshot-every-cycle
 --snapshot-dir D``) writes ``D/step_000750.pt`` at the end of every policy
 cycle.
 
-The result types and the plots do not need torch; the rest is imported on
+The settings, the result types and the plots do not need torch; the rest is imported on
 first use (PEP 562), so ``from lrscope.landscape import InterpolationResult``
 stays light.
 """
@@ -32,9 +33,9 @@ from lrscope.landscape.result import (
     InterpolationResult,
     LandscapeError,
 )
+from lrscope.landscape.settings import InterpolationSettings, alpha_grid
 
 _LAZY: dict[str, str] = {
-    "alpha_grid": "lrscope.landscape.interpolation",
     "evaluate_weights": "lrscope.landscape.interpolation",
     "interpolate": "lrscope.landscape.interpolation",
     "WeightsError": "lrscope.landscape.weights",
@@ -48,14 +49,15 @@ __all__ = [
     "METRICS",
     "InterpolationPoint",
     "InterpolationResult",
+    "InterpolationSettings",
     "LandscapeError",
+    "alpha_grid",
     "plot_interpolation",
     "plot_interpolations",
     *_LAZY,
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lrscope.landscape.interpolation import alpha_grid as alpha_grid
     from lrscope.landscape.interpolation import evaluate_weights as evaluate_weights
     from lrscope.landscape.interpolation import interpolate as interpolate
     from lrscope.landscape.weights import WeightsError as WeightsError

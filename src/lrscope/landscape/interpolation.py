@@ -1,4 +1,4 @@
-"""Linear interpolation between two weight sets (Goodfellow et al. 2014; seed 000, section 3).
+"""Linear interpolation between two weight sets (Goodfellow et al. 2014; Smith and Topin 2017, 3).
 
 For weight sets :math:`\\theta_A`, :math:`\\theta_B` of the same architecture
 and coefficients :math:`\\alpha`, the network
@@ -31,7 +31,6 @@ network's activations.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -40,9 +39,9 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from lrscope.engine import evaluate, fixed_subset, iter_batches
-from lrscope.engine.trial import TRAIN_EVAL_SAMPLES
-from lrscope.landscape.result import InterpolationPoint, InterpolationResult, LandscapeError
+from lrscope.engine import Compute, Runtime, evaluate, fixed_subset, iter_batches, resolve
+from lrscope.landscape.result import InterpolationPoint, InterpolationResult
+from lrscope.landscape.settings import ALPHAS, InterpolationSettings, alpha_grid
 from lrscope.landscape.weights import (
     StateDict,
     check_compatible,
@@ -51,8 +50,11 @@ from lrscope.landscape.weights import (
     recompute_batchnorm,
 )
 from lrscope.tasks.base import Task
+from lrscope.validation import Text, check
 
 __all__ = ["BN_SEED", "alpha_grid", "evaluate_weights", "interpolate"]
+
+_OWNER = "interpolate"
 
 WeightsLike = str | Path | Mapping[str, Any]
 ProgressFn = Callable[[int, int], None]
@@ -60,38 +62,6 @@ ProgressFn = Callable[[int, int], None]
 #: torch seed for the train-mode passes of the BatchNorm re-estimation (dropout
 #: layers draw masks there); the caller's RNG state is restored afterwards.
 BN_SEED = 0
-
-
-def alpha_grid(points: int, start: float = -0.2, stop: float = 1.2) -> tuple[float, ...]:
-    """``points`` evenly spaced coefficients from ``start`` to ``stop``, plus 0 and 1.
-
-    Values are rounded to 12 decimals, so ``alpha_grid(29)`` (step 0.05) holds
-    exactly ``0.0`` and ``1.0``; when the grid misses either end it is added,
-    so the two saved networks are always among the points.
-
-    Raises:
-        LandscapeError: ``points < 2``, or ``start >= stop``, or a non-finite bound.
-    """
-    if isinstance(points, bool) or not isinstance(points, int) or points < 2:
-        raise LandscapeError(f"the number of alpha points must be an int >= 2, got {points!r}")
-    if not (math.isfinite(start) and math.isfinite(stop)) or start >= stop:
-        raise LandscapeError(
-            f"the alpha range must be finite with start < stop, got [{start}, {stop}]"
-        )
-    step = (stop - start) / (points - 1)
-    grid = {round(start + i * step, 12) + 0.0 for i in range(points)}
-    grid.update((0.0, 1.0))
-    return tuple(sorted(grid))
-
-
-def _check_alphas(alphas: Sequence[float]) -> tuple[float, ...]:
-    values = tuple(float(a) for a in alphas)
-    if not values:
-        raise LandscapeError("interpolate needs at least one alpha")
-    bad = [a for a in values if not math.isfinite(a)]
-    if bad:
-        raise LandscapeError(f"alphas must be finite numbers, got {bad[0]!r}")
-    return values
 
 
 def _source_name(source: WeightsLike) -> str:
@@ -103,13 +73,16 @@ def evaluate_weights(
     model: nn.Module,
     alpha: float,
     train_subset: Dataset[Any],
+    compute: Compute | None = None,
 ) -> InterpolationPoint:
     """The metrics of ``model`` (already holding the weights of ``alpha``).
 
-    Both sets go through :func:`lrscope.engine.evaluate` (eval mode, no grad).
+    Both sets go through :func:`lrscope.engine.evaluate` (eval mode, no grad,
+    on ``compute``'s device and precision); top-1 and top-5 are NaN for a
+    task that is not classification.
     """
-    test = evaluate(model, task.test_data, task.num_classes, task.loss)
-    train = evaluate(model, train_subset, task.num_classes, task.loss)
+    test = evaluate(model, task.test_data, task.scorer, compute=compute)
+    train = evaluate(model, train_subset, task.scorer, compute=compute)
     return InterpolationPoint(
         alpha=alpha,
         train_loss=train.loss,
@@ -120,11 +93,16 @@ def evaluate_weights(
     )
 
 
-def _recompute(model: nn.Module, train_subset: Dataset[Any], batch_size: int) -> None:
-    inputs = (x for x, _ in iter_batches(train_subset, batch_size))
+def _recompute(task: Task, model: nn.Module, train_subset: Dataset[Any], compute: Compute) -> None:
+    batches = (compute.move(b) for b in iter_batches(train_subset, task.batch_size))
+
+    def forward(net: nn.Module, batch: Any) -> None:
+        with compute.autocast():
+            task.batch_steps.forward(net, batch)
+
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(BN_SEED)
-        recompute_batchnorm(model, inputs)
+        recompute_batchnorm(model, batches, forward)
 
 
 def _load_pair(
@@ -148,12 +126,13 @@ def interpolate(
     task: Task,
     weights_a: WeightsLike,
     weights_b: WeightsLike,
-    alphas: Sequence[float],
+    alphas: Sequence[float] | None = None,
+    settings: InterpolationSettings | None = None,
     *,
-    recompute_bn: bool = False,
-    train_samples: int = TRAIN_EVAL_SAMPLES,
     label: str = "",
     on_progress: ProgressFn | None = None,
+    runtime: Runtime | None = None,
+    **options: object,
 ) -> InterpolationResult:
     """Evaluate the networks :math:`(1-\\alpha)\\,\\theta_A + \\alpha\\,\\theta_B` on ``task``.
 
@@ -163,18 +142,23 @@ def interpolate(
             weights_only=True)``; the engine's snapshots, ``--save-weights``
             files and trial checkpoints all work) or an in-memory
             ``state_dict``. A is at :math:`\\alpha = 0`, B at :math:`\\alpha = 1`.
-        alphas: the coefficients, any finite reals, evaluated in this order
-            (see :func:`alpha_grid`).
-        recompute_bn: re-estimate BatchNorm running statistics on the
-            training subsample for every point instead of interpolating them.
-            The end metrics ``end_a`` / ``end_b`` always use the saved
-            statistics.
-        train_samples: size of the fixed training subsample (default 10,000,
-            as for the engine's train loss); also the data of the BatchNorm
-            re-estimation, in batches of ``task.batch_size``.
+        alphas: the coefficients, any finite reals, evaluated in this order;
+            default: ``settings.alphas()`` (:func:`alpha_grid` of its
+            ``points``, ``alpha_min`` and ``alpha_max``).
+        settings: points, alpha range, ``recompute_bn`` (re-estimate
+            BatchNorm running statistics on the training subsample for every
+            point instead of interpolating them; the end metrics ``end_a`` /
+            ``end_b`` always use the saved statistics) and ``train_samples``
+            (the fixed training subsample, default 10,000 as for the engine's
+            train loss; also the data of the BatchNorm re-estimation, in
+            batches of ``task.batch_size``): :class:`InterpolationSettings`.
         label: stored with the result (plots, store).
         on_progress: called as ``on_progress(done, total)`` after each
             evaluated network.
+        runtime: the device and precision of the evaluations
+            (:class:`~lrscope.engine.Runtime`; default ``Runtime()``).
+        options: settings by name, replacing those of ``settings``
+            (``interpolate(task, a, b, recompute_bn=True)``).
 
     Returns:
         An :class:`InterpolationResult`; ``points[i]`` belongs to ``alphas[i]``.
@@ -183,14 +167,18 @@ def interpolate(
         WeightsError: unreadable files, weight sets of different architectures
             (the message names the first mismatching key and both shapes), or
             weights that do not fit the task's model.
-        LandscapeError: no alphas, a non-finite alpha, ``train_samples < 1``.
+        ParameterError: an empty list of alphas, a non-finite alpha, an
+            unknown option or a setting outside its range.
     """
-    values = _check_alphas(alphas)
-    if isinstance(train_samples, bool) or not isinstance(train_samples, int) or train_samples < 1:
-        raise LandscapeError(f"train_samples must be an int >= 1, got {train_samples!r}")
-    model = task.model()
+    chosen = InterpolationSettings.from_options(settings, **options)
+    values: tuple[float, ...] = (
+        chosen.alphas() if alphas is None else check(_OWNER, "alphas", alphas, ALPHAS)
+    )
+    label = check(_OWNER, "label", label, Text(min_length=0, max_length=500))
+    compute = resolve(runtime)
+    model = task.model().to(compute.device)
     state_a, state_b = _load_pair(task, model, weights_a, weights_b)
-    train_subset = fixed_subset(task.train_data, train_samples)
+    train_subset = fixed_subset(task.train_data, chosen.train_samples)
     total = len(values) + 2
     done = 0
 
@@ -198,8 +186,8 @@ def interpolate(
         nonlocal done
         model.load_state_dict(state)
         if recompute:
-            _recompute(model, train_subset, task.batch_size)
-        point = evaluate_weights(task, model, alpha, train_subset)
+            _recompute(task, model, train_subset, compute)
+        point = evaluate_weights(task, model, alpha, train_subset, compute)
         done += 1
         if on_progress is not None:
             on_progress(done, total)
@@ -210,11 +198,11 @@ def interpolate(
     saved = {0.0: end_a, 1.0: end_b}
     points = []
     for alpha in values:
-        if not recompute_bn and alpha in saved:
+        if not chosen.recompute_bn and alpha in saved:
             points.append(saved[alpha])
             done += 1
             continue
-        points.append(measure(alpha, mix_weights(state_a, state_b, alpha), recompute_bn))
+        points.append(measure(alpha, mix_weights(state_a, state_b, alpha), chosen.recompute_bn))
     return InterpolationResult(
         task=task.name,
         source_a=_source_name(weights_a),
@@ -222,7 +210,7 @@ def interpolate(
         points=tuple(points),
         end_a=end_a,
         end_b=end_b,
-        recompute_bn=recompute_bn,
-        train_samples=min(train_samples, task.train_size),
+        recompute_bn=chosen.recompute_bn,
+        train_samples=min(chosen.train_samples, task.train_size),
         label=label,
     )

@@ -2,7 +2,7 @@
 
 matplotlib is imported inside the functions (Agg backend), never at import
 time. One column per :class:`~lrscope.landscape.InterpolationResult`, side by
-side, in the style of seed 000's Figure 3: train and test loss (top) and
+side, in the style of Smith and Topin's (2017) Figure 3: train and test loss (top) and
 train and test top-1 (bottom, dashed) against :math:`\\alpha`; the two saved
 networks (:math:`\\alpha = 0` and :math:`1`) are marked by dotted lines and
 dots, the minimum of the test loss by a star.
@@ -14,13 +14,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from lrscope._plaintext import plain_text
 from lrscope.landscape.result import InterpolationResult, LandscapeError
+from lrscope.validation import Choice, check
 
-__all__ = ["plot_interpolation", "plot_interpolations"]
+__all__ = ["LOSS_SCALE", "plot_interpolation", "plot_interpolations"]
 
 _TRAIN = "tab:blue"
 _TEST = "tab:red"
-_LOSS_SCALES = ("linear", "log")
+LOSS_SCALE = Choice(("log", "linear"))
+"""The loss axis: ``"log"`` or ``"linear"``."""
 
 
 def _short(source: str) -> str:
@@ -55,7 +58,7 @@ def _loss_panel(ax: Any, result: InterpolationResult, title: str, loss_scale: st
         fontsize=8,
     )
     ax.set_yscale(loss_scale)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(plain_text(title), fontsize=10)
     ax.grid(True, which="major", alpha=0.3)
 
 
@@ -67,7 +70,8 @@ def _accuracy_panel(ax: Any, result: InterpolationResult) -> None:
     for alpha, end in ((0.0, result.end_a), (1.0, result.end_b)):
         ax.plot([alpha], [end.train_top1], "o", color=_TRAIN, markersize=4)
         ax.plot([alpha], [end.top1], "o", color=_TEST, markersize=4)
-    ax.set_xlabel(f"α   (0: {_short(result.source_a)},  1: {_short(result.source_b)})", fontsize=8)
+    ends = f"α   (0: {_short(result.source_a)},  1: {_short(result.source_b)})"
+    ax.set_xlabel(plain_text(ends), fontsize=8)
     ax.grid(True, alpha=0.3)
 
 
@@ -99,11 +103,11 @@ def plot_interpolations(
         The path written.
 
     Raises:
-        LandscapeError: no results, wrong number of labels, unknown ``loss_scale``.
+        LandscapeError: no results, or a wrong number of labels.
+        ParameterError: an unknown ``loss_scale``.
     """
     titles = _titles(results, labels)
-    if loss_scale not in _LOSS_SCALES:
-        raise LandscapeError(f"loss_scale must be one of {list(_LOSS_SCALES)}, got {loss_scale!r}")
+    loss_scale = check("plot_interpolations", "loss_scale", loss_scale, LOSS_SCALE)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -132,7 +136,7 @@ def plot_interpolations(
         names = ["train loss", "test loss", "test-loss minimum", "train top-1", "test top-1"]
         fig.legend(handles, names, loc="lower center", ncol=5, fontsize=8, frameon=False)
         if title:
-            fig.suptitle(title)
+            fig.suptitle(plain_text(title))
         fig.tight_layout(rect=(0.0, 0.05, 1.0, 1.0))
         out = Path(path)
         out.parent.mkdir(parents=True, exist_ok=True)

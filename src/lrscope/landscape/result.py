@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from lrscope.errors import LRScopeError
+from lrscope.validation import Choice, check
 
 __all__ = ["METRICS", "InterpolationPoint", "InterpolationResult", "LandscapeError"]
 
@@ -82,7 +83,7 @@ class InterpolationResult:
 
     def argmin(self, metric: str = "test_loss") -> InterpolationPoint:
         """The point with the smallest ``metric`` (the first one on ties; NaN never wins)."""
-        _check_metric(metric)
+        _check_metric("InterpolationResult.argmin", metric)
         finite = [p for p in self.points if math.isfinite(getattr(p, metric))]
         if not finite:
             raise LandscapeError(f"no point has a finite {metric}")
@@ -98,10 +99,10 @@ class InterpolationResult:
 
         over the evaluated points with ``0 <= alpha <= 1``. Positive: the
         line crosses a ridge between the two solutions (two distinct minima in
-        the sense of seed 000, Figure 3b); near zero or negative: a convex
+        the sense of Smith and Topin 2017, Figure 3b); near zero or negative: a convex
         valley (Figure 3a).
         """
-        _check_metric(metric)
+        _check_metric("InterpolationResult.barrier", metric)
         m_a, m_b = getattr(self.end_a, metric), getattr(self.end_b, metric)
         gaps = [
             getattr(p, metric) - ((1.0 - p.alpha) * m_a + p.alpha * m_b)
@@ -145,6 +146,5 @@ def _float(value: Any) -> float:
     return math.nan if value is None else float(value)
 
 
-def _check_metric(metric: str) -> None:
-    if metric not in METRICS:
-        raise LandscapeError(f"unknown metric {metric!r}; allowed: {list(METRICS)}")
+def _check_metric(owner: str, metric: str) -> None:
+    check(owner, "metric", metric, Choice(METRICS))

@@ -1,6 +1,6 @@
 """Learning-rate policies: pure functions of the optimizer step, no torch.
 
-Every policy of ``shared/POLICIES.md`` is an immutable, hashable
+Every policy of docs/policies.md is an immutable, hashable
 :class:`Policy` with one canonical spec string::
 
     >>> from lrscope.policies import TRI2, parse
@@ -11,13 +11,15 @@ Every policy of ``shared/POLICIES.md`` is an immutable, hashable
     (True, 0.006, 3)
 
 Families: the 13 LRBench functions (:mod:`.lrbench`), Smith's CLR names
-(:mod:`.clr`), one-cycle (:mod:`.onecycle`), SGDR (:mod:`.sgdr`), ramps
+(:mod:`.clr`), one-cycle (:mod:`.onecycle`), SGDR (:mod:`.sgdr`), the
+warmup-then-decay schedules of transformer training (:mod:`.warmup`:
+warmup_cosine, linear_decay, poly_decay, wsd, inverse_sqrt), ramps
 (:mod:`.ramps`) and piecewise composition (:mod:`.compose`).
 """
 
 from __future__ import annotations
 
-# Import order = registration order = the order of POLICIES.md.
+# Import order = registration order = the order of docs/policies.md.
 # isort: off
 from lrscope.policies.base import Policy, policy_names, registry
 from lrscope.policies.lrbench import (
@@ -54,6 +56,18 @@ from lrscope.policies.onecycle import (
     onecycle_smith,
 )
 from lrscope.policies.sgdr import SGDR, sgdr
+from lrscope.policies.warmup import (
+    WSD,
+    InverseSqrt,
+    LinearDecay,
+    PolyDecay,
+    WarmupCosine,
+    inverse_sqrt,
+    linear_decay,
+    poly_decay,
+    warmup_cosine,
+    wsd,
+)
 from lrscope.policies.ramps import ExpRamp, LinearRamp, exp_ramp, linear_ramp
 from lrscope.policies.compose import Piecewise, piecewise
 from lrscope.policies.spec import parse
@@ -75,20 +89,27 @@ __all__ = [
     "TRI",
     "TRI2",
     "TRIEXP",
+    "WSD",
     "Decay",
     "ExpRamp",
     "ExpRange",
+    "InverseSqrt",
+    "LinearDecay",
     "LinearRamp",
     "OneCycle",
     "OneCycleFastai",
     "OneCycleSmith",
     "Piecewise",
     "Policy",
+    "PolyDecay",
     "Triangular",
     "Triangular2",
+    "WarmupCosine",
     "decay",
     "exp_ramp",
     "exp_range",
+    "inverse_sqrt",
+    "linear_decay",
     "linear_ramp",
     "onecycle",
     "onecycle_fastai",
@@ -96,8 +117,11 @@ __all__ = [
     "parse",
     "piecewise",
     "policy_names",
+    "poly_decay",
     "registry",
     "sgdr",
     "triangular",
     "triangular2",
+    "warmup_cosine",
+    "wsd",
 ]

@@ -1,4 +1,4 @@
-r"""Smith's cyclical learning rates by their original names (seed 001, section 3.1).
+r"""Smith's cyclical learning rates by their original names (Smith 2017, section 3.1).
 
 ``triangular``, ``triangular2`` and ``exp_range`` are LRBench's TRI, TRI2 and
 TRIEXP with Smith's parameter names, computed with the closed form of PyTorch's

@@ -1,6 +1,6 @@
-r"""The 13 learning-rate functions of LRBench (seed 004, Table I).
+r"""The 13 learning-rate functions of LRBench (Wu, Liu et al. 2019, Table I).
 
-Notation (POLICIES.md): the amplitude is :math:`k_1 - k_0`;
+Notation (docs/policies.md): the amplitude is :math:`k_1 - k_0`;
 :math:`x = t \bmod 2l`; :math:`\mathrm{tri}(t) = x / l` if :math:`x \le l`
 else :math:`2 - x / l` (0 at a cycle start, 1 at its peak);
 :math:`c(t) = \lfloor t / 2l \rfloor` is the index of the current cycle.

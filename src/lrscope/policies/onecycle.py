@@ -1,4 +1,5 @@
-r"""The one-cycle policy (super-convergence; seeds 000, 002, 003).
+r"""The one-cycle policy (super-convergence: Smith and Topin 2017/2019;
+Smith 2018; the fastai one-cycle write-up; Mohsin, Ma and Fu).
 
 ``onecycle`` reproduces PyTorch's ``OneCycleLR`` closed form operation for
 operation, learning rate and momentum. With :math:`\eta_0 = \eta_{max} / d`

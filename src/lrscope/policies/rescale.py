@@ -10,9 +10,13 @@ longer, so that (up to rounding of step counts)
 
 Parameters are rescaled by what they mean, not by position:
 
-- learning rates (``k0 k1 base_lr max_lr min_lr start_lr end_lr``): times ``a``;
-- step counts (``l stepsize total_steps period steps milestones boundaries``):
-  times ``b``, rounded, at least 1, lists kept strictly increasing;
+- learning rates (``k0 k1 base_lr max_lr min_lr start_lr end_lr
+  warmup_start_lr``): times ``a``;
+- step counts (``l stepsize total_steps period steps milestones boundaries
+  warmup_steps decay_steps timescale``): times ``b``, rounded, at least 1 (0
+  stays 0: no warmup, the default timescale), lists kept strictly increasing;
+  the phases of the warmup schedules still fit in ``total_steps`` (a WSD decay
+  keeps ending at ``total_steps``: where it starts is rescaled);
 - per-step rates: ``gamma`` of ``gamma^t`` policies (EXP, TRIEXP, SINEXP,
   exp_range) becomes ``gamma^(1/b)``; INV's ``gamma`` becomes ``gamma / b``;
   the per-drop ``gamma`` of STEP and NSTEP is unchanged;
@@ -26,23 +30,52 @@ tasks' range-test suggestions and ``b`` from the ratio of their epoch lengths.
 from __future__ import annotations
 
 import dataclasses
-import math
+from typing import cast
 
-from lrscope.errors import ParameterError
 from lrscope.policies.base import Policy
+from lrscope.validation import COUNT, POSITIVE_FLOAT, OrNone, check
 
 __all__ = ["LR_PARAMS", "STEP_PARAMS", "rescale"]
 
-LR_PARAMS = frozenset({"k0", "k1", "base_lr", "max_lr", "min_lr", "start_lr", "end_lr"})
+LR_PARAMS = frozenset(
+    {"k0", "k1", "base_lr", "max_lr", "min_lr", "start_lr", "end_lr", "warmup_start_lr"}
+)
 STEP_PARAMS = frozenset(
-    {"l", "stepsize", "total_steps", "period", "steps", "milestones", "boundaries"}
+    {
+        "l",
+        "stepsize",
+        "total_steps",
+        "period",
+        "steps",
+        "milestones",
+        "boundaries",
+        "warmup_steps",
+        "decay_steps",
+        "timescale",
+    }
 )
 _POWER_GAMMA = frozenset({"EXP", "TRIEXP", "SINEXP", "exp_range"})
 _INVERSE_GAMMA = frozenset({"INV"})
 
 
 def _steps(value: int, factor: float) -> int:
-    return max(1, round(value * factor))
+    return 0 if value == 0 else max(1, round(value * factor))
+
+
+def _fit_phases(policy: Policy, changes: dict[str, object], step_factor: float) -> None:
+    """Rounded warmup and decay lengths must still fit: ``W' < T'``, ``W' + D' <= T'``.
+
+    Rounding each length on its own could break that; the decay of ``wsd``
+    is placed by rescaling where it starts (it still ends at ``total_steps``).
+    """
+    old = {k: cast(int, v) for k, v in policy.params.items() if k.endswith("_steps")}
+    total = _steps(old["total_steps"], step_factor)
+    last_start = total - 1  # the decay keeps at least one step
+    if "decay_steps" in old:
+        start = _steps(old["total_steps"] - old["decay_steps"], step_factor)
+        last_start = min(start, last_start)
+        changes["decay_steps"] = total - last_start
+    changes["warmup_steps"] = min(_steps(old["warmup_steps"], step_factor), last_start)
 
 
 def _increasing(values: tuple[int, ...], factor: float) -> tuple[int, ...]:
@@ -101,13 +134,13 @@ def rescale(
     >>> rescale(TRI(k0=0.01, k1=0.1, l=100), lr_factor=2.0, step_factor=1.5).spec
     'TRI(k0=0.02, k1=0.2, l=150)'
     """
-    for name, factor in (("lr_factor", lr_factor), ("step_factor", step_factor)):
-        if not (isinstance(factor, float | int) and math.isfinite(factor) and factor > 0):
-            raise ParameterError("rescale", name, "a finite float > 0", factor)
-    if significant is not None and not (isinstance(significant, int) and significant >= 1):
-        raise ParameterError("rescale", "significant", "an int >= 1 or None", significant)
+    lr_factor = check("rescale", "lr_factor", lr_factor, POSITIVE_FLOAT)
+    step_factor = check("rescale", "step_factor", step_factor, POSITIVE_FLOAT)
+    significant = check("rescale", "significant", significant, OrNone(COUNT))
     changes = {
         name: _scaled(policy, name, value, lr_factor, step_factor, significant)
         for name, value in policy.params.items()
     }
+    if "warmup_steps" in changes and "total_steps" in changes:
+        _fit_phases(policy, changes, step_factor)
     return dataclasses.replace(policy, **changes)  # type: ignore[type-var]

@@ -1,4 +1,4 @@
-r"""Cosine annealing with warm restarts (SGDR; Loshchilov & Hutter, seed 002).
+r"""Cosine annealing with warm restarts (SGDR; Loshchilov and Hutter 2017).
 
 Restart ``i`` (from 0) lasts :math:`T_i = \mathrm{period} \cdot \mathrm{mult}^i`
 steps and starts at step :math:`S_i = \sum_{j<i} T_j`. Within it,

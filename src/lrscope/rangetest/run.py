@@ -1,4 +1,4 @@
-r"""The LR range test (seed 001, section 3.3): train while the lr ramps up, record the loss.
+r"""The LR range test (Smith 2017, section 3.3): train while the lr ramps up, record the loss.
 
 Before step ``t`` (0-based) every parameter group gets the lr of the ramp
 (:func:`lrscope.policies.exp_ramp` or :func:`~lrscope.policies.linear_ramp`
@@ -9,12 +9,27 @@ recorded with the debiased exponential average
 .. math:: a_t = \beta a_{t-1} + (1 - \beta)\,\ell_t,\quad a_{-1} = 0,\qquad
           s_t = a_t / (1 - \beta^{t+1}).
 
-The test stops after recording step ``t`` when :math:`\ell_t` is not finite or
-:math:`s_t > f \min_{u < t} s_u` (``f = diverge_factor``, 4 by default, as in
-fastai and torch-lr-finder); that step is ``diverged_at``. Optionally, after
-every ``eval_every`` steps the model is evaluated (eval mode, no gradients) on
-a fixed subset of ``eval_samples`` test samples: loss and top-1 accuracy
-against lr, Smith's accuracy-versus-lr plot (seed 001, Fig. 3).
+With gradient accumulation (``Runtime(grad_accum_steps=N)``) a step takes
+``N`` micro-batches and :math:`\ell_t` is their mean loss; the ramp advances
+once per optimizer step. Batches of any structure are moved to the device
+(the runtime's for a task, the model's own for :func:`lr_range_test`) and
+forward passes run under the runtime's autocast (bf16, fp16 with a gradient
+scaler).
+
+The test stops after recording step ``t`` when :math:`\ell_t` is not finite, or
+when both :math:`s_t > f \min_{u < t} s_u` (``f = diverge_factor``, 4 by
+default, as in fastai and torch-lr-finder) and the median of the last
+:math:`2w + 1` batch losses exceeds the same :math:`f \min_{u < t} s_u`
+(``w`` = 2 % of the steps, :func:`~lrscope.rangetest.reading.sustained_above`);
+that step is ``diverged_at``. The second condition keeps a burst of up to
+``w`` outlier batches, which the debiased average weighs by about
+:math:`1 / (t + 1)` in the first steps, from ending the test at its start.
+
+Optionally, after every ``eval_every`` steps the model is evaluated (eval
+mode, no gradients) on a fixed subset of ``eval_samples`` test samples: the
+task's loss (the true validation loss: targets are never cast) and, for
+classification, top-1 accuracy against lr, Smith's accuracy-versus-lr plot
+(Smith 2017, Fig. 3).
 
 Nothing the caller can see changes: model parameters, buffers, gradients,
 train/eval modes and the optimizer's state and hyper-parameters are copied
@@ -37,12 +52,29 @@ from torch.utils.data import Dataset
 
 from lrscope.engine.checkpoint import capture_rng, restore_rng
 from lrscope.engine.data import BatchStream, fixed_subset, set_seed
+from lrscope.engine.device import Compute, accumulate, compute_on, resolve
 from lrscope.engine.evaluation import evaluate
+from lrscope.engine.runtime import Runtime
 from lrscope.errors import ParameterError
-from lrscope.policies import Policy, exp_ramp, linear_ramp
+from lrscope.metrics import LOSS_SCORING
+from lrscope.rangetest.reading import default_half_width, sustained_above
 from lrscope.rangetest.result import RangeEvalPoint, RangeTestResult
+from lrscope.rangetest.settings import (
+    DEFAULT_DIVERGE_FACTOR,
+    DEFAULT_END_LR,
+    DEFAULT_EVAL_SAMPLES,
+    DEFAULT_SMOOTH,
+    DEFAULT_START_LR,
+    MAX_DEFAULT_STEPS,
+    MIN_DEFAULT_STEPS,
+    RangeTestSettings,
+    default_steps,
+)
 from lrscope.rangetest.suggest import suggest
 from lrscope.tasks.base import Task
+from lrscope.tasks.batches import BatchSteps, EvalStep, LossFn, SplitFn, TrainingStep
+from lrscope.tasks.scoring import Scorer, make_scorer
+from lrscope.validation import SEED, check
 
 __all__ = [
     "DEFAULT_DIVERGE_FACTOR",
@@ -57,101 +89,19 @@ __all__ = [
     "range_test",
 ]
 
-DEFAULT_START_LR = 1e-5
-DEFAULT_END_LR = 10.0
-DEFAULT_SMOOTH = 0.98
-DEFAULT_DIVERGE_FACTOR = 4.0
-DEFAULT_EVAL_SAMPLES = 1000
-MIN_DEFAULT_STEPS = 300
-MAX_DEFAULT_STEPS = 500
-
-LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 ProgressFn = Callable[[int, int], None]
-Batch = tuple[torch.Tensor, torch.Tensor]
-
-
-def default_steps(steps_per_epoch: int | None) -> int:
-    """Steps of a range test when none are given: one epoch, clipped to [300, 500].
-
-    Six decades (1e-5 to 10) need about 50 steps per decade to resolve the
-    descent of the loss, so at least 300 steps; a data set whose epoch is
-    longer gets one epoch (each batch seen once at most), up to 500 steps, past
-    which the test costs more without reading the curve better.
-    """
-    if steps_per_epoch is None:
-        return MIN_DEFAULT_STEPS
-    return min(max(steps_per_epoch, MIN_DEFAULT_STEPS), MAX_DEFAULT_STEPS)
 
 
 @dataclass(frozen=True)
-class _Settings:
-    """Validated parameters of one range test."""
+class _Run:
+    """The settings of one test with its number of steps resolved."""
 
-    mode: str
-    start_lr: float
-    end_lr: float
+    settings: RangeTestSettings
     steps: int
-    smooth: float
-    diverge_factor: float
-    eval_every: int | None
-    eval_samples: int
 
-    def ramp(self) -> Policy:
-        factory = exp_ramp if self.mode == "exp" else linear_ramp
-        params: dict[str, Any] = {
-            "start_lr": self.start_lr,
-            "end_lr": self.end_lr,
-            "steps": self.steps,
-        }
-        return factory(**params)
-
-
-def _check(owner: str, name: str, ok: bool, allowed: str, value: object) -> None:
-    if not ok:
-        raise ParameterError(owner, name, allowed, value)
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _validate(
-    owner: str,
-    *,
-    mode: str,
-    start_lr: float,
-    end_lr: float,
-    steps: int,
-    smooth: float,
-    diverge_factor: float,
-    eval_every: int | None,
-    eval_samples: int,
-) -> _Settings:
-    _check(owner, "mode", mode in ("exp", "linear"), "one of 'exp', 'linear'", mode)
-    _check(owner, "start_lr", start_lr > 0 and math.isfinite(start_lr), "a float > 0", start_lr)
-    _check(
-        owner, "end_lr", math.isfinite(end_lr) and end_lr > start_lr, "a float > start_lr", end_lr
-    )
-    _check(owner, "steps", _is_int(steps) and steps >= 5, "an int in the range [5, inf)", steps)
-    _check(owner, "smooth", 0 <= smooth < 1, "a float in the range [0, 1)", smooth)
-    _check(owner, "diverge_factor", diverge_factor > 1, "a float > 1", diverge_factor)
-    _check(
-        owner,
-        "eval_every",
-        eval_every is None or (_is_int(eval_every) and eval_every >= 1),
-        "None or an int in the range [1, inf)",
-        eval_every,
-    )
-    _check(
-        owner,
-        "eval_samples",
-        _is_int(eval_samples) and eval_samples >= 1,
-        "an int in the range [1, inf)",
-        eval_samples,
-    )
-    return _Settings(
-        mode, start_lr, end_lr, steps, smooth, diverge_factor, eval_every, eval_samples
-    )
+    @property
+    def eval_every(self) -> int | None:
+        return self.settings.eval_every
 
 
 @dataclass
@@ -171,34 +121,36 @@ Evaluator = Callable[[nn.Module], tuple[float, float]]
 def _sweep(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
-    loss_fn: LossFn,
-    next_batch: Callable[[], Batch],
-    settings: _Settings,
+    steps: BatchSteps,
+    next_batch: Callable[[], Any],
+    run: _Run,
     evaluator: Evaluator | None,
     on_progress: ProgressFn | None,
+    compute: Compute,
 ) -> _Curves:
     """The training loop of the test; records into a :class:`_Curves`."""
     curves = _Curves()
-    ramp, beta = settings.ramp(), settings.smooth
+    settings = run.settings
+    ramp, beta = settings.ramp(run.steps), settings.smooth
     average, lowest = 0.0, math.inf
+    half_width = default_half_width(run.steps)
     model.train()
-    for t in range(settings.steps):
+    for t in range(run.steps):
         lr = ramp(t)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        x, y = next_batch()
-        loss = loss_fn(model(x), y)
-        value = float(loss.item())
+        value = accumulate(model, optimizer, steps, next_batch, compute)
         if math.isfinite(value):
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
-            optimizer.step()
+            compute.step(optimizer)
         average = beta * average + (1 - beta) * value
         smoothed = average / (1 - beta ** (t + 1))
         curves.lr.append(lr)
         curves.loss.append(value)
         curves.smoothed.append(smoothed)
-        if not math.isfinite(value) or smoothed > settings.diverge_factor * lowest:
+        limit = settings.diverge_factor * lowest
+        if not math.isfinite(value) or (
+            smoothed > limit and sustained_above(curves.loss, limit, half_width)
+        ):
             curves.diverged_at = t
             break
         lowest = min(lowest, smoothed)
@@ -206,23 +158,24 @@ def _sweep(
             test_loss, top1 = evaluator(model)
             curves.evals.append(RangeEvalPoint(t + 1, lr, test_loss, top1))
         if on_progress is not None:
-            on_progress(t + 1, settings.steps)
+            on_progress(t + 1, run.steps)
     return curves
 
 
 def _result(
-    settings: _Settings,
+    run: _Run,
     curves: _Curves,
     wall_s: float,
     task: str | None,
     seed: int | None,
 ) -> RangeTestResult:
     at = curves.diverged_at
+    settings = run.settings
     result = RangeTestResult(
         mode=settings.mode,
         start_lr=settings.start_lr,
         end_lr=settings.end_lr,
-        steps=settings.steps,
+        steps=run.steps,
         smooth=settings.smooth,
         diverge_factor=settings.diverge_factor,
         lr=tuple(curves.lr),
@@ -240,9 +193,11 @@ def _result(
     return replace(result, suggestions=suggest(result))
 
 
-def _evaluator(data: Dataset[Any], num_classes: int | None, loss_fn: LossFn) -> Evaluator:
+def _evaluator(data: Dataset[Any], scorer: Scorer, compute: Compute) -> Evaluator:
+    """``evaluate(model) -> (test loss, top-1)``; top-1 is NaN unless the task classifies."""
+
     def run(model: nn.Module) -> tuple[float, float]:
-        measured = evaluate(model, data, num_classes, loss_fn)
+        measured = evaluate(model, data, scorer, compute=compute)
         return measured.loss, measured.top1
 
     return run
@@ -250,73 +205,62 @@ def _evaluator(data: Dataset[Any], num_classes: int | None, loss_fn: LossFn) -> 
 
 def range_test(
     task: Task,
+    settings: RangeTestSettings | None = None,
     *,
-    mode: str = "exp",
-    start_lr: float = DEFAULT_START_LR,
-    end_lr: float = DEFAULT_END_LR,
-    steps: int | None = None,
     seed: int = 0,
-    eval_every: int | None = None,
-    eval_samples: int = DEFAULT_EVAL_SAMPLES,
-    smooth: float = DEFAULT_SMOOTH,
-    diverge_factor: float = DEFAULT_DIVERGE_FACTOR,
     on_progress: ProgressFn | None = None,
+    runtime: Runtime | None = None,
+    **options: object,
 ) -> RangeTestResult:
     """Run a range test on a fresh model of ``task``; return curves and suggestions.
 
     Args:
         task: the model factory, data, optimizer factory and loss to test.
-        mode: ``"exp"`` (geometric ramp, equal steps per decade) or ``"linear"``
-            (seed 001's original form).
-        start_lr, end_lr: the lr of the first and the last step, ``0 < start_lr < end_lr``.
-        steps: optimizer steps (>= 5); default :func:`default_steps` of the
-            task's steps per epoch (300 to 500).
+        settings: the ramp, smoothing, stopping rule and evaluations
+            (:class:`~lrscope.rangetest.RangeTestSettings`; default: its
+            defaults, an exponential ramp from 1e-5 to 10 over one epoch
+            clipped to 300-500 steps).
         seed: seeds the initial weights and the batch order, as in
             :func:`lrscope.engine.run_trial`.
-        eval_every: evaluate on the test subset after every this many steps
-            (default: never). Each evaluation costs about a third of a training
-            step per batch of test samples, so ``eval_every >= 10`` keeps it
-            well under the cost of the training steps.
-        eval_samples: size of the fixed test subset (the same samples for every
-            seed: :func:`lrscope.engine.fixed_subset`).
-        smooth: :math:`\\beta` of the smoothed loss, in [0, 1).
-        diverge_factor: stop once the smoothed loss exceeds this multiple of its minimum.
         on_progress: called as ``on_progress(steps_done, steps)`` after every
             step; an exception it raises stops the test and propagates.
+        runtime: device, precision and gradient accumulation
+            (:class:`~lrscope.engine.Runtime`; default ``Runtime()``). The
+            default number of steps is one epoch of optimizer steps, so fewer
+            under accumulation.
+        options: settings by name, replacing those of ``settings``
+            (``range_test(task, mode="linear", end_lr=1.0)``); see
+            :class:`~lrscope.rangetest.RangeTestSettings` for each one.
 
     The global random generators are left as they were. The result carries
     :func:`lrscope.rangetest.suggest`'s suggestions.
 
     Raises:
-        ParameterError: a parameter outside its allowed range.
+        ParameterError: an unknown option or a value outside its range
+            (the same message ``lrscope find`` prints).
+        DeviceError: the runtime's device does not exist on this machine.
     """
-    settings = _validate(
-        f"range_test on {task.name}",
-        mode=mode,
-        start_lr=start_lr,
-        end_lr=end_lr,
-        steps=default_steps(task.steps_per_epoch) if steps is None else steps,
-        smooth=smooth,
-        diverge_factor=diverge_factor,
-        eval_every=eval_every,
-        eval_samples=eval_samples,
-    )
+    chosen = RangeTestSettings.from_options(settings, **options)
+    seed = check("range_test", "seed", seed, SEED)
+    compute = resolve(runtime)
+    run = _Run(chosen, chosen.steps_for(compute.runtime.optimizer_steps(task.steps_per_epoch)))
     rng = capture_rng()
     try:
         started = time.perf_counter()
         set_seed(seed)
-        model = task.model()
+        model = task.model().to(compute.device)
         optimizer = task.optimizer(model.parameters())
         stream = BatchStream(task.train_data, task.batch_size, seed)
         evaluator = None
-        if settings.eval_every is not None:
-            subset = fixed_subset(task.test_data, settings.eval_samples)
-            evaluator = _evaluator(subset, task.num_classes, task.loss)
-        curves = _sweep(model, optimizer, task.loss, stream.next, settings, evaluator, on_progress)
+        if chosen.eval_every is not None:
+            subset = fixed_subset(task.test_data, chosen.eval_samples)
+            evaluator = _evaluator(subset, task.scorer, compute)
+        steps = task.batch_steps
+        curves = _sweep(model, optimizer, steps, stream.next, run, evaluator, on_progress, compute)
         wall_s = time.perf_counter() - started
     finally:
         restore_rng(rng)
-    return _result(settings, curves, wall_s, task.name, seed)
+    return _result(run, curves, wall_s, task.name, seed)
 
 
 @dataclass
@@ -349,22 +293,21 @@ class _Saved:
         restore_rng(self.rng)
 
 
-def _endless(loader: Iterable[Any], device: torch.device) -> Callable[[], Batch]:
+def _endless(loader: Iterable[Any]) -> Callable[[], Any]:
     """``next_batch()`` over ``loader``, starting it again whenever it runs out."""
     iterator: list[Iterator[Any]] = [iter(loader)]
 
-    def next_batch() -> Batch:
+    def next_batch() -> Any:
         try:
-            x, y = next(iterator[0])
+            return next(iterator[0])
         except StopIteration:
             iterator[0] = iter(loader)
             try:
-                x, y = next(iterator[0])
+                return next(iterator[0])
             except StopIteration:
                 raise ParameterError(
                     "lr_range_test", "loader", "an iterable that yields batches", loader
                 ) from None
-        return x.to(device), torch.as_tensor(y).to(device)
 
     return next_batch
 
@@ -379,66 +322,116 @@ def _length(loader: Iterable[Any]) -> int | None:
         return None
 
 
+def _model_compute(model: nn.Module, runtime: Runtime | None) -> Compute:
+    """The runtime on the model's own device; a ParameterError if it names another one."""
+    first = next(model.parameters(), None)
+    device = first.device if first is not None else torch.device("cpu")
+    chosen = runtime if runtime is not None else Runtime()
+    if chosen.device != "auto":
+        wanted = torch.device(chosen.device)
+        if wanted.type != device.type or (wanted.index is not None and wanted != device):
+            raise ParameterError(
+                "lr_range_test",
+                "runtime",
+                f"a runtime on the model's device ({device}) or device='auto'; "
+                "lr_range_test trains your model where it is (move it with model.to(...))",
+                chosen.device,
+            )
+    return compute_on(chosen, device)
+
+
+def _user_scorer(
+    loss_fn: LossFn | None,
+    batch: SplitFn | None,
+    training_step: TrainingStep | None,
+    eval_step: EvalStep | None,
+    num_classes: int | None,
+) -> Scorer:
+    if loss_fn is None and training_step is None:
+        raise ParameterError(
+            "lr_range_test",
+            "loss_fn",
+            "a loss function loss(outputs, targets), or a training_step(model, batch) -> loss",
+            None,
+        )
+    steps = BatchSteps(loss_fn, batch, training_step, eval_step)
+    if num_classes is not None:
+        return make_scorer(steps, num_classes=num_classes, owner="lr_range_test")
+    return Scorer(steps, (), LOSS_SCORING)
+
+
 def lr_range_test(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
-    loss_fn: LossFn,
-    loader: Iterable[Any],
+    loss_fn: LossFn | None = None,
+    loader: Iterable[Any] | None = None,
+    settings: RangeTestSettings | None = None,
     *,
-    mode: str = "exp",
-    start_lr: float = DEFAULT_START_LR,
-    end_lr: float = DEFAULT_END_LR,
-    steps: int | None = None,
     eval_data: Dataset[Any] | None = None,
     num_classes: int | None = None,
-    eval_every: int | None = None,
-    eval_samples: int = DEFAULT_EVAL_SAMPLES,
-    smooth: float = DEFAULT_SMOOTH,
-    diverge_factor: float = DEFAULT_DIVERGE_FACTOR,
+    batch: SplitFn | None = None,
+    training_step: TrainingStep | None = None,
+    eval_step: EvalStep | None = None,
+    runtime: Runtime | None = None,
     on_progress: ProgressFn | None = None,
+    **options: object,
 ) -> RangeTestResult:
     """Run a range test on the caller's own model, optimizer, loss and data.
 
-    ``loader`` yields ``(inputs, labels)`` batches (a
-    :class:`~torch.utils.data.DataLoader` or any iterable; it is started again
-    when it runs out; batches are moved to the model's device). Every
-    parameter group gets the ramp's lr. ``eval_data`` (a map-style dataset of
-    ``(input, label)``) with ``eval_every`` adds the test-subset curve. Other
-    arguments as :func:`range_test`; ``steps`` defaults to one pass over
-    ``loader`` when it has a length, clipped to [300, 500].
+    ``loader`` yields batches (a :class:`~torch.utils.data.DataLoader` or any
+    iterable; it is started again when it runs out; every tensor in a batch
+    is moved to the model's device, however nested). A batch is read as
+    :mod:`lrscope.tasks.batches` says: ``(inputs..., target)`` or a dict with
+    ``labels`` by default, ``batch(batch) -> (inputs, targets)`` when given;
+    the loss is ``loss_fn(outputs, targets)``, or ``training_step(model,
+    batch) -> loss`` in place of both (Hugging Face style: the model computes
+    its own loss). Every parameter group gets the ramp's lr.
+
+    ``eval_data`` (a map-style dataset of the same kind of samples) with
+    ``eval_every`` adds the test-subset curve: the loss (``loss_fn`` on the
+    outputs, or the ``training_step``'s, averaged over the samples;
+    ``eval_step(model, batch) -> (outputs, targets)`` gives the outputs of a
+    task with a training step) and, with ``num_classes``, top-1 accuracy.
+    ``runtime`` sets the precision and gradient accumulation
+    (:class:`~lrscope.engine.Runtime`; the model stays on its own device).
+    ``settings`` and ``options`` as :func:`range_test`; ``steps`` defaults to
+    one pass over ``loader`` when it has a length (in optimizer steps),
+    clipped to [300, 500].
 
     Afterwards the model's parameters, buffers, gradients and train/eval
     modes, the optimizer's state and param groups (lr included) and the
     global random generators are exactly as before, also when the test raises
     (e.g. ``KeyboardInterrupt`` from ``on_progress``).
+
+    Raises:
+        ParameterError: a bad setting, neither ``loss_fn`` nor
+            ``training_step``, no ``loader``, ``eval_every`` without
+            ``eval_data``, a runtime on another device than the model's.
     """
-    length = _length(loader)
-    settings = _validate(
-        "lr_range_test",
-        mode=mode,
-        start_lr=start_lr,
-        end_lr=end_lr,
-        steps=default_steps(length) if steps is None else steps,
-        smooth=smooth,
-        diverge_factor=diverge_factor,
-        eval_every=eval_every,
-        eval_samples=eval_samples,
-    )
-    if eval_every is not None and eval_data is None:
+    chosen = RangeTestSettings.from_options(settings, **options)
+    scorer = _user_scorer(loss_fn, batch, training_step, eval_step, num_classes)
+    if loader is None:
+        raise ParameterError("lr_range_test", "loader", "an iterable that yields batches", None)
+    if chosen.eval_every is not None and eval_data is None:
         raise ParameterError(
             "lr_range_test", "eval_data", "a dataset when eval_every is given", None
         )
-    first = next(model.parameters(), None)
-    device = first.device if first is not None else torch.device("cpu")
+    compute = _model_compute(model, runtime)
+    length = _length(loader)
+    epoch = None if length is None else compute.runtime.optimizer_steps(length)
+    run = _Run(chosen, chosen.steps_for(epoch))
     saved = _Saved.take(model, optimizer)
     try:
         started = time.perf_counter()
         evaluator = None
-        if eval_data is not None and settings.eval_every is not None:
-            evaluator = _evaluator(fixed_subset(eval_data, eval_samples), num_classes, loss_fn)
-        next_batch = _endless(loader, device)
-        curves = _sweep(model, optimizer, loss_fn, next_batch, settings, evaluator, on_progress)
+        if eval_data is not None and chosen.eval_every is not None:
+            subset = fixed_subset(eval_data, chosen.eval_samples)
+            evaluator = _evaluator(subset, scorer, compute)
+        next_batch = _endless(loader)
+        curves = _sweep(
+            model, optimizer, scorer.steps, next_batch, run, evaluator, on_progress, compute
+        )
         wall_s = time.perf_counter() - started
     finally:
         saved.restore(model, optimizer)
-    return _result(settings, curves, wall_s, None, None)
+    return _result(run, curves, wall_s, None, None)

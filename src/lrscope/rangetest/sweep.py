@@ -1,8 +1,8 @@
-"""Momentum sweep and weight-decay search (seed 003, section 4.2; Smith 2018).
+"""Momentum sweep and weight-decay search (Smith 2018, section 4; Mohsin, Ma and Fu, 4.2).
 
 Both compare short one-cycle runs at the lr found by the range test, one run
 per candidate value (and seed), on the loss of the test set at the end of the
-run: the validation loss is what seed 003 reads, because it shows both
+run: the validation loss is what Mohsin, Ma and Fu read, because it shows both
 under-fitting (too much regularisation, too little momentum) and
 over-fitting (too little regularisation) in one number, where accuracy
 saturates.
@@ -12,7 +12,7 @@ saturates.
   momentum, so the candidate is what is measured.
 - :func:`weight_decay_search`: a coarse search over decades (1e-2 down to
   1e-7), then a fine one at the 1-3-10 grid neighbours of the best coarse
-  value (3e-7 and 3e-6 around 1e-6; seed 003 lands on such values).
+  value (3e-7 and 3e-6 around 1e-6; Mohsin, Ma and Fu land on such values).
 
 Each run is :func:`lrscope.engine.run_trial` on the task with its optimizer
 factory wrapped (``dataclasses.replace(task, optimizer=...)``) so that every
@@ -33,6 +33,15 @@ from torch import nn
 from lrscope.engine.trial import run_trial
 from lrscope.errors import ParameterError
 from lrscope.policies import onecycle
+from lrscope.rangetest.settings import (
+    COARSE_WEIGHT_DECAYS,
+    DEFAULT_MOMENTA,
+    FINE_FACTOR,
+    MomentumSweepSettings,
+    SweepSettings,
+    WeightDecaySettings,
+    default_sweep_steps,
+)
 from lrscope.tasks.base import OptimizerFactory, Task
 
 __all__ = [
@@ -46,22 +55,7 @@ __all__ = [
     "weight_decay_search",
 ]
 
-DEFAULT_MOMENTA: tuple[float, ...] = (0.8, 0.85, 0.9, 0.95, 0.99)
-COARSE_WEIGHT_DECAYS: tuple[float, ...] = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7)
-FINE_FACTOR = 3.0
-
 ProgressFn = Callable[[int, int], None]
-
-
-def default_sweep_steps(steps_per_epoch: int) -> int:
-    """Steps of each short run: 10 epochs, clipped to [300, 1000].
-
-    Long enough for the one-cycle run to end near convergence on small tasks
-    (so the test loss reflects the candidate, not the noise of a half-trained
-    model), short enough that a sweep of 5 to 8 runs stays a fraction of a
-    full training.
-    """
-    return min(max(10 * steps_per_epoch, 300), 1000)
 
 
 @dataclass(frozen=True)
@@ -181,18 +175,10 @@ class _Override:
         return optimizer
 
 
-def _check_values(owner: str, name: str, values: Sequence[float], low: float, high: float) -> None:
-    allowed = f"a non-empty list of floats in the range [{low}, {high})"
-    if not values or any(not (low <= v < high) for v in values):
-        raise ParameterError(owner, name, allowed, list(values))
-
-
 def _resolve_lr(task: Task, lr: float | None, seed: int) -> tuple[float, str]:
     """``lr`` when given, else the range test's one-cycle peak for ``task``."""
     if lr is not None:
-        if not (math.isfinite(lr) and lr > 0):
-            raise ParameterError("the sweep", "lr", "a float > 0", lr)
-        return float(lr), "given"
+        return lr, "given"
     from lrscope.rangetest.run import range_test
     from lrscope.rangetest.suggest import suggest
 
@@ -279,78 +265,69 @@ class _Run:
         )
 
 
-def _prepare(
-    owner: str, task: Task, lr: float | None, steps: int | None, seeds: Sequence[int]
-) -> tuple[float, str, int, tuple[int, ...]]:
-    chosen = default_sweep_steps(task.steps_per_epoch) if steps is None else steps
-    if isinstance(chosen, bool) or not isinstance(chosen, int) or chosen < 10:
-        raise ParameterError(owner, "steps", "an int in the range [10, inf)", steps)
-    if not seeds:
-        raise ParameterError(owner, "seeds", "a non-empty list of ints", list(seeds))
-    peak, method = _resolve_lr(task, lr, seeds[0])
-    return peak, method, chosen, tuple(int(s) for s in seeds)
+def _prepare(task: Task, settings: SweepSettings, key: str, on_progress: ProgressFn | None) -> _Run:
+    peak, method = _resolve_lr(task, settings.lr, settings.seeds[0])
+    steps = settings.steps_for(task.steps_per_epoch)
+    return _Run(task, key, peak, method, steps, settings.seeds, on_progress)
 
 
 def momentum_sweep(
     task: Task,
+    settings: MomentumSweepSettings | None = None,
     *,
-    lr: float | None = None,
-    momenta: Sequence[float] = DEFAULT_MOMENTA,
-    steps: int | None = None,
-    seeds: Sequence[int] = (0,),
     on_progress: ProgressFn | None = None,
+    **options: object,
 ) -> SweepResult:
-    """Short one-cycle runs at constant momentum ``m`` for each ``m`` in ``momenta``.
+    """Short one-cycle runs at constant momentum ``m`` for each candidate ``m``.
 
     Args:
         task: the task; its optimizer must have ``momentum`` (or Adam's ``betas``,
             whose first entry is set).
-        lr: peak lr of the runs; default: a range test's ``onecycle_max_lr``.
-        momenta: candidates, each in [0, 1).
-        steps: optimizer steps per run; default :func:`default_sweep_steps`.
-        seeds: one run per seed and candidate; rows report means.
+        settings: candidates (``momenta``, each in [0, 1)), peak ``lr``
+            (default: a range test's ``onecycle_max_lr``), ``steps`` per run
+            and ``seeds``: :class:`~lrscope.rangetest.MomentumSweepSettings`.
         on_progress: called as ``on_progress(candidates_done, candidates)``.
+        options: settings by name, replacing those of ``settings``.
 
     Returns:
         A :class:`SweepResult` whose ``best`` has the lowest mean test loss.
+
+    Raises:
+        ParameterError: an unknown option, a value outside its range, or an
+            optimizer without momentum.
     """
-    _check_values("momentum_sweep", "momenta", momenta, 0.0, 1.0)
-    peak, method, chosen, seed_list = _prepare("momentum_sweep", task, lr, steps, seeds)
-    run = _Run(task, "momentum", peak, method, chosen, seed_list, on_progress)
-    rows = run.rows([float(m) for m in momenta], "sweep", 0, len(momenta))
+    chosen = MomentumSweepSettings.from_options(settings, **options)
+    run = _prepare(task, chosen, "momentum", on_progress)
+    rows = run.rows(chosen.momenta, "sweep", 0, len(chosen.momenta))
     return run.result("momentum", rows)
 
 
 def weight_decay_search(
     task: Task,
+    settings: WeightDecaySettings | None = None,
     *,
-    lr: float | None = None,
-    coarse: Sequence[float] = COARSE_WEIGHT_DECAYS,
-    fine_factor: float = FINE_FACTOR,
-    steps: int | None = None,
-    seeds: Sequence[int] = (0,),
     on_progress: ProgressFn | None = None,
+    **options: object,
 ) -> SweepResult:
     """Coarse then fine search of the weight decay ``wd`` on the test loss.
 
     The coarse candidates (default 1e-2, 1e-3, ..., 1e-7) are run first; then
     the neighbours of the best one on the 1-3-10 grid, ``best * fine_factor / 10``
     and ``best * fine_factor`` (default factor 3: 3e-7 and 3e-6 around 1e-6,
-    as seed 003 searches), skipping values already run. ``best`` is the lowest mean test loss over
-    all rows. Other arguments as :func:`momentum_sweep`; the task's optimizer
-    must have ``weight_decay``.
+    as Mohsin, Ma and Fu search), skipping values already run. ``best`` is the
+    lowest mean test loss over all rows. ``settings``
+    (:class:`~lrscope.rangetest.WeightDecaySettings`), ``on_progress`` and
+    ``options`` as :func:`momentum_sweep`; the task's optimizer must have
+    ``weight_decay``.
     """
-    _check_values("weight_decay_search", "coarse", coarse, 0.0, 1.0)
-    if not (math.isfinite(fine_factor) and 1 < fine_factor < 10):
-        raise ParameterError(
-            "weight_decay_search", "fine_factor", "a float in the range (1, 10)", fine_factor
-        )
-    peak, method, chosen, seed_list = _prepare("weight_decay_search", task, lr, steps, seeds)
-    run = _Run(task, "weight_decay", peak, method, chosen, seed_list, on_progress)
+    chosen = WeightDecaySettings.from_options(settings, **options)
+    run = _prepare(task, chosen, "weight_decay", on_progress)
+    coarse = chosen.coarse
     total = len(coarse) + 2
-    rows = run.rows([float(w) for w in coarse], "coarse", 0, total)
+    rows = run.rows(coarse, "coarse", 0, total)
     centre = _best(rows).value
-    fine = [v for v in (centre * fine_factor / 10, centre * fine_factor) if v < 1.0]
+    factor = chosen.fine_factor
+    fine = [v for v in (centre * factor / 10, centre * factor) if v < 1.0]
     fine = [v for v in fine if all(not math.isclose(v, r.value) for r in rows)]
     rows += run.rows(fine, "fine", len(coarse), total)
     return run.result("weight_decay", rows)

@@ -4,26 +4,35 @@ Per task: the stored range tests (newest first), the ranking of
 :func:`lrscope.rank.rank_trials` (aggregation over seeds, order, Pareto front:
 not recomputed here), the learning-rate and momentum curves of the top
 ``top_n`` policies computed from their specs with :func:`lrscope.policies.parse`,
-their test top-1 curves over seeds, and the stored interpolations.
+the curves of the task's primary metric over seeds (test top-1 for
+classification), and the stored interpolations. Each task is ranked by its
+own metrics (its stored scoring): by default the best value of its primary
+metric.
 
 Only the top ``top_n`` rows are drawn as curves (the table lists every row),
 and every curve is thinned (:mod:`lrscope.report.decimate`), so a store with
 thousands of trials still gives a page of a few megabytes.
+
+Provenance: rows imported from other stores (``source_id`` set) are counted
+per policy row (``n_imported``) and summed up per task in one sentence that
+names the stores they came from (:meth:`lrscope.store.SourceRecord.label`).
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import fields
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from lrscope.errors import LRScopeError, TaskError
+from lrscope.metrics import Scoring
+from lrscope.rank import left_out
 from lrscope.report.decimate import minmax_indices, pick, stride_indices
 from lrscope.report.model import (
     InterpolationView,
+    MetricCurve,
     PolicyCurve,
     PolicyRow,
     RangeTestView,
@@ -31,13 +40,14 @@ from lrscope.report.model import (
     StoreSummary,
     SuggestionMark,
     TaskView,
-    Top1Curve,
+    table_columns,
 )
 from lrscope.report.plots import PALETTE
+from lrscope.validation import Interval, check
 
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.rank import PolicyStats
-    from lrscope.store import Store, TaskRecord, TrialRecord
+    from lrscope.store import SourceRecord, Store, TaskRecord, TrialRecord
 
 __all__ = ["DEFAULT_TOP_N", "gather"]
 
@@ -53,25 +63,24 @@ def gather(
     store: Store,
     task: str | None = None,
     *,
-    metric: str = "best_top1",
+    metric: str | None = None,
     top_n: int = DEFAULT_TOP_N,
     now: datetime | None = None,
 ) -> ReportData:
     """Read ``store`` (every task, or only ``task``) into a :class:`ReportData`.
 
+    ``metric`` ranks every task (default: each task's best value of its
+    primary metric, ``best_top1`` for classification).
+
     Raises:
         TaskError: ``task`` is not in the store (the message lists those that are).
-        ParameterError: ``metric`` cannot rank (see :data:`lrscope.rank.RANK_METRICS`),
-            or ``top_n`` is outside [1, len(PALETTE)].
+        ParameterError: ``metric`` is not one a task ranks by
+            (:meth:`lrscope.metrics.Scoring.rankable`), or ``top_n`` is
+            outside [1, len(PALETTE)].
     """
-    from lrscope.rank import check_metric
-
-    check_metric(metric)
-    if not 1 <= top_n <= len(PALETTE):
-        from lrscope.errors import ParameterError
-
-        raise ParameterError("report", "top_n", f"an int in the range [1, {len(PALETTE)}]", top_n)
-    records = store.tasks()
+    check("the report", "top_n", top_n, Interval(int, 1, len(PALETTE)))
+    page_notes: list[str] = []
+    records = store.tasks(on_unreadable=_left_out(page_notes))
     if task is not None:
         chosen = [r for r in records if r.name == task]
         if not chosen:
@@ -81,16 +90,38 @@ def gather(
                 f"no task {task!r} in the store {store.url}; stored tasks: {names}{more}"
             )
         records = chosen
-    views = tuple(_task_view(store, record, metric, top_n) for record in records)
-    return ReportData(summary=_summary(store, now), tasks=views)
+    if metric is not None:  # a metric a task does not rank by fails before anything is drawn
+        for record in records:
+            Scoring.from_metadata(record.metadata).get(metric, owner="the report")
+    sources = {source.id: source for source in store.sources()}
+    views = tuple(_task_view(store, record, metric, top_n, sources) for record in records)
+    summary = _summary(store, now, sources)
+    return ReportData(summary=summary, tasks=views, notes=tuple(page_notes))
 
 
-def _summary(store: Store, now: datetime | None) -> StoreSummary:
+def _noted(exc: Exception) -> None:
+    """``on_unreadable`` of a second reading: the first one noted the damaged row."""
+
+
+def _left_out(notes: list[str]) -> Callable[[Exception], None]:
+    """``on_unreadable`` of the report: a damaged row becomes a note and a warning."""
+    warn = left_out("the report")
+
+    def note(exc: Exception) -> None:
+        notes.append(f"{str(exc)[:1].upper()}{str(exc)[1:]}; it is left out of this page.")
+        warn(exc)
+
+    return note
+
+
+def _summary(
+    store: Store, now: datetime | None, sources: Mapping[int, SourceRecord]
+) -> StoreSummary:
     import lrscope
 
     info = store.info()
-    counts = dict(info.get("counts", {}))
-    by_status = dict(info.get("trials_by_status", {}))
+    counts = dict(info.counts)
+    by_status = dict(info.trials_by_status)
     shown: dict[str, int] = {"tasks": int(counts.get("tasks", 0))}
     shown["trials"] = int(counts.get("trials", 0))
     for status in STATUS_ORDER:
@@ -101,11 +132,12 @@ def _summary(store: Store, now: datetime | None) -> StoreSummary:
     shown["interpolations"] = int(counts.get("interpolations", 0))
     moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     return StoreSummary(
-        url=str(info.get("url", store.url)),
-        schema_version=str(info.get("schema_version", "?")),
+        url=info.url,
+        schema_version=str(info.schema_version),
         counts=shown,
         generated_at=moment.strftime("%Y-%m-%d %H:%M UTC"),
         version=lrscope.__version__,
+        sources=tuple(dict.fromkeys(source.label for source in sources.values())),
     )
 
 
@@ -118,6 +150,7 @@ def _metadata(meta: Mapping[str, Any] | None) -> dict[str, str]:
         "input_shape": "input shape",
         "train_size": "train size",
         "num_classes": "classes",
+        "primary_metric": "primary metric",
     }
     shown: dict[str, str] = {}
     for key, label in names.items():
@@ -136,39 +169,80 @@ def _metadata(meta: Mapping[str, Any] | None) -> dict[str, str]:
     return shown
 
 
-def _task_view(store: Store, record: TaskRecord, metric: str, top_n: int) -> TaskView:
+def _provenance(
+    record: TaskRecord,
+    trials: Sequence[TrialRecord],
+    documents: Sequence[int | None],
+    sources: Mapping[int, SourceRecord],
+) -> str:
+    """Which of the task's results came from other stores: one sentence, or ""."""
+    finished = [t for t in trials if t.finished]
+    imported = [t for t in finished if t.source_id is not None]
+    other = [i for i in documents if i is not None]
+    ids = {t.source_id for t in imported if t.source_id is not None} | set(other)
+    if record.source_id is not None:
+        ids.add(record.source_id)
+    if not ids:
+        return ""
+    origins = ", ".join(dict.fromkeys(sources[i].label for i in sorted(ids) if i in sources))
+    parts = [f"{len(imported)} of {len(finished)} finished trials"]
+    if other:
+        parts.append(f"{len(other)} of {len(documents)} range tests and interpolations")
+    return f"Imported from {origins}: {' and '.join(parts)}; the rest was measured in this store."
+
+
+def _task_view(
+    store: Store,
+    record: TaskRecord,
+    metric: str | None,
+    top_n: int,
+    sources: Mapping[int, SourceRecord],
+) -> TaskView:
     from lrscope.rank import rank_trials
 
-    trials = store.trials(task=record.name)
+    scoring = Scoring.from_metadata(record.metadata)
+    chosen = scoring.get(metric or scoring.default_rank_metric, owner="the report").name
+    notes: list[str] = []
+    trials = store.trials(task=record.name, on_unreadable=_left_out(notes))
     counts = Counter(t.status for t in trials)
     status_counts = {s: counts[s] for s in STATUS_ORDER if counts[s]}
-    notes: list[str] = []
-    ranking = rank_trials(trials, metric)
-    rows = _rows(ranking.rows)
+    ranking = rank_trials(trials, chosen, scoring=scoring)
+    imported = Counter(
+        (t.spec, t.steps) for t in trials if t.status in ("done", "diverged") and t.imported
+    )
+    rows = _rows(ranking.rows, imported)
     plotted = tuple(row.key for row in rows[:top_n])
     colors = {key: PALETTE[i] for i, key in enumerate(plotted)}
     drawn = rows[:top_n]
     policy_curves = tuple(c for c in (_policy_curve(row, notes) for row in drawn) if c is not None)
-    top1_curves = _top1_curves(drawn, trials)
+    metric_curves = _metric_curves(drawn, trials)
     range_tests = _range_tests(store, record.name, notes)
     interpolations = _interpolations(store, record.name, notes)
+    documents = [r.source_id for r in store.range_tests(record.name, on_unreadable=_noted)]
+    documents += [r.source_id for r in store.interpolations(record.name, on_unreadable=_noted)]
     return TaskView(
         name=record.name,
         metadata=_metadata(record.metadata),
         status_counts=status_counts,
         range_tests=range_tests,
         rows=rows,
-        ranked_by=metric,
+        ranked_by=chosen,
+        pareto_axes=("best_iter", scoring.best.name),
         plotted=plotted,
         colors=colors,
         policy_curves=policy_curves,
-        top1_curves=top1_curves,
+        metric_curves=metric_curves,
         interpolations=interpolations,
         notes=tuple(notes),
+        provenance=_provenance(record, trials, documents, sources),
+        scoring=scoring,
+        columns=table_columns(scoring),
     )
 
 
-def _rows(stats: Sequence[PolicyStats]) -> tuple[PolicyRow, ...]:
+def _rows(
+    stats: Sequence[PolicyStats], imported: Mapping[tuple[str, int], int]
+) -> tuple[PolicyRow, ...]:
     budgets = Counter(s.spec for s in stats)
     rows = []
     for s in stats:
@@ -188,6 +262,7 @@ def _rows(stats: Sequence[PolicyStats]) -> tuple[PolicyRow, ...]:
                 pareto=s.pareto,
                 steps=s.steps,
                 label=label,
+                n_imported=imported.get((s.spec, s.steps), 0),
             )
         )
     return tuple(rows)
@@ -214,8 +289,16 @@ def _policy_curve(row: PolicyRow, notes: list[str]) -> PolicyCurve | None:
     return PolicyCurve(row.key, pick(steps, keep), pick(lr, keep))
 
 
-def _top1_curves(rows: Sequence[PolicyRow], trials: Iterable[TrialRecord]) -> tuple[Top1Curve, ...]:
-    """Per drawn row: test top-1 per evaluation step over its seeds (mean, min, max).
+def _primary(point: Mapping[str, Any]) -> Any:
+    """A stored curve point's primary metric (top-1 in points stored before they carried it)."""
+    value = point.get("primary")
+    return point.get("top1") if value is None else value
+
+
+def _metric_curves(
+    rows: Sequence[PolicyRow], trials: Iterable[TrialRecord]
+) -> tuple[MetricCurve, ...]:
+    """Per drawn row: the primary metric per evaluation step over its seeds (mean, min, max).
 
     The seeds that finished without diverging are used, as in the ranking;
     when every seed diverged, the diverged ones are drawn instead.
@@ -231,7 +314,7 @@ def _top1_curves(rows: Sequence[PolicyRow], trials: Iterable[TrialRecord]) -> tu
         per_step: dict[int, list[float]] = defaultdict(list)
         for trial in healthy:
             for point in trial.curve:
-                value = point.get("top1")
+                value = _primary(point)
                 if value is not None and math.isfinite(float(value)):
                     per_step[int(point["step"])].append(float(value))
         if not per_step:
@@ -240,7 +323,7 @@ def _top1_curves(rows: Sequence[PolicyRow], trials: Iterable[TrialRecord]) -> tu
         keep = stride_indices(len(steps), CURVE_POINTS // 2)
         steps = [steps[i] for i in keep]
         curves.append(
-            Top1Curve(
+            MetricCurve(
                 label=row.key,
                 steps=tuple(steps),
                 mean=tuple(math.fsum(per_step[s]) / len(per_step[s]) for s in steps),
@@ -253,7 +336,7 @@ def _top1_curves(rows: Sequence[PolicyRow], trials: Iterable[TrialRecord]) -> tu
 
 
 def _range_tests(store: Store, task: str, notes: list[str]) -> tuple[RangeTestView, ...]:
-    records = store.range_tests(task)
+    records = store.range_tests(task, on_unreadable=_left_out(notes))
     if not records:
         return ()
     from lrscope.rangetest.result import RangeTestResult
@@ -277,10 +360,11 @@ def _range_tests(store: Store, task: str, notes: list[str]) -> tuple[RangeTestVi
         marks: tuple[SuggestionMark, ...] = ()
         if result.suggestions is not None:
             marks = tuple(
-                SuggestionMark(f.name, s.lr, s.method, s.fallback)
-                for f in fields(result.suggestions)
-                if (s := getattr(result.suggestions, f.name)) is not None
+                SuggestionMark(name, s.lr, s.method, s.fallback)
+                for name, s in result.suggestions.items()
             )
+            if not result.suggestions.usable:
+                title += f"; no usable range: {result.suggestions.reason}"
         evals = result.evals
         views.append(
             RangeTestView(
@@ -301,7 +385,7 @@ def _range_tests(store: Store, task: str, notes: list[str]) -> tuple[RangeTestVi
 
 
 def _interpolations(store: Store, task: str, notes: list[str]) -> tuple[InterpolationView, ...]:
-    records = store.interpolations(task)
+    records = store.interpolations(task, on_unreadable=_left_out(notes))
     if not records:
         return ()
     from lrscope.landscape.result import InterpolationResult

@@ -15,10 +15,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from lrscope.metrics import CLASSIFICATION_SCORING, Metric, Scoring
+from lrscope.metrics import METRICS as METRIC_TABLE
+
 __all__ = [
     "METRICS",
     "InterpolationView",
-    "MetricInfo",
+    "MetricCurve",
     "PolicyCurve",
     "PolicyRow",
     "RangeTestView",
@@ -26,55 +29,50 @@ __all__ = [
     "StoreSummary",
     "SuggestionMark",
     "TaskView",
-    "Top1Curve",
+    "table_columns",
 ]
 
 
-@dataclass(frozen=True)
-class MetricInfo:
-    """How one LRBench metric is shown in the ranking table.
-
-    ``label`` is the column header (a newline marks where it may wrap);
-    ``higher_is_better`` picks the first sort direction; ``percent`` shows a
-    fraction in [0, 1] as percent; ``digits`` is the number of decimals shown.
-    """
-
-    name: str
-    label: str
-    title: str
-    higher_is_better: bool
-    percent: bool = False
-    digits: int = 3
-
-
-#: The LRBench metrics (seed 004, section III) in table order.
-METRICS: tuple[MetricInfo, ...] = (
-    MetricInfo("top1", "Top-1", "final test top-1 accuracy", True, percent=True, digits=2),
-    MetricInfo("top5", "Top-5", "final test top-5 accuracy", True, percent=True, digits=2),
-    MetricInfo(
-        "best_top1", "Best\ntop-1", "highest test top-1 over the evaluations", True, True, 2
-    ),
-    MetricInfo(
-        "best_iter", "Best\niter", "step at which the highest top-1 was reached", False, False, 0
-    ),
-    MetricInfo("ac", "AC", "average confidence of correct predictions", True),
-    MetricInfo("cd", "CD", "confidence deviation of correct predictions", False),
-    MetricInfo("cdac", "CDAC", "confidence deviation across classes", False),
-    MetricInfo("ld", "LD", "loss difference: test loss minus train loss", False),
-    MetricInfo("n_params", "#Param", "number of parameters of the policy", False, False, 0),
-    MetricInfo("wall_s", "Wall s", "wall time per trial, seconds", False, False, 1),
+#: The columns of a classification task's ranking table, in order: the LRBench
+#: metrics (Wu, Liu et al. 2019, section III) from the metric table of
+#: :mod:`lrscope.metrics` (label, direction, display digits, description).
+METRICS: tuple[Metric, ...] = tuple(
+    METRIC_TABLE[name]
+    for name in (
+        *("top1", "top5", "best_top1", "best_iter"),
+        *("ac", "cd", "cdac", "ld", "n_params", "wall_s"),
+    )
 )
+
+
+def table_columns(scoring: Scoring) -> tuple[Metric, ...]:
+    """The ranking table's columns for a task scored by ``scoring``.
+
+    Classification: :data:`METRICS`. Other tasks: their own final metrics
+    (``test_loss`` last), the best value of the primary metric, ``best_iter``,
+    ``ld``, #Param and wall time.
+    """
+    if scoring.is_classification:
+        return METRICS
+    own = sorted(scoring.metrics, key=lambda m: m.name == "test_loss")
+    rest = tuple(METRIC_TABLE[name] for name in ("best_iter", "ld", "n_params", "wall_s"))
+    return (*own, scoring.best, *rest)
 
 
 @dataclass(frozen=True)
 class StoreSummary:
-    """The header of the page: where the data comes from and how much there is."""
+    """The header of the page: where the data comes from and how much there is.
+
+    ``url`` has its credentials hidden; ``sources`` names the other stores
+    that imported rows came from (empty when everything was measured here).
+    """
 
     url: str
     schema_version: str
     counts: Mapping[str, int]
     generated_at: str
     version: str
+    sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -110,7 +108,8 @@ class PolicyRow:
     sample standard deviation over the seeds that did not diverge; ``rank`` is
     1 for the best policy (``None`` if unranked). ``label`` names the row in
     legends and keys its colour: the spec, with the step budget appended when
-    the task holds the same spec at several budgets.
+    the task holds the same spec at several budgets. ``n_imported`` counts the
+    seeds measured in another store (imported).
     """
 
     spec: str
@@ -122,6 +121,7 @@ class PolicyRow:
     pareto: bool = False
     steps: int = 0
     label: str = ""
+    n_imported: int = 0
 
     @property
     def key(self) -> str:
@@ -143,8 +143,9 @@ class PolicyCurve:
 
 
 @dataclass(frozen=True)
-class Top1Curve:
-    """Test top-1 against step over the seeds of one policy: mean, min and max.
+class MetricCurve:
+    """The task's primary metric (test top-1 for classification) against step over the
+    seeds of one policy: mean, min and max.
 
     ``label`` is the :attr:`PolicyRow.key` of the row drawn.
     """
@@ -180,7 +181,12 @@ class TaskView:
     (:attr:`PolicyRow.key`) drawn in the curve plots (the top ``N`` by rank)
     and ``colors`` their colours, the same in every plot of the task.
     ``ranked_by`` is the metric of the ranking; ``pareto_axes`` the (cost,
-    accuracy) metrics of the Pareto front.
+    utility) metrics of the Pareto front (``best_iter`` and the best value of
+    the primary metric); ``scoring`` the task's metrics (their labels and
+    directions); ``columns`` those of the ranking table; ``metric_curves`` the
+    primary metric during training. ``provenance`` says which of the task's
+    results were imported from other stores, and from which (empty when all
+    were measured in this one).
     """
 
     name: str
@@ -193,14 +199,26 @@ class TaskView:
     plotted: tuple[str, ...] = ()
     colors: Mapping[str, str] = field(default_factory=dict)
     policy_curves: tuple[PolicyCurve, ...] = ()
-    top1_curves: tuple[Top1Curve, ...] = ()
+    metric_curves: tuple[MetricCurve, ...] = ()
     interpolations: tuple[InterpolationView, ...] = ()
     notes: tuple[str, ...] = ()
+    provenance: str = ""
+    scoring: Scoring = CLASSIFICATION_SCORING
+    columns: tuple[Metric, ...] = METRICS
+
+    def metric(self, name: str) -> Metric:
+        """The definition of metric ``name`` of this task (label, unit, direction)."""
+        return self.scoring.get(name, owner="the report")
 
 
 @dataclass(frozen=True)
 class ReportData:
-    """The whole page: the store summary and one view per task."""
+    """The whole page: the store summary, one view per task, and page-wide notes.
+
+    ``notes`` name what the page leaves out as a whole (a stored task whose
+    row cannot be read); each task's own notes are in its view.
+    """
 
     summary: StoreSummary
     tasks: tuple[TaskView, ...] = ()
+    notes: tuple[str, ...] = ()

@@ -17,7 +17,13 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from lrscope.errors import StoreError
+from sqlalchemy import JSON
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+from lrscope.errors import StoreError, short_repr
+
+_MAX_METRIC_NAME = 200
 
 CURVE_FLOAT_FIELDS = ("lr", "train_loss", "test_loss", "top1", "top5")
 """Fields of a curve point (``EvalPoint``) that are floats: ``null`` reads as NaN."""
@@ -36,11 +42,15 @@ def as_utc(value: datetime) -> datetime:
 
 
 def float_in(value: Any) -> float | None:
-    """A float metric for a SQL column: NaN (or None) becomes NULL."""
+    """A float metric for a SQL column: NaN, an infinity (or None) becomes NULL.
+
+    PostgreSQL would keep an infinity and SQLite would not: NULL is the value
+    both store alike.
+    """
     if value is None:
         return None
     number = float(value)
-    return None if math.isnan(number) else number
+    return number if math.isfinite(number) else None
 
 
 def float_out(value: float | None) -> float:
@@ -111,13 +121,87 @@ def _asdict(point: Any) -> dict[str, Any]:
     )
 
 
-def curve_out(points: list[dict[str, Any]] | None) -> tuple[dict[str, Any], ...]:
-    """A stored curve: ``null`` in a float field reads back as NaN."""
+def curve_out(points: list[dict[str, Any]] | None) -> tuple[dict[str, float], ...]:
+    """A stored curve: ``null`` in any field reads back as NaN (``step`` stays an int)."""
     out = []
     for point in points or ():
-        data = dict(point)
-        for name in CURVE_FLOAT_FIELDS:
-            if name in data:
-                data[name] = float_out(data[name])
+        data: dict[str, float] = {}
+        for name, value in point.items():
+            if name in CURVE_FLOAT_FIELDS or value is None:
+                data[name] = float_out(value)
+            else:
+                data[name] = value
         out.append(data)
     return tuple(out)
+
+
+def metrics_in(value: Any) -> dict[str, float | None] | None:
+    """A trial's ``metrics`` map (name -> number) for its JSON column; None when absent.
+
+    Non-finite values become ``null``. Raises :class:`StoreError` for anything
+    but a mapping of metric names (text) to numbers.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise StoreError(
+            f"a trial's metrics are a mapping of metric names to numbers, "
+            f"got {type(value).__name__}"
+        )
+    out: dict[str, float | None] = {}
+    for name, number in value.items():
+        if not isinstance(name, str) or not name or len(name) > _MAX_METRIC_NAME:
+            raise StoreError(
+                f"a metric name is text of 1 to {_MAX_METRIC_NAME} characters, got {name!r}"
+            )
+        if not isinstance(number, (int, float)) and callable(getattr(number, "item", None)):
+            number = number.item()  # numpy / torch scalars
+        if number is not None and (
+            isinstance(number, bool) or not isinstance(number, (int, float))
+        ):
+            raise StoreError(f"metric {name!r} must be a number, got {type(number).__name__}")
+        out[name] = float_in(number)
+    return out
+
+
+def metrics_out(value: Mapping[str, float | None] | None) -> dict[str, float]:
+    """A stored ``metrics`` map: ``null`` reads back as NaN; empty when none was stored."""
+    return {name: float_out(number) for name, number in (value or {}).items()}
+
+
+class UnreadableJson:
+    """What a JSON column holds when its stored text does not decode (a damaged row).
+
+    :class:`StoredJson` returns it instead of raising, so that one bad row
+    cannot stop a whole query; the readers of :mod:`lrscope.store._read` name it.
+    """
+
+    def __init__(self, text: object, error: Exception) -> None:
+        self.text = text
+        self.error = error
+
+    def __repr__(self) -> str:
+        return f"UnreadableJson({short_repr(self.text, 40)})"
+
+
+class StoredJson(TypeDecorator[Any]):
+    """SQLAlchemy's JSON (None as SQL NULL); undecodable text reads as :class:`UnreadableJson`."""
+
+    impl = JSON
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(none_as_null=True)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        inner = super().result_processor(dialect, coltype)
+        if inner is None:  # the driver decodes (PostgreSQL), and refuses bad JSON on writing
+            return None
+
+        def process(value: Any) -> Any:
+            try:
+                return inner(value)
+            except ValueError as exc:  # json.JSONDecodeError, or an int too long to read
+                return UnreadableJson(value, exc)
+
+        return process

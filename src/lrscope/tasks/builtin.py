@@ -11,8 +11,8 @@
 - ``mnist-lenet``: MNIST (IDX files under ``data_dir``), Caffe's
   :class:`LeNet` on ``(1, 28, 28)``; batch 100.
 
-All use the default optimizer (SGD, momentum 0.9, weight decay 5e-4; seed 004
-Table II) and cross-entropy. The batch sizes follow seed 004 (100 for LeNet and
+All use the default optimizer (SGD, momentum 0.9, weight decay 5e-4; Wu, Liu
+et al. 2019, Table II) and cross-entropy. The batch sizes follow LRBench (100 for LeNet and
 CNN3, 128 for ResNets). MNIST-1D uses 128 rather than the paper's 100 (which
 trained with Adam): with SGD at a fixed learning rate of 0.1 the final accuracy
 fluctuates less from one evaluation to the next.

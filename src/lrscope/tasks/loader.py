@@ -22,7 +22,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from lrscope.errors import TaskError
+from lrscope.errors import LRScopeError, TaskError
 from lrscope.tasks.base import Task
 from lrscope.tasks.builtin import BUILTIN_TASKS, builtin_task_names, make_builtin
 
@@ -46,7 +46,7 @@ def _import_file(path_text: str, reference: str) -> ModuleType:
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a module that calls sys.exit() is an error too
         sys.modules.pop(module_name, None)
         raise TaskError(
             f"task {reference!r}: importing {str(path)!r} failed: {type(exc).__name__}: {exc}"
@@ -66,7 +66,7 @@ def _import_module(name: str, reference: str) -> ModuleType:
         raise TaskError(
             f"task {reference!r}: importing {name!r} failed: {type(exc).__name__}: {exc}"
         ) from exc
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         raise TaskError(
             f"task {reference!r}: importing {name!r} failed: {type(exc).__name__}: {exc}"
         ) from exc
@@ -81,9 +81,9 @@ def _call_factory(factory: Any, reference: str, data_dir: str | os.PathLike[str]
         pass  # builtins without a signature are called without arguments
     try:
         return factory(**kwargs)
-    except TaskError:
+    except LRScopeError:  # a bad Task (ParameterError), a missing data file (DataError), ...
         raise
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit() in a factory must not end lrscope quietly
         raise TaskError(
             f"task {reference!r}: calling the factory failed: {type(exc).__name__}: {exc}"
         ) from exc

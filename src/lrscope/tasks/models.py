@@ -6,10 +6,10 @@
   padding 1) and ReLU, then one linear layer; the MLP has two hidden layers of
   100 units.
 - :class:`LeNet`: Caffe's MNIST LeNet (conv 5x5 20, max-pool, conv 5x5 50,
-  max-pool, fc 500, ReLU, fc), used by seed 004; ``small=True`` adapts the
+  max-pool, fc 500, ReLU, fc), used by Wu, Liu et al. 2019; ``small=True`` adapts the
   kernels to the 8x8 images of scikit-learn's digits (114,760 parameters).
-- :class:`CNN3`: Caffe's CIFAR-10 "quick" network (CNN3 in seeds 001 and
-  004): three 5x5 convolutions (32, 32, 64 channels) with 3x3 stride-2
+- :class:`CNN3`: Caffe's CIFAR-10 "quick" network (CNN3 in Smith 2017 and
+  Wu, Liu et al. 2019): three 5x5 convolutions (32, 32, 64 channels) with 3x3 stride-2
   pooling (max, average, average; Caffe's ceil rounding), fc 64, fc 10.
 - :class:`CifarResNet`: the CIFAR ResNets of He et al. (2016), depth
   ``6n + 2`` (20, 32, 56), 16/32/64 channels, BatchNorm, identity shortcuts

@@ -13,6 +13,14 @@ initial step, which sets ``t = 0``, so the first training step runs with
 ``policy(0)``, exactly like torch's own schedulers. There is no recursive
 update: the state of the scheduler is its spec strings plus its step counter,
 and a resumed scheduler continues exactly where it stopped.
+
+Policies count optimizer steps, so the scheduler must step once per
+``optimizer.step()``. A scheduler stepped less often (once per epoch, as
+Lightning does for ``return [optimizer], [scheduler]``) would stretch the
+schedule silently; the scheduler counts the optimizer's steps with a step
+post-hook and warns once (:class:`~lrscope.errors.LRScopeWarning`) when more
+than one optimizer step passed between two of its own. Gradient accumulation
+is fine: the optimizer and the scheduler then both step once per N batches.
 """
 
 from __future__ import annotations
@@ -25,8 +33,9 @@ from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from lrscope.errors import ParameterError
+from lrscope.errors import LRScopeWarning, ParameterError
 from lrscope.policies import Policy, parse
+from lrscope.validation import STEP, Interval, check
 
 __all__ = ["PolicyLike", "PolicyScheduler"]
 
@@ -34,6 +43,8 @@ PolicyLike = Policy | str
 """A policy object or its spec string, e.g. ``"TRI2(k0=0.001, k1=0.006, l=2000)"``."""
 
 _OWNER = "PolicyScheduler"
+_LAST_EPOCH = Interval(int, -1, None, "left", exact=True)
+"""``last_epoch``: -1 for a fresh scheduler, else the step index to resume at."""
 _STATE_KEYS = ("specs", "last_epoch", "_step_count", "base_lrs", "_last_lr")
 
 
@@ -108,6 +119,21 @@ def _write_momentum(group: dict[str, Any], key: str, value: float) -> None:
         group[key] = value
 
 
+class _StepCounter:
+    """An optimizer step post-hook counting ``optimizer.step()`` calls between scheduler steps.
+
+    The optimizer holds only this small object, not the scheduler.
+    """
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, optimizer: Optimizer, args: object, kwargs: object) -> None:
+        self.count += 1
+
+
 class PolicyScheduler(LRScheduler):
     """Drive an optimizer's learning rate (and momentum) from lrscope policies.
 
@@ -125,6 +151,10 @@ class PolicyScheduler(LRScheduler):
         last_epoch: index of the last step taken, as in torch (``-1`` starts the
             schedule). Prefer :meth:`load_state_dict` or :meth:`from_state_dict`
             to resume.
+
+    Warns:
+        LRScopeWarning: once, when ``step()`` runs less often than
+            ``optimizer.step()`` (e.g. once per epoch); see the module docstring.
 
     Raises:
         ParameterError: the list length differs from the number of param groups,
@@ -170,11 +200,12 @@ class PolicyScheduler(LRScheduler):
             self._momentum_hooks = tuple(
                 p._momentum if p.has_momentum else _no_momentum for p in distinct
             )
-        if isinstance(last_epoch, bool) or not isinstance(last_epoch, int) or last_epoch < -1:
-            raise ParameterError(_OWNER, "last_epoch", "an int >= -1", last_epoch)
+        last_epoch = check(_OWNER, "last_epoch", last_epoch, _LAST_EPOCH)
         # torch's base class requires initial_lr when resuming; the closed form does not.
         for group in groups:
             group.setdefault("initial_lr", group["lr"])
+        self._optimizer_steps = _StepCounter()
+        self._optimizer_hook = optimizer.register_step_post_hook(self._optimizer_steps)
         super().__init__(optimizer, last_epoch)
 
     # -- the closed form ------------------------------------------------------
@@ -269,13 +300,14 @@ class PolicyScheduler(LRScheduler):
         """
         if self._step_count == 1:
             self._check_step_order()
+        if self._optimizer_steps.count > 1 and epoch is None:
+            self._warn_stepped_less_often(self._optimizer_steps.count)
+        self._optimizer_steps.count = 0
         self._step_count += 1
         if epoch is None:
             self.last_epoch += 1
         else:
-            if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
-                raise ParameterError("PolicyScheduler.step", "epoch", "None or an int >= 0", epoch)
-            self.last_epoch = epoch
+            self.last_epoch = check("PolicyScheduler.step", "epoch", epoch, STEP)
         self._apply(self.last_epoch)
 
     def _check_step_order(self) -> None:
@@ -295,6 +327,20 @@ class PolicyScheduler(LRScheduler):
                 UserWarning,
                 stacklevel=3,
             )
+
+    def _warn_stepped_less_often(self, optimizer_steps: int) -> None:
+        """Warn (once; the counting hook is removed) that the schedule runs too slowly."""
+        self._optimizer_hook.remove()
+        warnings.warn(
+            f"PolicyScheduler.step() ran once for {optimizer_steps} optimizer steps. lrscope "
+            "policies count optimizer steps (the update t uses policy(t)), so this stretches "
+            "the schedule, e.g. to epochs. Call scheduler.step() after every optimizer.step(); "
+            'in Lightning, return the scheduler with "interval": "step" from '
+            "configure_optimizers (lrscope.lightning.configure_optimizers does). "
+            "This warning is shown once.",
+            LRScopeWarning,
+            stacklevel=3,
+        )
 
     # -- state ----------------------------------------------------------------
 
@@ -332,16 +378,14 @@ class PolicyScheduler(LRScheduler):
                 f"use PolicyScheduler.from_state_dict to build one from a saved state",
                 specs,
             )
-        last_epoch = state_dict["last_epoch"]
-        if isinstance(last_epoch, bool) or not isinstance(last_epoch, int) or last_epoch < 0:
-            raise ParameterError(
-                "PolicyScheduler.load_state_dict",
-                "state_dict['last_epoch']",
-                "an int >= 0",
-                last_epoch,
-            )
-        self.last_epoch = last_epoch
+        self.last_epoch = check(
+            "PolicyScheduler.load_state_dict",
+            "state_dict['last_epoch']",
+            state_dict["last_epoch"],
+            STEP,
+        )
         self._step_count = int(state_dict["_step_count"])
+        self._optimizer_steps.count = 0  # count from the restored step on
         self.base_lrs = list(state_dict["base_lrs"])
         self._apply(self.last_epoch)
 

@@ -1,10 +1,12 @@
 """Candidate policies derived from one range test: the LRBench evaluator's first stage.
 
-Seed 001 (section 3.3) reads two numbers off one range test: the learning rate
-where the loss starts to fall (``min_lr``) and where the fall stops
-(``max_lr``). Seed 004 compares 13 LR functions; seeds 000, 002 and 003 add
-one-cycle and warm restarts. :func:`candidate_policies` turns those numbers,
-the epoch length and the step budget ``T`` into one policy per family:
+Smith 2017 (section 3.3) reads two numbers off one range test: the learning
+rate where the loss starts to fall (``min_lr``) and where the fall stops
+(``max_lr``). LRBench (Wu, Liu et al. 2019) compares 13 LR functions;
+super-convergence (Smith and Topin 2017/2019), the fastai write-up and
+SGDR (Loshchilov and Hutter 2017) add one-cycle and warm restarts.
+:func:`candidate_policies` turns those numbers, the epoch length and the step
+budget ``T`` into one policy per family:
 
 =========  ===============================================================
 family     derived parameters (``s`` = suggested lr, ``[lo, hi]`` = bounds)
@@ -16,7 +18,7 @@ EXP        ``k0 = s``, ``gamma = 0.01^(1/T)``: ``s / 100`` at ``t = T``
 INV        ``k0 = s``, ``p = 2``, ``gamma = 9 / T``: ``(1 + 9)^-2 = s / 100`` at ``t = T``
 POLY       ``k0 = s``, ``p = 1``, ``l = T``, ``k1 = s / 100``: linear to ``s / 100``
 TRI*, SIN* ``k0 = lo``, ``k1 = hi``, ``l`` = 2..10 epochs with ``T = 2 l n``: every
-           cycle complete, training ends at the bottom of a cycle (seed 001 3.2)
+           cycle complete, training ends at the bottom of a cycle (Smith 2017, 3.2)
 *EXP       as above with ``gamma = 0.1^(1/T)`` (amplitude x0.1 by the end)
 COS        ``k0 = lo``, ``k1 = hi``, ``T = (2n - 1) l``: ends at ``lo``
 onecycle   ``max_lr`` = the range test's one-cycle peak, ``total_steps = T``
@@ -32,8 +34,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Annotated
 
-from lrscope.errors import ParameterError
 from lrscope.policies import (
     COS,
     EXP,
@@ -52,8 +54,12 @@ from lrscope.policies import (
     OneCycle,
     Policy,
 )
+from lrscope.validation import COUNT, POSITIVE_FLOAT, Interval, Relation, Validated, check
 
-__all__ = ["LRBounds", "candidate_policies", "cycle_step_size"]
+__all__ = ["MIN_STEPS", "LRBounds", "candidate_policies", "cycle_step_size"]
+
+MIN_STEPS = 8
+"""The shortest budget the candidates are derived for (every family needs a few steps)."""
 
 DECAY_ORDERS = 2
 """Decaying policies end ``10**DECAY_ORDERS`` below where they start."""
@@ -62,17 +68,19 @@ MAX_EPOCHS_PER_HALF_CYCLE = 10
 
 
 @dataclass(frozen=True)
-class LRBounds:
-    """The numbers a range test gives the candidates (all learning rates).
+class LRBounds(Validated):
+    """The numbers a range test gives the candidates (all learning rates, > 0).
 
     ``suggested_lr`` is the constant rate; ``min_lr < max_lr`` the cyclic
     bounds; ``peak_lr`` the one-cycle maximum.
     """
 
-    suggested_lr: float
-    min_lr: float
-    max_lr: float
-    peak_lr: float
+    relations = (Relation("max_lr", ">", "min_lr"),)
+
+    suggested_lr: Annotated[float, POSITIVE_FLOAT]
+    min_lr: Annotated[float, POSITIVE_FLOAT]
+    max_lr: Annotated[float, POSITIVE_FLOAT]
+    peak_lr: Annotated[float, POSITIVE_FLOAT]
 
     @classmethod
     def rounded(cls, **lrs: float) -> LRBounds:
@@ -83,21 +91,11 @@ class LRBounds:
         """
         return cls(**{name: float(f"{value:.3g}") for name, value in lrs.items()})
 
-    def __post_init__(self) -> None:
-        for name in ("suggested_lr", "min_lr", "max_lr", "peak_lr"):
-            value = getattr(self, name)
-            if not (isinstance(value, float | int) and math.isfinite(value) and value > 0):
-                raise ParameterError("LRBounds", name, "a finite float > 0", value)
-        if not self.min_lr < self.max_lr:
-            raise ParameterError(
-                "LRBounds", "max_lr", f"a float greater than min_lr={self.min_lr!r}", self.max_lr
-            )
-
 
 def cycle_step_size(steps: int, steps_per_epoch: int, odd: bool = False) -> int:
     """Half-cycle length ``l`` (steps) for a cyclic policy over ``steps`` steps.
 
-    Seed 001 (section 3.2) finds step sizes of 2 to 10 epochs work well and
+    Smith 2017 (section 3.2) finds step sizes of 2 to 10 epochs work well and
     recommends stopping training at the end of a cycle. The budget holds
     ``h = 2n`` half cycles (``h = 2n - 1`` when ``odd``: COS ends a budget at
     its minimum after an odd number of half cycles). Among the ``h`` that
@@ -107,8 +105,8 @@ def cycle_step_size(steps: int, steps_per_epoch: int, odd: bool = False) -> int:
     it, the closest ``l = round(steps / h)`` (the budget then ends within
     ``h / 2`` steps of a cycle's bottom). Always at least one cycle.
     """
-    if steps < 2 or steps_per_epoch < 1:
-        raise ParameterError("cycle_step_size", "steps", "an int >= 2", steps)
+    steps = check("cycle_step_size", "steps", steps, Interval(int, 2, None, "left"))
+    steps_per_epoch = check("cycle_step_size", "steps_per_epoch", steps_per_epoch, COUNT)
     low = MIN_EPOCHS_PER_HALF_CYCLE * steps_per_epoch
     high = MAX_EPOCHS_PER_HALF_CYCLE * steps_per_epoch
     target = math.sqrt(low * high)
@@ -168,12 +166,8 @@ def candidate_policies(bounds: LRBounds, steps: int, steps_per_epoch: int) -> di
     functions, then ``onecycle`` and ``sgdr`` (see the module docstring for
     every derivation).
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 8:
-        raise ParameterError("candidate_policies", "steps", "an int in the range [8, inf)", steps)
-    if steps_per_epoch < 1:
-        raise ParameterError(
-            "candidate_policies", "steps_per_epoch", "an int in the range [1, inf)", steps_per_epoch
-        )
+    steps = check("candidate_policies", "steps", steps, Interval(int, MIN_STEPS, None, "left"))
+    steps_per_epoch = check("candidate_policies", "steps_per_epoch", steps_per_epoch, COUNT)
     out = _decays(bounds.suggested_lr, steps)
     out.update(_cyclics(bounds.min_lr, bounds.max_lr, steps, steps_per_epoch))
     out["onecycle"] = OneCycle(max_lr=bounds.peak_lr, total_steps=steps)
