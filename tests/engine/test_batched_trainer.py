@@ -263,7 +263,7 @@ def test_lanes_side_by_side_give_the_one_thread_results(threads: int) -> None:
     assert one_lane[1].diverged
     for a, b in zip(lanes, one_lane, strict=True):
         assert a.curve == b.curve
-        assert a.metrics() | {"wall_s": 0} == b.metrics() | {"wall_s": 0}
+        assert a.summary() | {"wall_s": 0} == b.summary() | {"wall_s": 0}
     assert seen == [(s, 30) for s in range(1, 31)]
 
 
