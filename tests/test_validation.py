@@ -39,6 +39,8 @@ from lrscope.validation import (
     Text,
     Validated,
     check,
+    is_integer,
+    is_real,
 )
 
 
@@ -186,3 +188,15 @@ def test_from_options_replaces_fields_of_a_base_and_names_unknown_options() -> N
         "The 'width' parameter of the window must be one of the options start, stop, every. "
         "Got 3 instead."
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "integer", "real"),
+    [(3, True, True), (0, True, True), (2.5, False, True), (float("nan"), False, True),
+     (True, False, False), (False, False, False), ("3", False, False), (None, False, False)],
+)  # fmt: skip
+def test_is_integer_and_is_real_never_count_a_bool(
+    value: object, integer: bool, real: bool
+) -> None:
+    assert is_integer(value) is integer
+    assert is_real(value) is real
