@@ -169,7 +169,8 @@ class _Window(Validated):
 
 
 def test_validated_checks_fields_then_relations_then_the_hook() -> None:
-    assert _Window(stop=2e1) == _Window(stop=20)  # canonical form at construction
+    # a float on purpose (type: ignore): construction makes it the canonical int
+    assert _Window(stop=2e1) == _Window(stop=20)  # type: ignore[arg-type]
     with pytest.raises(ParameterError, match="'stop' parameter of the window must be an int"):
         _Window(stop=0, start=5)  # the field fails before the relation
     with pytest.raises(ParameterError, match=r"greater than start=5\. Got 5 instead"):

@@ -378,7 +378,7 @@ def _step(group: _Group, t: int) -> list[_Trial]:
         kept = losses.index_select(0, torch.tensor(good)) if bad else losses
         # On the first step, watch which convolution outputs come back in another layout.
         unwatch = follow_gradient_layouts(kept) if t == 0 else None
-        kept.sum().backward()  # type: ignore[no-untyped-call]
+        kept.sum().backward()
         if unwatch is not None:
             unwatch()
     left = [rows[r] for r in bad]
