@@ -1,31 +1,50 @@
-"""Rank LR policies from stored trials: aggregate over seeds, order, Pareto front.
+"""Rank LR policies from stored trials: the one ranking rule of lrscope.
 
-Trials are grouped by ``(task, spec, steps)``. For each group:
+``lrscope rank``, ``lrscope tune``'s table and winner, the report and the demo
+summary all rank with :func:`rank_trials`, so they rank the same trials by the
+same rule and quote the same numbers.
 
-- ``n``: trials measured (stored ``done`` or ``diverged``; ``failed`` and
-  ``running`` trials are not measurements and are left out); ``n_diverged``
-  and ``diverged_rate = n_diverged / n``.
+Trials are grouped by ``(task, spec, steps, eval_every)``: one policy at one
+budget, measured on one evaluation grid (``best_top1`` and ``best_iter``
+depend on the grid). For each group:
+
+- ``n``: trials measured (stored ``done`` or ``diverged``, or ``pruned``:
+  stopped early on purpose; ``failed`` and ``running`` trials are not
+  measurements and are left out); ``n_diverged`` and
+  ``diverged_rate = n_diverged / n``.
 - for every metric ``m`` of :data:`lrscope.metrics.AGGREGATED_METRICS`,
   ``m_mean`` and ``m_std``: the mean and the sample standard deviation
   (``n - 1`` in the denominator) over the *non-diverged* trials whose value
-  is finite. A diverged trial's numbers
-  describe a model that blew up, so they are not averaged in; the failure
-  shows in ``diverged_rate`` instead. With one such value the std is NaN;
-  with none (every seed diverged) mean and std are NaN. NaN is printed as
-  ``-`` in the table, empty in CSV and ``null`` in JSON.
+  is finite. A diverged trial's numbers describe a model that blew up, so
+  they are not averaged in; the failure shows in ``diverged_rate`` instead.
+  With one such value the std is NaN; with none (every seed diverged) mean
+  and std are NaN. NaN is printed as ``-`` in the table, empty in CSV and
+  ``null`` in JSON.
 - ``n_params``: the policy's number of parameters (LRBench's #Param).
 
-Ranking (:func:`rank_trials`): by the chosen metric's mean, best first, in
-the metric's direction from the table of :mod:`lrscope.metrics` (higher is
-better for accuracies and confidence, lower for ``best_iter``, ``ld``,
-``cd``, ``cdac``, ``wall_s`` and ``diverged_rate``); ties by the smaller
-``best_iter`` mean, then the smaller ``diverged_rate``, then the spec.
-Groups whose metric mean is NaN (every seed diverged) come last.
+Which groups are ranked: those measured on at least ``min_seeds`` seeds
+(:data:`DEFAULT_MIN_SEEDS`) that trained their whole budget, at the main
+budget (``steps``, default: the largest budget such a group has). The others
+are *shown apart* (:attr:`Ranking.apart`, each with its reason): one-seed
+groups (a search's trials: one seed says little, and the best of many
+one-seed results is flattered by luck), trials stopped early, and other
+budgets. They are never ranked and never on the Pareto front.
 
-Pareto front (``pareto``): the groups not dominated in accuracy
-(``best_top1_mean``, higher is better) against cost (``best_iter_mean``, the
-steps needed to reach it, lower is better); a group is dominated when another
-is at least as good in both and strictly better in one. Groups with a NaN in
+The rule (:func:`order_rows`), LRBench's (Wu, Liu et al. 2019: the highest
+utility at the lowest cost): take the best remaining group by the metric's
+mean (in its direction from :mod:`lrscope.metrics`; NaN last); the groups
+within ``tie`` of it (and diverging no more often) are tied, and among them
+the one of lowest cost, ``best_iter`` mean (the steps to its best
+evaluation, LRBench's "#Iterations"), comes next; repeat. ``tie=0`` orders
+by the metric alone (exact ties by the smaller ``best_iter`` mean, then the
+smaller ``diverged_rate``, then the spec). The default metric is the task's
+primary metric (:func:`primary_metric`: final test top-1 for
+classification): the model a user keeps at the end of the budget.
+
+Pareto front (``pareto``): among the ranked groups, those not dominated in
+accuracy (``best_top1_mean``, higher is better) against cost
+(``best_iter_mean``, lower is better); a group is dominated when another is
+at least as good in both and strictly better in one. Groups with a NaN in
 either are never on the front.
 
 >>> ranking = rank(Store.open(), "mnist1d-cnn")            # doctest: +SKIP
@@ -44,35 +63,60 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lrscope.metrics import AGGREGATED_METRICS, Metric, get_metric
-from lrscope.validation import FINITE_FLOAT, INVALID
+from lrscope.validation import COUNT, FINITE_FLOAT, INVALID, NONNEGATIVE_FLOAT, OrNone, check
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas  # type: ignore[import-untyped,unused-ignore]
-    from rich.table import Table
 
+    from lrscope.rank_table import RankingTable
     from lrscope.store import Store
 
 __all__ = [
+    "DEFAULT_MIN_SEEDS",
+    "DEFAULT_TIE",
     "PolicyStats",
     "Ranking",
     "TrialLike",
     "aggregate",
+    "order_rows",
+    "pareto_front",
+    "primary_metric",
     "rank",
     "rank_trials",
 ]
 
-_MEASURED = ("done", "diverged")
+DEFAULT_TIE = 0.003
+"""Metric differences up to this count as ties (in the metric's units).
+
+On MNIST-1D (1,000 test samples) the final top-1 of one policy varies by
+about 0.005 from seed to seed, so a 3-seed mean has a standard error of about
+0.003: closer than that, two policies are not told apart."""
+DEFAULT_MIN_SEEDS = 2
+"""Groups measured on fewer seeds are shown apart, not ranked (a spread needs two)."""
+
+_MEASURED = ("done", "diverged", "pruned")
 _OWNER = "the ranking"
+
+
+def primary_metric(metadata: Mapping[str, Any] | None = None) -> str:
+    """What a task is ranked by when no metric is asked for: its primary metric, else top-1.
+
+    ``metadata`` is the task's stored metadata (``TaskMetadata.to_dict()``);
+    a task that declares ``primary_metric`` there is ranked by it.
+    """
+    declared = (metadata or {}).get("primary_metric")
+    return declared if isinstance(declared, str) and declared else "top1"
 
 
 class TrialLike(Protocol):
     """What a ranking reads of a trial: a store ``TrialRecord`` or a ``TrialResult``.
 
     Besides these, every metric of :data:`lrscope.metrics.AGGREGATED_METRICS`
-    is read as an attribute of that name (a float; ``None`` or NaN when not
-    measured). A record with a ``status`` (the store's) is measured when it is
-    ``done`` or ``diverged``; one without (an engine result) always is, and
-    counts as diverged when ``diverged`` is true.
+    and ``eval_every`` are read as attributes of those names (a float; ``None``
+    or NaN when not measured; no ``eval_every`` is one grid). A record with a
+    ``status`` (the store's) is measured when it is ``done``, ``diverged`` or
+    ``pruned``; one without (an engine result) always is, and counts as
+    diverged when ``diverged`` is true.
     """
 
     @property
@@ -116,7 +160,10 @@ class PolicyStats:
     ``mean[m]`` and ``std[m]`` for every ``m`` of
     :data:`lrscope.metrics.AGGREGATED_METRICS` (see the module docstring for
     NaN), ``n`` trials measured of which ``n_diverged`` diverged, ``rank``
-    (1 = best; 0 before ranking), ``pareto`` (on the accuracy/cost front).
+    (1 = best; 0 when not ranked), ``pareto`` (on the accuracy/cost front),
+    ``eval_every`` (the evaluation grid; None when the records have none),
+    ``partial`` (the trials stopped early) and ``apart``: why the row is shown
+    apart from the ranking (empty for a ranked row).
     """
 
     task: str
@@ -130,23 +177,34 @@ class PolicyStats:
     rank: int = 0
     pareto: bool = False
     seeds: tuple[int, ...] = field(default_factory=tuple)
+    eval_every: int | None = None
+    partial: bool = False
+    apart: str = ""
 
     @property
     def diverged_rate(self) -> float:
         """Fraction of the measured trials that diverged, in [0, 1]."""
         return self.n_diverged / self.n if self.n else math.nan
 
+    @property
+    def ranked(self) -> bool:
+        return self.rank > 0
+
     def value(self, metric: str) -> float:
         """What the ranking orders by for ``metric``: its mean, or ``diverged_rate``."""
         return self.diverged_rate if metric == "diverged_rate" else self.mean[metric]
 
     def to_dict(self) -> dict[str, Any]:
-        """Flat row: identity, counts, ``<metric>_mean`` / ``<metric>_std``, rank, pareto."""
+        """Flat row: identity, counts, ``<metric>_mean`` / ``<metric>_std``, rank, pareto.
+
+        ``rank`` is None and ``apart`` the reason for a row shown apart.
+        """
         row: dict[str, Any] = {
-            "rank": self.rank,
+            "rank": self.rank or None,
             "task": self.task,
             "spec": self.spec,
             "steps": self.steps,
+            "eval_every": self.eval_every,
             "n": self.n,
             "n_diverged": self.n_diverged,
             "diverged_rate": self.diverged_rate,
@@ -157,23 +215,35 @@ class PolicyStats:
             row[f"{metric}_mean"] = self.mean[metric]
             row[f"{metric}_std"] = self.std[metric]
         row["pareto"] = self.pareto
+        row["apart"] = self.apart or None
         return row
 
 
+def _group_key(record: TrialLike) -> tuple[str, str, int, int, bool]:
+    every = getattr(record, "eval_every", None)
+    return (
+        str(record.task),
+        str(record.spec),
+        int(record.steps),
+        -1 if every is None else int(every),
+        _status(record) == "pruned",
+    )
+
+
 def aggregate(records: Iterable[TrialLike]) -> list[PolicyStats]:
-    """Group measured trials by ``(task, spec, steps)`` and average over seeds.
+    """Group measured trials by ``(task, spec, steps, eval_every)`` and average over seeds.
 
     ``records`` are store records or :class:`~lrscope.engine.TrialResult`
-    objects (:class:`TrialLike`). The result is unranked, sorted by key.
+    objects (:class:`TrialLike`). Trials stopped early (``pruned``) form groups
+    of their own (``partial``). The result is unranked, sorted by key.
     """
-    groups: dict[tuple[str, str, int], list[TrialLike]] = {}
+    groups: dict[tuple[str, str, int, int, bool], list[TrialLike]] = {}
     for record in records:
         if _status(record) in _MEASURED:
-            key = (str(record.task), str(record.spec), int(record.steps))
-            groups.setdefault(key, []).append(record)
+            groups.setdefault(_group_key(record), []).append(record)
     stats = []
-    for (task, spec, steps), members in sorted(groups.items()):
-        healthy = [r for r in members if _status(r) == "done"]
+    for (task, spec, steps, every, partial), members in sorted(groups.items()):
+        healthy = [r for r in members if _status(r) != "diverged"]
         means, stds = {}, {}
         for metric in AGGREGATED_METRICS:
             values = [v for r in healthy if (v := _finite(getattr(r, metric, None))) is not None]
@@ -190,6 +260,8 @@ def aggregate(records: Iterable[TrialLike]) -> list[PolicyStats]:
                 mean=means,
                 std=stds,
                 seeds=tuple(sorted(int(r.seed) for r in members)),
+                eval_every=None if every < 0 else every,
+                partial=partial,
             )
         )
     return stats
@@ -197,15 +269,38 @@ def aggregate(records: Iterable[TrialLike]) -> list[PolicyStats]:
 
 def _sort_key(row: PolicyStats, metric: Metric) -> tuple[Any, ...]:
     missing, signed = metric.sort_key(row.value(metric.name))
+    return (missing, signed, _cost(row), row.diverged_rate, row.spec, row.steps, row.eval_every)
+
+
+def _cost(row: PolicyStats) -> float:
     best_iter = row.mean["best_iter"]
-    return (
-        missing,
-        signed,
-        math.inf if math.isnan(best_iter) else best_iter,
-        row.diverged_rate,
-        row.spec,
-        row.steps,
-    )
+    return math.inf if math.isnan(best_iter) else best_iter
+
+
+def order_rows(rows: Iterable[PolicyStats], metric: Metric, tie: float) -> list[PolicyStats]:
+    """``rows`` in ranking order: utility first, ties within ``tie`` by cost (see the module).
+
+    Raises:
+        ParameterError: ``tie`` is not a finite float >= 0.
+    """
+    tie = check(_OWNER, "tie", tie, NONNEGATIVE_FLOAT)
+    remaining = sorted(rows, key=lambda r: _sort_key(r, metric))
+    ordered: list[PolicyStats] = []
+    while remaining:
+        best = remaining[0]
+        best_value = best.value(metric.name)
+        chosen = best
+        if tie > 0 and not math.isnan(best_value):
+            tied = [
+                row
+                for row in remaining
+                if metric.sign() * (best_value - row.value(metric.name)) <= tie + 1e-12
+                and row.diverged_rate <= best.diverged_rate
+            ]
+            chosen = min(tied, key=lambda r: (_cost(r), remaining.index(r)))
+        ordered.append(chosen)
+        remaining.remove(chosen)
+    return ordered
 
 
 def pareto_front(rows: Sequence[PolicyStats]) -> list[bool]:
@@ -225,32 +320,95 @@ def pareto_front(rows: Sequence[PolicyStats]) -> list[bool]:
     return front
 
 
-def rank_trials(records: Iterable[TrialLike], metric: str = "best_top1") -> Ranking:
-    """Aggregate ``records`` (see :func:`aggregate`), order them, mark the Pareto front.
+def _apart_reason(row: PolicyStats, min_seeds: int, budget: int | None) -> str:
+    if row.partial:
+        return "stopped early"
+    if row.n < min_seeds:
+        return f"{row.n} seed" + "s" * (row.n != 1)
+    if row.steps != budget:
+        return "other budget"
+    return ""
+
+
+def rank_trials(
+    records: Iterable[TrialLike],
+    metric: str | None = None,
+    *,
+    tie: float = DEFAULT_TIE,
+    min_seeds: int = DEFAULT_MIN_SEEDS,
+    steps: int | None = None,
+) -> Ranking:
+    """Aggregate ``records`` (see :func:`aggregate`), rank them, mark the Pareto front.
+
+    Args:
+        records: the trials (store records or engine results).
+        metric: what ranks (a :data:`lrscope.metrics.RANK_METRICS` name);
+            default :func:`primary_metric`'s.
+        tie: metric differences up to this are ties, broken by cost
+            (:func:`order_rows`); 0 ranks by the metric alone.
+        min_seeds: groups with fewer measured seeds are shown apart.
+        steps: the budget ranked (others are shown apart); default the
+            largest budget of a group that can be ranked.
 
     Raises:
-        ParameterError: ``metric`` is not one of :data:`lrscope.metrics.RANK_METRICS`.
+        ParameterError: an unknown ``metric``, a negative ``tie``, ``min_seeds`` < 1.
     """
-    chosen = get_metric(metric, owner=_OWNER)
-    rows = sorted(aggregate(records), key=lambda r: _sort_key(r, chosen))
-    front = pareto_front(rows)
-    ranked = tuple(
+    chosen = get_metric(metric or primary_metric(), owner=_OWNER)
+    min_seeds = check(_OWNER, "min_seeds", min_seeds, COUNT)
+    steps = check(_OWNER, "steps", steps, OrNone(COUNT))
+    rows = aggregate(records)
+    candidates = [r for r in rows if not r.partial and r.n >= min_seeds]
+    budget = steps if steps is not None else max((r.steps for r in candidates), default=None)
+    ranked = order_rows([r for r in candidates if r.steps == budget], chosen, tie)
+    front = pareto_front(ranked)
+    ranked_rows = tuple(
         replace(row, rank=i + 1, pareto=on_front)
-        for i, (row, on_front) in enumerate(zip(rows, front, strict=True))
+        for i, (row, on_front) in enumerate(zip(ranked, front, strict=True))
     )
-    tasks = sorted({row.task for row in ranked})
-    return Ranking(task=", ".join(tasks), metric=chosen.name, rows=ranked)
+    kept = {id(row) for row in ranked}
+    apart = tuple(
+        replace(row, apart=_apart_reason(row, min_seeds, budget) or "not ranked")
+        for row in sorted(
+            (r for r in rows if id(r) not in kept),
+            key=lambda r: (-r.steps, _sort_key(r, chosen)),
+        )
+    )
+    tasks = sorted({row.task for row in rows})
+    return Ranking(
+        task=", ".join(tasks),
+        metric=chosen.name,
+        rows=ranked_rows,
+        apart=apart,
+        tie=tie,
+        min_seeds=min_seeds,
+        steps=budget,
+    )
 
 
-def rank(store: Store, task: str, metric: str = "best_top1", steps: int | None = None) -> Ranking:
-    """Rank the trials of ``task`` stored in ``store`` (optionally one step budget).
+def rank(
+    store: Store,
+    task: str,
+    metric: str | None = None,
+    steps: int | None = None,
+    *,
+    tie: float = DEFAULT_TIE,
+    min_seeds: int = DEFAULT_MIN_SEEDS,
+) -> Ranking:
+    """Rank the trials of ``task`` stored in ``store`` (see :func:`rank_trials`).
+
+    ``metric`` defaults to the task's primary metric (its stored metadata);
+    ``steps`` keeps only the trials of that budget.
 
     Raises:
-        ParameterError: ``metric`` is not one of :data:`lrscope.metrics.RANK_METRICS`.
+        ParameterError: an unknown ``metric``, a negative ``tie``, ``min_seeds`` < 1.
     """
-    chosen = get_metric(metric, owner=_OWNER)
+    if metric is None:
+        record = next((r for r in store.tasks() if r.name == task), None)
+        metric = primary_metric(None if record is None else record.metadata)
+    get_metric(metric, owner=_OWNER)
+    check(_OWNER, "steps", steps, OrNone(COUNT))
     records = [r for r in store.trials(task=task) if steps is None or r.steps == steps]
-    ranking = rank_trials(records, chosen.name)
+    ranking = rank_trials(records, metric, tie=tie, min_seeds=min_seeds, steps=steps)
     return replace(ranking, task=task)
 
 
@@ -264,15 +422,29 @@ def _cell(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class Ranking:
-    """Ranked rows, best first, with exporters (JSON, CSV, DataFrame, rich table)."""
+    """Ranked rows, best first, the rows shown apart, and exporters (JSON, CSV, DataFrame, table).
+
+    ``rows`` are ranked (``rank`` 1, 2, ...) at the budget ``steps`` by
+    ``metric`` with the ``tie`` margin; ``apart`` holds every other group,
+    each with its reason (:attr:`PolicyStats.apart`). The exporters list the
+    ranked rows first, then the rows shown apart.
+    """
 
     task: str
     metric: str
     rows: tuple[PolicyStats, ...]
+    apart: tuple[PolicyStats, ...] = ()
+    tie: float = DEFAULT_TIE
+    min_seeds: int = DEFAULT_MIN_SEEDS
+    steps: int | None = None
+
+    def row(self, spec: str) -> PolicyStats | None:
+        """The ranked row of ``spec`` (the first, if it is ranked twice), or None."""
+        return next((row for row in self.rows if row.spec == spec), None)
 
     def to_dicts(self) -> list[dict[str, Any]]:
-        """One flat dict per row, best first (NaN kept as float NaN)."""
-        return [row.to_dict() for row in self.rows]
+        """One flat dict per row, ranked rows first (NaN kept as float NaN)."""
+        return [row.to_dict() for row in (*self.rows, *self.apart)]
 
     def to_json(self) -> str:
         """JSON list of the rows; NaN becomes ``null``."""
@@ -298,36 +470,18 @@ class Ranking:
 
         return pandas.DataFrame(self.to_dicts())
 
-    def table(self) -> Table:
-        """A rich table, best first: each metric as ``mean±std`` in its display unit.
+    def table(
+        self,
+        *,
+        marks: Mapping[str, str] | None = None,
+        apart: bool = True,
+    ) -> RankingTable:
+        """The ranking as a rich renderable (:class:`lrscope.rank_table.RankingTable`).
 
-        Shows the ranking metric, best_top1, best_iter, top1, ld and wall_s
-        (headers, units and digits from :mod:`lrscope.metrics`); ``-`` is NaN;
-        ``*`` marks the Pareto front. Every metric (top5, ac, cd, cdac too) is
-        in :meth:`to_dicts`, JSON and CSV.
+        It reads well at any console width: where the specs do not fit beside
+        the numbers they are listed below the table, one per line. ``marks``
+        tags specs (``{spec: "baseline"}``); ``apart`` adds the rows shown apart.
         """
-        from rich.table import Table
-        from rich.text import Text
+        from lrscope.rank_table import RankingTable
 
-        shown = ("best_top1", "best_iter", "top1", "ld", "wall_s")
-        names = [m for m in (self.metric, *shown) if m != "diverged_rate"]
-        metrics = [get_metric(m) for m in dict.fromkeys(names)]
-        several_budgets = len({row.steps for row in self.rows}) > 1
-        table = Table(title=Text(f"{self.task}: ranked by {self.metric} (* = Pareto front)"))
-        table.add_column("#", justify="right")
-        table.add_column("policy", overflow="fold")
-        if several_budgets:
-            table.add_column("steps", justify="right")
-        table.add_column("n", justify="right")
-        table.add_column("div", justify="right")
-        for metric in metrics:
-            table.add_column(metric.header, justify="right")
-        table.add_column("*", justify="center")
-        for row in self.rows:
-            cells: list[str | Text] = [str(row.rank), Text(row.spec)]  # specs are not markup
-            cells += [str(row.steps)] if several_budgets else []
-            cells += [str(row.n), f"{row.diverged_rate:.0%}"]
-            cells += [m.format(row.mean[m.name], row.std[m.name]) for m in metrics]
-            cells.append("*" if row.pareto else "")
-            table.add_row(*cells)
-        return table
+        return RankingTable(self, marks=marks, with_apart=apart)
