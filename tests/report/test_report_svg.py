@@ -94,3 +94,26 @@ def test_a_real_figure_is_lean_and_escaped() -> None:
     assert 'role="img"' in svg
     assert len(svg) < 40_000
     assert re.search(r"\d\.\d{2,}", " ".join(re.findall(r' d="([^"]*)"', svg))) is None
+
+
+def test_the_accuracy_chart_zooms_to_where_the_policies_differ() -> None:
+    from lrscope.report.model import Top1Curve
+    from lrscope.report.plots import top1_limits
+
+    steps = tuple(range(0, 1001, 100))
+    rising = tuple(0.3 + 0.65 * min(1.0, t / 300) for t in steps)  # 30 % early, 95 % late
+    close = tuple(v + 0.02 for v in rising)  # another policy, 2 points better
+    curves = [
+        Top1Curve("a", steps, rising, rising, rising, 3),
+        Top1Curve("b", steps, close, close, tuple(v + 0.01 for v in close), 3),
+    ]
+    # from a quarter of training on (step 300 here) the means are 0.95 and 0.97 and the
+    # best band tops at 0.98: the axis spans 94.5 % to 98.5 %, not 30 % to 100 %
+    assert top1_limits(curves) == (pytest.approx(0.945), pytest.approx(0.985))
+    wide = [curves[0], Top1Curve("c", steps, rising, rising, rising, 1)]
+    wide[1] = Top1Curve("c", steps, tuple(v - 0.2 for v in rising), rising, rising, 1)
+    low, high = top1_limits(wide)
+    assert low == pytest.approx(0.75 - 0.1 * 0.2) and high == pytest.approx(0.95 + 0.1 * 0.2)
+    assert top1_limits([]) is None
+    flat = [Top1Curve("f", (0, 10), (0.999, 0.999), (0.999, 0.999), (1.0, 1.0), 2)]
+    assert top1_limits(flat) == (pytest.approx(0.994), 1.0)

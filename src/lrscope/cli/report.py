@@ -39,12 +39,14 @@ def report(
         str | None, typer.Option("--task", help="Only this task (default: every task).")
     ] = None,
     metric: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--metric",
-            help=f"Rank by this metric's mean over seeds: {metric_help()}.",
+            help=f"Rank by this metric's mean over seeds (default: each task's primary metric, "
+            f"top1 for classification): {metric_help()}.",
+            show_default=False,
         ),
-    ] = "best_top1",
+    ] = None,
     top: Annotated[
         int, typer.Option("--top", help="Policies drawn as curves per task (the table lists all).")
     ] = 8,

@@ -1,10 +1,12 @@
 """Gather what the report shows from a results store into :mod:`lrscope.report.model` views.
 
 Per task: the stored range tests (newest first), the ranking of
-:func:`lrscope.rank.rank_trials` (aggregation over seeds, order, Pareto front:
-not recomputed here), the learning-rate and momentum curves of the top
-``top_n`` policies computed from their specs with :func:`lrscope.policies.parse`,
-their test top-1 curves over seeds, and the stored interpolations.
+:func:`lrscope.rank.rank_trials` (aggregation over seeds, the one ranking
+rule, the rows shown apart, the Pareto front: not recomputed here; the same
+function ranks ``lrscope rank`` and ``lrscope tune``), the learning-rate and
+momentum curves of the top ``top_n`` ranked policies computed from their
+specs with :func:`lrscope.policies.parse`, their test top-1 curves over
+seeds, and the stored interpolations.
 
 Only the top ``top_n`` rows are drawn as curves (the table lists every row),
 and every curve is thinned (:mod:`lrscope.report.decimate`), so a store with
@@ -55,18 +57,22 @@ def gather(
     store: Store,
     task: str | None = None,
     *,
-    metric: str = "best_top1",
+    metric: str | None = None,
     top_n: int = DEFAULT_TOP_N,
     now: datetime | None = None,
 ) -> ReportData:
     """Read ``store`` (every task, or only ``task``) into a :class:`ReportData`.
+
+    ``metric`` ranks every task (default: each task's primary metric, final
+    top-1 for classification, as ``lrscope rank`` and ``lrscope tune`` rank).
 
     Raises:
         TaskError: ``task`` is not in the store (the message lists those that are).
         ParameterError: ``metric`` cannot rank (see :data:`lrscope.metrics.RANK_METRICS`),
             or ``top_n`` is outside [1, len(PALETTE)].
     """
-    get_metric(metric, owner="the report")
+    if metric is not None:
+        get_metric(metric, owner="the report")
     check("the report", "top_n", top_n, Interval(int, 1, len(PALETTE)))
     records = store.tasks()
     if task is not None:
@@ -133,15 +139,16 @@ def _metadata(meta: Mapping[str, Any] | None) -> dict[str, str]:
     return shown
 
 
-def _task_view(store: Store, record: TaskRecord, metric: str, top_n: int) -> TaskView:
-    from lrscope.rank import rank_trials
+def _task_view(store: Store, record: TaskRecord, metric: str | None, top_n: int) -> TaskView:
+    from lrscope.rank import primary_metric, rank_trials
 
     trials = store.trials(task=record.name)
     counts = Counter(t.status for t in trials)
     status_counts = {s: counts[s] for s in STATUS_ORDER if counts[s]}
     notes: list[str] = []
-    ranking = rank_trials(trials, metric)
+    ranking = rank_trials(trials, metric or primary_metric(record.metadata))
     rows = _rows(ranking.rows)
+    apart = _rows(ranking.apart)
     plotted = tuple(row.key for row in rows[:top_n])
     colors = {key: PALETTE[i] for i, key in enumerate(plotted)}
     drawn = rows[:top_n]
@@ -155,7 +162,10 @@ def _task_view(store: Store, record: TaskRecord, metric: str, top_n: int) -> Tas
         status_counts=status_counts,
         range_tests=range_tests,
         rows=rows,
-        ranked_by=metric,
+        apart=apart,
+        ranked_by=ranking.metric,
+        tie=ranking.tie,
+        budget=ranking.steps,
         plotted=plotted,
         colors=colors,
         policy_curves=policy_curves,
@@ -167,6 +177,7 @@ def _task_view(store: Store, record: TaskRecord, metric: str, top_n: int) -> Tas
 
 def _rows(stats: Sequence[PolicyStats]) -> tuple[PolicyRow, ...]:
     budgets = Counter(s.spec for s in stats)
+    grids = Counter((s.spec, s.steps) for s in stats)
     rows = []
     for s in stats:
         mean = dict(s.mean)
@@ -174,6 +185,8 @@ def _rows(stats: Sequence[PolicyStats]) -> tuple[PolicyRow, ...]:
         mean["n_params"] = math.nan if s.n_params is None else float(s.n_params)
         std["n_params"] = math.nan
         label = s.spec if budgets[s.spec] == 1 else f"{s.spec} @ {s.steps:,} steps"
+        if grids[(s.spec, s.steps)] > 1:
+            label += f", eval every {s.eval_every}"
         rows.append(
             PolicyRow(
                 spec=s.spec,
@@ -185,6 +198,8 @@ def _rows(stats: Sequence[PolicyStats]) -> tuple[PolicyRow, ...]:
                 pareto=s.pareto,
                 steps=s.steps,
                 label=label,
+                apart=s.apart,
+                eval_every=s.eval_every,
             )
         )
     return tuple(rows)
@@ -217,13 +232,13 @@ def _top1_curves(rows: Sequence[PolicyRow], trials: Iterable[TrialRecord]) -> tu
     The seeds that finished without diverging are used, as in the ranking;
     when every seed diverged, the diverged ones are drawn instead.
     """
-    by_key: dict[tuple[str, int], list[TrialRecord]] = defaultdict(list)
+    by_key: dict[tuple[str, int, int | None], list[TrialRecord]] = defaultdict(list)
     for trial in trials:
-        if trial.finished:
-            by_key[(trial.spec, trial.steps)].append(trial)
+        if trial.finished and trial.status != "pruned":
+            by_key[(trial.spec, trial.steps, trial.eval_every)].append(trial)
     curves = []
     for row in rows:
-        members = by_key.get((row.spec, row.steps), [])
+        members = by_key.get((row.spec, row.steps, row.eval_every), [])
         healthy = [t for t in members if t.status == "done"] or members
         per_step: dict[int, list[float]] = defaultdict(list)
         for trial in healthy:

@@ -86,9 +86,11 @@ class PolicyRow:
 
     ``mean`` and ``std`` map metric names (:data:`METRICS`) to the mean and the
     sample standard deviation over the seeds that did not diverge; ``rank`` is
-    1 for the best policy (``None`` if unranked). ``label`` names the row in
+    1 for the best policy (``None`` for a row shown apart, whose ``apart`` says
+    why: one seed, stopped early, another budget). ``label`` names the row in
     legends and keys its colour: the spec, with the step budget appended when
-    the task holds the same spec at several budgets.
+    the task holds the same spec at several budgets. ``eval_every`` is the
+    evaluation grid of its trials (None when unknown).
     """
 
     spec: str
@@ -100,6 +102,8 @@ class PolicyRow:
     pareto: bool = False
     steps: int = 0
     label: str = ""
+    apart: str = ""
+    eval_every: int | None = None
 
     @property
     def key(self) -> str:
@@ -154,11 +158,14 @@ class InterpolationView:
 class TaskView:
     """Everything the page shows about one task.
 
-    ``rows`` lists every policy in rank order; ``plotted`` the row keys
+    ``rows`` lists the ranked policies in rank order (:func:`lrscope.rank.rank_trials`,
+    the rule of ``lrscope rank`` and ``lrscope tune``) and ``apart`` the rows
+    shown apart, never ranked; ``plotted`` the row keys
     (:attr:`PolicyRow.key`) drawn in the curve plots (the top ``N`` by rank)
     and ``colors`` their colours, the same in every plot of the task.
-    ``ranked_by`` is the metric of the ranking; ``pareto_axes`` the (cost,
-    accuracy) metrics of the Pareto front.
+    ``ranked_by`` is the metric of the ranking, ``tie`` its tie margin and
+    ``budget`` the ranked step budget; ``pareto_axes`` the (cost, accuracy)
+    metrics of the Pareto front.
     """
 
     name: str
@@ -166,7 +173,10 @@ class TaskView:
     status_counts: Mapping[str, int] = field(default_factory=dict)
     range_tests: tuple[RangeTestView, ...] = ()
     rows: tuple[PolicyRow, ...] = ()
-    ranked_by: str = "best_top1"
+    apart: tuple[PolicyRow, ...] = ()
+    ranked_by: str = "top1"
+    tie: float = 0.0
+    budget: int | None = None
     pareto_axes: tuple[str, str] = ("best_iter", "best_top1")
     plotted: tuple[str, ...] = ()
     colors: Mapping[str, str] = field(default_factory=dict)

@@ -46,6 +46,7 @@ __all__ = [
     "pareto_svg",
     "policy_curves_svg",
     "range_test_svg",
+    "top1_limits",
     "top1_svg",
 ]
 
@@ -347,10 +348,42 @@ def policy_curves_svg(
         return _to_svg(fig, uid, title)
 
 
+ZOOM_FROM = 0.25
+"""The top-1 plot's y axis covers every mean from this share of training on."""
+
+
+def top1_limits(curves: Sequence[Top1Curve]) -> tuple[float, float] | None:
+    """The y range of the top-1 plot: where the policies differ, not 0 to 100 %.
+
+    It spans every curve's mean from :data:`ZOOM_FROM` of its steps on and
+    the top of every band, padded by a tenth of that span (at least half a
+    percentage point) and kept within [0, 1]. The first steps, where every
+    policy is still far below, fall under the axis. None without finite points.
+    """
+    late: list[float] = []
+    tops: list[float] = []
+    for curve in curves:
+        if not curve.steps:
+            continue
+        cut = curve.steps[0] + ZOOM_FROM * (curve.steps[-1] - curve.steps[0])
+        late += [m for t, m in zip(curve.steps, curve.mean, strict=True) if t >= cut]
+        tops += list(curve.high)
+    late = [v for v in late if math.isfinite(v)]
+    if not late:
+        return None
+    low = min(late)
+    high = max([v for v in tops if math.isfinite(v)] + late)
+    pad = max(0.1 * (high - low), 0.005)
+    return max(0.0, low - pad), min(1.0, high + pad)
+
+
 def top1_svg(
     curves: Sequence[Top1Curve], colors: Mapping[str, str], *, uid: str, title: str
 ) -> str:
-    """Test top-1 against step: the mean over seeds, with a band from min to max."""
+    """Test top-1 against step: the mean over seeds, with a band from min to max.
+
+    The y axis is zoomed to where the policies differ (:func:`top1_limits`).
+    """
     with _figure(FULL_W, 360) as (fig, axes):
         ax = axes[0]
         for i, curve in enumerate(curves):
@@ -363,6 +396,9 @@ def top1_svg(
                 ax.fill_between(steps, low, high, color=color, alpha=0.16, lw=0)
             ax.plot(steps, [curve.mean[k] for k in keep], color=color, lw=1.8, zorder=z)
         _percent_axis(ax)
+        limits = top1_limits(curves)
+        if limits is not None:
+            ax.set_ylim(*limits)
         ax.set_xlabel("step")
         ax.set_ylabel("test top-1")
         ax.set_xlim(left=0)
