@@ -1,12 +1,15 @@
 """``lrscope tune`` and ``lrscope recommend``: automatic tuning and advice from history.
 
-``lrscope tune --task T (--steps N | --minutes M) [--seeds 3] [--survivors 3]
-[--tie 0.003] [--max-epochs 150] [--executor process] [--workers N]
+``lrscope tune --task T (--steps N | --minutes M | --trials N) [--max-epochs 150]
+[--finalists 4] [--seeds 3] [--round-size 16] [--sampler tpe|random]
+[--metric M] [--tie 0.003] [--executor process] [--workers N]
 [--batch-trials K|auto] [--ray-address A] [--ray-timeout S] [--data-dir D]
-[--db URL] [--json]`` runs :func:`lrscope.tune.tune` and prints the ranking
-and the winner. Full trials run in groups sized to the work (``auto``) unless
-``--batch-trials`` says otherwise; a model that cannot be batched runs one
-trial at a time, and the reason is printed.
+[--db URL] [--json]`` runs :func:`lrscope.tune.tune` and prints the ranking of
+the confirmed policies (the search's one-seed trials and the ladder's shorter
+budgets shown apart) and the peer-style summary: winner and FIX, time to
+accuracy, compute spent. Trials run in groups sized to the work (``auto``)
+unless ``--batch-trials`` says otherwise; a model that cannot be batched runs
+one trial at a time, and the reason is printed.
 ``lrscope recommend --task T [--top 3] [--no-range-test] [--db URL] [--json]``
 prints :func:`lrscope.recommend.recommend`'s policies with their evidence.
 """
@@ -40,8 +43,9 @@ from lrscope.cli._execution import (
     prepare_process,
 )
 from lrscope.metrics import metric_help
-from lrscope.tune.pipeline import DEFAULT_MAX_EPOCHS
-from lrscope.tune.select import DEFAULT_TIE
+from lrscope.rank import DEFAULT_TIE
+from lrscope.tune.budget import DEFAULT_MAX_EPOCHS, DEFAULT_ROUND_SIZE
+from lrscope.tune.select import DEFAULT_CONFIRM_SEEDS, DEFAULT_FINALISTS
 from lrscope.validation import COUNT, Interval, check
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -73,64 +77,49 @@ def event_printer(quiet: bool) -> Any:
         return None
 
     def on_event(stage: str, message: str) -> None:
-        if stage == "full trials" and "/" in message and not progress_enabled(False):
+        if message.endswith(" trials") and "/" in message and not progress_enabled(False):
             return  # per-trial counters only where someone watches a terminal
-        stderr.print(f"[dim]{stage}:[/dim] {message}", highlight=False)
+        stderr.print(f"[dim]{stage}:[/dim] {message}", highlight=False, markup=True)
 
     return on_event
 
 
 def render_tune(result: TuneResult) -> None:
-    """Human summary of a tuning run: ranking table, winner against FIX, time to accuracy."""
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(
-        title=f"{result.task}: full trials, {result.steps} steps, seeds {list(result.seeds)}"
-    )
-    headers = ("#", "policy", "top1 (final)", "best top1", "steps to FIX best", "diverged")
-    for header in headers:
-        table.add_column(header)
-    for row in result.ranking:
-        reached = result.steps_to_fix_best.get(row.spec)
-        table.add_row(
-            str(row.rank),
-            Text(("* " if row.spec == result.winner_spec else "") + row.spec),
-            f"{row.mean['top1']:.4f} ± {row.std['top1']:.4f}",
-            f"{row.mean['best_top1']:.4f}",
-            "never" if reached is None else str(reached),
-            f"{row.diverged_rate:.0%}",
-        )
-    stdout.print(table)
-    why = f" ({result.winner_reason})" if result.winner_reason else ""
-    stdout.print(f"winner: [bold]{result.winner_spec}[/bold]{why}", highlight=False)
-    stdout.print(
-        f"baseline {result.baseline_spec}: best top1 {result.baseline_stats.mean['best_top1']:.4f}",
-        highlight=False,
-    )
-    tta = result.time_to_accuracy
-    if tta is not None:
-        winner_steps = "never" if tta.winner_steps is None else f"{tta.winner_steps} steps"
-        ratio = "" if tta.ratio is None else f" (ratio {tta.ratio:.2f})"
-        stdout.print(
-            f"to reach FIX's best top1 {tta.target_top1:.4f}: winner {winner_steps}, "
-            f"FIX {tta.baseline_steps} steps{ratio}",
-            highlight=False,
-        )
+    """Human output of a tuning run: the ranking (one rule, as ``lrscope rank``) and the summary."""
+    marks = {result.baseline_spec: "FIX baseline"}
+    stdout.print(result.ranking.table(marks=marks))
+    stdout.print()
+    for line in result.summary_lines():
+        stdout.print(line, highlight=False, markup=False)
 
 
 def tune(
     task: TaskOpt,
-    steps: Annotated[
-        int | None, typer.Option("--steps", help="Optimizer steps per full trial.")
-    ] = None,
+    steps: Annotated[int | None, typer.Option("--steps", help="Optimizer steps per trial.")] = None,
     minutes: Annotated[
-        float | None, typer.Option("--minutes", help="Wall-time budget of the whole run.")
+        float | None,
+        typer.Option(
+            "--minutes", help="Wall-time budget of the whole run (sizes what is not given)."
+        ),
     ] = None,
-    seeds: Annotated[int, typer.Option("--seeds", help="Seeds per full trial.")] = 3,
-    survivors: Annotated[
-        int, typer.Option("--survivors", help="Candidates promoted to full trials.")
-    ] = 3,
+    trials: Annotated[
+        int | None, typer.Option("--trials", help="Points the search samples (centres included).")
+    ] = None,
+    max_epochs: Annotated[
+        int,
+        typer.Option("--max-epochs", help="Cap of a --minutes-sized trial, in epochs (0: no cap)."),
+    ] = DEFAULT_MAX_EPOCHS,
+    finalists: Annotated[
+        int, typer.Option("--finalists", help="Best search points confirmed with FIX (>= 3).")
+    ] = DEFAULT_FINALISTS,
+    seeds: Annotated[
+        int, typer.Option("--seeds", help="Confirmation seeds (>= 3), after the search's seed.")
+    ] = DEFAULT_CONFIRM_SEEDS,
+    round_size: Annotated[
+        int, typer.Option("--round-size", help="Search points asked at once (one round).")
+    ] = DEFAULT_ROUND_SIZE,
+    sampler: Annotated[str, typer.Option("--sampler", help="tpe or random.")] = "tpe",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the range test and search.")] = 0,
     executor: ExecutorOpt = "process",
     workers: WorkersOpt = None,
     batch_trials: GroupedBatchTrialsOpt = "auto",
@@ -138,36 +127,34 @@ def tune(
     ray_timeout: RayTimeoutOpt = DEFAULT_RAY_TIMEOUT_S,
     data_dir: DataDirOpt = None,
     metric: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--metric",
-            help=f"Pick the winner by this metric's mean over seeds: {metric_help()}.",
+            help=f"Rank by this metric's mean over seeds (default: the task's primary "
+            f"metric, top1 for classification): {metric_help()}.",
+            show_default=False,
         ),
-    ] = "top1",
+    ] = None,
     tie: Annotated[
         float,
         typer.Option(
             "--tie",
-            help="Metric differences up to this are ties, won by the first to FIX's best "
-            "top1 (0: metric alone).",
+            help="Metric differences up to this are ties, ranked by cost (steps to the best "
+            "evaluation); 0: the metric alone.",
         ),
     ] = DEFAULT_TIE,
-    max_epochs: Annotated[
-        int,
-        typer.Option(
-            "--max-epochs", help="Cap of a --minutes-sized full trial, in epochs (0: no cap)."
-        ),
-    ] = DEFAULT_MAX_EPOCHS,
     threads: ThreadsOpt = 1,
     db: DbOpt = None,
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Range test, candidate policies, pruned cheap trials, full trials, ranking: all stored."""
+    """Range test, a search around it, confirmation on fresh seeds, ranking, time to accuracy."""
     from lrscope.store import Store
+    from lrscope.tune import TuneBudget
     from lrscope.tune import tune as run_tune
 
     max_epochs = check("lrscope tune", "--max-epochs", max_epochs, _MAX_EPOCHS)
+    budget = TuneBudget(steps=steps, minutes=minutes, trials=trials, max_epochs=max_epochs or None)
     execution = build_execution(
         executor,
         workers,
@@ -181,15 +168,16 @@ def tune(
         result = run_tune(
             task,
             store,
-            steps=steps,
-            minutes=minutes,
-            seeds=seeds,
-            survivors=survivors,
+            budget,
+            finalists=finalists,
+            confirm_seeds=seeds,
+            round_size=round_size,
+            sampler=sampler,
+            seed=seed,
             execution=execution,
             data_dir=data_dir,
             metric=metric,
             tie=tie,
-            max_epochs=max_epochs or None,
             on_event=event_printer(quiet or json_),
         )
     emit(result.to_dict(), json_, lambda: render_tune(result))

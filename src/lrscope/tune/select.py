@@ -1,189 +1,77 @@
-"""Choosing the winner of a tuning run: utility first, then cost (Wu, Liu et al. 2019).
+"""What a tune confirms, and how the winner is chosen.
 
-LRBench ranks LR policies by utility (the accuracy of the trained model) and
-prefers, among equally good ones, the one with the lowest cost ("SIN2 as the
-winner for the highest accuracy with the lowest cost"). :func:`pick_winner`
-does exactly that with the full trials of :func:`lrscope.tune.tune`:
-
-1. utility: the ranking metric's mean over seeds (final test top-1 by
-   default). Policies within ``tie`` of the best mean are *tied*: on a small
-   test set such differences are noise. On MNIST-1D (1,000 test samples) the
-   final top-1 of one policy varies by about 0.005 from seed to seed, so a
-   3-seed mean has a standard error of about 0.003: :data:`DEFAULT_TIE`.
-2. cost: among the tied, the policy whose seed-mean curve first reaches the
-   best top-1 of the FIX baseline's seed-mean curve wins
-   (:func:`time_to_accuracy`, Smith 2017's comparison of 25k against 70k
-   iterations); a policy that never reaches it comes after every one that does,
-   and remaining ties keep the utility order.
+The search trains every point on one seed. One seed says little (on
+MNIST-1D the final top-1 of one policy varies by about 0.005 from seed to
+seed) and the best of fifty one-seed results is flattered by luck, so no
+winner is chosen from them. Instead the best :data:`DEFAULT_FINALISTS`
+distinct policies of the search (:func:`finalists`) are trained again on
+seeds the search did not use, together with the FIX baseline, and the winner
+comes from those confirmed trials only: it is rank 1 of :func:`lrscope.rank.rank_trials`,
+the one ranking rule of lrscope (LRBench's: the best mean of the ranking
+metric, ties within ``tie`` broken by cost; Wu, Liu et al. 2019). ``lrscope
+rank``, the report and the demo summary rank the same trials with the same
+function, so they agree on the winner, on FIX's rank and on its numbers.
 """
 
 from __future__ import annotations
 
 import math
-import statistics
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
-from lrscope.errors import ParameterError
-from lrscope.metrics import get_metric
-from lrscope.validation import NONNEGATIVE_FLOAT, check
+from lrscope.rank import DEFAULT_TIE
+from lrscope.validation import COUNT, NONNEGATIVE_FLOAT, Interval, check
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lrscope.rank import PolicyStats
+    from lrscope.metrics import Metric
+    from lrscope.tune.search import SearchPoint
 
 __all__ = [
+    "DEFAULT_CONFIRM_SEEDS",
+    "DEFAULT_FINALISTS",
     "DEFAULT_TIE",
-    "CurvePoint",
-    "TimeToAccuracy",
-    "TrialCurve",
-    "Winner",
+    "MIN_CONFIRM_SEEDS",
+    "MIN_FINALISTS",
     "check_tie",
-    "mean_curve",
-    "pick_winner",
-    "time_to_accuracy",
+    "finalists",
 ]
 
-DEFAULT_TIE = 0.003
-"""Metric differences up to this count as ties (in the metric's units)."""
-
-
-class CurvePoint(Protocol):
-    """One evaluation of a trial: the step and the test top-1 there."""
-
-    @property
-    def step(self) -> int: ...
-    @property
-    def top1(self) -> float: ...
-
-
-class TrialCurve(Protocol):
-    """A trial's evaluation curve (an engine ``TrialResult`` has one)."""
-
-    @property
-    def curve(self) -> Sequence[CurvePoint]: ...
-
-
-@dataclass(frozen=True)
-class TimeToAccuracy:
-    """Steps each seed-mean curve needs to reach ``target_top1`` (FIX's best).
-
-    ``ratio = winner_steps / baseline_steps``; ``None`` where the winner never
-    reaches the target.
-    """
-
-    target_top1: float
-    winner_steps: int | None
-    baseline_steps: int
-    ratio: float | None
-
-
-def mean_curve(results: Sequence[TrialCurve]) -> list[tuple[int, float]]:
-    """``(step, mean top-1 over the trials evaluated at that step)``, by step.
-
-    Only steps every trial evaluated count (a diverged trial's curve ends early,
-    so the mean covers its steps only).
-    """
-    if not results:
-        return []
-    common = set.intersection(*({p.step for p in r.curve} for r in results))
-    by_step: dict[int, list[float]] = {}
-    for r in results:
-        for p in r.curve:
-            if p.step in common:
-                by_step.setdefault(p.step, []).append(p.top1)
-    return [(step, statistics.fmean(v)) for step, v in sorted(by_step.items())]
-
-
-def time_to_accuracy(
-    winner: Sequence[TrialCurve], baseline: Sequence[TrialCurve]
-) -> TimeToAccuracy | None:
-    """Steps to reach the best top-1 of the baseline's seed-mean curve, winner vs baseline."""
-    base_curve = mean_curve(baseline)
-    win_curve = mean_curve(winner)
-    if not base_curve or not win_curve:
-        return None
-    target = max(v for _, v in base_curve)
-    base_steps = next(step for step, v in base_curve if v >= target)
-    win_steps = next((step for step, v in win_curve if v >= target), None)
-    ratio = None if win_steps is None or base_steps == 0 else win_steps / base_steps
-    return TimeToAccuracy(target, win_steps, base_steps, ratio)
+DEFAULT_FINALISTS = 4
+"""Policies of the search confirmed (with FIX, five policies: one group of 15 trials on
+three seeds)."""
+MIN_FINALISTS = 3
+DEFAULT_CONFIRM_SEEDS = 3
+"""Seeds of the confirmation; the search's seed is not one of them."""
+MIN_CONFIRM_SEEDS = 3
+FINALISTS = Interval(int, MIN_FINALISTS, None, "left")
+CONFIRM_SEEDS = Interval(int, MIN_CONFIRM_SEEDS, 1000)
 
 
 def check_tie(tie: float, owner: str = "tune") -> float:
-    """``tie`` if it is a finite float >= 0, else a :class:`ParameterError`."""
+    """``tie`` if it is a finite float >= 0, else a :class:`~lrscope.errors.ParameterError`."""
     value: float = check(owner, "tie", tie, NONNEGATIVE_FLOAT)
     return value
 
 
-@dataclass(frozen=True)
-class Winner:
-    """The chosen ranking row, the rows tied with the best, and why it won.
+def finalists(
+    points: Iterable[SearchPoint], count: int, metric: Metric, exclude: Sequence[str] = ()
+) -> list[SearchPoint]:
+    """The ``count`` best distinct specs of the search, best first.
 
-    ``reach[spec]`` is each row's time to FIX's best top-1 (``None``: no curve).
+    Only points that trained to the end without diverging count; the order is
+    the final value in the metric's direction, ties by ask order (the earlier
+    point first). Specs in ``exclude`` (the FIX baseline, confirmed anyway)
+    are left out.
     """
-
-    row: PolicyStats
-    tied: tuple[str, ...]
-    reach: dict[str, TimeToAccuracy | None]
-    reason: str
-
-    @property
-    def steps_to_target(self) -> dict[str, int | None]:
-        """Steps each spec's seed-mean curve needs to reach FIX's best (``None``: never)."""
-        return {spec: None if t is None else t.winner_steps for spec, t in self.reach.items()}
-
-
-def pick_winner(
-    rows: Sequence[PolicyStats],
-    results: Mapping[str, Sequence[TrialCurve]],
-    baseline_spec: str,
-    metric: str,
-    tie: float = DEFAULT_TIE,
-) -> Winner:
-    """The winner among ranking ``rows`` (best first, as :func:`lrscope.rank.rank_trials`
-    orders them), with ``results[spec]`` the full trials of each row.
-
-    See the module docstring for the rule. ``steps_to_target`` maps every spec
-    to the steps its seed-mean curve needs to reach FIX's best top-1 (``None``:
-    never, or no curve).
-
-    Raises:
-        ParameterError: no rows, an unknown ``metric`` or a negative ``tie``.
-    """
-    chosen_metric = get_metric(metric, owner="pick_winner")
-    tie = check_tie(tie, "pick_winner")
-    if not rows:
-        raise ParameterError("pick_winner", "rows", "a non-empty ranking", list(rows))
-    baseline = results.get(baseline_spec, ())
-    reach = {row.spec: time_to_accuracy(results.get(row.spec, ()), baseline) for row in rows}
-    steps_to = {spec: None if t is None else t.winner_steps for spec, t in reach.items()}
-    best = rows[0]
-    best_value = best.value(chosen_metric.name)
-    if math.isnan(best_value) or tie == 0:
-        return Winner(best, (best.spec,), reach, f"best {metric}")
-    sign = chosen_metric.sign()
-    tied = [
-        row
-        for row in rows
-        if sign * (best_value - row.value(chosen_metric.name)) <= tie + 1e-12
-        and row.diverged_rate <= best.diverged_rate
-    ]
-    order = {row.spec: i for i, row in enumerate(rows)}
-
-    def cost(row: PolicyStats) -> tuple[float, int]:
-        steps = steps_to[row.spec]
-        return (math.inf if steps is None else float(steps), order[row.spec])
-
-    chosen = min(tied, key=cost)
-    names = tuple(row.spec for row in tied)
-    if len(tied) == 1:
-        reason = f"best {metric}"
-    elif chosen.spec == best.spec:
-        reason = f"best {metric}, and first to FIX's best top-1 among {len(tied)} tied"
-    else:
-        reason = (
-            f"{metric} within {tie:g} of the best (a tie), and first to FIX's best "
-            f"top-1 among {len(tied)} tied"
-        )
-    return Winner(chosen, names, reach, reason)
+    count = check("finalists", "count", count, COUNT)
+    seen = set(exclude)
+    ranked = sorted(
+        (p for p in points if p.outcome.status == "done" and math.isfinite(p.outcome.value)),
+        key=lambda p: (-metric.sign() * p.outcome.value, p.number),
+    )
+    chosen = []
+    for point in ranked:
+        if point.spec not in seen:
+            seen.add(point.spec)
+            chosen.append(point)
+    return chosen[:count]
