@@ -49,6 +49,8 @@ wheel-check: setup
 	$(WHEEL_VENV)/bin/python -m pip install --quiet dist/lrscope-*.whl
 	$(WHEEL_VENV)/bin/lrscope --version
 	$(WHEEL_VENV)/bin/lrscope policies values "onecycle(max_lr=0.1, total_steps=10)" --steps 10 --json > /dev/null
+	$(WHEEL_VENV)/bin/python -c "from lrscope.store import Store; Store.open('sqlite:///$(WHEEL_VENV)/store.db').close()"
+	$(WHEEL_VENV)/bin/lrscope db info --db sqlite:///$(WHEEL_VENV)/store.db --json > /dev/null  # migrations ship
 	cd /tmp && $(WHEEL_VENV)/bin/python -c "import lrscope, sys; assert 'torch' not in sys.modules; print('wheel OK:', lrscope.__file__)"
 	rm -rf $(WHEEL_VENV)
 

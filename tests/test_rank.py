@@ -346,7 +346,8 @@ def test_one_seed_other_budgets_and_stopped_trials_are_shown_apart() -> None:
     assert not any(r.pareto or r.rank for r in ranking.apart)
     rows = ranking.to_dicts()
     assert [r["rank"] for r in rows] == [1, 2, None, None, None]
-    assert rows[2]["apart"] and rows[0]["apart"] is None
+    assert rows[2]["apart"]
+    assert rows[0]["apart"] is None
     shorter = rank_trials(records, steps=50)
     assert [r.spec for r in shorter.rows] == ["A"]
     assert [r.spec for r in rank_trials(records, min_seeds=1).rows] == ["lucky", "A", "B"]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from report_testlib import (
+    METADATA,
     SPECS,
     add_trials,
     interpolation_dict,
@@ -169,7 +170,8 @@ def test_user_strings_are_escaped_everywhere(url: str) -> None:
     evil_spec = 'FIX(k0=0.01) <img src=x onerror="alert(2)">'
     with Store.open(url) as store:
         add_trials(store, EVIL, [SPECS[0], evil_spec], seeds=2)
-        store.put_task(EVIL, {**_meta(), "dataset": "</style><b>bold</b>"})
+        # same identity as add_trials' metadata: only its descriptive part changes
+        store.put_task(EVIL, {**METADATA, "extra": {"dataset": "</style><b>bold</b>"}})
         result = range_test_result(EVIL)
         data = result.to_dict()
         data["suggestions"]["valley"]["method"] = '<img src=y onerror="alert(3)">'

@@ -113,7 +113,8 @@ def test_the_accuracy_chart_zooms_to_where_the_policies_differ() -> None:
     wide = [curves[0], Top1Curve("c", steps, rising, rising, rising, 1)]
     wide[1] = Top1Curve("c", steps, tuple(v - 0.2 for v in rising), rising, rising, 1)
     low, high = top1_limits(wide)
-    assert low == pytest.approx(0.75 - 0.1 * 0.2) and high == pytest.approx(0.95 + 0.1 * 0.2)
+    assert low == pytest.approx(0.75 - 0.1 * 0.2)
+    assert high == pytest.approx(0.95 + 0.1 * 0.2)
     assert top1_limits([]) is None
     flat = [Top1Curve("f", (0, 10), (0.999, 0.999), (0.999, 0.999), (1.0, 1.0), 2)]
     assert top1_limits(flat) == (pytest.approx(0.994), 1.0)

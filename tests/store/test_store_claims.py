@@ -33,7 +33,7 @@ def test_a_live_claim_of_another_store_is_skipped(db_url: str) -> None:
     with Store.open(db_url) as first, Store.open(db_url) as second:
         assert first.start_trial(KEY) is not None
         assert second.start_trial(KEY) is None  # same host, live pid, fresh heartbeat
-        assert second.info()["stale_running"] == 0
+        assert second.info().stale_running == 0
 
 
 def test_a_failed_trial_is_claimed_again_in_the_same_row(store: Store) -> None:
@@ -47,18 +47,19 @@ def test_a_failed_trial_is_claimed_again_in_the_same_row(store: Store) -> None:
     (again,) = store.trials()
     assert (again.status, again.error, again.attempts) == ("running", None, 2)
     assert store.finish_trial(trial_id, result_dict(KEY))
-    assert store.info()["counts"]["trials"] == 1
+    assert store.info().counts["trials"] == 1
 
 
 def test_an_expired_lease_is_taken_over_and_the_first_result_wins(db_url: str) -> None:
     with Store.open(db_url) as slow, Store.open(db_url, lease_s=1.0) as fast:
         trial_id = slow.start_trial(KEY)
+        assert trial_id is not None
         assert fast.start_trial(KEY) is None
         time.sleep(1.2)  # no heartbeat for longer than fast's lease
-        assert fast.info()["stale_running"] == 1
+        assert fast.info().stale_running == 1
         assert fast.start_trial(KEY) == trial_id
         assert fast.finish_trial(trial_id, result_dict(KEY, top1=0.75)) is True
-        assert slow.finish_trial(trial_id, result_dict(KEY, top1=0.25)) is False  # type: ignore[arg-type]
+        assert slow.finish_trial(trial_id, result_dict(KEY, top1=0.25)) is False
         (record,) = fast.trials()
         assert (record.status, record.top1, record.attempts) == ("done", 0.75, 2)
 
@@ -123,7 +124,7 @@ def test_a_killed_owner_is_taken_over_at_once(db_url: str) -> None:
             assert running.host is not None
             os.kill(holder.pid, signal.SIGKILL)
             holder.wait(timeout=30)
-            assert store.info()["stale_running"] == 1
+            assert store.info().stale_running == 1
             assert store.start_trial(held) == trial_id  # dead pid on this host: re-claimed
             (claimed,) = store.trials()
             assert (claimed.status, claimed.pid, claimed.attempts) == ("running", os.getpid(), 2)

@@ -61,10 +61,11 @@ def test_concurrent_workers_run_each_key_once_and_lose_nothing(db_url: str, tmp_
             own = store.trials(task=f"own-w{i}")
             assert sorted(t.seed for t in own) == list(range(N_OWN))
             tests = store.range_tests(f"own-w{i}")
-            assert sorted(r.result["lr"][0] for r in tests) == [0.1 * j for j in range(N_OWN)]
+            firsts = [r.result["lr"][0] for r in tests]  # type: ignore[index]
+            assert sorted(firsts) == [0.1 * j for j in range(N_OWN)]
         info = store.info()
-        assert info["counts"]["trials"] == N_SHARED + N_WORKERS * N_OWN
-        assert info["counts"]["range_tests"] == N_WORKERS * N_OWN
-        assert info["trials_by_status"]["done"] == N_SHARED + N_WORKERS * N_OWN
-        assert info["counts"]["tasks"] == 1 + N_WORKERS
-        assert info["counts"]["policies"] == 1
+        assert info.counts["trials"] == N_SHARED + N_WORKERS * N_OWN
+        assert info.counts["range_tests"] == N_WORKERS * N_OWN
+        assert info.trials_by_status["done"] == N_SHARED + N_WORKERS * N_OWN
+        assert info.counts["tasks"] == 1 + N_WORKERS
+        assert info.counts["policies"] == 1

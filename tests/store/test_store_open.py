@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 from store_testlib import Key, result_dict
 
 from lrscope.errors import StoreError
-from lrscope.store import Store, hide_password, resolve_url
+from lrscope.store import Store, hide_credentials, resolve_url
 from lrscope.store._db import parse_url
 from pg_testlib import pg_base_url
 
@@ -28,16 +28,29 @@ def test_a_newer_schema_version_is_refused_and_left_intact(db_url: str) -> None:
     with Store.open(db_url) as store:
         store.put_task("kept")
     _execute(db_url, "UPDATE lrscope_meta SET value = '7' WHERE key = 'schema_version'")
-    shown = hide_password(db_url)
+    shown = hide_credentials(db_url)
     message = (
         f"the database at '{shown}' has schema version 7, which is newer than this "
-        "lrscope supports (1); upgrade lrscope"
+        "lrscope supports (2); upgrade lrscope"
     )
     with pytest.raises(StoreError) as caught:
         Store.open(db_url)
     assert str(caught.value) == message
-    _execute(db_url, "UPDATE lrscope_meta SET value = '1' WHERE key = 'schema_version'")
+    with pytest.raises(StoreError, match="newer than this lrscope supports"):
+        Store.open(db_url, readonly=True)
+    _execute(db_url, "UPDATE lrscope_meta SET value = '2' WHERE key = 'schema_version'")
     with Store.open(db_url) as store:
+        assert [t.name for t in store.tasks()] == ["kept"]
+
+
+def test_a_revision_this_lrscope_does_not_know_is_refused(db_url: str) -> None:
+    with Store.open(db_url) as store:
+        store.put_task("kept")
+    _execute(db_url, "UPDATE lrscope_alembic_version SET version_num = '0009_future'")
+    with pytest.raises(StoreError, match=r"revision '0009_future', which this lrscope does not"):
+        Store.open(db_url)
+    _execute(db_url, "UPDATE lrscope_alembic_version SET version_num = '0002_provenance'")
+    with Store.open(db_url, readonly=True) as store:
         assert [t.name for t in store.tasks()] == ["kept"]
 
 
@@ -60,15 +73,23 @@ def test_a_database_of_another_program_is_refused_untouched(db_url: str) -> None
     assert names == set()  # nothing of ours was created next to it
 
 
-def test_a_missing_table_is_added_without_touching_the_others(db_url: str) -> None:
+def test_a_missing_table_is_named_and_added_without_touching_the_others(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     with Store.open(db_url) as store:
         trial_id = store.start_trial(Key("t", "FIX(k0=0.1)", 0))
         assert trial_id is not None
         store.finish_trial(trial_id, result_dict(Key("t", "FIX(k0=0.1)", 0)))
     _execute(db_url, "DROP TABLE interpolations")
-    with Store.open(db_url) as store:
+    with pytest.raises(StoreError) as caught:
+        Store.open(db_url, readonly=True)
+    message = str(caught.value)
+    assert "is damaged: its lrscope tables interpolations are missing" in message
+    assert "no lrscope tables yet" not in message
+    with caplog.at_level("WARNING", logger="lrscope.store"), Store.open(db_url) as store:
         assert store.interpolations() == []
         assert len(store.done_keys()) == 1
+    assert "tables interpolations were missing and are created again" in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -113,7 +134,7 @@ def test_a_missing_postgresql_database_is_a_store_error() -> None:
 def test_postgres_without_driver_means_psycopg() -> None:
     assert parse_url("postgresql://u@h/db").drivername == "postgresql+psycopg"
     assert parse_url("postgres://u@h/db").drivername == "postgresql+psycopg"
-    assert hide_password("postgresql+psycopg://u:pw@h/db") == "postgresql+psycopg://u:***@h/db"
+    assert hide_credentials("postgresql+psycopg://u:pw@h/db") == "postgresql+psycopg://u:***@h/db"
 
 
 def test_url_falls_back_to_the_environment_then_the_default(
@@ -138,7 +159,7 @@ def test_sqlite_file_gets_parent_dirs_and_wal(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "er" / "results.db"
     with Store.open(f"sqlite:///{path}") as store:
         store.put_task("t")
-        assert store.info()["path"] == str(path.resolve())
+        assert store.info().path == str(path.resolve())
     with sqlite3.connect(path) as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 

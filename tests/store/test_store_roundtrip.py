@@ -12,7 +12,7 @@ import pytest
 from store_testlib import Key, result_dict, subprocess_env
 
 from lrscope.errors import StoreError
-from lrscope.store import Store
+from lrscope.store import Store, task_fingerprint
 
 
 @dataclass(frozen=True)
@@ -27,11 +27,11 @@ class _Meta:
 
 def test_new_database_is_empty_and_reports_schema(store: Store) -> None:
     info = store.info()
-    assert info["schema_version"] == 1
-    assert info["supported_schema_version"] == 1
-    assert info["dialect"] == store.dialect
-    assert set(info["counts"].values()) == {0}
-    assert info["trials_by_status"] == {
+    assert (info.schema_version, info.supported_schema_version) == (2, 2)
+    assert info.dialect == store.dialect
+    assert set(info.counts.values()) == {0}
+    assert set(info.imported.values()) == {0}
+    assert info.trials_by_status == {
         "running": 0,
         "done": 0,
         "diverged": 0,
@@ -42,17 +42,21 @@ def test_new_database_is_empty_and_reports_schema(store: Store) -> None:
     assert store.trials() == []
 
 
-def test_put_task_stores_and_replaces_metadata(store: Store) -> None:
+def test_put_task_stores_metadata_and_its_fingerprint(store: Store) -> None:
     store.put_task("mnist1d-cnn", _Meta("mnist1d"))
     store.put_task("digits-mlp")
     (first, second) = store.tasks()
     assert first.name == "digits-mlp"
-    assert first.metadata is None
+    assert (first.metadata, first.fingerprint) == (None, None)
     assert second.metadata == {"dataset": "mnist1d", "input_shape": [1, 40], "extra": {}}
-    store.put_task("mnist1d-cnn", {"dataset": "other"})
+    assert second.fingerprint == task_fingerprint(second.metadata)
     store.put_task("mnist1d-cnn")  # no metadata: the stored one stays
-    assert [t.metadata for t in store.tasks()] == [None, {"dataset": "other"}]
-    assert store.info()["counts"]["tasks"] == 2
+    store.put_task("digits-mlp", {"dataset": "digits"})  # a task without metadata takes it
+    assert [t.metadata for t in store.tasks()] == [
+        {"dataset": "digits"},
+        {"dataset": "mnist1d", "input_shape": [1, 40], "extra": {}},
+    ]
+    assert store.info().counts["tasks"] == 2
 
 
 def test_trial_result_round_trip_keeps_nan_and_curve(store: Store) -> None:
@@ -110,7 +114,7 @@ def test_trial_stopped_early_is_pruned_finished_and_never_rerun(store: Store) ->
     assert record.finished
     assert record.to_result().steps_done == key.steps // 2
     assert store.start_trial(key) is None
-    assert store.info()["trials_by_status"]["pruned"] == 1
+    assert store.info().trials_by_status["pruned"] == 1
 
 
 def test_diverged_trial_is_finished_with_its_step(store: Store) -> None:
@@ -190,8 +194,9 @@ def test_range_tests_and_interpolations_round_trip(store: Store) -> None:
         "points": [{"alpha": 0.5, "train_loss": None}],
     }
     assert store.interpolations("digits-mlp") == []
-    assert store.info()["counts"] == {
+    assert store.info().counts == {
         "tasks": 2, "policies": 0, "trials": 0, "range_tests": 2, "interpolations": 1,
+        "sources": 0,
     }  # fmt: skip
 
 

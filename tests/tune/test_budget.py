@@ -92,7 +92,8 @@ def test_minutes_with_steps_size_the_search_only() -> None:
     p = plan(TuneBudget(minutes=5.0, steps=480))
     assert p.steps == 480
     assert p.search_trials % 16 == 0
-    assert p.estimate_s is not None and p.estimate_s <= SAFETY * 300
+    assert p.estimate_s is not None
+    assert p.estimate_s <= SAFETY * 300
 
 
 def test_a_minutes_budget_to_size_needs_a_cost() -> None:

@@ -55,5 +55,6 @@ def test_lower_is_better_metrics_reach_from_above() -> None:
 
 def test_a_baseline_without_finite_medians() -> None:
     tta = time_to_accuracy({10: [0.5]}, {10: [math.nan]}, TOP1)
-    assert tta.baseline_steps is None and tta.ratio is None
+    assert tta.baseline_steps is None
+    assert tta.ratio is None
     assert "no finite median" in tta.sentence()

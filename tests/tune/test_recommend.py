@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
 import pytest
 
 from lrscope.bench import Execution
@@ -11,6 +15,7 @@ from lrscope.recommend import MIN_SIMILARITY, recommend, similarity
 from lrscope.store import Store
 from lrscope.tune import tune
 
+sys.path.insert(0, str(Path(__file__).parents[1] / "store"))  # store_testlib: the v1 fixture
 LOCAL = Execution("local")  # full trials one at a time, in this process
 
 MLP = {"dataset": "blobs4", "model_family": "mlp", "input_shape": [10], "train_size": 256,
@@ -55,8 +60,8 @@ def test_policies_carry_over_to_a_similar_task_with_evidence(
     assert second.source_spec == tuned.ranking[1].spec
     assert first.similarity == pytest.approx(0.75)
     assert first.step_factor == pytest.approx(4 / 8)  # epochs of 4 and 8 steps
-    target_lr = target_tests[0].result["suggestions"]["suggested_lr"]["lr"]
-    source_lr = source_tests[0].result["suggestions"]["suggested_lr"]["lr"]
+    target_lr = _suggested(target_tests[0].result)
+    source_lr = _suggested(source_tests[0].result)
     assert first.lr_factor == pytest.approx(target_lr / source_lr)
     expected = rescale(
         parse(first.source_spec),
@@ -73,6 +78,14 @@ def test_policies_carry_over_to_a_similar_task_with_evidence(
     assert "best_top1_mean" in first.metrics
 
 
+def _suggested(result: Mapping[str, object]) -> float:
+    from lrscope.rangetest.result import RangeTestResult
+
+    suggestions = RangeTestResult.from_dict(result).suggestions
+    assert suggestions is not None
+    return suggestions.suggested_lr.lr
+
+
 def test_exact_match_recommends_the_task_own_winners_unscaled(db_url: str, mlp_ref: str) -> None:
     with Store.open(db_url) as store:
         tuned = tune(mlp_ref, store, steps=96, seeds=1, survivors=1, execution=LOCAL)
@@ -82,3 +95,124 @@ def test_exact_match_recommends_the_task_own_winners_unscaled(db_url: str, mlp_r
     assert rec.similarity == 1.0
     assert (rec.lr_factor, rec.step_factor) == (1.0, 1.0)
     assert rec.spec == tuned.ranking[0].spec
+
+
+def _imported_digits_mlp(tmp_path: Path) -> str:
+    """An empty store into which the digits-mlp results of lrscope 0.1.0 are imported."""
+    from store_testlib import store_v1_copy  # type: ignore[import-not-found,unused-ignore]
+
+    from lrscope.store.exchange import export_store, import_file
+
+    lab = store_v1_copy(tmp_path)
+    with Store.open(lab) as store:  # upgraded to this schema, then exported
+        export_store(store, tmp_path / "digits-mlp.jsonl.gz", tasks=["digits-mlp"])
+    url = f"sqlite:///{tmp_path / 'mine.db'}"
+    with Store.open(url) as store:
+        summary = import_file(store, tmp_path / "digits-mlp.jsonl.gz")
+    assert summary.added["trial"] == 10
+    return url
+
+
+def _check_imported_advice(advice: dict[str, object], tmp_path: Path) -> dict[str, object]:
+    assert advice["task"] == "digits-lenet"
+    recs = advice["recommendations"]
+    assert isinstance(recs, list)
+    assert recs
+    first = recs[0]
+    assert isinstance(first, dict)
+    assert first["source_task"] == "digits-mlp"
+    assert first["imported"] is True
+    evidence = first["evidence"]
+    assert evidence["imported"] is True
+    assert evidence["n_imported"] == evidence["n_seeds"] == 2
+    assert evidence["origins"] == [f"sqlite:///{tmp_path / 'store_v1.db'} on {_host()}"]
+    assert first["similarity"] == pytest.approx(0.75)  # dataset, classes, shape, train size
+    assert [r["score"] for r in recs] == sorted((r["score"] for r in recs), reverse=True)
+    return first
+
+
+def _host() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
+def test_recommend_marks_evidence_imported_from_another_store(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from lrscope.cli.app import app
+
+    url = _imported_digits_mlp(tmp_path)
+    result = CliRunner().invoke(
+        app, ["recommend", "--task", "digits-lenet", "--no-range-test", "--db", url, "--json"]
+    )
+    assert result.exit_code == 0, result.stderr
+    first = _check_imported_advice(json.loads(result.stdout), tmp_path)
+    assert first["source_spec"] == "TRI2(k0=0.01, k1=0.3, l=40)"  # the best top-1 of the two
+    assert first["lr_basis"] == "no range test stored for this task: learning rates kept"
+    human = CliRunner().invoke(app, ["recommend", "--task", "digits-lenet", "--no-range-test",
+                                     "--db", url])  # fmt: skip
+    assert "(imported)" in human.stdout  # the "from task" column (wrapped at 80 columns)
+
+
+@pytest.mark.slow
+def test_recommend_with_a_range_test_on_imported_history(tmp_path: Path) -> None:
+    """The acceptance case: `lrscope recommend --task digits-lenet` after an import."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from lrscope.cli.app import app
+
+    url = _imported_digits_mlp(tmp_path)
+    result = CliRunner().invoke(app, ["recommend", "--task", "digits-lenet", "--db", url, "--json"])
+    assert result.exit_code == 0, result.stderr
+    first = _check_imported_advice(json.loads(result.stdout), tmp_path)
+    assert str(first["lr_basis"]).startswith("range-test suggestions ")
+    with Store.open(url, readonly=True) as store:
+        assert len(store.range_tests("digits-lenet")) == 1  # run and stored (locally)
+        assert store.range_tests("digits-lenet")[0].source_id is None
+
+
+def test_evidence_is_weighed_by_seeds_and_similarity(db_url: str, linear_ref: str) -> None:
+    from store_testlib import Key, claim, result_dict  # type: ignore[import-not-found,unused-ignore]
+
+    from lrscope.recommend import SEED_PRIOR
+
+    near = {"dataset": "blobs4", "model_family": "mlp", "input_shape": [10], "train_size": 256,
+            "num_classes": 4, "batch_size": 64}  # fmt: skip
+    far = {**near, "model_family": "cnn", "dataset": "other"}
+    with Store.open(db_url) as store:
+        for task, meta, seeds, top1 in (("near", near, 1, 0.9), ("far", far, 3, 0.9)):
+            store.put_task(task, meta)
+            for seed in range(seeds):
+                key = Key(task, "FIX(k0=0.1)", seed)
+                store.finish_trial(claim(store, key), result_dict(key, top1))
+        result = recommend(store, linear_ref, top=1, run_range_test=False)
+    by_task = {r.source_task: r for r in result.recommendations}
+    for rec in by_task.values():
+        n = rec.evidence.n_seeds
+        assert rec.seed_weight == pytest.approx(n / (n + SEED_PRIOR))
+        assert rec.score == pytest.approx(rec.similarity * rec.seed_weight, abs=1e-6)
+        assert rec.imported is False
+        assert rec.evidence.origins == ("this store",)
+    assert by_task["near"].evidence.n_seeds == 1
+    assert by_task["far"].evidence.n_seeds == 3
+    assert by_task["near"].similarity > by_task["far"].similarity
+    order = [r.source_task for r in result.recommendations]
+    expected = sorted(by_task, key=lambda t: -by_task[t].score)
+    assert order == expected
+
+
+def test_recommendations_are_frozen_typed_values(db_url: str, mlp_ref: str) -> None:
+    import dataclasses
+    import json
+
+    with Store.open(db_url) as store:
+        tune(mlp_ref, store, steps=96, seeds=1, survivors=1, execution=LOCAL)
+        (rec,) = recommend(store, mlp_ref, top=1).recommendations
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rec.spec = "FIX(k0=1.0)"  # type: ignore[misc]
+    assert json.loads(json.dumps(rec.to_dict()))["evidence"]["n_seeds"] == 1

@@ -29,7 +29,7 @@ SPACE = SearchSpace(BOUNDS, 4800, 32)
 def test_every_lrbench_function_one_cycle_sgdr_and_warmup_cosine_are_searched() -> None:
     lrbench = ("FIX", "STEP", "NSTEP", "EXP", "INV", "POLY", "TRI", "TRI2", "TRIEXP", "SIN",
                "SIN2", "SINEXP", "COS")  # fmt: skip
-    assert FAMILIES == (*lrbench, "onecycle", "sgdr", "warmup_cosine")
+    assert (*lrbench, "onecycle", "sgdr", "warmup_cosine") == FAMILIES
     names = {parse(SPACE.build(SPACE.centre(f)).spec).name for f in FAMILIES}
     assert names == {*lrbench, "onecycle", "sgdr", "warmup_cosine"}
 

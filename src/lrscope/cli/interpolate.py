@@ -255,6 +255,6 @@ def interpolate(
 def _hidden(url: str | None) -> str | None:
     if url is None:
         return None
-    from lrscope.store import hide_password
+    from lrscope.store import hide_credentials
 
-    return hide_password(url)
+    return hide_credentials(url)

@@ -87,7 +87,7 @@ def rank(
     from lrscope.store import Store
 
     output_format = check("lrscope rank", "--format", output_format, Choice(FORMATS))
-    with Store.open(resolve_db_url(db), create=False) as store:
+    with Store.open(resolve_db_url(db), create=False, readonly=True) as store:
         _check_task_known(store, task)
         ranking = rank_store(store, task, metric, steps=steps, tie=tie, min_seeds=min_seeds)
     fmt = "json" if json_ else output_format

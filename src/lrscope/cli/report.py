@@ -61,7 +61,7 @@ def report(
     from lrscope.store import Store
 
     started = time.perf_counter()
-    with Store.open(resolve_db_url(db), create=False) as store:
+    with Store.open(resolve_db_url(db), create=False, readonly=True) as store:
         path = write_report(store, output, task, metric=metric, top_n=top, title=title)
         tasks = [task] if task is not None else [record.name for record in store.tasks()]
     n_bytes = path.stat().st_size

@@ -196,7 +196,7 @@ def _render_recommend(result: RecommendResult) -> None:
         table.add_row(
             r.spec,
             str(r.steps),
-            r.source_task,
+            r.source_task + (" (imported)" if r.imported else ""),
             f"{r.similarity:.2f}",
             f"{r.source_spec} @ {r.source_steps}",
             f"{r.metrics.get('best_top1_mean', float('nan')):.4f} (n={r.metrics.get('n')})",
@@ -219,11 +219,14 @@ def recommend(
 ) -> None:
     """Policies for a task from the stored history, carried over with their evidence."""
     from lrscope.recommend import recommend as run_recommend
-    from lrscope.store import Store
+    from lrscope.store import Store, database_file
 
     top = check("lrscope recommend", "--top", top, COUNT)
     set_torch_threads("lrscope recommend", threads)
-    with Store.open(resolve_db_url(db)) as store:
+    url = resolve_db_url(db)
+    missing = (path := database_file(url)) is not None and not path.exists()
+    # read-only unless it may store the range test it runs (or there is no store yet)
+    with Store.open(url, readonly=no_range_test and not missing) as store:
         result = run_recommend(
             store, task, top=top, data_dir=data_dir, run_range_test=not no_range_test
         )

@@ -11,6 +11,10 @@ seeds, and the stored interpolations.
 Only the top ``top_n`` rows are drawn as curves (the table lists every row),
 and every curve is thinned (:mod:`lrscope.report.decimate`), so a store with
 thousands of trials still gives a page of a few megabytes.
+
+Provenance: rows imported from other stores (``source_id`` set) are counted
+per policy row (``n_imported``) and summed up per task in one sentence that
+names the stores they came from (:meth:`lrscope.store.SourceRecord.label`).
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from lrscope.validation import Interval, check
 
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.rank import PolicyStats
-    from lrscope.store import Store, TaskRecord, TrialRecord
+    from lrscope.store import SourceRecord, Store, TaskRecord, TrialRecord
 
 __all__ = ["DEFAULT_TOP_N", "gather"]
 
@@ -84,16 +88,19 @@ def gather(
                 f"no task {task!r} in the store {store.url}; stored tasks: {names}{more}"
             )
         records = chosen
-    views = tuple(_task_view(store, record, metric, top_n) for record in records)
-    return ReportData(summary=_summary(store, now), tasks=views)
+    sources = {source.id: source for source in store.sources()}
+    views = tuple(_task_view(store, record, metric, top_n, sources) for record in records)
+    return ReportData(summary=_summary(store, now, sources), tasks=views)
 
 
-def _summary(store: Store, now: datetime | None) -> StoreSummary:
+def _summary(
+    store: Store, now: datetime | None, sources: Mapping[int, SourceRecord]
+) -> StoreSummary:
     import lrscope
 
     info = store.info()
-    counts = dict(info.get("counts", {}))
-    by_status = dict(info.get("trials_by_status", {}))
+    counts = dict(info.counts)
+    by_status = dict(info.trials_by_status)
     shown: dict[str, int] = {"tasks": int(counts.get("tasks", 0))}
     shown["trials"] = int(counts.get("trials", 0))
     for status in STATUS_ORDER:
@@ -104,11 +111,12 @@ def _summary(store: Store, now: datetime | None) -> StoreSummary:
     shown["interpolations"] = int(counts.get("interpolations", 0))
     moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     return StoreSummary(
-        url=str(info.get("url", store.url)),
-        schema_version=str(info.get("schema_version", "?")),
+        url=info.url,
+        schema_version=str(info.schema_version),
         counts=shown,
         generated_at=moment.strftime("%Y-%m-%d %H:%M UTC"),
         version=lrscope.__version__,
+        sources=tuple(dict.fromkeys(source.label for source in sources.values())),
     )
 
 
@@ -139,7 +147,35 @@ def _metadata(meta: Mapping[str, Any] | None) -> dict[str, str]:
     return shown
 
 
-def _task_view(store: Store, record: TaskRecord, metric: str | None, top_n: int) -> TaskView:
+def _provenance(
+    record: TaskRecord,
+    trials: Sequence[TrialRecord],
+    documents: Sequence[int | None],
+    sources: Mapping[int, SourceRecord],
+) -> str:
+    """Which of the task's results came from other stores: one sentence, or ""."""
+    finished = [t for t in trials if t.finished]
+    imported = [t for t in finished if t.source_id is not None]
+    other = [i for i in documents if i is not None]
+    ids = {t.source_id for t in imported if t.source_id is not None} | set(other)
+    if record.source_id is not None:
+        ids.add(record.source_id)
+    if not ids:
+        return ""
+    origins = ", ".join(dict.fromkeys(sources[i].label for i in sorted(ids) if i in sources))
+    parts = [f"{len(imported)} of {len(finished)} finished trials"]
+    if other:
+        parts.append(f"{len(other)} of {len(documents)} range tests and interpolations")
+    return f"Imported from {origins}: {' and '.join(parts)}; the rest was measured in this store."
+
+
+def _task_view(
+    store: Store,
+    record: TaskRecord,
+    metric: str | None,
+    top_n: int,
+    sources: Mapping[int, SourceRecord],
+) -> TaskView:
     from lrscope.rank import primary_metric, rank_trials
 
     trials = store.trials(task=record.name)
@@ -147,8 +183,13 @@ def _task_view(store: Store, record: TaskRecord, metric: str | None, top_n: int)
     status_counts = {s: counts[s] for s in STATUS_ORDER if counts[s]}
     notes: list[str] = []
     ranking = rank_trials(trials, metric or primary_metric(record.metadata))
-    rows = _rows(ranking.rows)
-    apart = _rows(ranking.apart)
+    imported: Counter[tuple[str, int, int | None]] = Counter(
+        (t.spec, t.steps, t.eval_every)
+        for t in trials
+        if t.status in ("done", "diverged", "pruned") and t.imported
+    )
+    rows = _rows(ranking.rows, imported)
+    apart = _rows(ranking.apart, imported)
     plotted = tuple(row.key for row in rows[:top_n])
     colors = {key: PALETTE[i] for i, key in enumerate(plotted)}
     drawn = rows[:top_n]
@@ -156,6 +197,8 @@ def _task_view(store: Store, record: TaskRecord, metric: str | None, top_n: int)
     top1_curves = _top1_curves(drawn, trials)
     range_tests = _range_tests(store, record.name, notes)
     interpolations = _interpolations(store, record.name, notes)
+    documents = [r.source_id for r in store.range_tests(record.name)]
+    documents += [r.source_id for r in store.interpolations(record.name)]
     return TaskView(
         name=record.name,
         metadata=_metadata(record.metadata),
@@ -172,10 +215,13 @@ def _task_view(store: Store, record: TaskRecord, metric: str | None, top_n: int)
         top1_curves=top1_curves,
         interpolations=interpolations,
         notes=tuple(notes),
+        provenance=_provenance(record, trials, documents, sources),
     )
 
 
-def _rows(stats: Sequence[PolicyStats]) -> tuple[PolicyRow, ...]:
+def _rows(
+    stats: Sequence[PolicyStats], imported: Mapping[tuple[str, int, int | None], int]
+) -> tuple[PolicyRow, ...]:
     budgets = Counter(s.spec for s in stats)
     grids = Counter((s.spec, s.steps) for s in stats)
     rows = []
@@ -200,6 +246,7 @@ def _rows(stats: Sequence[PolicyStats]) -> tuple[PolicyRow, ...]:
                 label=label,
                 apart=s.apart,
                 eval_every=s.eval_every,
+                n_imported=imported.get((s.spec, s.steps, s.eval_every), 0),
             )
         )
     return tuple(rows)

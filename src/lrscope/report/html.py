@@ -102,7 +102,8 @@ def _header(summary: StoreSummary, title: str) -> str:
         f"<h1>{e(title)}</h1>"
         '<div class="meta">'
         f"<span>store <code>{e(summary.url)}</code></span>"
-        f"<span>schema {e(summary.schema_version)}</span>"
+        + "".join(f"<span>imported from <code>{e(s)}</code></span>" for s in summary.sources)
+        + f"<span>schema {e(summary.schema_version)}</span>"
         f"<span>generated {e(summary.generated_at)}</span>"
         "</div>"
         f'<div class="stats">{tiles}</div>'
@@ -155,6 +156,8 @@ def _task_head(task: TaskView) -> str:
     ]
     if meta:
         out.append(f'<div class="dl">{meta}</div>')
+    if task.provenance:
+        out.append(f'<p class="note provenance">{e(task.provenance)}</p>')
     best = _best_row(task)
     if best is not None:
         out.append(_best_callout(task, best))
@@ -334,7 +337,11 @@ def _ranking(task: TaskView, uid: str) -> str:
     ]
     if several:
         heads.append(_header_cell("Steps", "step budget of the trials", "num", "desc"))
-    heads.append(_header_cell("Seeds", "trials measured (and how many diverged)", "num", "desc"))
+    heads.append(
+        _header_cell(
+            "Seeds", "trials measured (how many diverged, how many imported)", "num", "desc"
+        )
+    )
     heads += [
         _header_cell(
             m.label + (" %" if m.percent else ""),
@@ -372,6 +379,10 @@ def _ranking_row(task: TaskView, row: PolicyRow, with_steps: bool) -> str:
     rank = str(row.rank) if row.rank is not None else '<span class="na">–</span>'
     rank_v = "" if row.rank is None else str(row.rank)
     bad = f'<span class="sd bad">{row.n_diverged} div.</span>' if row.n_diverged else ""
+    if row.n_imported:
+        bad += (
+            f'<span class="sd" title="seeds measured in another store">{row.n_imported} imp.</span>'
+        )
     cells = [
         f'<td data-v="{rank_v}">{rank}</td>',
         f'<td class="l spec" data-v="{e(row.spec)}">'

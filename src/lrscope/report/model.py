@@ -46,13 +46,18 @@ METRICS: tuple[Metric, ...] = tuple(
 
 @dataclass(frozen=True)
 class StoreSummary:
-    """The header of the page: where the data comes from and how much there is."""
+    """The header of the page: where the data comes from and how much there is.
+
+    ``url`` has its credentials hidden; ``sources`` names the other stores
+    that imported rows came from (empty when everything was measured here).
+    """
 
     url: str
     schema_version: str
     counts: Mapping[str, int]
     generated_at: str
     version: str
+    sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -90,7 +95,8 @@ class PolicyRow:
     why: one seed, stopped early, another budget). ``label`` names the row in
     legends and keys its colour: the spec, with the step budget appended when
     the task holds the same spec at several budgets. ``eval_every`` is the
-    evaluation grid of its trials (None when unknown).
+    evaluation grid of its trials (None when unknown); ``n_imported`` counts
+    the seeds measured in another store (imported).
     """
 
     spec: str
@@ -104,6 +110,7 @@ class PolicyRow:
     label: str = ""
     apart: str = ""
     eval_every: int | None = None
+    n_imported: int = 0
 
     @property
     def key(self) -> str:
@@ -165,7 +172,9 @@ class TaskView:
     and ``colors`` their colours, the same in every plot of the task.
     ``ranked_by`` is the metric of the ranking, ``tie`` its tie margin and
     ``budget`` the ranked step budget; ``pareto_axes`` the (cost, accuracy)
-    metrics of the Pareto front.
+    metrics of the Pareto front. ``provenance`` says which of the task's
+    results were imported from other stores, and from which (empty when all
+    were measured in this one).
     """
 
     name: str
@@ -184,6 +193,7 @@ class TaskView:
     top1_curves: tuple[Top1Curve, ...] = ()
     interpolations: tuple[InterpolationView, ...] = ()
     notes: tuple[str, ...] = ()
+    provenance: str = ""
 
 
 @dataclass(frozen=True)

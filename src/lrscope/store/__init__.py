@@ -5,9 +5,12 @@ SQLAlchemy 2 over SQLite (the default, ``sqlite:///lrscope.db``) or PostgreSQL
 torch; :meth:`TrialRecord.to_result` and :meth:`Store.done_keys` import
 ``lrscope.engine.result`` when called.
 
-Tables (schema version 1, recorded in ``lrscope_meta``):
+Tables (schema version 2, recorded in ``lrscope_meta``; Alembic revisions in
+:mod:`lrscope.store.migrations`, version table ``lrscope_alembic_version``):
 
-- ``tasks``: ``name`` (unique), ``metadata`` (JSON: ``TaskMetadata.to_dict()``).
+- ``tasks``: ``name`` (unique), ``metadata`` (JSON: ``TaskMetadata.to_dict()``),
+  ``fingerprint`` (:func:`task_fingerprint` of the metadata: a name never
+  holds two different problems), ``source_id``.
 - ``policies``: ``spec`` (unique, as given by the caller: pass ``Policy.spec``),
   ``name``, ``family``, ``n_params`` (parsed from the spec when it parses).
 - ``trials``: the key ``(task, spec, seed, steps, eval_every)`` (unique), the
@@ -53,24 +56,50 @@ The claim protocol (no trial is stored twice, none is lost to a crash):
    claims that are still ``running`` as ``failed`` ("released"), so an
    interrupted run (Ctrl-C) leaves nothing blocked.
 
+Schema versions: a store of an older version is upgraded in place when opened
+with write access (one transaction, under a lock so that two processes never
+both upgrade it; a SQLite file is copied next to itself first); a newer one
+is refused. ``Store.open(url, readonly=True)`` never writes anything.
+
+Moving results between stores: :mod:`lrscope.store.exchange` (export files,
+import, merge; the format is in ``docs/export-format.md``).
+
 Errors: a bad URL, an unknown driver, an unreachable database, a database of a
-newer schema version or one not made by lrscope raise
-:class:`lrscope.errors.StoreError`, with the URL's password hidden. Tables are
-created when missing, never altered or dropped.
+newer schema version, a damaged one or one not made by lrscope raise
+:class:`lrscope.errors.StoreError`, with the URL's credentials hidden
+(:func:`hide_credentials`).
 """
 
 from __future__ import annotations
 
-from lrscope.store._db import ALLOWED_URLS, hide_password
+from lrscope.store._db import ALLOWED_URLS
+from lrscope.store._identity import task_fingerprint
+from lrscope.store._rows import KeyLike, SupportsToDict
 from lrscope.store._schema import SCHEMA_VERSION, STATUSES
+from lrscope.store._urls import hide_credentials
 from lrscope.store.records import (
+    Conflict,
+    ExportSummary,
+    ImportSummary,
     InterpolationRecord,
     PolicyRecord,
     RangeTestRecord,
+    SchemaUpgrade,
+    SourceRecord,
+    StoreInfo,
     TaskRecord,
     TrialRecord,
 )
-from lrscope.store.store import DEFAULT_DB_URL, DEFAULT_LEASE_S, Store, resolve_url
+from lrscope.store.store import (
+    DEFAULT_DB_URL,
+    DEFAULT_LEASE_S,
+    Store,
+    database_file,
+    resolve_url,
+)
+
+hide_password = hide_credentials
+"""The former name of :func:`hide_credentials` (the same function)."""
 
 __all__ = [
     "ALLOWED_URLS",
@@ -78,12 +107,23 @@ __all__ = [
     "DEFAULT_LEASE_S",
     "SCHEMA_VERSION",
     "STATUSES",
+    "Conflict",
+    "ExportSummary",
+    "ImportSummary",
     "InterpolationRecord",
+    "KeyLike",
     "PolicyRecord",
     "RangeTestRecord",
+    "SchemaUpgrade",
+    "SourceRecord",
     "Store",
+    "StoreInfo",
+    "SupportsToDict",
     "TaskRecord",
     "TrialRecord",
+    "database_file",
+    "hide_credentials",
     "hide_password",
     "resolve_url",
+    "task_fingerprint",
 ]

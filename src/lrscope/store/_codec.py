@@ -19,6 +19,8 @@ from typing import Any
 
 from lrscope.errors import StoreError
 
+_MAX_METRIC_NAME = 200
+
 CURVE_FLOAT_FIELDS = ("lr", "train_loss", "test_loss", "top1", "top5")
 """Fields of a curve point (``EvalPoint``) that are floats: ``null`` reads as NaN."""
 
@@ -36,11 +38,15 @@ def as_utc(value: datetime) -> datetime:
 
 
 def float_in(value: Any) -> float | None:
-    """A float metric for a SQL column: NaN (or None) becomes NULL."""
+    """A float metric for a SQL column: NaN, an infinity (or None) becomes NULL.
+
+    PostgreSQL would keep an infinity and SQLite would not: NULL is the value
+    both store alike.
+    """
     if value is None:
         return None
     number = float(value)
-    return None if math.isnan(number) else number
+    return number if math.isfinite(number) else None
 
 
 def float_out(value: float | None) -> float:
@@ -111,13 +117,49 @@ def _asdict(point: Any) -> dict[str, Any]:
     )
 
 
-def curve_out(points: list[dict[str, Any]] | None) -> tuple[dict[str, Any], ...]:
-    """A stored curve: ``null`` in a float field reads back as NaN."""
+def curve_out(points: list[dict[str, Any]] | None) -> tuple[dict[str, float], ...]:
+    """A stored curve: ``null`` in any field reads back as NaN (``step`` stays an int)."""
     out = []
     for point in points or ():
-        data = dict(point)
-        for name in CURVE_FLOAT_FIELDS:
-            if name in data:
-                data[name] = float_out(data[name])
+        data: dict[str, float] = {}
+        for name, value in point.items():
+            if name in CURVE_FLOAT_FIELDS or value is None:
+                data[name] = float_out(value)
+            else:
+                data[name] = value
         out.append(data)
     return tuple(out)
+
+
+def metrics_in(value: Any) -> dict[str, float | None] | None:
+    """A trial's ``metrics`` map (name -> number) for its JSON column; None when absent.
+
+    Non-finite values become ``null``. Raises :class:`StoreError` for anything
+    but a mapping of metric names (text) to numbers.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise StoreError(
+            f"a trial's metrics are a mapping of metric names to numbers, "
+            f"got {type(value).__name__}"
+        )
+    out: dict[str, float | None] = {}
+    for name, number in value.items():
+        if not isinstance(name, str) or not name or len(name) > _MAX_METRIC_NAME:
+            raise StoreError(
+                f"a metric name is text of 1 to {_MAX_METRIC_NAME} characters, got {name!r}"
+            )
+        if not isinstance(number, (int, float)) and callable(getattr(number, "item", None)):
+            number = number.item()  # numpy / torch scalars
+        if number is not None and (
+            isinstance(number, bool) or not isinstance(number, (int, float))
+        ):
+            raise StoreError(f"metric {name!r} must be a number, got {type(number).__name__}")
+        out[name] = float_in(number)
+    return out
+
+
+def metrics_out(value: Mapping[str, float | None] | None) -> dict[str, float]:
+    """A stored ``metrics`` map: ``null`` reads back as NaN; empty when none was stored."""
+    return {name: float_out(number) for name, number in (value or {}).items()}

@@ -1,10 +1,10 @@
-"""Rows in and out: key checks, claims, results, and records built from rows."""
+"""Rows in and out: key checks, claims, results, task identity, and records built from rows."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,17 +12,49 @@ from sqlalchemy.orm import Session
 from lrscope import __version__
 from lrscope.errors import LRScopeError, StoreError
 from lrscope.store import _codec as codec
+from lrscope.store._identity import describe_differences, task_fingerprint
 from lrscope.store._schema import (
     STATUS_DIVERGED,
     STATUS_DONE,
     STATUS_PRUNED,
     STATUS_RUNNING,
+    InterpolationRow,
     PolicyRow,
+    RangeTestRow,
+    SourceRow,
     TaskRow,
     TrialRow,
 )
 from lrscope.store._worker import Worker
-from lrscope.store.records import TrialRecord
+from lrscope.store.records import (
+    InterpolationRecord,
+    RangeTestRecord,
+    SourceRecord,
+    TaskRecord,
+    TrialRecord,
+)
+
+
+class SupportsToDict(Protocol):
+    """A value the store keeps as its ``to_dict()`` (TaskMetadata, TrialResult, ...)."""
+
+    def to_dict(self) -> Mapping[str, object]: ...
+
+
+class KeyLike(Protocol):
+    """What identifies a trial: :class:`lrscope.engine.result.TrialKey` or alike."""
+
+    @property
+    def task(self) -> str: ...
+    @property
+    def spec(self) -> str: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def steps(self) -> int: ...
+    @property
+    def eval_every(self) -> int: ...
+
 
 KEY_FIELDS = ("task", "spec", "seed", "steps", "eval_every")
 METRIC_FLOATS = ("top1", "top5", "best_top1", "ac", "cd", "cdac", "ld", "wall_s")
@@ -30,12 +62,12 @@ METRIC_INTS = ("best_iter", "n_params", "steps_done")
 RESULT_FIELDS = (*KEY_FIELDS, *METRIC_FLOATS, *METRIC_INTS, "diverged")
 
 
-def check_name(value: Any, what: str) -> None:
+def check_name(value: object, what: str) -> None:
     if not isinstance(value, str) or not value.strip():
         raise StoreError(f"a {what} must be a non-empty string, got {value!r}")
 
 
-def key_fields(key: Any) -> dict[str, Any]:
+def key_fields(key: object) -> dict[str, Any]:
     """The five key fields of a TrialKey (or any object with those attributes)."""
     try:
         fields = {name: getattr(key, name) for name in KEY_FIELDS}
@@ -56,8 +88,9 @@ def key_filter(key: Mapping[str, Any]) -> list[Any]:
     return [getattr(TrialRow, name) == key[name] for name in KEY_FIELDS]
 
 
-def result_data(result: Any) -> dict[str, Any]:
-    data = result.to_dict() if hasattr(result, "to_dict") else result
+def result_data(result: object) -> dict[str, Any]:
+    to_dict = getattr(result, "to_dict", None)
+    data = to_dict() if callable(to_dict) else result
     if not isinstance(data, Mapping):
         raise StoreError(
             f"finish_trial takes a TrialResult or its to_dict(), got {type(result).__name__}"
@@ -69,7 +102,7 @@ def result_data(result: Any) -> dict[str, Any]:
 
 
 def set_claim(row: TrialRow, me: Worker, now: datetime) -> None:
-    """Make ``row`` a fresh ``running`` claim of ``me`` (metrics cleared)."""
+    """Make ``row`` a fresh ``running`` claim of ``me`` (metrics cleared, measured here)."""
     row.status = STATUS_RUNNING
     row.error = None
     row.owner = me.token
@@ -82,7 +115,8 @@ def set_claim(row: TrialRow, me: Worker, now: datetime) -> None:
     row.heartbeat_at = now
     row.finished_at = None
     row.library_version = __version__
-    for name in (*METRIC_FLOATS, *METRIC_INTS, "diverged_at", "curve"):
+    row.source_id = None
+    for name in (*METRIC_FLOATS, *METRIC_INTS, "diverged_at", "curve", "metrics"):
         setattr(row, name, None)
 
 
@@ -93,6 +127,7 @@ def apply_result(row: TrialRow, data: Mapping[str, Any]) -> None:
         setattr(row, name, codec.int_in(data[name]))
     row.diverged_at = codec.int_in(data.get("diverged_at"))
     row.curve = codec.curve_in(data.get("curve", ()))
+    row.metrics = codec.metrics_in(data.get("metrics"))
     if data["diverged"]:
         row.status = STATUS_DIVERGED
     elif data["steps_done"] < data["steps"]:
@@ -111,6 +146,35 @@ def ensure_task(session: Session, name: str, now: datetime) -> TaskRow:
         session.add(row)
         session.flush()
     return row
+
+
+def identity_clash(
+    name: str, stored: Mapping[str, object] | None, given: Mapping[str, object]
+) -> str:
+    """The message refusing ``given`` metadata for task ``name`` stored with other metadata."""
+    return (
+        f"task {name!r} is stored with other metadata ({describe_differences(stored, given)}): "
+        "it is a different task of the same name, and lrscope neither merges nor "
+        "overwrites it; rename the task or use another --db"
+    )
+
+
+def record_task(session: Session, name: str, meta: dict[str, Any] | None, now: datetime) -> None:
+    """Create or complete task ``name``; refuse metadata of another fingerprint.
+
+    A task without metadata (created by a trial claim, a range test, or by
+    lrscope 0.1.0) takes the first metadata given. With the same fingerprint,
+    descriptive fields (``extra``) are updated.
+    """
+    row = ensure_task(session, name, now)
+    if meta is None or row.task_metadata == meta:
+        return
+    fingerprint = task_fingerprint(meta)
+    if row.fingerprint is not None and row.fingerprint != fingerprint:
+        raise StoreError(identity_clash(name, row.task_metadata, meta))
+    row.task_metadata = meta
+    row.fingerprint = fingerprint
+    row.updated_at = now
 
 
 def ensure_policy(session: Session, spec: str, now: datetime) -> None:
@@ -163,4 +227,55 @@ def trial_record(row: TrialRow) -> TrialRecord:
         heartbeat_at=codec.as_utc(row.heartbeat_at),
         finished_at=None if row.finished_at is None else codec.as_utc(row.finished_at),
         curve=codec.curve_out(row.curve),
+        metrics=codec.metrics_out(row.metrics),
+        source_id=row.source_id,
+    )
+
+
+def task_record(row: TaskRow) -> TaskRecord:
+    return TaskRecord(
+        name=row.name,
+        metadata=row.task_metadata,
+        created_at=codec.as_utc(row.created_at),
+        updated_at=codec.as_utc(row.updated_at),
+        fingerprint=row.fingerprint,
+        source_id=row.source_id,
+    )
+
+
+def range_test_record(row: RangeTestRow) -> RangeTestRecord:
+    return RangeTestRecord(
+        id=row.id,
+        task=row.task,
+        params=dict(row.params or {}),
+        result=dict(row.result),
+        library_version=row.library_version,
+        host=row.host,
+        created_at=codec.as_utc(row.created_at),
+        source_id=row.source_id,
+    )
+
+
+def interpolation_record(row: InterpolationRow) -> InterpolationRecord:
+    return InterpolationRecord(
+        id=row.id,
+        task=row.task,
+        data=dict(row.data),
+        library_version=row.library_version,
+        host=row.host,
+        created_at=codec.as_utc(row.created_at),
+        source_id=row.source_id,
+    )
+
+
+def source_record(row: SourceRow) -> SourceRecord:
+    return SourceRecord(
+        id=row.id,
+        kind=row.kind,
+        store=row.store,
+        host=row.host,
+        library_version=row.library_version,
+        exported_at=codec.as_utc(row.exported_at),
+        imported_at=codec.as_utc(row.imported_at),
+        file=row.file,
     )

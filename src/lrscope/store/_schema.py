@@ -1,8 +1,10 @@
 """The tables of the results store (SQLAlchemy 2 typed ORM).
 
-Schema version 1. Any change to these tables bumps :data:`SCHEMA_VERSION`
-and adds a migration step in :mod:`lrscope.store.store`; a database written by
-a newer lrscope is refused rather than misread.
+Schema version 2. Any change to these tables bumps :data:`SCHEMA_VERSION`
+and adds an Alembic revision in :mod:`lrscope.store.migrations` (which moves
+:data:`HEAD_REVISION`); a database written by a newer lrscope is refused
+rather than misread. The migrations, applied to an empty database, give
+exactly these tables (a test compares them).
 
 Units: times are UTC timestamps; ``wall_s`` is seconds; ``steps``,
 ``eval_every``, ``best_iter``, ``steps_done`` and ``diverged_at`` count
@@ -20,18 +22,32 @@ from sqlalchemy import (
     BigInteger,
     DateTime,
     Float,
+    ForeignKey,
     Index,
     Integer,
+    MetaData,
     String,
     Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = 1
-"""The schema version this lrscope reads and writes."""
+SCHEMA_VERSION = 2
+"""The schema version this lrscope reads and writes (``lrscope_meta.schema_version``)."""
+
+REVISIONS = ("0001_baseline", "0002_provenance")
+"""The Alembic revision of each schema version: ``REVISIONS[v - 1]`` is version ``v``."""
+HEAD_REVISION = REVISIONS[SCHEMA_VERSION - 1]
+"""The revision of :data:`SCHEMA_VERSION` (a test checks it is Alembic's head)."""
 
 META_TABLE = "lrscope_meta"
+VERSION_TABLE = "lrscope_alembic_version"
+"""Alembic's version table, under a name no other application's migrations use."""
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+}
 
 STATUS_RUNNING = "running"
 STATUS_DONE = "done"
@@ -48,6 +64,8 @@ Json = JSON(none_as_null=True)
 class Base(DeclarativeBase):
     """Declarative base of the store's tables."""
 
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
 
 class MetaRow(Base):
     """Key/value facts about the database itself (``schema_version``, ...)."""
@@ -58,14 +76,47 @@ class MetaRow(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
+class SourceRow(Base):
+    """Where imported rows came from: one row per import (or merge) that added rows.
+
+    ``kind`` is ``import`` (an export file) or ``merge`` (another store read
+    directly); ``store`` the URL of the store that measured the rows
+    (credentials hidden), ``host`` its host name when the exporter gave it,
+    ``library_version`` the lrscope that exported them, ``exported_at`` and
+    ``imported_at`` the times, ``file`` the export file's name (None for a merge).
+    """
+
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    store: Mapped[str] = mapped_column(Text)
+    host: Mapped[str | None] = mapped_column(Text)
+    library_version: Mapped[str] = mapped_column(String(64))
+    exported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    file: Mapped[str | None] = mapped_column(Text)
+
+
+def _source_id() -> Mapped[int | None]:
+    """A row's source: NULL when measured in this store, else the import it came with."""
+    return mapped_column(ForeignKey("sources.id"), nullable=True, default=None)
+
+
 class TaskRow(Base):
-    """A task by name, with its metadata (dataset, model family, shapes)."""
+    """A task by name, with its metadata (dataset, model family, shapes) and fingerprint.
+
+    ``fingerprint`` hashes the metadata fields that identify the problem
+    (:func:`lrscope.store.task_fingerprint`); None while no metadata is known.
+    """
 
     __tablename__ = "tasks"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(Text, unique=True)
     task_metadata: Mapped[dict[str, Any] | None] = mapped_column("metadata", Json)
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    source_id: Mapped[int | None] = _source_id()
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -118,6 +169,8 @@ class TrialRow(Base):
     steps_done: Mapped[int | None] = mapped_column(BigInteger)
     diverged_at: Mapped[int | None] = mapped_column(BigInteger)
     curve: Mapped[list[dict[str, Any]] | None] = mapped_column(Json)
+    metrics: Mapped[dict[str, float | None] | None] = mapped_column(Json)
+    source_id: Mapped[int | None] = _source_id()
 
     library_version: Mapped[str] = mapped_column(String(64))
     owner: Mapped[str | None] = mapped_column(String(64))
@@ -141,6 +194,7 @@ class RangeTestRow(Base):
     task: Mapped[str] = mapped_column(Text, index=True)
     params: Mapped[dict[str, Any] | None] = mapped_column(Json)
     result: Mapped[dict[str, Any]] = mapped_column(Json)
+    source_id: Mapped[int | None] = _source_id()
     library_version: Mapped[str] = mapped_column(String(64))
     host: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -154,10 +208,11 @@ class InterpolationRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     task: Mapped[str] = mapped_column(Text, index=True)
     data: Mapped[dict[str, Any]] = mapped_column(Json)
+    source_id: Mapped[int | None] = _source_id()
     library_version: Mapped[str] = mapped_column(String(64))
     host: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 TABLES = tuple(Base.metadata.tables)
-"""Every table name of the schema, the meta table included."""
+"""Every table name of the schema, the meta table included (not Alembic's version table)."""

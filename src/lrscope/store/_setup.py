@@ -1,28 +1,60 @@
-"""Creating the tables of a new database, and refusing databases we cannot read.
+"""Opening a database: what it holds, and whether it may be created, upgraded or repaired.
 
-Opening a database first looks at it in a read transaction: an lrscope
-database of the current schema version is used as it is (nothing is written,
-so a read-only file works for ``lrscope db info``). Otherwise, in one write
-transaction (serialised between processes: ``BEGIN IMMEDIATE`` on SQLite, a
-transaction-level advisory lock on PostgreSQL), the missing tables are created
-and the schema version is recorded. Existing tables are never altered or
-dropped: a database from a newer lrscope, or one with tables of the same names
-but no lrscope meta table, is refused with a :class:`StoreError`.
+Opening first looks at the database in a read transaction (nothing written,
+so a read-only file works) and classifies it (:class:`SchemaState`);
+:func:`lrscope.store._migrate.prepare` then acts on it:
+
+- ``current``: an lrscope store of this schema version: used as it is;
+- ``empty``: no lrscope tables: created (unless ``create`` is False or the
+  store is opened read-only: then a :class:`StoreError`);
+- ``old``: an lrscope store of an older schema version (for example written
+  by lrscope 0.1.0, which has ``lrscope_meta.schema_version = 1`` and no
+  Alembic version table): upgraded in place (:mod:`lrscope.store._migrate`;
+  a backup copy first for SQLite); opened read-only it is refused, with the
+  way to upgrade it;
+- ``damaged``: this version's store with tables missing: writable, the
+  missing tables are created (empty, with a warning that names them);
+  read-only, a :class:`StoreError` that names them.
+
+Refused always, untouched: a database whose schema version or Alembic
+revision is newer than this lrscope knows ("upgrade lrscope"), one with
+tables of our names but no ``lrscope_meta`` (another program's), one whose
+meta table has no readable version.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
 
 from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session
 
 from lrscope.errors import StoreError
-from lrscope.store._codec import utcnow
 from lrscope.store._db import Database, sqlite_path
-from lrscope.store._schema import META_TABLE, SCHEMA_VERSION, TABLES, Base, MetaRow
+from lrscope.store._schema import (
+    META_TABLE,
+    REVISIONS,
+    SCHEMA_VERSION,
+    TABLES,
+    VERSION_TABLE,
+    MetaRow,
+)
 
-__all__ = ["create_schema", "prepare", "read_schema_version", "schema_state"]
+__all__ = ["SchemaState", "check_file", "read_schema_state", "read_schema_version", "refusal"]
 
-_ADVISORY_LOCK_KEY = 0x6C7273636F7065  # "lrscope" in ASCII: one lock for schema setup
+StateKind = Literal["current", "empty", "old", "damaged"]
+_CREATED_BY = "the first command that stores results (bench, tune, find)"
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """What an opened database holds: its kind, schema version, revision, missing tables."""
+
+    kind: StateKind
+    version: int | None = None
+    revision: str | None = None
+    missing: tuple[str, ...] = ()
 
 
 def read_schema_version(session: Session, shown_url: str) -> int | None:
@@ -39,21 +71,18 @@ def read_schema_version(session: Session, shown_url: str) -> int | None:
         ) from None
 
 
-def schema_state(session: Session, shown_url: str) -> str:
-    """``"ready"`` (current version, all tables), ``"partial"`` or ``"empty"``.
-
-    Raises :class:`StoreError` for a newer schema version or a foreign database.
-    """
+def read_schema_state(session: Session, shown_url: str) -> SchemaState:
+    """Classify the database (see the module docstring); refuse what must be refused."""
     names = set(inspect(session.connection()).get_table_names())
-    ours = names & set(TABLES)
     if META_TABLE not in names:
+        ours = sorted(names & {*TABLES, VERSION_TABLE})
         if ours:
             raise StoreError(
-                f"the database at {shown_url!r} has tables named {sorted(ours)} but no "
+                f"the database at {shown_url!r} has tables named {ours} but no "
                 f"{META_TABLE} table: it is not an lrscope database, and lrscope will not "
                 "write into it; use an empty database or another file"
             )
-        return "empty"
+        return SchemaState("empty")
     version = read_schema_version(session, shown_url)
     if version is None:
         raise StoreError(
@@ -61,7 +90,20 @@ def schema_state(session: Session, shown_url: str) -> str:
             f"version: it is not an lrscope database; use an empty database or another file"
         )
     check_version(version, shown_url)
-    return "ready" if ours == set(TABLES) else "partial"
+    revision = None
+    if VERSION_TABLE in names:
+        revision = session.scalar(text(f"SELECT version_num FROM {VERSION_TABLE}"))
+        if revision is not None and revision not in REVISIONS:
+            raise StoreError(
+                f"the database at {shown_url!r} was migrated to schema revision "
+                f"{revision!r}, which this lrscope does not know (it knows up to "
+                f"{REVISIONS[-1]!r}, schema version {SCHEMA_VERSION}): a newer lrscope "
+                "wrote it; upgrade lrscope"
+            )
+    missing = tuple(name for name in TABLES if name not in names)
+    if version < SCHEMA_VERSION or revision != REVISIONS[-1]:
+        return SchemaState("old", version, revision, missing)
+    return SchemaState("damaged" if missing else "current", version, revision, missing)
 
 
 def check_version(version: int, shown_url: str) -> None:
@@ -78,53 +120,43 @@ def check_version(version: int, shown_url: str) -> None:
         )
 
 
-def create_schema(session: Session, shown_url: str, library_version: str) -> None:
-    """Create the missing tables and record the schema version (one transaction)."""
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
-    state = schema_state(session, shown_url)  # again, under the lock
-    if state == "ready":
-        return
-    Base.metadata.create_all(connection, checkfirst=True)
-    if state == "empty":
-        now = utcnow().isoformat()
-        session.add_all(
-            [
-                MetaRow(key="schema_version", value=str(SCHEMA_VERSION)),
-                MetaRow(key="created_at", value=now),
-                MetaRow(key="created_by", value=f"lrscope {library_version}"),
-            ]
-        )
-        session.flush()
-
-
-def prepare(db: Database, create: bool, library_version: str) -> None:
-    """Check (and with ``create``, create) the schema; see :mod:`lrscope.store._setup`."""
+def check_file(db: Database, create: bool) -> None:
     path = sqlite_path(db.url) if db.dialect == "sqlite" else None
-    if path is not None:
-        if not create and not path.exists():
-            raise StoreError(
-                f"no database file at {str(path)!r} (URL {db.shown_url!r}); it is created by "
-                "the first command that stores results (bench, tune, find)"
-            )
+    if path is None:
+        return
+    if not create and not path.exists():
+        raise StoreError(
+            f"no database file at {str(path)!r} (URL {db.shown_url!r}); it is created by "
+            f"{_CREATED_BY}"
+        )
+    if create:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(
                 f"cannot create the directory of database {db.shown_url!r}: {exc}"
             ) from None
-    state = db.run(lambda s: schema_state(s, db.shown_url), write=False, what="open")
-    if state == "ready":
-        return
-    if not create:
-        raise StoreError(
-            f"the database at {db.shown_url!r} holds no lrscope tables yet; they are created "
-            "by the first command that stores results (bench, tune, find)"
+
+
+def refusal(db: Database, state: SchemaState, readonly: bool) -> StoreError | None:
+    """Why ``state`` cannot be opened this way, or None when it can be."""
+    url = db.shown_url
+    if state.kind == "empty":
+        return StoreError(
+            f"the database at {url!r} holds no lrscope tables yet; they are created by "
+            f"{_CREATED_BY}"
         )
-    db.run(
-        lambda s: create_schema(s, db.shown_url, library_version),
-        write=True,
-        retry_conflicts=True,
-        what="open",
+    if not readonly:
+        return None
+    if state.kind == "old":
+        return StoreError(
+            f"the database at {url!r} has schema version {state.version} and this lrscope "
+            f"reads version {SCHEMA_VERSION}; it is opened read-only here, so it is not "
+            f"upgraded: upgrade it once with write access (`lrscope db upgrade --db {url}` "
+            "keeps a backup of a SQLite file), then read it"
+        )
+    return StoreError(
+        f"the database at {url!r} is damaged: its lrscope tables "
+        f"{', '.join(state.missing)} are missing; opened with write access, lrscope "
+        "creates them again (empty: the rows they held are lost); or restore a backup"
     )

@@ -1,14 +1,17 @@
 """What the store hands back: frozen dataclasses, plain values, no ORM objects.
 
 Times are aware UTC datetimes. Float metrics that were NaN (or are not known
-yet, for a trial that has not finished) are ``float('nan')``.
+yet, for a trial that has not finished) are ``float('nan')``. ``source_id``
+is None for rows measured in this store, else the id of the
+:class:`SourceRecord` of the import that brought them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lrscope.errors import StoreError
 
@@ -16,27 +19,71 @@ if TYPE_CHECKING:  # pragma: no cover
     from lrscope.engine.result import TrialKey, TrialResult
 
 __all__ = [
+    "Conflict",
+    "ExportSummary",
+    "ImportSummary",
     "InterpolationRecord",
     "PolicyRecord",
     "RangeTestRecord",
+    "SchemaUpgrade",
+    "SourceRecord",
+    "StoreInfo",
     "TaskRecord",
     "TrialRecord",
 ]
 
+CurvePoint = Mapping[str, float]
+"""One evaluation of a trial's curve: ``step`` (an int) and float fields (NaN when unknown)."""
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """Where imported rows came from (one import or merge of an export).
+
+    ``kind`` is ``import`` (a file) or ``merge`` (a store read directly);
+    ``store`` is the URL of the store that measured the rows (credentials
+    hidden), ``host`` its host name if the export gave it, ``library_version``
+    the lrscope that exported them; ``file`` the export file's name.
+    """
+
+    id: int
+    kind: str
+    store: str
+    host: str | None
+    library_version: str
+    exported_at: datetime
+    imported_at: datetime
+    file: str | None
+
+    @property
+    def label(self) -> str:
+        """``store`` (and ``on host``), for tables and the report."""
+        return self.store if self.host is None else f"{self.store} on {self.host}"
+
+    def to_dict(self) -> dict[str, object]:
+        data: dict[str, object] = asdict(self)
+        data["exported_at"] = self.exported_at.isoformat()
+        data["imported_at"] = self.imported_at.isoformat()
+        return data
+
 
 @dataclass(frozen=True)
 class TaskRecord:
-    """A stored task: its name and metadata (``TaskMetadata.to_dict()``, or None)."""
+    """A stored task: its name, metadata (``TaskMetadata.to_dict()``, or None) and fingerprint."""
 
     name: str
-    metadata: dict[str, Any] | None
+    metadata: Mapping[str, object] | None
     created_at: datetime
     updated_at: datetime
+    fingerprint: str | None = None
+    source_id: int | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "name": self.name,
-            "metadata": self.metadata,
+            "metadata": None if self.metadata is None else dict(self.metadata),
+            "fingerprint": self.fingerprint,
+            "source_id": self.source_id,
             "created_at": self.created_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
         }
@@ -63,8 +110,10 @@ class TrialRecord:
     accuracies are fractions in [0, 1], ``wall_s`` seconds, ``best_iter``,
     ``steps_done`` and ``diverged_at`` optimizer steps. ``curve`` holds the
     evaluation points as dicts (``step, lr, train_loss, test_loss, top1,
-    top5``). ``host`` and ``pid`` name the process that claimed the trial last;
-    ``attempts`` counts its claims.
+    top5``). ``metrics`` maps every final metric the trial reported by name
+    (empty for trials stored without it). ``host`` and ``pid`` name the
+    process that claimed the trial last; ``attempts`` counts its claims;
+    ``source_id`` says where an imported trial came from.
     """
 
     id: int
@@ -95,7 +144,9 @@ class TrialRecord:
     started_at: datetime
     heartbeat_at: datetime
     finished_at: datetime | None
-    curve: tuple[dict[str, Any], ...] = field(default_factory=tuple, repr=False)
+    curve: tuple[CurvePoint, ...] = field(default_factory=tuple, repr=False)
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    source_id: int | None = None
 
     @property
     def finished(self) -> bool:
@@ -118,10 +169,18 @@ class TrialRecord:
 
         return TrialKey(self.task, self.spec, self.seed, self.steps, self.eval_every)
 
-    def result_dict(self) -> dict[str, Any]:
-        """The fields of a ``TrialResult`` (``TrialResult.from_dict`` accepts it)."""
+    @property
+    def imported(self) -> bool:
+        """Whether the trial came from another store (``source_id`` is set)."""
+        return self.source_id is not None
+
+    def result_dict(self) -> dict[str, object]:
+        """The fields of a ``TrialResult`` (``TrialResult.from_dict`` accepts it).
+
+        ``metrics`` is included when the trial was stored with it.
+        """
         self._require_finished()
-        return {
+        data: dict[str, object] = {
             "task": self.task,
             "spec": self.spec,
             "seed": self.seed,
@@ -142,6 +201,9 @@ class TrialRecord:
             "diverged_at": self.diverged_at,
             "curve": [dict(p) for p in self.curve],
         }
+        if self.metrics:
+            data["metrics"] = dict(self.metrics)
+        return data
 
     def to_result(self) -> TrialResult:
         """The stored :class:`~lrscope.engine.result.TrialResult` (finished trials only)."""
@@ -149,15 +211,16 @@ class TrialRecord:
 
         return TrialResult.from_dict(self.result_dict())
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """Every field, JSON-ready apart from NaN (``print_json`` maps those to null)."""
-        data: dict[str, Any] = {
+        data: dict[str, object] = {
             name: getattr(self, name) for name in self.__dataclass_fields__ if name != "curve"
         }
         for name in ("created_at", "started_at", "heartbeat_at", "finished_at"):
-            value = data[name]
+            value = getattr(self, name)
             data[name] = None if value is None else value.isoformat()
         data["curve"] = [dict(p) for p in self.curve]
+        data["metrics"] = dict(self.metrics)
         return data
 
     def _require_finished(self) -> None:
@@ -174,13 +237,14 @@ class RangeTestRecord:
 
     id: int
     task: str
-    params: dict[str, Any]
-    result: dict[str, Any]
+    params: Mapping[str, object]
+    result: Mapping[str, object]
     library_version: str
     host: str | None
     created_at: datetime
+    source_id: int | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {**asdict(self), "created_at": self.created_at.isoformat()}
 
 
@@ -190,10 +254,123 @@ class InterpolationRecord:
 
     id: int
     task: str
-    data: dict[str, Any]
+    data: Mapping[str, object]
     library_version: str
     host: str | None
     created_at: datetime
+    source_id: int | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {**asdict(self), "created_at": self.created_at.isoformat()}
+
+
+@dataclass(frozen=True)
+class StoreInfo:
+    """What :meth:`lrscope.store.Store.info` reports about a database.
+
+    ``url`` has its credentials hidden; ``path`` is the SQLite file (None for
+    PostgreSQL and memory); ``counts`` are rows per table, ``trials_by_status``
+    trials per status, ``stale_running`` the running claims the next run may
+    take over; ``imported`` counts the rows per table that came from other
+    stores (``source_id`` set).
+    """
+
+    url: str
+    dialect: str
+    driver: str
+    path: str | None
+    readonly: bool
+    schema_version: int | None
+    supported_schema_version: int
+    library_version: str
+    created_at: str | None
+    counts: Mapping[str, int]
+    imported: Mapping[str, int]
+    trials_by_status: Mapping[str, int]
+    stale_running: int
+
+    def to_dict(self) -> dict[str, object]:
+        data: dict[str, object] = asdict(self)
+        for name in ("counts", "imported", "trials_by_status"):
+            data[name] = dict(getattr(self, name))
+        return data
+
+
+@dataclass(frozen=True)
+class SchemaUpgrade:
+    """An upgrade done when the store was opened: versions, and the backup copy (SQLite)."""
+
+    from_version: int
+    to_version: int
+    backup: str | None
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A record of an import that the store already holds differently: reported, not merged.
+
+    ``record`` is the record type (``task`` or ``trial``), ``identity`` names
+    it, ``line`` is its line in the file and ``reason`` says what differs and
+    what was kept.
+    """
+
+    record: str
+    identity: str
+    line: int
+    reason: str
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """What an import (or merge) did, per record type.
+
+    ``added``: new rows (a trial the store held as ``failed`` and the file as
+    finished is filled in and counted here); ``duplicates``: records the store
+    already held the same; ``skipped``: records of a task in conflict;
+    ``conflicts``: what differs (see :class:`Conflict`); ``sources``: the ids
+    of the :class:`SourceRecord` rows created. ``dry_run``: nothing was written.
+    """
+
+    file: str
+    kind: str
+    added: Mapping[str, int]
+    duplicates: Mapping[str, int]
+    skipped: Mapping[str, int]
+    conflicts: tuple[Conflict, ...]
+    sources: tuple[int, ...]
+    dry_run: bool = False
+
+    @property
+    def total_added(self) -> int:
+        return sum(self.added.values())
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "kind": self.kind,
+            "dry_run": self.dry_run,
+            "added": dict(self.added),
+            "duplicates": dict(self.duplicates),
+            "skipped": dict(self.skipped),
+            "conflicts": [c.to_dict() for c in self.conflicts],
+            "sources": list(self.sources),
+        }
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    """What an export wrote: the file, its size, whether gzip, the records per type."""
+
+    path: str
+    bytes: int
+    compressed: bool
+    records: Mapping[str, int]
+
+    def to_dict(self) -> dict[str, object]:
+        return {**asdict(self), "records": dict(self.records)}

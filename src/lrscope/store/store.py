@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -21,16 +22,24 @@ from lrscope import __version__
 from lrscope.errors import LRScopeError, StoreError
 from lrscope.store import _codec as codec
 from lrscope.store._db import Database, parse_url, sqlite_path
+from lrscope.store._migrate import prepare
 from lrscope.store._rows import (
     KEY_FIELDS,
+    KeyLike,
+    SupportsToDict,
     apply_result,
     check_name,
     ensure_policy,
     ensure_task,
+    interpolation_record,
     key_fields,
     key_filter,
+    range_test_record,
+    record_task,
     result_data,
     set_claim,
+    source_record,
+    task_record,
     trial_record,
 )
 from lrscope.store._schema import (
@@ -43,15 +52,19 @@ from lrscope.store._schema import (
     MetaRow,
     PolicyRow,
     RangeTestRow,
+    SourceRow,
     TaskRow,
     TrialRow,
 )
-from lrscope.store._setup import prepare, read_schema_version
+from lrscope.store._setup import read_schema_version
 from lrscope.store._worker import Worker, current_worker, is_dead
 from lrscope.store.records import (
     InterpolationRecord,
     PolicyRecord,
     RangeTestRecord,
+    SchemaUpgrade,
+    SourceRecord,
+    StoreInfo,
     TaskRecord,
     TrialRecord,
 )
@@ -59,7 +72,7 @@ from lrscope.store.records import (
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.engine.result import TrialKey
 
-__all__ = ["DEFAULT_DB_URL", "DEFAULT_LEASE_S", "Store", "resolve_url"]
+__all__ = ["DEFAULT_DB_URL", "DEFAULT_LEASE_S", "Store", "database_file", "resolve_url"]
 
 log = logging.getLogger("lrscope.store")
 T = TypeVar("T")
@@ -74,6 +87,16 @@ _MAX_ERROR_CHARS = 20_000
 def resolve_url(url: str | None = None) -> str:
     """``url``, else ``$LRSCOPE_DB``, else ``sqlite:///lrscope.db``."""
     return url or os.environ.get("LRSCOPE_DB") or DEFAULT_DB_URL
+
+
+def database_file(url: str | None = None) -> Path | None:
+    """The SQLite file of the store at ``url`` (resolved as :func:`resolve_url` does).
+
+    None for PostgreSQL and in-memory SQLite. Raises :class:`StoreError` for
+    a URL that is not allowed.
+    """
+    parsed = parse_url(resolve_url(url))
+    return sqlite_path(parsed) if parsed.get_backend_name() == "sqlite" else None
 
 
 _RowT = TypeVar("_RowT", RangeTestRow, InterpolationRow)
@@ -92,7 +115,9 @@ class Store:
         self._lease_s = lease_s
         self._worker = current_worker()
         self._beats: dict[int, float] = {}
+        self._claimed = False  # whether close() has claims of this store to release
         self._closed = False
+        self._upgrade: SchemaUpgrade | None = None
 
     # --- opening and closing -------------------------------------------
     @classmethod
@@ -101,11 +126,16 @@ class Store:
         url: str | None = None,
         *,
         create: bool = True,
+        readonly: bool = False,
         lease_s: float | None = DEFAULT_LEASE_S,
         busy_timeout_s: float = 10.0,
         retry_s: float = 60.0,
     ) -> Store:
         """Open (and with ``create``, create) the database at ``url``.
+
+        A store of an older schema version is upgraded in place first (in
+        one transaction, a backup copy of a SQLite file next to it; see
+        :mod:`lrscope.store._migrate`).
 
         Args:
             url: SQLAlchemy URL; None means ``$LRSCOPE_DB``, else
@@ -113,6 +143,10 @@ class Store:
                 ``sqlite://`` (memory), ``postgresql+psycopg://...``.
             create: create the file and the tables if missing; when False, a
                 missing database is a :class:`StoreError`.
+            readonly: only read: nothing is ever written (no table created,
+                no upgrade, no claim released); a read-only SQLite file or
+                directory is readable. Writing methods raise
+                :class:`StoreError`. An older-schema store is refused.
             lease_s: seconds after its last heartbeat at which a running claim
                 may be taken over by another runner; None: only claims of
                 provably dead processes are taken over.
@@ -121,23 +155,41 @@ class Store:
 
         Raises:
             StoreError: bad URL, unknown driver, unreachable database, a
-                database of a newer schema version or not made by lrscope.
+                database of a newer schema version or not made by lrscope, a
+                damaged one (tables missing) or an old one opened read-only.
         """
         if lease_s is not None and lease_s <= 0:
             raise StoreError(f"lease_s must be a positive number of seconds or None, got {lease_s}")
         parsed = parse_url(resolve_url(url))
-        db = Database(parsed, busy_timeout_s=busy_timeout_s, retry_s=retry_s)
+        db = Database(parsed, busy_timeout_s=busy_timeout_s, retry_s=retry_s, readonly=readonly)
         try:
-            prepare(db, create, __version__)
+            upgrade = prepare(db, create=create, readonly=readonly, library_version=__version__)
         except BaseException:
             db.dispose()
             raise
-        return cls(db, lease_s=lease_s)
+        store = cls(db, lease_s=lease_s)
+        store._upgrade = upgrade
+        return store
 
     @property
     def url(self) -> str:
-        """The database URL, password hidden."""
+        """The database URL, credentials hidden (:func:`lrscope.store.hide_credentials`)."""
         return self._db.shown_url
+
+    @property
+    def readonly(self) -> bool:
+        """Whether the store was opened read-only."""
+        return self._db.readonly
+
+    @property
+    def upgrade(self) -> SchemaUpgrade | None:
+        """The schema upgrade done when this store was opened (None if none was needed)."""
+        return self._upgrade
+
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file of the store (None for PostgreSQL and in-memory SQLite)."""
+        return sqlite_path(self._db.url) if self.dialect == "sqlite" else None
 
     @property
     def dialect(self) -> str:
@@ -145,12 +197,16 @@ class Store:
         return self._db.dialect
 
     def close(self) -> None:
-        """Release this store's unfinished claims (marked failed) and close connections."""
+        """Release this store's unfinished claims (marked failed) and close connections.
+
+        A store that never claimed a trial (or is read-only) writes nothing here.
+        """
         if self._closed:
             return
         self._closed = True
         try:
-            self._release_claims()
+            if self._claimed and not self.readonly:
+                self._release_claims()
         except LRScopeError as exc:
             log.warning("could not release the running claims of %s: %s", self.url, exc)
         finally:
@@ -171,39 +227,38 @@ class Store:
         return f"Store({self.url!r})"
 
     # --- tasks and policies --------------------------------------------
-    def put_task(self, name: str, metadata: Any = None) -> None:
-        """Record task ``name`` with ``metadata`` (TaskMetadata, a dict or None).
+    def put_task(
+        self, name: str, metadata: SupportsToDict | Mapping[str, object] | None = None
+    ) -> None:
+        """Record task ``name`` with ``metadata`` (a TaskMetadata, its ``to_dict()``, or None).
 
-        An existing task keeps its row; its metadata is replaced when a new one
-        is given.
+        A task is identified by its name *and* the fingerprint of its
+        metadata (:func:`lrscope.store.task_fingerprint`). A task stored
+        without metadata takes the first metadata given; one stored with the
+        same fingerprint has its descriptive fields updated.
+
+        Raises:
+            StoreError: the task is stored with metadata of another
+                fingerprint (another problem under the same name): the message
+                names what differs; nothing is changed.
         """
         check_name(name, "task name")
         meta = None if metadata is None else codec.json_in(metadata, "task metadata")
-
-        def work(session: Session) -> None:
-            row = ensure_task(session, name, codec.utcnow())
-            if meta is not None and row.task_metadata != meta:
-                row.task_metadata = meta
-                row.updated_at = codec.utcnow()
-
-        self._write(work, conflicts=True)
+        if meta is not None and not isinstance(meta, dict):
+            raise StoreError(
+                f"task metadata is a TaskMetadata or a dict, got {type(metadata).__name__}"
+            )
+        self._write(lambda s: record_task(s, name, meta, codec.utcnow()), conflicts=True)
 
     def tasks(self) -> list[TaskRecord]:
         """Every stored task, by name."""
+        query = select(TaskRow).order_by(TaskRow.name)
+        return self._read(lambda s: [task_record(r) for r in s.scalars(query)])
 
-        def work(session: Session) -> list[TaskRecord]:
-            rows = session.scalars(select(TaskRow).order_by(TaskRow.name))
-            return [
-                TaskRecord(
-                    name=r.name,
-                    metadata=r.task_metadata,
-                    created_at=codec.as_utc(r.created_at),
-                    updated_at=codec.as_utc(r.updated_at),
-                )
-                for r in rows
-            ]
-
-        return self._read(work)
+    def sources(self) -> list[SourceRecord]:
+        """Where imported rows came from: one record per import or merge, oldest first."""
+        query = select(SourceRow).order_by(SourceRow.id)
+        return self._read(lambda s: [source_record(r) for r in s.scalars(query)])
 
     def policies(self) -> list[PolicyRecord]:
         """Every policy a trial was claimed for, by spec."""
@@ -215,7 +270,7 @@ class Store:
         return self._read(work)
 
     # --- the claim protocol --------------------------------------------
-    def start_trial(self, key: TrialKey) -> int | None:
+    def start_trial(self, key: KeyLike) -> int | None:
         """Claim ``key`` for this process; the trial id, or None to skip it.
 
         None means the key is finished (done or diverged) or claimed by a
@@ -225,14 +280,16 @@ class Store:
         """
         fields = key_fields(key)
         me = self._me()
+        self._check_writable()
         if self._read(lambda s: self._must_skip(s, fields, me)):
             return None  # cheap path: no write lock taken for finished or live keys
+        self._claimed = True
         trial_id = self._write(lambda s: self._claim(s, fields, me), conflicts=True)
         if trial_id is not None:
             self._beats[trial_id] = time.monotonic()  # the claim is a heartbeat
         return trial_id
 
-    def _must_skip(self, session: Session, key: dict[str, Any], me: Worker) -> bool:
+    def _must_skip(self, session: Session, key: Mapping[str, Any], me: Worker) -> bool:
         """Whether the committed state already says skip (finished is final; live is live)."""
         row = session.scalars(select(TrialRow).where(*key_filter(key))).one_or_none()
         if row is None:
@@ -241,7 +298,7 @@ class Store:
             return True
         return row.status == STATUS_RUNNING and not self._is_stale(row, codec.utcnow(), me)
 
-    def _claim(self, session: Session, key: dict[str, Any], me: Worker) -> int | None:
+    def _claim(self, session: Session, key: Mapping[str, Any], me: Worker) -> int | None:
         now = codec.utcnow()
         query = select(TrialRow).where(*key_filter(key)).with_for_update()
         row = session.scalars(query).one_or_none()
@@ -289,7 +346,7 @@ class Store:
         self._write(lambda s: s.execute(statement))
         return True
 
-    def finish_trial(self, trial_id: int, result: Any) -> bool:
+    def finish_trial(self, trial_id: int, result: SupportsToDict | Mapping[str, object]) -> bool:
         """Store ``result`` (a TrialResult or its ``to_dict()``) in trial ``trial_id``.
 
         The status becomes ``diverged`` or ``done``. Returns False (and stores
@@ -387,7 +444,12 @@ class Store:
         return self._read(lambda s: [trial_record(r) for r in s.scalars(query)])
 
     # --- range tests and interpolations ---------------------------------
-    def put_range_test(self, task: str, result: Any, params: Any = None) -> int:
+    def put_range_test(
+        self,
+        task: str,
+        result: SupportsToDict | Mapping[str, object],
+        params: Mapping[str, object] | None = None,
+    ) -> int:
         """Store a range test (``RangeTestResult.to_dict()``); returns its id."""
         check_name(task, "task name")
         data = codec.json_in(result, "range test result")
@@ -398,21 +460,9 @@ class Store:
 
     def range_tests(self, task: str | None = None) -> list[RangeTestRecord]:
         """Stored range tests, oldest first (of ``task`` when given)."""
+        return self._select(RangeTestRow, task, range_test_record)
 
-        def record(r: RangeTestRow) -> RangeTestRecord:
-            return RangeTestRecord(
-                id=r.id,
-                task=r.task,
-                params=dict(r.params or {}),
-                result=dict(r.result),
-                library_version=r.library_version,
-                host=r.host,
-                created_at=codec.as_utc(r.created_at),
-            )
-
-        return self._select(RangeTestRow, task, record)
-
-    def put_interpolation(self, task: str, data: Any) -> int:
+    def put_interpolation(self, task: str, data: SupportsToDict | Mapping[str, object]) -> int:
         """Store an interpolation (``InterpolationResult.to_dict()``); returns its id."""
         check_name(task, "task name")
         document = codec.json_in(data, "interpolation")
@@ -422,18 +472,7 @@ class Store:
 
     def interpolations(self, task: str | None = None) -> list[InterpolationRecord]:
         """Stored interpolations, oldest first (of ``task`` when given)."""
-
-        def record(r: InterpolationRow) -> InterpolationRecord:
-            return InterpolationRecord(
-                id=r.id,
-                task=r.task,
-                data=dict(r.data),
-                library_version=r.library_version,
-                host=r.host,
-                created_at=codec.as_utc(r.created_at),
-            )
-
-        return self._select(InterpolationRow, task, record)
+        return self._select(InterpolationRow, task, interpolation_record)
 
     def _insert(self, task: str, make_row: Callable[[], RangeTestRow | InterpolationRow]) -> int:
         """Add the row ``make_row`` builds for ``task`` (created now, by this host); its id."""
@@ -462,15 +501,22 @@ class Store:
         return self._read(lambda session: [record(r) for r in session.scalars(query)])
 
     # --- info -------------------------------------------------------------
-    def info(self) -> dict[str, Any]:
-        """URL (password hidden), dialect, schema version, and row counts."""
+    def info(self) -> StoreInfo:
+        """URL (credentials hidden), dialect, schema version, row counts (imported ones too)."""
         me = self._me()
 
-        def work(session: Session) -> dict[str, Any]:
-            tables = (TaskRow, PolicyRow, TrialRow, RangeTestRow, InterpolationRow)
+        def work(session: Session) -> StoreInfo:
+            tables = (TaskRow, PolicyRow, TrialRow, RangeTestRow, InterpolationRow, SourceRow)
             counts = {
                 table.__tablename__: session.scalar(select(func.count()).select_from(table)) or 0
                 for table in tables
+            }
+            imported = {
+                table.__tablename__: session.scalar(
+                    select(func.count()).select_from(table).where(table.source_id.is_not(None))
+                )
+                or 0
+                for table in (TaskRow, TrialRow, RangeTestRow, InterpolationRow)
             }
             by_status = dict.fromkeys(STATUSES, 0)
             for status, n in session.execute(
@@ -479,27 +525,24 @@ class Store:
                 by_status[status] = int(n)
             running = session.scalars(select(TrialRow).where(TrialRow.status == STATUS_RUNNING))
             now = codec.utcnow()
-            stale = sum(1 for row in running if self._is_stale(row, now, me))
-            created = session.scalar(select(MetaRow.value).where(MetaRow.key == "created_at"))
-            return {
-                "schema_version": read_schema_version(session, self.url),
-                "created_at": created,
-                "counts": counts,
-                "trials_by_status": by_status,
-                "stale_running": stale,
-            }
+            path = self.path
+            return StoreInfo(
+                url=self.url,
+                dialect=self.dialect,
+                driver=str(self._db.engine.dialect.driver),
+                path=None if path is None else str(path.resolve()),
+                readonly=self.readonly,
+                schema_version=read_schema_version(session, self.url),
+                supported_schema_version=SCHEMA_VERSION,
+                library_version=__version__,
+                created_at=session.scalar(select(MetaRow.value).where(MetaRow.key == "created_at")),
+                counts=counts,
+                imported=imported,
+                trials_by_status=by_status,
+                stale_running=sum(1 for row in running if self._is_stale(row, now, me)),
+            )
 
-        facts = self._read(work)
-        path = sqlite_path(self._db.url) if self.dialect == "sqlite" else None
-        return {
-            "url": self.url,
-            "dialect": self.dialect,
-            "driver": self._db.engine.dialect.driver,
-            "path": None if path is None else str(path.resolve()),
-            "supported_schema_version": SCHEMA_VERSION,
-            "library_version": __version__,
-            **facts,
-        }
+        return self._read(work)
 
     # --- plumbing ---------------------------------------------------------
     def _me(self) -> Worker:
@@ -514,8 +557,16 @@ class Store:
         if self._closed:
             raise StoreError(f"the store {self.url} is closed; open it again with Store.open")
 
+    def _check_writable(self) -> None:
+        if self.readonly:
+            raise StoreError(
+                f"the store {self.url} is opened read-only; open it with "
+                "Store.open(url) to write to it"
+            )
+
     def _write(self, work: Callable[[Session], T], *, conflicts: bool = False) -> T:
         self._check_open()
+        self._check_writable()
         self._me()
         return self._db.run(work, write=True, retry_conflicts=conflicts, what="write to")
 
@@ -523,3 +574,9 @@ class Store:
         self._check_open()
         self._me()
         return self._db.run(work, write=False, what="read")
+
+    def _read_snapshot(self, work: Callable[[Session], T]) -> T:
+        """``work`` in one read transaction that sees one state of the whole database."""
+        self._check_open()
+        self._me()
+        return self._db.run(work, write=False, snapshot=True, what="read")
