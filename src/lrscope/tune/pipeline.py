@@ -360,7 +360,8 @@ def tune(
     chosen = get_metric(metric or primary_metric(metadata), owner="tune")
     task_ref = task if isinstance(task, str) else task_obj.name
     store.put_task(task_obj.name, task_obj.metadata)
-    with make_executor(execution, tasks=[task_obj], trials=round_size) as executor:
+    group = min(round_size, budget.trials or round_size)  # a round: what trains at once
+    with make_executor(execution, tasks=[task_obj], trials=group) as executor:
         run = _Run(task_obj, task_ref, store, executor, data_dir, on_event)
         _emit(on_event, "execution", f"trials on {executor.describe()}")
         if executor.ungrouped_reason is not None:

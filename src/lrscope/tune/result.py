@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import statistics
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -172,26 +173,30 @@ class TuneResult:
             "compute": self.compute.to_dict(),
         }
 
-    def summary_lines(self) -> list[str]:
-        """The summary as lines of at most 80 characters (specs on lines of their own)."""
+    def summary_lines(self, width: int = 80) -> list[str]:
+        """The summary as lines of at most ``width`` characters (specs on lines of their own)."""
         s = self.summary()
         metric = self.metric
         seeds = ", ".join(str(x) for x in self.plan.confirm_seeds)
         lines = [
-            f"{self.task}: {self.plan.steps:,} steps per trial; median, mean ± std of "
-            f"final {metric} over seeds {seeds}",
+            f"{self.task}: {self.plan.steps:,} steps per trial, final {metric} over seeds {seeds}",
+            f"  {'':<8}{'rank':<6}{'median':<10}{'mean ± std':<20}diverged",
         ]
         for label, key in (("winner", "winner"), ("FIX", "baseline")):
             row = s[key]
             median, mean, std = (row[f"{metric}_{x}"] for x in ("median", "mean", "std"))
+            spread = f"{_num(mean)} ± {_num(std)}"
             lines.append(
-                f"  {label:<7}#{row['rank']:<3} {_num(median)}   {_num(mean)} ± {_num(std)}"
-                f"   diverged {row['diverged_rate']:.0%}"
+                f"  {label:<8}{'#' + str(row['rank']):<6}{_num(median):<10}{spread:<20}"
+                f"{row['diverged_rate']:.0%}"
             )
-            lines.append(f"           {row['spec']}")
-        lines.append(f"  chosen for: {s['winner_reason']}")
-        lines.append(f"  time to accuracy: {self.time_to_accuracy.sentence()}")
-        lines.append(f"  compute: {self.compute.sentence()}")
+            lines.append(f"          {row['spec']}")
+        for text in (
+            f"chosen for: {s['winner_reason']}",
+            f"time to accuracy: {self.time_to_accuracy.sentence()}",
+            f"compute: {self.compute.sentence()}",
+        ):
+            lines += textwrap.wrap(text, width=width, initial_indent="  ", subsequent_indent="    ")
         return lines
 
     def to_dict(self) -> dict[str, Any]:
