@@ -25,6 +25,15 @@ writes ``DIR/results.json`` and ``DIR/results.md`` (default DIR: ``benchmarks/re
    ``local``.
 3. Time to accuracy (``benchmarks/time_to_accuracy.py``): steps and seconds
    the tuned policy needs to reach the FIX and NSTEP defaults' best top-1.
+4. Tune with and without groups: the same ``lrscope tune`` (``--tune-steps``
+   per trial, ``--tune-trials`` search points, ``--workers`` worker
+   processes), once with the default group size (``batch_trials="auto"``) and
+   once one trial at a time (K = 1), side by side in this run, each into a
+   fresh store. ``ratio = grouped wall s / ungrouped wall s`` (the target:
+   at most 0.4). The search is the same in both (its rounds do not depend on
+   the group size); ``same_trials`` says whether both stored the same trial
+   identities (they do when the measured values agree; float summation order
+   may steer a search apart on a long run).
 
 The machine's load average is recorded around every measurement: other work
 on the machine slows every configuration, torch's multi-threaded plain loop most.
@@ -53,6 +62,7 @@ import scheduler_overhead  # noqa: E402
 import time_to_accuracy  # noqa: E402
 
 CONFIGS = ("plain", "plain-1thread", "local", "process", "batched", "process+batched")
+SECTIONS = ("overhead", "throughput", "tta", "tune")
 
 
 def _load() -> list[float]:
@@ -169,6 +179,44 @@ def throughput(
     }
 
 
+def _tune_run(task: str, steps: int, trials: int, workers: int, grouped: bool) -> dict[str, Any]:
+    from lrscope.bench import Execution
+    from lrscope.store import Store
+    from lrscope.tune import tune
+
+    execution = Execution("process", workers=workers, batch_trials="auto" if grouped else 1)
+    with (
+        tempfile.TemporaryDirectory(prefix="lrscope-tune-") as tmp,
+        Store.open(f"sqlite:///{Path(tmp) / 'tune.db'}") as store,
+    ):
+        start = time.perf_counter()
+        result = tune(task, store, steps=steps, trials=trials, execution=execution)
+        wall_s = time.perf_counter() - start
+        keys = sorted(str(r.key) for r in store.trials(task=result.task))
+    return {
+        "execution": result.execution,
+        "wall_s": wall_s,
+        "trials": result.compute.trials,
+        "steps": result.compute.steps,
+        "winner": result.winner_spec,
+        "keys": keys,
+    }
+
+
+def tune_groups(task: str, steps: int, trials: int, workers: int) -> dict[str, Any]:
+    """Section 4: the same tune with the default groups and one trial at a time."""
+    runs = {}
+    for name, grouped in (("grouped", True), ("one at a time", False)):
+        before = _load()
+        runs[name] = _tune_run(task, steps, trials, workers, grouped)
+        runs[name]["load_avg_before"], runs[name]["load_avg_after"] = before, _load()
+        print(f"tune {name}: {runs[name]['wall_s']:.1f} s", file=sys.stderr)
+    same = runs["grouped"].pop("keys") == runs["one at a time"].pop("keys")
+    ratio = runs["grouped"]["wall_s"] / runs["one at a time"]["wall_s"]
+    return {"task": task, "steps": steps, "trials": trials, "workers": workers, "runs": runs,
+            "ratio": ratio, "target": 0.4, "same_trials": same}  # fmt: skip
+
+
 def _markdown(report: dict[str, Any]) -> str:
     tp = report.get("throughput")
     lines = [
@@ -212,6 +260,26 @@ def _markdown(report: dict[str, Any]) -> str:
                 f"| {row['steps_to_target']} | {'' if secs is None else f'{secs:.1f}'} |"
             )
         lines.append("")
+    tg = report.get("tune_groups")
+    if tg:
+        lines += [
+            f"Tune with and without groups on `{tg['task']}`: {tg['steps']} steps per trial, "
+            f"{tg['trials']} search points, {tg['workers']} worker processes, side by side:",
+            "",
+            "| run | execution | wall s | trials | optimizer steps | winner |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name, run in tg["runs"].items():
+            lines.append(
+                f"| {name} | {run['execution']} | {run['wall_s']:.1f} | {run['trials']} "
+                f"| {run['steps']:,} | `{run['winner']}` |"
+            )
+        lines += [
+            "",
+            f"Grouped / one at a time: **{tg['ratio']:.2f}** (target at most {tg['target']}); "
+            f"the same trials stored: {'yes' if tg['same_trials'] else 'no'}.",
+            "",
+        ]
     so = report.get("scheduler_overhead")
     if so:
         lines += [
@@ -240,7 +308,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--batch-trials", type=int, default=8, help="K per worker")
     parser.add_argument("--tuned", default=None, help="time to accuracy: the tuned spec")
     parser.add_argument("--only", nargs="+", choices=CONFIGS, default=list(CONFIGS))
-    parser.add_argument("--skip", nargs="*", choices=("overhead", "throughput", "tta"), default=[])
+    parser.add_argument("--skip", nargs="*", choices=SECTIONS, default=[])
+    parser.add_argument("--tune-steps", type=int, default=None, help="tune: steps per trial")
+    parser.add_argument("--tune-trials", type=int, default=None, help="tune: search points")
     args = parser.parse_args(argv)
     import torch
 
@@ -268,6 +338,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     if "tta" not in args.skip:
         report["time_to_accuracy"] = time_to_accuracy.run(
             args.task, steps, 20 if args.quick else 25, args.tuned
+        )
+    if "tune" not in args.skip:
+        report["tune_groups"] = tune_groups(
+            args.task,
+            args.tune_steps or (100 if args.quick else 1000),
+            args.tune_trials or (16 if args.quick else 32),
+            args.workers,
         )
     report["load_avg_after"] = _load()
     report["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")

@@ -403,3 +403,15 @@ def test_the_default_metric_is_the_task_primary_metric_else_top1() -> None:
 
 def test_rank_metrics_cover_the_lrbench_metrics() -> None:
     assert set(RANK_METRICS) == {*METRICS, "diverged_rate"}
+
+
+def test_a_policy_that_diverges_on_a_seed_ranks_after_every_one_that_never_does() -> None:
+    records = [
+        *(trial("steady", s, 0.90, 50, top1=0.90) for s in (0, 1, 2)),
+        trial("flaky", 0, 0.99, 50, top1=0.99),
+        trial("flaky", 1, 0.99, 50, top1=0.99),
+        trial("flaky", 2, 0.10, 5, status="diverged"),
+    ]
+    ranking = rank_trials(records)
+    assert [r.spec for r in ranking.rows] == ["steady", "flaky"]
+    assert ranking.rows[1].mean["top1"] == pytest.approx(0.99)  # its numbers stay its own

@@ -31,13 +31,15 @@ one-seed results is flattered by luck), trials stopped early, and other
 budgets. They are never ranked and never on the Pareto front.
 
 The rule (:func:`order_rows`), LRBench's (Wu, Liu et al. 2019: the highest
-utility at the lowest cost): take the best remaining group by the metric's
-mean (in its direction from :mod:`lrscope.metrics`; NaN last); the groups
-within ``tie`` of it (and diverging no more often) are tied, and among them
-the one of lowest cost, ``best_iter`` mean (the steps to its best
-evaluation, LRBench's "#Iterations"), comes next; repeat. ``tie=0`` orders
-by the metric alone (exact ties by the smaller ``best_iter`` mean, then the
-smaller ``diverged_rate``, then the spec). The default metric is the task's
+utility at the lowest cost), robustness first: groups that diverged on fewer
+of their seeds come first (a mean over the seeds that did not blow up would
+flatter a policy that diverges one time in three; no user wants it). Among
+groups that diverge equally often: take the best remaining group by the
+metric's mean (in its direction from :mod:`lrscope.metrics`; NaN last); the
+groups within ``tie`` of it are tied, and among them the one of lowest cost,
+``best_iter`` mean (the steps to its best evaluation, LRBench's
+"#Iterations"), comes next; repeat. ``tie=0`` orders by the metric alone
+(exact ties by the smaller ``best_iter`` mean, then the spec). The default metric is the task's
 primary metric (:func:`primary_metric`: final test top-1 for
 classification): the model a user keeps at the end of the budget.
 
@@ -269,7 +271,8 @@ def aggregate(records: Iterable[TrialLike]) -> list[PolicyStats]:
 
 def _sort_key(row: PolicyStats, metric: Metric) -> tuple[Any, ...]:
     missing, signed = metric.sort_key(row.value(metric.name))
-    return (missing, signed, _cost(row), row.diverged_rate, row.spec, row.steps, row.eval_every)
+    rate = row.diverged_rate
+    return (rate, missing, signed, _cost(row), row.spec, row.steps, row.eval_every or 0)
 
 
 def _cost(row: PolicyStats) -> float:
@@ -290,7 +293,7 @@ def order_rows(rows: Iterable[PolicyStats], metric: Metric, tie: float) -> list[
         best = remaining[0]
         best_value = best.value(metric.name)
         chosen = best
-        if tie > 0 and not math.isnan(best_value):
+        if not math.isnan(best_value):  # tie 0: equal values (to float noise) only
             tied = [
                 row
                 for row in remaining
