@@ -32,7 +32,8 @@ from lrscope.rangetest.settings import (
     SweepSettings,
     WeightDecaySettings,
 )
-from lrscope.tune.candidates import LRBounds
+from lrscope.tune.budget import TuneBudget
+from lrscope.tune.space import LRBounds
 from lrscope.validation import Relation, Validated
 
 #: Valid arguments of the classes with required parameters (the others build
@@ -56,6 +57,7 @@ KNOWN = {
     Execution,
     Plan,
     LRBounds,
+    TuneBudget,
     RangeTestSettings,
     SweepSettings,
     MomentumSweepSettings,

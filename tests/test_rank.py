@@ -28,6 +28,7 @@ from lrscope.rank import (
     primary_metric,
     rank_trials,
 )
+from lrscope.rank_table import RankingTable
 
 
 @dataclasses.dataclass(frozen=True)
@@ -287,7 +288,7 @@ def test_table_renders_every_row_and_the_rows_apart() -> None:
         trial("B", 1, 0.1, 1, status="diverged"),
         trial("C", 0, 0.99, 1),
     ]
-    lines = _console_lines(rank_trials(records).table(), 250)
+    lines = _console_lines(RankingTable(rank_trials(records)), 250)
     row_a = next(line for line in lines if "│ A " in line)
     row_b = next(line for line in lines if "│ B " in line)
     assert "85.00±7.07" in row_a
@@ -313,13 +314,13 @@ def test_the_table_reads_well_at_80_columns() -> None:
         trial(spec, s, 0.9 + i / 100, 50 + s) for i, spec in enumerate(LONG) for s in (0, 1, 2)
     ]
     ranking = rank_trials(records, tie=0)
-    lines = _console_lines(ranking.table(marks={"FIX(k0=0.171)": "FIX baseline"}), 80)
+    lines = _console_lines(RankingTable(ranking, marks={"FIX(k0=0.171)": "FIX baseline"}), 80)
     assert max(len(line) for line in lines) <= 80
     for row in ranking.rows:  # every spec whole, on a line of its own below the table
         (line,) = [line for line in lines if row.spec in line]
         assert line.lstrip().startswith(f"{row.rank}  {row.spec}")
     assert any("FIX(k0=0.171)  [FIX baseline]" in line for line in lines)
-    wide = _console_lines(ranking.table(), 250)  # room enough: the specs sit in the table
+    wide = _console_lines(RankingTable(ranking), 250)  # room enough: the specs sit in the table
     assert any(LONG[0] in line and "│" in line for line in wide)
 
 

@@ -70,7 +70,6 @@ from lrscope.validation import COUNT, FINITE_FLOAT, INVALID, NONNEGATIVE_FLOAT, 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas  # type: ignore[import-untyped,unused-ignore]
 
-    from lrscope.rank_table import RankingTable
     from lrscope.store import Store
 
 __all__ = [
@@ -425,12 +424,13 @@ def _cell(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class Ranking:
-    """Ranked rows, best first, the rows shown apart, and exporters (JSON, CSV, DataFrame, table).
+    """Ranked rows, best first, the rows shown apart, and exporters (JSON, CSV, DataFrame).
 
     ``rows`` are ranked (``rank`` 1, 2, ...) at the budget ``steps`` by
     ``metric`` with the ``tie`` margin; ``apart`` holds every other group,
     each with its reason (:attr:`PolicyStats.apart`). The exporters list the
-    ranked rows first, then the rows shown apart.
+    ranked rows first, then the rows shown apart. For a terminal table that
+    reads well at any width: :class:`lrscope.rank_table.RankingTable`.
     """
 
     task: str
@@ -472,19 +472,3 @@ class Ranking:
         import pandas  # type: ignore[import-untyped,unused-ignore]
 
         return pandas.DataFrame(self.to_dicts())
-
-    def table(
-        self,
-        *,
-        marks: Mapping[str, str] | None = None,
-        apart: bool = True,
-    ) -> RankingTable:
-        """The ranking as a rich renderable (:class:`lrscope.rank_table.RankingTable`).
-
-        It reads well at any console width: where the specs do not fit beside
-        the numbers they are listed below the table, one per line. ``marks``
-        tags specs (``{spec: "baseline"}``); ``apart`` adds the rows shown apart.
-        """
-        from lrscope.rank_table import RankingTable
-
-        return RankingTable(self, marks=marks, with_apart=apart)

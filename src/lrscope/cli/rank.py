@@ -100,7 +100,9 @@ def rank(
 
 
 def _render(ranking: Ranking) -> None:
+    from lrscope.rank_table import RankingTable
+
     if not ranking.rows and not ranking.apart:
         stdout.print(f"no finished trials of {ranking.task} yet")
         return
-    stdout.print(ranking.table())
+    stdout.print(RankingTable(ranking))

@@ -86,8 +86,10 @@ def event_printer(quiet: bool) -> Any:
 
 def render_tune(result: TuneResult) -> None:
     """Human output of a tuning run: the ranking (one rule, as ``lrscope rank``) and the summary."""
+    from lrscope.rank_table import RankingTable
+
     marks = {result.baseline_spec: "FIX baseline"}
-    stdout.print(result.ranking.table(marks=marks))
+    stdout.print(RankingTable(result.ranking, marks=marks))
     stdout.print()
     for line in result.summary_lines():
         stdout.print(line, highlight=False, markup=False)
