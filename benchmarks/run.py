@@ -342,7 +342,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if "tune" not in args.skip:
         report["tune_groups"] = tune_groups(
             args.task,
-            args.tune_steps or (100 if args.quick else 1000),
+            args.tune_steps or (100 if args.quick else 2000),
             args.tune_trials or (16 if args.quick else 32),
             args.workers,
         )

@@ -23,7 +23,8 @@ family together with the input format). Each similar task's best policies
 (ranked by final top-1 with :mod:`lrscope.rank`, the one ranking rule: the
 policies measured on two seeds or more at the ranked budget, so a tuning run's
 one-seed search trials and shorter ladder trials do not compete with its
-confirmed ones) are carried over with :func:`lrscope.policies.rescale.rescale`:
+confirmed ones; a task with one-seed trials only is ranked from those, and
+its evidence weighs less) are carried over with :func:`lrscope.policies.rescale.rescale`:
 learning rates times the ratio of the two tasks' range-test suggestions
 (target over source; the target's range test is run, and stored unless the
 store is read-only, if none is stored and ``run_range_test`` is true), step
@@ -333,6 +334,8 @@ def _carry(
     from lrscope.rank import rank_trials
 
     ranking = rank_trials(source.trials, RANK_METRIC)  # the ranked budget, confirmed seeds
+    if not ranking.rows:  # a history of one-seed trials only: weak evidence, weighed as such
+        ranking = rank_trials(source.trials, RANK_METRIC, min_seeds=1)
     rows = [r for r in ranking.rows if math.isfinite(r.mean["top1"])]
     if not rows:
         return []

@@ -44,11 +44,13 @@ def search(trainer: Trainer, **kwargs: object) -> list[SearchPoint]:
     return run_search(SPACE, trainer, **args)  # type: ignore[arg-type]
 
 
-def test_the_first_round_is_every_family_centre() -> None:
+def test_every_family_centre_first_then_one_sampled_point_of_every_family() -> None:
     points = search(Trainer())
-    first = points[: len(FAMILIES)]
+    first, second = points[:16], points[16:32]
     assert [p.family for p in first] == list(FAMILIES)
     assert [p.spec for p in first] == [SPACE.build(SPACE.centre(f)).spec for f in FAMILIES]
+    assert [p.family for p in second] == list(FAMILIES)
+    assert all(p.proposal != SPACE.centre(p.family) for p in second)  # sampled, not centres
     assert [p.round for p in points] == [0] * 16 + [1] * 16 + [2] * 8
     assert [p.number for p in points] == list(range(40))
 
@@ -70,15 +72,16 @@ def test_a_seeded_search_is_the_same_every_time_and_a_resumed_one_replays_it() -
 def test_another_seed_or_sampler_searches_elsewhere() -> None:
     base = [p.spec for p in search(Trainer())]
     assert [p.spec for p in search(Trainer(), seed=1)][16:] != base[16:]
-    random = [p.spec for p in search(Trainer(), sampler="random")]
-    assert random[:16] == base[:16]  # the same centres
-    assert random[16:] != base[16:]
+    random = search(Trainer(), sampler="random")
+    assert [p.spec for p in random][:16] == base[:16]  # the same centres
+    assert [p.spec for p in random][16:] != base[16:]
+    assert [p.family for p in random][16:32] == list(FAMILIES)  # the same second look
 
 
 def test_tpe_moves_towards_the_good_region() -> None:
-    points = search(Trainer(), trials=64)
-    first = [p.told for p in points if p.round == 0 and p.told is not None]
-    last = [p.told for p in points if p.round == 3 and p.told is not None]
+    points = search(Trainer(), trials=80)
+    first = [p.told for p in points if p.round == 1 and p.told is not None]
+    last = [p.told for p in points if p.round == 4 and p.told is not None]
     assert sum(last) / len(last) > sum(first) / len(first)
 
 

@@ -3,12 +3,13 @@
 The search trains every point on one seed. One seed says little (on
 MNIST-1D the final top-1 of one policy varies by about 0.005 from seed to
 seed) and the best of fifty one-seed results is flattered by luck, so no
-winner is chosen from them. Instead the best :data:`DEFAULT_FINALISTS`
-distinct policies of the search (:func:`finalists`) are trained again on
-seeds the search did not use, together with the FIX baseline, and the winner
-comes from those confirmed trials only: it is rank 1 of :func:`lrscope.rank.rank_trials`,
-the one ranking rule of lrscope (LRBench's: the best mean of the ranking
-metric, ties within ``tie`` broken by cost; Wu, Liu et al. 2019). ``lrscope
+winner is chosen from them. Instead the best point of each of the
+:data:`DEFAULT_FINALISTS` best families (:func:`finalists`) is trained again
+on seeds the search did not use, together with the FIX baseline, and the
+winner comes from those confirmed trials only: it is rank 1 of
+:func:`lrscope.rank.rank_trials`, the one ranking rule of lrscope (LRBench's:
+the best mean of the ranking metric, ties within ``tie`` broken by cost; Wu,
+Liu et al. 2019). ``lrscope
 rank``, the report and the demo summary rank the same trials with the same
 function, so they agree on the winner, on FIX's rank and on its numbers.
 """
@@ -56,22 +57,38 @@ def check_tie(tie: float, owner: str = "tune") -> float:
 def finalists(
     points: Iterable[SearchPoint], count: int, metric: Metric, exclude: Sequence[str] = ()
 ) -> list[SearchPoint]:
-    """The ``count`` best distinct specs of the search, best first.
+    """The best point of each of the ``count`` best families of the search, best first.
 
-    Only points that trained to the end without diverging count; the order is
-    the final value in the metric's direction, ties by ask order (the earlier
+    One point per family: the search's points of one family differ by less
+    than one seed's noise, and confirming four variants of the family that
+    was luckiest on the search seed would test one idea four times;
+    confirming the best of different families tests different schedules. Only
+    points that trained to the end without diverging count; the order is the
+    final value in the metric's direction, ties by ask order (the earlier
     point first). Specs in ``exclude`` (the FIX baseline, confirmed anyway)
-    are left out.
+    are left out; when fewer families trained, the next best points of any
+    family fill the list.
     """
     count = check("finalists", "count", count, COUNT)
-    seen = set(exclude)
-    ranked = sorted(
-        (p for p in points if p.outcome.status == "done" and math.isfinite(p.outcome.value)),
-        key=lambda p: (-metric.sign() * p.outcome.value, p.number),
-    )
-    chosen = []
-    for point in ranked:
-        if point.spec not in seen:
-            seen.add(point.spec)
+    ranked = [
+        p
+        for p in sorted(
+            (p for p in points if p.outcome.status == "done" and math.isfinite(p.outcome.value)),
+            key=lambda p: (-metric.sign() * p.outcome.value, p.number),
+        )
+        if p.spec not in exclude
+    ]
+    chosen: list[SearchPoint] = []
+    families: set[str] = set()
+    for point in ranked:  # the best of each family first
+        if point.family not in families:
+            families.add(point.family)
             chosen.append(point)
-    return chosen[:count]
+    specs = {p.spec for p in chosen}
+    for point in ranked:  # then, if families ran out, the next best points
+        if len(chosen) >= count:
+            break
+        if point.spec not in specs:
+            specs.add(point.spec)
+            chosen.append(point)
+    return sorted(chosen[:count], key=ranked.index)
