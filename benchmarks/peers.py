@@ -2,6 +2,7 @@
 
     python benchmarks/peers.py [--tasks mnist1d-cnn digits-lenet] [--epochs 150]
         [--trials 48] [--judge-seeds 100 101 102 103 104] [--workers 2]
+        [--skip lr-finder fastai prodigy sf-sgd sf-adamw adamw optuna]
         [--out benchmarks/results] [--work DIR]
 
 writes ``OUT/peers.json`` and ``OUT/peers.md`` and prints the table.
@@ -90,6 +91,14 @@ METHODS = (
     "AdamW + cosine",
     "Optuna TPE over (family, lr)",
 )
+KEYS = dict(
+    zip(
+        ("tune", "fix", "lr-finder", "fastai", "prodigy", "sf-sgd", "sf-adamw", "adamw", "optuna"),
+        METHODS,
+        strict=True,
+    )
+)
+"""Short names of the methods, for ``--skip``."""
 TUNE = METHODS[0]
 REFERENCE = METHODS[1]  # shown, not a peer
 OPTUNA_FAMILIES = ("constant", "step", "cosine", "onecycle")
@@ -354,8 +363,13 @@ def run_tune(task_name: str, steps: int, trials: int, work: Path) -> tuple[Any, 
     return result, time.perf_counter() - start
 
 
-def choose(task_name: str, steps: int, trials: int, workers: int, work: Path) -> list[Method]:
-    """Every method's recipe for ``task_name``, chosen on the development seeds only."""
+def choose(
+    task_name: str, steps: int, trials: int, workers: int, work: Path, skip: Sequence[str] = ()
+) -> list[Method]:
+    """Every method's recipe for ``task_name``, chosen on the development seeds only.
+
+    ``skip`` leaves out the peers named (tune's winner and FIX are always run).
+    """
     task = _task(task_name)
     result, tune_wall = run_tune(task_name, steps, trials, work)
     tuned = Compute(result.compute.trials, result.compute.steps, tune_wall)
@@ -371,6 +385,17 @@ def choose(task_name: str, steps: int, trials: int, workers: int, work: Path) ->
     lr, cost = lr_finder_max_lr(task, seed=0)
     finder = {"kind": "onecycle", "max_lr": lr}
     methods.append(Method(METHODS[2], finder, cost, f"max_lr {lr:.3g}"))
+    methods += _fastai_and_the_rest(task, steps)
+    if METHODS[8] not in skip:
+        n_optuna = max(1, round(result.compute.steps / steps))
+        recipe, cost, _ = optuna_search(task_name, steps, n_optuna, workers)
+        note = f"{recipe['family']}, lr {recipe['lr']:.3g}"
+        methods.append(Method(METHODS[8], recipe, cost, note))
+    return [m for m in methods if m.name not in skip]
+
+
+def _fastai_and_the_rest(task: Any, steps: int) -> list[Method]:
+    methods = []
     lr, cost = fastai_valley_lr(task, seed=0)
     fastai = {
         "kind": "onecycle",
@@ -388,10 +413,6 @@ def choose(task_name: str, steps: int, trials: int, workers: int, work: Path) ->
         Method(METHODS[6], {"kind": "sf_adamw", "steps": steps}, note="lr 0.0025, 5 % warm-up"),
         Method(METHODS[7], {"kind": "adamw_cosine"}, note="lr 1e-3, weight decay 0.01"),
     ]
-    n_optuna = max(1, round(result.compute.steps / steps))
-    recipe, cost, _ = optuna_search(task_name, steps, n_optuna, workers)
-    note = f"{recipe['family']}, lr {recipe['lr']:.3g}"
-    methods.append(Method(METHODS[8], recipe, cost, note))
     return methods
 
 
@@ -442,11 +463,17 @@ def verdict(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def benchmark_task(
-    task_name: str, epochs: int, trials: int, seeds: Sequence[int], workers: int, work: Path
+    task_name: str,
+    epochs: int,
+    trials: int,
+    seeds: Sequence[int],
+    workers: int,
+    work: Path,
+    skip: Sequence[str] = (),
 ) -> dict[str, Any]:
     steps = epochs * _task(task_name).steps_per_epoch
     print(f"{task_name}: {steps} steps per final trial", file=sys.stderr, flush=True)
-    methods = choose(task_name, steps, trials, workers, work)
+    methods = choose(task_name, steps, trials, workers, work, skip)
     outcomes = judge(task_name, methods, steps, seeds, workers)
     rows = {}
     for method in methods:
@@ -509,6 +536,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=HERE / "results")
     parser.add_argument("--work", type=Path, default=Path("/tmp/lrscope-peers"))
+    parser.add_argument("--skip", nargs="*", default=[], choices=METHODS[2:], help="peers left out")
     args = parser.parse_args(argv)
     if set(args.judge_seeds) & set(range(4)):
         parser.error("judge seeds must not be tune's (0 to 3)")
@@ -518,7 +546,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         "load_avg_before": [round(v, 2) for v in os.getloadavg()],
         "judge_seeds": args.judge_seeds,
         "tasks": [
-            benchmark_task(t, args.epochs, args.trials, args.judge_seeds, args.workers, args.work)
+            benchmark_task(
+                t,
+                args.epochs,
+                args.trials,
+                args.judge_seeds,
+                args.workers,
+                args.work,
+                [KEYS[k] for k in args.skip],
+            )
             for t in args.tasks
         ],
     }
