@@ -536,7 +536,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=HERE / "results")
     parser.add_argument("--work", type=Path, default=Path("/tmp/lrscope-peers"))
-    parser.add_argument("--skip", nargs="*", default=[], choices=METHODS[2:], help="peers left out")
+    parser.add_argument(
+        "--skip", nargs="*", default=[], choices=list(KEYS)[2:], help="peers left out"
+    )
     args = parser.parse_args(argv)
     if set(args.judge_seeds) & set(range(4)):
         parser.error("judge seeds must not be tune's (0 to 3)")
