@@ -48,7 +48,7 @@ from lrscope.tune.budget import (
     size_plan,
     timing_steps,
 )
-from lrscope.tune.ladder import time_to_accuracy
+from lrscope.tune.ladder import TimeToAccuracy, time_to_accuracy
 from lrscope.tune.result import Compute, TuneResult
 from lrscope.tune.search import SAMPLERS, Outcome, SearchPoint, run_search
 from lrscope.tune.select import (
@@ -366,107 +366,133 @@ def tune(
         _emit(on_event, "execution", f"trials on {executor.describe()}")
         if executor.ungrouped_reason is not None:
             _emit(on_event, "execution", f"not in groups: {executor.ungrouped_reason}")
-        return _stages(run, budget, chosen, finalists, confirm_seeds, round_size, sampler, seed,
-                       tie, start)  # fmt: skip
+        settings = _Settings(chosen, finalists, confirm_seeds, round_size, sampler, seed, tie)
+        return _stages(run, budget, settings, start)
 
 
-def _stages(
-    run: _Run,
-    budget: TuneBudget,
-    metric: Metric,
-    n_finalists: int,
-    n_seeds: int,
-    round_size: int,
-    sampler: str,
-    seed: int,
-    tie: float,
-    start: float,
-) -> TuneResult:
-    stages: dict[str, float] = {}
-    bounds, suggestions, rt_wall, rt_steps = _range_test_stage(run, seed)
-    stages["range_test_s"] = time.perf_counter() - start
-    epoch = run.task.steps_per_epoch
-    centre_space = SearchSpace(bounds, max(budget.steps or 8 * epoch, 8), epoch)
-    baseline_spec = centre_space.build(centre_space.centre("FIX")).spec
-    seeds = tuple(range(seed + 1, seed + 1 + n_seeds))
-    cost, spent = None, rt_wall
+@dataclass(frozen=True)
+class _Settings:
+    """The options of one tune call, checked (see :func:`tune`)."""
+
+    metric: Metric
+    finalists: int
+    confirm_seeds: int
+    round_size: int
+    sampler: str
+    seed: int
+    tie: float
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        """The confirmation seeds: the ones after the search's."""
+        return tuple(range(self.seed + 1, self.seed + 1 + self.confirm_seeds))
+
+
+def _plan_stage(
+    run: _Run, budget: TuneBudget, settings: _Settings, baseline: str, spent_s: float
+) -> TunePlan:
+    """The plan of ``budget``; a minutes budget left open is timed first (stored)."""
+    cost = None
     if budget.minutes is not None and (budget.steps is None or budget.trials is None):
-        t0 = time.perf_counter()
-        cost, timing_s = _timing_stage(run, baseline_spec, seed, round_size)
-        spent += timing_s
-        stages["timing_s"] = time.perf_counter() - t0
+        cost, timing_s = _timing_stage(run, baseline, settings.seed, settings.round_size)
+        spent_s += timing_s
     plan = size_plan(
         budget,
-        steps_per_epoch=epoch,
-        round_size=round_size,
-        finalists=n_finalists,
-        search_seed=seed,
-        confirm_seeds=seeds,
+        steps_per_epoch=run.task.steps_per_epoch,
+        round_size=settings.round_size,
+        finalists=settings.finalists,
+        search_seed=settings.seed,
+        confirm_seeds=settings.seeds,
         cost=cost,
-        spent_s=spent,
+        spent_s=spent_s,
     )
     estimate = "" if plan.estimate_s is None else f", about {plan.estimate_s / 60:.1f} min"
     _emit(run.on_event, "plan", f"{plan.steps:,} steps per trial, {plan.search_trials} search "
           f"points, {plan.trials} trials at most ({plan.note}{estimate})")  # fmt: skip
-    space = SearchSpace(bounds, plan.steps, epoch)
+    return plan
 
-    t0 = time.perf_counter()
-    points = _search_stage(run, space, plan, metric, sampler)
-    stages["search_s"] = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
-    chosen = pick_finalists(points, n_finalists, metric, exclude=[baseline_spec])
+def _confirm_stage(
+    run: _Run, points: Sequence[SearchPoint], plan: TunePlan, settings: _Settings, baseline: str
+) -> tuple[list[str], dict[TrialKey, TrialRecord]]:
+    """The finalists and FIX on the confirmation seeds: their specs and stored records."""
+    chosen = pick_finalists(points, settings.finalists, settings.metric, exclude=[baseline])
     confirmed = [p.spec for p in chosen]
     _emit(run.on_event, "confirm", f"{len(confirmed)} finalists and FIX on seeds "
-          f"{', '.join(map(str, seeds))}")  # fmt: skip
+          f"{', '.join(map(str, settings.seeds))}")  # fmt: skip
     keys = [
         TrialKey(run.task.name, spec, s, plan.steps, plan.eval_every)
-        for s in seeds
-        for spec in [*confirmed, baseline_spec]
+        for s in settings.seeds
+        for spec in [*confirmed, baseline]
     ]
-    confirm_records = run.train(keys, "confirm")
-    stages["confirm_s"] = time.perf_counter() - t0
+    return confirmed, run.train(keys, "confirm")
 
-    ranking = rank_trials(confirm_records.values(), metric.name, tie=tie, steps=plan.steps)
-    if not ranking.rows or ranking.row(baseline_spec) is None:
-        raise LRScopeError(f"tune: the confirmation trials of {run.task.name} did not finish; "
-                           "see `lrscope rank --task` and the stored errors")  # fmt: skip
-    winner = ranking.rows[0]
-    _emit(run.on_event, "winner", winner.spec)
 
-    t0 = time.perf_counter()
-    proposals = {p.spec: p.proposal for p in points}
-    roles = {"baseline": space.centre("FIX")}
-    if winner.spec != baseline_spec:
-        roles["winner"] = proposals[winner.spec]
+def _ladder_stage(
+    run: _Run,
+    space: SearchSpace,
+    plan: TunePlan,
+    metric: Metric,
+    roles: Mapping[str, Proposal],
+    full: Mapping[str, list[float]],
+) -> TimeToAccuracy:
+    """Winner and FIX at the ladder's shorter budgets; their time to accuracy.
+
+    ``roles`` maps ``baseline`` (and ``winner`` unless FIX won) to the
+    proposal to rebuild; ``full`` their final values at the full budget.
+    """
     ladder = _ladder_keys(run, space, plan, roles)
     _emit(run.on_event, "ladder", f"{sum(len(k) for k in ladder.values())} trials at "
           f"{', '.join(f'{s:,}' for s in plan.ladder)} steps")  # fmt: skip
-    ladder_records = run.train([k for ks in ladder.values() for k in ks], "ladder")
-    stages["ladder_s"] = time.perf_counter() - t0
+    records = run.train([k for ks in ladder.values() for k in ks], "ladder")
+    rungs: dict[str, dict[int, list[float]]] = {role: {plan.steps: full[role]} for role in full}
+    for (role, steps), role_keys in ladder.items():
+        rungs[role][steps] = _final_values(records, role_keys, metric.name)
+    return time_to_accuracy(rungs.get("winner", rungs["baseline"]), rungs["baseline"], metric)
+
+
+def _stages(run: _Run, budget: TuneBudget, settings: _Settings, start: float) -> TuneResult:
+    metric, stages = settings.metric, {}
+    bounds, suggestions, rt_wall, rt_steps = _range_test_stage(run, settings.seed)
+    stages["range_test_s"] = time.perf_counter() - start
+    epoch = run.task.steps_per_epoch
+    centre = SearchSpace(bounds, max(budget.steps or 8 * epoch, 8), epoch).centre("FIX")
+    baseline = SearchSpace(bounds, 8, epoch).build(centre).spec
+    t0 = time.perf_counter()
+    plan = _plan_stage(run, budget, settings, baseline, rt_wall)
+    stages["plan_s"] = time.perf_counter() - t0
+    space = SearchSpace(bounds, plan.steps, epoch)
+    t0 = time.perf_counter()
+    points = _search_stage(run, space, plan, metric, settings.sampler)
+    stages["search_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    confirmed, records = _confirm_stage(run, points, plan, settings, baseline)
+    stages["confirm_s"] = time.perf_counter() - t0
+    ranking = rank_trials(records.values(), metric.name, tie=settings.tie, steps=plan.steps)
+    if not ranking.rows or ranking.row(baseline) is None:
+        raise LRScopeError(f"tune: the confirmation trials of {run.task.name} did not finish; "
+                           "see `lrscope rank --task` and the stored errors")  # fmt: skip
+    winner = ranking.rows[0].spec
+    _emit(run.on_event, "winner", winner)
 
     def values(spec: str) -> list[float]:
-        full = [TrialKey(run.task.name, spec, s, plan.steps, plan.eval_every) for s in seeds]
-        return _final_values(confirm_records, full, metric.name)
+        keys = [
+            TrialKey(run.task.name, spec, s, plan.steps, plan.eval_every)
+            for s in plan.confirm_seeds
+        ]
+        return _final_values(records, keys, metric.name)
 
-    rungs: dict[str, dict[int, list[float]]] = {"winner": {}, "baseline": {}}
-    for (role, steps), role_keys in ladder.items():
-        rungs[role][steps] = _final_values(ladder_records, role_keys, metric.name)
-    rungs["winner"].setdefault(plan.steps, values(winner.spec))
-    rungs["baseline"][plan.steps] = values(baseline_spec)
-    if winner.spec == baseline_spec:
-        rungs["winner"] = rungs["baseline"]
-    tta = time_to_accuracy(rungs["winner"], rungs["baseline"], metric)
+    t0 = time.perf_counter()
+    roles = {"baseline": centre}
+    full = {"baseline": values(baseline)}
+    if winner != baseline:
+        roles["winner"] = next(p.proposal for p in points if p.spec == winner)
+        full["winner"] = values(winner)
+    tta = _ladder_stage(run, space, plan, metric, roles, full)
+    stages["ladder_s"] = time.perf_counter() - t0
 
-    touched = run.stored(run.keys)
-    records = list(touched.values())
-    wall = time.perf_counter() - start
-    compute = Compute(
-        trials=len(records),
-        steps=rt_steps + sum(r.steps_done or 0 for r in records),
-        trial_s=sum(r.wall_s for r in records if math.isfinite(r.wall_s)),
-        wall_s=wall,
-    )
+    touched = list(run.stored(run.keys).values())
     return TuneResult(
         task=run.task.name,
         metric=metric.name,
@@ -476,14 +502,24 @@ def _stages(
         suggestions=suggestions,
         search=tuple(points),
         finalists=tuple(confirmed),
-        baseline_spec=baseline_spec,
-        ranking=rank_trials(records, metric.name, tie=tie, steps=plan.steps),
-        winner_values=tuple(values(winner.spec)),
-        baseline_values=tuple(values(baseline_spec)),
+        baseline_spec=baseline,
+        ranking=rank_trials(touched, metric.name, tie=settings.tie, steps=plan.steps),
+        winner_values=tuple(values(winner)),
+        baseline_values=tuple(full["baseline"]),
         time_to_accuracy=tta,
-        compute=compute,
+        compute=_compute(touched, rt_steps, start),
         execution=run.executor.describe(),
-        sampler=sampler,
+        sampler=settings.sampler,
         stages_s=stages,
         ungrouped_reason=run.executor.ungrouped_reason,
+    )
+
+
+def _compute(records: Sequence[TrialRecord], range_test_steps: int, start: float) -> Compute:
+    """What the run spent: its trials, their steps and the range test's, the wall time."""
+    return Compute(
+        trials=len(records),
+        steps=range_test_steps + sum(r.steps_done or 0 for r in records),
+        trial_s=sum(r.wall_s for r in records if math.isfinite(r.wall_s)),
+        wall_s=time.perf_counter() - start,
     )
