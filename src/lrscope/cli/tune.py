@@ -112,7 +112,11 @@ def tune(
         typer.Option("--max-epochs", help="Cap of a --minutes-sized trial, in epochs (0: no cap)."),
     ] = DEFAULT_MAX_EPOCHS,
     finalists: Annotated[
-        int, typer.Option("--finalists", help="Best search points confirmed with FIX (>= 3).")
+        int,
+        typer.Option(
+            "--finalists",
+            help="Best families of the search (its best point each) confirmed with FIX (>= 3).",
+        ),
     ] = DEFAULT_FINALISTS,
     seeds: Annotated[
         int, typer.Option("--seeds", help="Confirmation seeds (>= 3), after the search's seed.")

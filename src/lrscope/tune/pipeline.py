@@ -330,7 +330,7 @@ def tune(
         budget: what the whole run may spend (:class:`TuneBudget`); or give
             ``steps`` (per trial), ``minutes`` (whole run), ``trials``
             (search points) and ``max_epochs`` (cap of a minutes-sized trial).
-        finalists: best policies of the search confirmed (>= 3), with FIX.
+        finalists: families of the search confirmed, the best point of each (>= 3), with FIX.
         confirm_seeds: seeds of the confirmation (>= 3): ``seed + 1`` on.
         round_size: points asked of the sampler at once (one round), however
             the trials run; the search's points do not depend on ``execution``.
