@@ -416,3 +416,16 @@ def test_a_policy_that_diverges_on_a_seed_ranks_after_every_one_that_never_does(
     ranking = rank_trials(records)
     assert [r.spec for r in ranking.rows] == ["steady", "flaky"]
     assert ranking.rows[1].mean["top1"] == pytest.approx(0.99)  # its numbers stay its own
+
+
+def test_the_ranked_budget_is_where_most_policies_were_measured() -> None:
+    records = [
+        *(trial(spec, s, 0.9, 5) for spec in ("A", "B", "C") for s in (1, 2)),  # 3 policies
+        *(trial("A", s, 0.8, 5, steps=300) for s in range(16)),  # one policy, longer, 16 seeds
+        *(trial(spec, s, 0.9, 5, steps=50) for spec in ("A", "B", "C") for s in (1, 2)),
+    ]
+    ranking = rank_trials(records)
+    assert ranking.steps == 100  # three policies at 100 and at 50: the larger of the two
+    assert [r.spec for r in ranking.rows] == ["A", "B", "C"]
+    assert {(r.steps, r.apart) for r in ranking.apart} == {(300, "other budget"),
+                                                           (50, "other budget")}  # fmt: skip

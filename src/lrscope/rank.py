@@ -24,7 +24,10 @@ depend on the grid). For each group:
 
 Which groups are ranked: those measured on at least ``min_seeds`` seeds
 (:data:`DEFAULT_MIN_SEEDS`) that trained their whole budget, at the main
-budget (``steps``, default: the largest budget such a group has). The others
+budget (``steps``, default: the budget at which the most such groups were
+measured, the largest of those: where the comparison is; a tune's timing
+trials or time-to-accuracy ladder, one or two policies at shorter budgets,
+never take it from its confirmed policies). The others
 are *shown apart* (:attr:`Ranking.apart`, each with its reason): one-seed
 groups (a search's trials: one seed says little, and the best of many
 one-seed results is flattered by luck), trials stopped early, and other
@@ -60,6 +63,7 @@ import io
 import json
 import math
 import statistics
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
@@ -350,7 +354,7 @@ def rank_trials(
             (:func:`order_rows`); 0 ranks by the metric alone.
         min_seeds: groups with fewer measured seeds are shown apart.
         steps: the budget ranked (others are shown apart); default the
-            largest budget of a group that can be ranked.
+            budget with the most groups that can be ranked (ties: the largest).
 
     Raises:
         ParameterError: an unknown ``metric``, a negative ``tie``, ``min_seeds`` < 1.
@@ -360,7 +364,8 @@ def rank_trials(
     steps = check(_OWNER, "steps", steps, OrNone(COUNT))
     rows = aggregate(records)
     candidates = [r for r in rows if not r.partial and r.n >= min_seeds]
-    budget = steps if steps is not None else max((r.steps for r in candidates), default=None)
+    counts = Counter(r.steps for r in candidates)
+    budget = steps if steps is not None else max(counts, key=lambda b: (counts[b], b), default=None)
     ranked = order_rows([r for r in candidates if r.steps == budget], chosen, tie)
     front = pareto_front(ranked)
     ranked_rows = tuple(

@@ -3,7 +3,8 @@
 ``lrscope tune --json``, ``lrscope rank --json``, the HTML report and the demo
 summary all rank with :func:`lrscope.rank.rank_trials`; this test reads each
 one's FIX row and compares rank and numbers exactly (the report's cells carry
-the exact means in their ``data-v`` attributes).
+the exact means in their ``data-v`` attributes), and the time-to-accuracy
+ratio of tune, the demo and the report.
 """
 
 from __future__ import annotations
@@ -66,6 +67,10 @@ def test_fix_rank_and_numbers_are_identical_in_tune_rank_report_and_demo(tmp_pat
     assert summary["winner"]["spec"] == tuned["winner_spec"] == ranked[0]["spec"]
 
     page = demo.report.read_text(encoding="utf-8")
+    ratio = summary["time_to_accuracy_ratio"]
+    assert ratio == tuned["summary"]["time_to_accuracy_ratio"]
+    if ratio is not None:  # the report finds the same ladder in the store
+        assert f"The ratio is <b>{ratio:.2f}</b>." in page
     rank, means = _report_row(page, fix)
     assert rank == baseline["rank"]
     for name, value in means.items():

@@ -176,6 +176,7 @@ def _task_view(
     top_n: int,
     sources: Mapping[int, SourceRecord],
 ) -> TaskView:
+    from lrscope.ladder import stored_ladder
     from lrscope.rank import primary_metric, rank_trials
 
     trials = store.trials(task=record.name)
@@ -209,6 +210,7 @@ def _task_view(
         ranked_by=ranking.metric,
         tie=ranking.tie,
         budget=ranking.steps,
+        ladder=stored_ladder(trials, ranking),
         plotted=plotted,
         colors=colors,
         policy_curves=policy_curves,

@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 from html import escape
 
+from lrscope.ladder import TimeToAccuracy
 from lrscope.metrics import Metric, get_metric
 from lrscope.report import plots
 from lrscope.report._assets import CSS, SORT_JS
@@ -242,6 +243,8 @@ def _task_section(index: int, task: TaskView) -> str:
     parts.extend(_curves(task, uid))
     if task.rows:
         parts.append(_ranking(task, uid))
+        if task.ladder is not None:
+            parts.append(_ladder(task, task.ladder))
         parts.extend(_pareto(task, uid))
     if task.apart:
         parts.append(_apart(task, uid))
@@ -440,4 +443,33 @@ def _apart(task: TaskView, uid: str) -> str:
         "time-to-accuracy ladder). They are never ranked nor on the Pareto front.</p>"
         f'<div class="table-wrap{tall}"><table class="sortable apart" id="{uid}-apart">'
         f"<thead><tr>{heads}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+    )
+
+
+def _ladder(task: TaskView, tta: TimeToAccuracy) -> str:
+    """Time to accuracy of rank 1 against FIX on the stored budget ladder."""
+    info = _metric_info(tta.metric)
+    rows = "".join(
+        f"<tr><td>{_num(r.steps, 0)}</td><td>{_metric_text(r.winner, info)}</td>"
+        f"<td>{_metric_text(r.baseline, info)}</td></tr>"
+        for r in tta.rungs
+    )
+    winner = "never" if tta.winner_steps is None else f"at {_num(tta.winner_steps, 0)} steps"
+    ratio = "" if tta.ratio is None else f" The ratio is <b>{tta.ratio:.2f}</b>."
+    unit = "%" if info.percent else ""
+    sentence = (
+        f"FIX's best median {e(_sentence_label(info))} over the ladder is "
+        f"{_metric_text(tta.target, info)}{unit}; rank 1 reaches it {winner}, FIX at "
+        f"{_num(tta.baseline_steps or math.nan, 0)} steps.{ratio}"
+    )
+    return (
+        "<h3>Time to accuracy</h3>"
+        '<p class="small">Rank 1 and FIX trained again at shorter budgets, each rebuilt for '
+        "its budget, on the same seeds: the median over the seeds of the final "
+        f"{e(_sentence_label(info))} at each budget (Smith 2017 compares iterations to an "
+        f"accuracy this way). {sentence}</p>"
+        '<div class="table-wrap"><table class="ladder"><thead><tr><th>Steps</th>'
+        f"<th>Rank 1 median{' %' if info.percent else ''}</th>"
+        f"<th>FIX median{' %' if info.percent else ''}</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table></div>"
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from lrscope.ladder import TimeToAccuracy
 from lrscope.metrics import METRICS as METRIC_TABLE
 from lrscope.metrics import Metric
 
@@ -172,9 +173,10 @@ class TaskView:
     and ``colors`` their colours, the same in every plot of the task.
     ``ranked_by`` is the metric of the ranking, ``tie`` its tie margin and
     ``budget`` the ranked step budget; ``pareto_axes`` the (cost, accuracy)
-    metrics of the Pareto front. ``provenance`` says which of the task's
-    results were imported from other stores, and from which (empty when all
-    were measured in this one).
+    metrics of the Pareto front. ``ladder`` is the time to accuracy of rank 1
+    against FIX on a stored budget ladder (``lrscope tune`` trains one), or
+    None. ``provenance`` says which of the task's results were imported from
+    other stores, and from which (empty when all were measured in this one).
     """
 
     name: str
@@ -186,6 +188,7 @@ class TaskView:
     ranked_by: str = "top1"
     tie: float = 0.0
     budget: int | None = None
+    ladder: TimeToAccuracy | None = None
     pareto_axes: tuple[str, str] = ("best_iter", "best_top1")
     plotted: tuple[str, ...] = ()
     colors: Mapping[str, str] = field(default_factory=dict)

@@ -7,7 +7,8 @@
   the range test's :class:`LRBounds`.
 - :mod:`lrscope.tune.search`: the rounds of Optuna ask-and-tell.
 - :mod:`lrscope.tune.select`: finalists and the confirmation.
-- :mod:`lrscope.tune.ladder`: time to accuracy on a budget ladder.
+- :mod:`lrscope.ladder` (below tune: the report reads it too): time to
+  accuracy on a budget ladder.
 - :mod:`lrscope.tune.result`: :class:`TuneResult` and its summary.
 
 Importing this package imports neither torch nor Optuna.
@@ -15,9 +16,9 @@ Importing this package imports neither torch nor Optuna.
 
 from __future__ import annotations
 
+from lrscope.ladder import TimeToAccuracy
 from lrscope.rank import DEFAULT_TIE
 from lrscope.tune.budget import DEFAULT_MAX_EPOCHS, TuneBudget, TunePlan
-from lrscope.tune.ladder import TimeToAccuracy
 from lrscope.tune.pipeline import DEFAULT_EXECUTION, tune
 from lrscope.tune.result import Compute, TuneResult
 from lrscope.tune.search import SearchPoint

@@ -17,7 +17,7 @@ resumes instead of starting over, and reaches the same decisions):
    FIX baseline at the suggested rate, on seeds the search did not use.
 5. **Ranking** of this run's trials by the one rule of :mod:`lrscope.rank`:
    the winner is rank 1 of the confirmed policies.
-6. **Time to accuracy** on the budget ladder (:mod:`lrscope.tune.ladder`):
+6. **Time to accuracy** on the budget ladder (:mod:`lrscope.ladder`):
    the winner and FIX again at 1/16 to 1/2 of the budget.
 
 Every trial runs through :func:`lrscope.bench.run_trials` on one executor (the
@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 from lrscope.bench.execution import Execution
 from lrscope.engine.result import TrialKey
 from lrscope.errors import LRScopeError, ParameterError
+from lrscope.ladder import TimeToAccuracy, time_to_accuracy
 from lrscope.metrics import Metric, get_metric
 from lrscope.rank import DEFAULT_TIE, primary_metric, rank_trials
 from lrscope.tune.budget import (
@@ -48,7 +49,6 @@ from lrscope.tune.budget import (
     size_plan,
     timing_steps,
 )
-from lrscope.tune.ladder import TimeToAccuracy, time_to_accuracy
 from lrscope.tune.result import Compute, TuneResult
 from lrscope.tune.search import SAMPLERS, Outcome, SearchPoint, run_search
 from lrscope.tune.select import (

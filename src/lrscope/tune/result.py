@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 from lrscope.metrics import get_metric
 
 if TYPE_CHECKING:  # pragma: no cover
+    from lrscope.ladder import TimeToAccuracy
     from lrscope.rangetest.result import Suggestions
     from lrscope.rank import PolicyStats, Ranking
     from lrscope.tune.budget import TuneBudget, TunePlan
-    from lrscope.tune.ladder import TimeToAccuracy
     from lrscope.tune.search import SearchPoint
     from lrscope.tune.space import LRBounds
 

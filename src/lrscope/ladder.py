@@ -18,21 +18,29 @@ its budget (the same shape in fewer steps), on the confirmation seeds:
 
 On small tasks FIX saturates early (on ``mnist1d-cnn`` FIX's medians at 1200,
 1600 and 4800 steps were 0.915, 0.955, 0.956), so the ratio is reported, not
-a criterion. Nothing here imports torch.
+a criterion.
+
+:func:`lrscope.tune.tune` trains the ladder and computes it with
+:func:`time_to_accuracy`; :func:`stored_ladder` finds the same ladder in a
+store's trials (the report shows it): the ranking's rank 1 and its FIX row,
+each with the trials of its policy (the same name) at shorter budgets on the
+same seeds, evaluated once at the end. Nothing here imports torch.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # pragma: no cover
-    from lrscope.metrics import Metric
+from lrscope.metrics import Metric, get_metric
 
-__all__ = ["Rung", "TimeToAccuracy", "time_to_accuracy"]
+if TYPE_CHECKING:  # pragma: no cover
+    from lrscope.rank import PolicyStats, Ranking, TrialLike
+
+__all__ = ["Rung", "TimeToAccuracy", "stored_ladder", "time_to_accuracy"]
 
 
 @dataclass(frozen=True)
@@ -131,3 +139,67 @@ def time_to_accuracy(
     win_steps = _reach(win, target, metric)
     ratio = None if win_steps is None or not base_steps else win_steps / base_steps
     return TimeToAccuracy(metric.name, target, win_steps, base_steps, ratio, rungs)
+
+
+def _name(spec: str) -> str:
+    return spec.split("(", 1)[0].strip()
+
+
+def _final(record: TrialLike, metric: str) -> float:
+    if getattr(record, "status", "done") != "done" or record.diverged:
+        return math.nan
+    value = getattr(record, metric, None)
+    return math.nan if value is None else float(value)
+
+
+def _rungs(row: PolicyStats, trials: Sequence[TrialLike], metric: str) -> dict[int, list[float]]:
+    """``row``'s final values at its budget and at every shorter budget of its ladder.
+
+    A shorter budget counts when exactly one spec of ``row``'s policy (its
+    name) was trained there on every one of ``row``'s seeds, evaluated once at
+    the end (``eval_every == steps``); otherwise that budget is left out.
+    """
+    seeds = set(row.seeds)
+    full = [
+        t
+        for t in trials
+        if (t.spec, t.steps, getattr(t, "eval_every", None))
+        == (row.spec, row.steps, row.eval_every)
+    ]
+    rungs = {row.steps: [_final(t, metric) for t in sorted(full, key=lambda t: t.seed)]}
+    shorter: dict[int, dict[str, dict[int, TrialLike]]] = {}
+    for t in trials:
+        if (
+            t.steps < row.steps
+            and getattr(t, "eval_every", None) == t.steps
+            and t.seed in seeds
+            and _name(t.spec) == _name(row.spec)
+            and getattr(t, "status", "done") in ("done", "diverged")
+        ):
+            shorter.setdefault(t.steps, {}).setdefault(t.spec, {})[t.seed] = t
+    for steps, specs in shorter.items():
+        complete = [by_seed for by_seed in specs.values() if set(by_seed) == seeds]
+        if len(complete) == 1:
+            rungs[steps] = [_final(complete[0][s], metric) for s in sorted(seeds)]
+    return rungs
+
+
+def stored_ladder(trials: Iterable[TrialLike], ranking: Ranking) -> TimeToAccuracy | None:
+    """The budget ladder of ``ranking``'s winner (rank 1) and its FIX row in ``trials``.
+
+    None when the ranking has no rank 1 or not exactly one ranked FIX row, or
+    when FIX has no shorter budget stored (no ladder was trained).
+    """
+    if not ranking.rows:
+        return None
+    fixes = [row for row in ranking.rows if _name(row.spec) == "FIX"]
+    if len(fixes) != 1:
+        return None
+    records = list(trials)
+    metric = get_metric(ranking.metric)
+    baseline = _rungs(fixes[0], records, metric.name)
+    if len(baseline) < 2:
+        return None
+    winner = ranking.rows[0]
+    rungs = baseline if winner.spec == fixes[0].spec else _rungs(winner, records, metric.name)
+    return time_to_accuracy(rungs, baseline, metric)
