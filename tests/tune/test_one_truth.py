@@ -69,7 +69,8 @@ def test_fix_rank_and_numbers_are_identical_in_tune_rank_report_and_demo(tmp_pat
     page = demo.report.read_text(encoding="utf-8")
     ratio = summary["time_to_accuracy_ratio"]
     assert ratio == tuned["summary"]["time_to_accuracy_ratio"]
-    if ratio is not None:  # the report finds the same ladder in the store
+    assert "<h3>Time to accuracy</h3>" in page  # the report finds the ladder in the store
+    if ratio is not None:
         assert f"The ratio is <b>{ratio:.2f}</b>." in page
     rank, means = _report_row(page, fix)
     assert rank == baseline["rank"]
