@@ -42,6 +42,7 @@ from lrscope.validation import Relation, Validated
 EXAMPLES: dict[type[Validated], dict[str, Any]] = {
     Plan: {"task": "mnist1d-cnn", "policies": ["FIX(k0=0.1)"], "steps": 100},
     LRBounds: {"suggested_lr": 0.05, "min_lr": 0.01, "max_lr": 0.2, "peak_lr": 0.2},
+    TuneBudget: {"steps": 100, "trials": 8},  # two units: either one alone is a budget
     # ray accepts every other field's values (local takes one worker, no address)
     Execution: {"executor": "ray"},
 }
