@@ -12,6 +12,7 @@ __all__ = [
     "DataError",
     "LRScopeError",
     "LRScopeWarning",
+    "OutputError",
     "ParameterError",
     "PlanError",
     "SpecError",
@@ -77,6 +78,14 @@ class StoreError(LRScopeError):
 
 class PlanError(LRScopeError, ValueError):
     """A benchmark plan (command line or TOML file) is invalid."""
+
+
+class OutputError(LRScopeError):
+    """An output path cannot be written, or writing it would replace a file of another kind.
+
+    The command line checks every output before any work starts (the message
+    names the option and the reason), so nothing computed is lost to it.
+    """
 
 
 class LRScopeWarning(UserWarning):

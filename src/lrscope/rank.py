@@ -63,13 +63,23 @@ import io
 import json
 import math
 import statistics
+import warnings
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
+from lrscope.errors import LRScopeWarning
 from lrscope.metrics import AGGREGATED_METRICS, Metric, get_metric
-from lrscope.validation import COUNT, FINITE_FLOAT, INVALID, NONNEGATIVE_FLOAT, OrNone, check
+from lrscope.validation import (
+    COUNT,
+    FINITE_FLOAT,
+    INVALID,
+    NONNEGATIVE_FLOAT,
+    STEP_SIZE,
+    OrNone,
+    check,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas  # type: ignore[import-untyped,unused-ignore]
@@ -83,6 +93,7 @@ __all__ = [
     "Ranking",
     "TrialLike",
     "aggregate",
+    "left_out",
     "order_rows",
     "pareto_front",
     "primary_metric",
@@ -404,19 +415,32 @@ def rank(
     """Rank the trials of ``task`` stored in ``store`` (see :func:`rank_trials`).
 
     ``metric`` defaults to the task's primary metric (its stored metadata);
-    ``steps`` keeps only the trials of that budget.
+    ``steps`` keeps only the trials of that budget. A stored trial that cannot
+    be read (a damaged row) is left out with an
+    :class:`~lrscope.errors.LRScopeWarning` naming it; the others are ranked.
 
     Raises:
-        ParameterError: an unknown ``metric``, a negative ``tie``, ``min_seeds`` < 1.
+        ParameterError: an unknown ``metric``, a negative ``tie``, ``min_seeds`` < 1,
+            ``steps`` not None or an int >= 1.
     """
     if metric is None:
         record = next((r for r in store.tasks() if r.name == task), None)
         metric = primary_metric(None if record is None else record.metadata)
     get_metric(metric, owner=_OWNER)
-    check(_OWNER, "steps", steps, OrNone(COUNT))
-    records = [r for r in store.trials(task=task) if steps is None or r.steps == steps]
+    check(_OWNER, "steps", steps, OrNone(STEP_SIZE))
+    trials = store.trials(task=task, on_unreadable=left_out("the ranking"))
+    records = [r for r in trials if steps is None or r.steps == steps]
     ranking = rank_trials(records, metric, tie=tie, min_seeds=min_seeds, steps=steps)
     return replace(ranking, task=task)
+
+
+def left_out(what: str) -> Callable[[Exception], None]:
+    """An ``on_unreadable`` callback warning that a damaged stored row is left out of ``what``."""
+
+    def warn(exc: Exception) -> None:
+        warnings.warn(f"{exc}; it is left out of {what}", LRScopeWarning, stacklevel=2)
+
+    return warn
 
 
 def _cell(value: Any) -> Any:

@@ -263,14 +263,23 @@ def _steps_per_epoch(metadata: Mapping[str, object]) -> int | None:
 
 
 def _suggested_lr(store: Store, task: str) -> float | None:
-    """The newest stored range test's suggested learning rate of ``task``."""
-    tests = store.range_tests(task)
-    if not tests:
-        return None
-    suggestions = tests[-1].result.get("suggestions")
-    pick = suggestions.get("suggested_lr") if isinstance(suggestions, Mapping) else None
-    value = _number(pick.get("lr")) if isinstance(pick, Mapping) else None
-    return value if value is not None and value > 0 else None
+    """The suggested learning rate of ``task``'s newest stored range test that found a range.
+
+    Each stored test is read back through :meth:`RangeTestResult.from_dict`,
+    so a test stored by an older lrscope is read with today's rules; a test
+    that found no usable range, or a document that does not parse, is skipped
+    (rescaling by the rate of a failed test would carry its failure over).
+    """
+    from lrscope.rangetest import RangeTestResult
+
+    for record in reversed(store.range_tests(task)):
+        try:
+            result = RangeTestResult.from_dict(record.result)
+        except (KeyError, TypeError, ValueError):
+            continue
+        if result.usable:
+            return result.suggestion
+    return None
 
 
 def _target_lr(store: Store, task: Task, run_range_test: bool) -> tuple[float | None, str]:
@@ -283,7 +292,7 @@ def _target_lr(store: Store, task: Task, run_range_test: bool) -> tuple[float | 
     if not store.readonly:
         store.put_range_test(task.name, result.to_dict())
         return _suggested_lr(store, task.name), ""
-    lr = result.suggestions.suggested_lr.lr if result.suggestions else None
+    lr = result.suggestion if result.usable else None
     return lr, " (range test run now, not stored: the store is read-only)"
 
 

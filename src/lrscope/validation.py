@@ -70,6 +70,7 @@ __all__ = [
     "Param",
     "PathText",
     "Relation",
+    "Suffix",
     "Text",
     "Validated",
     "check",
@@ -247,6 +248,27 @@ class PathText(Constraint):
 
     def describe(self) -> str:
         return "a path (a non-empty str or os.PathLike)"
+
+
+@dataclass(frozen=True)
+class Suffix(Constraint):
+    """A path (as :class:`PathText`) whose file name ends in one of ``suffixes`` (any case).
+
+    The canonical form is the path text, unchanged (``"plot.PNG"`` stays as given).
+    """
+
+    suffixes: tuple[str, ...]
+
+    def coerce(self, value: object) -> Any:
+        text = PathText().coerce(value)
+        if text is INVALID or not text.lower().endswith(tuple(s.lower() for s in self.suffixes)):
+            return INVALID
+        return text
+
+    def describe(self) -> str:
+        names = [*self.suffixes]
+        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+        return f"a path ending in {listed}"
 
 
 @dataclass(frozen=True)

@@ -151,3 +151,22 @@ def test_bad_spec_in_toml_is_a_user_error() -> None:
 def test_to_dict_round_trips() -> None:
     plan = Plan("t", ["FIX(k0=0.1)"], seeds=[3, 5], steps=[10, 20], eval_every=5, data_dir="d")
     assert plan_from_mapping(plan.to_dict()) == plan
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        (b"\xff\xfe task = 1", r"is not UTF-8 text \(byte 0xff at offset 0\)"),
+        ("policies = ['caf\u00e9']".encode("latin-1"), r"byte 0xe9 at offset 16"),
+        (b"a = " + b"[" * 3000 + b"]" * 3000, "nested too deep"),
+        (b"# " + b"x" * 1_000_000, "larger than 1,000,000 bytes"),
+    ],
+    ids=["utf-16", "latin-1", "nested", "too large"],
+)
+def test_a_file_that_is_no_toml_text_is_a_plan_error(
+    tmp_path: Path, content: bytes, match: str
+) -> None:
+    path = tmp_path / "plan.toml"
+    path.write_bytes(content)
+    with pytest.raises(PlanError, match=match):
+        load_plan(path)

@@ -113,7 +113,7 @@ def test_weight_decay_sweep_human_output() -> None:
         (["--lr", "0.1"], "--sweep"),
         (["--sweep", "momentum", "--plot", "x.png"], "only apply to the range test"),
         (["--plot", "out.gif"], ".png"),
-        (["--plot", "/no/such/dir/rt.png"], "missing"),
+        (["--plot", f"{__file__}/rt.png"], "is a file, not a directory"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(args: list[str], needle: str) -> None:
@@ -155,3 +155,33 @@ def test_unknown_task_exits_2() -> None:
     result = runner.invoke(app, ["find", "--task", "no-such-task", "--json"])
     assert result.exit_code == 2
     assert "mnist1d-cnn" in result.stderr  # the message lists the valid names
+
+
+RANDOM_LABELS = f"{Path(__file__).parents[1] / 'rangetest' / 'tiny.py'}:make_random_labels_task"
+
+
+def test_no_usable_range_exits_0_and_says_so_on_stderr_and_in_json(db: str) -> None:
+    result = runner.invoke(app, ["find", "--task", RANDOM_LABELS, "--quiet", "--json", "--db", db])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["usable"] is False
+    assert "never fell clearly" in data["reason"]
+    assert data["suggestions"]["usable"] is False
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0] == f"warning: no usable range: {data['reason']}"
+    with Store.open(db) as store:  # stored all the same
+        (record,) = store.range_tests("tiny-random-labels")
+    assert record.result["suggestions"]["usable"] is False
+    human = runner.invoke(app, ["find", "--task", RANDOM_LABELS, "--quiet", "--db", db])
+    assert human.exit_code == 0
+    assert human.stderr.strip().startswith("warning: no usable range:")
+
+
+def test_a_usable_range_is_said_plainly(db: str) -> None:
+    result = runner.invoke(app, ["find", "--task", TASK, "--quiet", "--json", "--db", db])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["usable"] is True
+    assert data["reason"] is None
+    assert "no usable range" not in result.stderr

@@ -58,7 +58,7 @@ def test_steps_must_be_at_least_one(steps: str) -> None:
     result = invoke("values", "FIX(k0=0.1)", "--steps", steps)
     assert result.exit_code == 2
     assert "The '--steps' parameter of lrscope policies values" in result.stderr
-    assert "an int in the range [1, inf)" in result.stderr
+    assert "an int in the range [1, 1000000]" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 
@@ -133,13 +133,21 @@ def test_plot_writes_a_png(tmp_path: Path) -> None:
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_plot_rejects_an_unknown_format_and_a_missing_directory(tmp_path: Path) -> None:
+def test_plot_rejects_an_unknown_format_and_a_file_as_directory(tmp_path: Path) -> None:
     result = invoke("plot", "FIX(k0=0.1)", "-o", str(tmp_path / "x.bmpx"))
     assert result.exit_code == 2
     assert ".png" in result.stderr
-    result = invoke("plot", "FIX(k0=0.1)", "-o", str(tmp_path / "missing" / "x.png"))
+    (tmp_path / "file").write_text("not a directory")
+    result = invoke("plot", "FIX(k0=0.1)", "-o", str(tmp_path / "file" / "x.png"))
     assert result.exit_code == 2
-    assert "missing" in result.stderr
+    assert "is a file, not a directory" in result.stderr
+
+
+def test_plot_creates_missing_directories(tmp_path: Path) -> None:
+    out = tmp_path / "new" / "dir" / "x.png"
+    result = invoke("plot", "FIX(k0=0.1)", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_import_lrscope_loads_no_heavy_module() -> None:

@@ -112,3 +112,12 @@ def test_demo_prints_the_peer_style_summary_at_80_columns(tmp_path: Path) -> Non
     for needle in ("winner", "FIX", "time to accuracy:", "compute:", "report :"):
         assert needle in text
     assert result.tune.winner_spec in text
+
+
+def test_tune_refuses_a_range_test_without_a_usable_range(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'flat.db'}"
+    tiny = Path(__file__).parents[1] / "rangetest" / "tiny.py"
+    line = _usage_error(["tune", "--task", f"{tiny}:make_random_labels_task", "--steps", "64",
+                         "--executor", "local", "--quiet", "--db", db])  # fmt: skip
+    assert line.startswith("error: cannot build the tune search: the range test of ")
+    assert "no usable range (the loss never fell clearly" in line

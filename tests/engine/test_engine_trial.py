@@ -107,6 +107,30 @@ def test_checkpoint_of_another_trial_is_refused(make_task: MakeTask, tmp_path: P
         run_trial(make_task(), "FIX(k0=0.05)", steps=20, seed=0, eval_every=10, checkpoint=path)
 
 
+@pytest.mark.parametrize(
+    ("damage", "match"),
+    [
+        (lambda d: d.pop("optimizer"), "lacks optimizer: it is damaged"),
+        (lambda d: d.update(model={"w": torch.zeros(3)}), "its model weights cannot be restored"),
+        (lambda d: d.update(optimizer={"state": {}}), "its optimizer state cannot be restored"),
+        (lambda d: d.update(step=99), "step 99 is outside 0 .. 20"),
+        (lambda d: d.update(curve=[{"q": 1}]), "cannot be restored"),
+    ],
+    ids=["missing key", "other weights", "mangled optimizer", "step out of range", "bad curve"],
+)
+def test_a_damaged_checkpoint_is_a_checkpoint_error(
+    make_task: MakeTask, tmp_path: Path, damage: Any, match: str
+) -> None:
+    """The right format marker is not enough: what is missing or does not fit is named."""
+    path = tmp_path / "trial.ckpt"
+    run_trial(make_task(), "FIX(k0=0.05)", steps=20, seed=0, eval_every=10, checkpoint=path)
+    data = torch.load(path, weights_only=True)
+    damage(data)
+    torch.save(data, path)
+    with pytest.raises(CheckpointError, match=match):
+        run_trial(make_task(), "FIX(k0=0.05)", steps=20, seed=0, eval_every=10, checkpoint=path)
+
+
 def test_divergence_ends_the_trial_without_raising(make_task: MakeTask) -> None:
     result = run_trial(make_task(), "FIX(k0=1000)", steps=200, seed=0, eval_every=10)
     assert result.diverged

@@ -77,3 +77,14 @@ def test_importing_the_results_and_plots_is_light() -> None:
         env={"PYTHONPATH": str(Path(__file__).parents[2] / "src"), "PATH": "/usr/bin:/bin"},
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_dollars_in_labels_sources_and_title_are_drawn_as_text(tmp_path: Path) -> None:
+    """mathtext would fail on these at draw time; they are plain text (lrscope._plaintext)."""
+    result = _result(r"$\undefined{", 2.0)
+    out = plot_interpolations(
+        [result], tmp_path / "i.svg", labels=[r"cost $5 and $\frac{x$"], title="$x^{$"
+    )
+    svg = out.read_text()
+    assert "cost $5 and $\\frac{x$" in svg
+    assert "$x^{$" in svg

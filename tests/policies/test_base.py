@@ -145,3 +145,17 @@ def test_policies_pickle_and_copy_to_equal_values() -> None:
     for clone in (pickle.loads(pickle.dumps(policy)), copy.deepcopy(policy)):
         assert clone == policy
         assert clone.values(120) == policy.values(120)
+
+
+def test_values_list_at_most_max_listed_steps() -> None:
+    from lrscope.policies import FIX, onecycle
+    from lrscope.policies.base import MAX_LISTED_STEPS
+    from lrscope.policies.plot import default_steps
+
+    policy = FIX(k0=0.1)
+    assert policy.values(0) == []
+    for listing in (policy.values, policy.momentum_values):
+        with pytest.raises(ParameterError, match=r"'steps' parameter of FIX must be .*1000000\]"):
+            listing(MAX_LISTED_STEPS + 1)
+    huge = onecycle(max_lr=0.1, total_steps=10**11)
+    assert default_steps(huge) == MAX_LISTED_STEPS  # the default horizon never exceeds it

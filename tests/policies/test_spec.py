@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lrscope.errors import ParameterError, SpecError
 from lrscope.policies import NSTEP, TRI2, onecycle, parse, policy_names
@@ -132,3 +136,59 @@ def test_value_errors_are_parameter_errors(text: str, message: str) -> None:
 def test_non_string_spec_is_rejected() -> None:
     with pytest.raises(SpecError, match="must be a string"):
         parse(3)  # type: ignore[arg-type]
+
+
+# --- limits: no text exhausts memory or the stack ----------------------------
+
+
+def _nested(depth: int) -> str:
+    """``depth`` levels of calls and lists: piecewise([piecewise([...], ...), FIX], ...)."""
+    levels = depth // 2
+    return "piecewise([" * levels + "FIX(k0=0.1)" + ", FIX(k0=0.2)], boundaries=[5])" * levels
+
+
+def test_the_deepest_nesting_allowed_parses_and_one_more_does_not() -> None:
+    from lrscope.policies.spec import MAX_SPEC_DEPTH
+
+    deepest = parse(_nested(MAX_SPEC_DEPTH - 1))  # the FIX inside is one level more
+    assert deepest.spec.count("piecewise(") == (MAX_SPEC_DEPTH - 1) // 2
+    with pytest.raises(SpecError, match=f"nested more than {MAX_SPEC_DEPTH} deep at position"):
+        parse(_nested(MAX_SPEC_DEPTH + 1))
+    with pytest.raises(SpecError, match="nested more than"):
+        parse("FIX(k0=" + "[" * 5000 + "]" * 5000 + ")")
+
+
+def test_numbers_of_up_to_100_digits_and_no_more() -> None:
+    from lrscope.policies.spec import MAX_NUMBER_DIGITS
+
+    assert parse(f"FIX(k0=0.{'3' * (MAX_NUMBER_DIGITS - 1)})").spec == "FIX(k0=0.3333333333333333)"
+    with pytest.raises(ParameterError, match="'l' parameter of TRI2"):  # a long int: its range
+        parse(f"TRI2(k0=0.1, k1=0.2, l={'9' * MAX_NUMBER_DIGITS})")
+    with pytest.raises(SpecError, match=r"a number of 5000 digits \(at most 100\) at position 23"):
+        parse(f"TRI2(k0=0.1, k1=0.2, l={'9' * 5000})")
+    with pytest.raises(SpecError, match="a number of 101 digits"):
+        parse(f"FIX(k0={'1' * 50}.{'1' * 51}e-60)")
+
+
+def test_the_length_of_a_spec_is_bounded() -> None:
+    from lrscope.policies.spec import MAX_SPEC_LENGTH
+
+    padded = "FIX(k0=0.1" + " " * (MAX_SPEC_LENGTH - 11) + ")"
+    assert len(padded) == MAX_SPEC_LENGTH
+    assert parse(padded).spec == "FIX(k0=0.1)"
+    with pytest.raises(SpecError, match="at most 100,000 characters; got 100,001"):
+        parse(padded + " ")
+
+
+def test_an_error_quotes_a_long_spec_shortened() -> None:
+    with pytest.raises(SpecError) as info:
+        parse("FIX(k0=0.1" + ", x=1" * 10_000 + ")")
+    assert len(str(info.value)) < 300
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="FIXTRI2piecewise()[],= 0123456789.e-+kl_", max_size=400))
+def test_any_text_parses_or_raises_a_spec_or_parameter_error(text: str) -> None:
+    """Fuzz: a spec string is a policy or a clear error, never another exception."""
+    with contextlib.suppress(SpecError, ParameterError):
+        parse(text)

@@ -16,7 +16,9 @@ from torch.utils.data import DataLoader
 from lrscope.errors import ParameterError
 from lrscope.policies import exp_ramp, linear_ramp
 from lrscope.rangetest import RangeTestResult, default_steps, lr_range_test, range_test, suggest
+from lrscope.rangetest.reading import default_half_width
 
+from .hostile import blobs_range_test
 from .tiny import blobs, bn_model, make_task
 
 
@@ -196,17 +198,41 @@ def test_linear_mode_follows_the_linear_ramp() -> None:
     assert result.mode == "linear"
 
 
+def _diverging(result: RangeTestResult, i: int) -> bool:
+    """The stopping rule: a non-finite loss, or the smoothed loss and the median of the
+    last 2w + 1 batch losses both above 4x the smallest smoothed loss before step i."""
+    if not math.isfinite(result.loss[i]):
+        return True
+    limit = 4.0 * min(result.smoothed_loss[:i])
+    window = 2 * default_half_width(result.steps) + 1
+    recent = result.loss[max(0, i + 1 - window) : i + 1]
+    sustained = len(recent) == window and float(np.median(recent)) > limit
+    return result.smoothed_loss[i] > limit and sustained
+
+
 def test_divergence_stops_at_four_times_the_minimum() -> None:
     result = range_test(make_task(), start_lr=1e-3, end_lr=1e7, steps=200)
     at = result.diverged_at
     assert at is not None
     assert result.steps_done == at + 1
     assert result.diverged_lr == result.lr[at]
-    last = result.smoothed_loss[at]
-    assert not math.isfinite(result.loss[at]) or last > 4.0 * min(result.smoothed_loss[:at])
+    assert _diverging(result, at)
     # and no earlier step met the rule
     for i in range(1, at):
-        assert result.smoothed_loss[i] <= 4.0 * min(result.smoothed_loss[:i])
+        assert not _diverging(result, i)
+
+
+def test_an_outlier_burst_at_the_start_does_not_end_the_test() -> None:
+    """Three batches with inputs x30 at steps 1-3 lift the debiased average above 4x its
+    minimum (it weighs step t by about 1 / (t + 1)); the median of the batch losses
+    does not follow, so the test goes on to the real divergence."""
+    hostile = blobs_range_test(scaled={1: 30.0, 2: 30.0, 3: 30.0})
+    assert max(hostile.smoothed_loss[1:8]) > 4.0 * hostile.smoothed_loss[0]
+    clean = blobs_range_test()
+    assert hostile.diverged_at is not None
+    assert clean.diverged_at is not None
+    assert hostile.steps_done > 200
+    assert abs(hostile.diverged_at - clean.diverged_at) <= 20
 
 
 def test_same_seed_same_curve_and_global_rng_untouched() -> None:

@@ -10,148 +10,131 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lrscope.rangetest import (
-    RangeTestResult,
     Suggestion,
+    Suggestions,
+    clr_bounds,
     max_lr,
     min_div_10,
     min_lr,
+    onecycle_max_lr,
+    read_curve,
     steepest,
     suggest,
+    suggested_lr,
     valley,
 )
 from lrscope.rangetest.suggest import (
-    ONSET_FRACTION,
-    STOP_FRACTION,
+    BLOWUP_FRACTION,
+    CONSTANT_FRACTION,
+    PEAK_FACTOR,
     SUGGESTED_LR_METHOD,
-    centered_loss,
+    VALLEY_DEPTH,
     default_half_width,
 )
 
-STEPS = 301
-LR = np.logspace(-5, 1, STEPS)  # 50 points per decade: x = -5, -4.98, ..., 1
-X = np.log10(LR)
-HIGH, LOW, CENTER, WIDTH = 2.3, 0.3, -2.0, 0.2
+from .curves import CENTER, LR, STEPS, WIDTH, X, result_of, sigmoid_curve
 
-
-def sigmoid_curve() -> np.ndarray:
-    """Plateau at 2.3, sigmoid fall centred at lr 1e-2 down to 0.3, quadratic rise after lr 1."""
-    fall = LOW + (HIGH - LOW) / (1 + np.exp((X - CENTER) / WIDTH))
-    return fall + 2.0 * np.clip(X, 0, None) ** 2
-
-
-def ema(values: np.ndarray, beta: float = 0.98) -> np.ndarray:
-    out, average = [], 0.0
-    for i, v in enumerate(values):
-        average = beta * average + (1 - beta) * v
-        out.append(average / (1 - beta ** (i + 1)))
-    return np.asarray(out)
-
-
-def result_of(
-    lr: np.ndarray, loss: np.ndarray, smoothed: np.ndarray | None = None
-) -> RangeTestResult:
-    sm = ema(loss) if smoothed is None else smoothed
-    return RangeTestResult(
-        mode="exp",
-        start_lr=float(lr[0]) if len(lr) else 1e-5,
-        end_lr=float(lr[-1]) if len(lr) else 10.0,
-        steps=max(len(lr), 5),
-        smooth=0.98,
-        diverge_factor=4.0,
-        lr=tuple(float(v) for v in lr),
-        loss=tuple(float(v) for v in loss),
-        smoothed_loss=tuple(float(v) for v in sm),
-    )
+W = default_half_width(STEPS)
 
 
 def decades(a: float, b: float) -> float:
     return abs(math.log10(a) - math.log10(b))
 
 
-# --- golden values on a noiseless curve ---------------------------------------
+# --- golden values on a noiseless curve -------------------------------------------
 def test_steepest_is_the_centre_of_the_sigmoid() -> None:
     s = steepest(LR, sigmoid_curve())
-    assert s.method == "steepest"
-    assert s.fallback is None
-    assert s.index == 150  # x = -2.0 exactly
-    assert s.lr == pytest.approx(1e-2)
+    assert (s.method, s.fallback) == ("steepest", None)
+    assert s.lr == pytest.approx(10**CENTER, rel=0.05)  # x = -2.0, within one step
 
 
-def test_min_div_10_is_a_tenth_of_the_lr_at_the_minimum() -> None:
+def test_valley_is_two_thirds_down_the_fall() -> None:
+    # the sigmoid has done d of its fall where 1 / (1 + e^u) = 1 - d: u = ln(d / (1 - d))
+    s = valley(LR, sigmoid_curve())
+    assert (s.method, s.fallback) == ("valley", None)
+    u = math.log(VALLEY_DEPTH / (1 - VALLEY_DEPTH))
+    assert decades(s.lr, 10 ** (CENTER + WIDTH * u)) < 0.03
+    half = valley(LR, sigmoid_curve(), depth=0.5)
+    assert decades(half.lr, 10**CENTER) < 0.03
+
+
+def test_min_div_10_is_a_tenth_of_the_lr_at_the_lowest_robust_loss() -> None:
     y = sigmoid_curve()
+    reading = read_curve(LR, y)
     s = min_div_10(LR, y)
-    assert s.index == int(np.argmin(y))
-    assert s.lr == pytest.approx(LR[np.argmin(y)] / 10)
-    assert decades(s.lr, 0.1) < 0.05  # the minimum sits at lr 1 (where the rise starts)
+    assert s.lr == pytest.approx(reading.curve.lr[reading.minimum] / 10)
+    assert decades(s.lr, 0.1) < 0.2  # the minimum sits near lr 1, where the rise starts
 
 
-def test_max_lr_is_where_the_fall_stops_on_a_flat_floor() -> None:
-    s = max_lr(LR, sigmoid_curve(), half_width=default_half_width(STEPS))
-    assert s.method == "fall_stops"
-    # the sigmoid has done 1 - STOP_FRACTION of its fall where e^u = 1 / f - 1
-    u = math.log(1 / STOP_FRACTION - 1)
-    assert decades(s.lr, 10 ** (CENTER + WIDTH * u)) < 0.05
+def test_max_lr_is_the_depth_weighted_centre_of_the_dip() -> None:
+    """On a dip symmetric in log lr the weighted centre is its tip."""
+    v_shape = 2.3 - np.clip(2.0 - 2.0 * np.abs(X + 2.0), 0.0, None)  # tip at lr 1e-2
+    s = max_lr(LR, v_shape)
+    assert (s.method, s.fallback) == ("fall_stops", None)
+    assert decades(s.lr, 1e-2) < 0.03
 
 
-def test_max_lr_is_just_before_the_minimum_where_the_fall_reverses() -> None:
-    v_shape = 1.0 + np.abs(X + 1.0)  # falls by 4 until lr 0.1 (step 200), rises right after
-    s = max_lr(LR, v_shape, half_width=default_half_width(STEPS))
-    # 1 - f of the fall is done at 1 + |x + 1| = 1 + 4 f: 4 f / 0.02 steps before step 200
-    expected = 200 - round(4 * STOP_FRACTION / 0.02)
-    width = default_half_width(STEPS)
-    assert s.index is not None
-    # the centred window blunts the tip (raising its minimum) by up to its half-width
-    assert expected - width <= s.index <= expected
+def test_max_lr_is_the_middle_of_a_long_flat_floor() -> None:
+    """A fall onto a floor from lr 1e-3 to 1e-1, then a steep rise: the middle is 1e-2."""
+    y = np.interp(X, [-5, -4, -3, -1, -0.5, 1], [2.3, 2.3, 0.3, 0.3, 2.3, 6.0])
+    s = max_lr(LR, y)
+    assert decades(s.lr, 1e-2) < 0.25
+
+
+def test_suggested_lr_and_peak_are_fixed_multiples_of_max_lr() -> None:
+    y = sigmoid_curve()
+    reading = read_curve(LR, y, W)
+    upper = max_lr(LR, y, half_width=W)
+    s = suggested_lr(LR, y, half_width=W)
+    assert s.method == SUGGESTED_LR_METHOD == "floor"
+    assert s.lr == pytest.approx(CONSTANT_FRACTION * upper.lr)
+    peak = onecycle_max_lr(LR, y, half_width=W)
+    expected = max(PEAK_FACTOR * upper.lr, BLOWUP_FRACTION * reading.curve.lr[reading.back])
+    assert peak.lr == pytest.approx(expected)
+    assert peak.method == "floor_peak"
+
+
+def test_the_peak_follows_where_the_loss_blows_up() -> None:
+    """Two curves with the same dip: the one that stays trainable longer gets the higher peak."""
+    dip = np.interp(X, [-5, -3, -2, -1.5], [2.3, 2.3, 0.4, 0.3])
+    early = np.where(X < -1.5, dip, 0.3 + 8.0 * (X + 1.5))  # back at 2.3 by lr 0.05
+    late = np.where(X < -1.5, dip, 0.3 + 1.0 * (X + 1.5))  # back at 2.3 by lr 3
+    a, b = onecycle_max_lr(LR, early), onecycle_max_lr(LR, late)
+    assert b.lr > 3 * a.lr
+    assert b.lr == pytest.approx(BLOWUP_FRACTION * 10 ** (-1.5 + 2.0), rel=0.06)
 
 
 def test_min_lr_is_the_onset_of_the_fall() -> None:
     y = sigmoid_curve()
-    upper = max_lr(LR, y, half_width=6)
-    s = min_lr(LR, y, upper, half_width=6)
-    # the sigmoid has done ONSET_FRACTION of its fall where 1 + e^u = 1 / (1 - f)
-    u = math.log(1 / (1 - ONSET_FRACTION) - 1)
-    expected = 10 ** (CENTER + WIDTH * u)
+    upper = max_lr(LR, y)
+    s = min_lr(LR, y, upper)
+    # 10 % of the fall is done where 1 + e^u = 1 / 0.9
+    expected = 10 ** (CENTER + WIDTH * math.log(1 / 0.9 - 1))
     assert s.method == "loss_onset"
     assert decades(s.lr, expected) < 0.05
+    assert clr_bounds(LR, y) == (s, upper)
 
 
-def test_valley_is_two_thirds_down_the_longest_descent() -> None:
-    # rising prefix (0.5 -> 0.6), strict descent 2.0 -> 0.1 over steps 100..200, then rising
-    y = np.concatenate(
-        [np.linspace(0.5, 0.6, 100), np.linspace(2.0, 0.1, 101), np.linspace(0.2, 3, 100)]
-    )
-    s = valley(LR, y)
-    assert s.method == "valley"
-    # 2.0 - 1.9 k / 100 <= 2.0 - (2/3) 1.9  <=>  k >= 66.7
-    assert s.index == 167
-    assert valley(LR, y, depth=0.5).index == 150
+def test_min_lr_falls_back_to_a_quarter_of_max_lr_without_a_plateau() -> None:
+    # the loss falls from the very first step: no plateau to read an onset from
+    y = 0.3 + 2.0 * np.exp(-(X + 5) * 2) + 2.0 * np.clip(X, 0, None) ** 2
+    s = suggest(result_of(LR, y))
+    assert s.usable
+    assert s.min_lr.method == "max_lr/4"
+    assert s.min_lr.lr == pytest.approx(s.max_lr.lr / 4)
+    assert "plateau" in (s.min_lr.fallback or "")
 
 
-def test_valley_skips_a_long_noisy_plateau() -> None:
-    """The descent may start inside the plateau; a depth read off the loss skips it."""
-    rng = np.random.default_rng(1)
-    y = ema(sigmoid_curve() + 0.05 * rng.standard_normal(STEPS))
-    s = valley(LR, y)
-    i_min = int(np.argmin(y))
-    assert s.index is not None
-    assert 150 <= s.index <= i_min  # past the middle of the sigmoid, not past the bottom
-    assert y[s.index] < y[0] - 0.5 * (y[0] - y[i_min])
-
-
-def test_suggest_ties_the_numbers_together() -> None:
-    result = result_of(LR, sigmoid_curve())
-    s = suggest(result)
-    assert SUGGESTED_LR_METHOD == "valley"
-    chosen = getattr(s, SUGGESTED_LR_METHOD)
-    if chosen.lr <= s.max_lr.lr:
-        assert s.suggested_lr == chosen
-    else:
-        assert (s.suggested_lr.lr, s.suggested_lr.method) == (s.max_lr.lr, "max_lr")
-    assert s.onecycle_max_lr.lr == s.max_lr.lr
-    assert s.min_lr.lr < s.max_lr.lr
-    pairs = s.as_pairs()
-    assert pairs["suggested_lr"] == (s.suggested_lr.lr, s.suggested_lr.method)
-    assert set(pairs) == {
+def test_suggest_reads_one_curve_consistently() -> None:
+    s = suggest(result_of(LR, sigmoid_curve()))
+    y = sigmoid_curve()
+    assert s.usable
+    assert s.reason is None
+    assert s.max_lr == max_lr(LR, y, half_width=W)
+    assert s.suggested_lr == suggested_lr(LR, y, half_width=W)
+    assert s.onecycle_max_lr == onecycle_max_lr(LR, y, half_width=W, diverged=False)
+    assert s.min_lr.lr <= s.suggested_lr.lr <= s.max_lr.lr <= s.onecycle_max_lr.lr
+    assert set(s.as_pairs()) == {
         "suggested_lr",
         "min_lr",
         "max_lr",
@@ -162,76 +145,73 @@ def test_suggest_ties_the_numbers_together() -> None:
     }
 
 
-def test_suggested_lr_is_capped_at_max_lr() -> None:
-    # the loss bottoms out abruptly at lr 1e-2 and stays flat: the lagging average
-    # keeps descending after the fall stopped, which moves the valley past max_lr
-    y = np.where(X < -2, 2.3 - 2.0 * (X + 4).clip(0) / 2, 0.3)
+def test_a_fall_still_going_at_the_end_is_flagged_and_the_peak_stays_in_the_range() -> None:
+    y = 0.3 + 2.0 / (1 + np.exp((X - 0.9) / 0.2))  # halfway down at lr 8, end lr 10
     s = suggest(result_of(LR, y))
-    assert s.valley.lr > s.max_lr.lr
-    assert s.suggested_lr.lr == s.max_lr.lr
-    assert s.suggested_lr.method == "max_lr"
-    assert "capped" in (s.suggested_lr.fallback or "")
+    assert s.usable
+    assert "still falling" in (s.max_lr.fallback or "")
+    assert s.onecycle_max_lr.lr <= LR[-1]
+    assert s.onecycle_max_lr.method == "last_lr"
+    assert "raise end_lr" in (s.onecycle_max_lr.fallback or "")
 
 
-def test_min_lr_falls_back_to_a_quarter_of_max_lr_without_a_plateau() -> None:
-    # the loss falls from the very first step: no plateau to read an onset from
-    y = 0.3 + 2.0 * np.exp(-(X + 5) * 2) + 2.0 * np.clip(X, 0, None) ** 2
-    s = suggest(result_of(LR, y))
-    assert s.min_lr.method == "max_lr/4"
-    assert s.min_lr.lr == pytest.approx(s.max_lr.lr / 4)
-    assert "plateau" in (s.min_lr.fallback or "")
-
-
-# --- the centred average -------------------------------------------------------
-def test_centered_loss_golden_values() -> None:
-    out = centered_loss([1.0, 2.0, 3.0, 4.0, 10.0], half_width=1)
-    assert out.tolist() == pytest.approx([1.5, 2.0, 3.0, 17 / 3, 7.0])
-    assert centered_loss([1.0, 2.0], 0).tolist() == [1.0, 2.0]
-
-
-def test_centered_loss_has_no_lag() -> None:
-    bump = np.maximum(0.0, 10.0 - np.abs(np.arange(101) - 50.0))  # a peak at step 50
-    out = centered_loss(bump, 5)
-    assert int(np.argmax(out)) == 50
-    assert out[40:61].tolist() == pytest.approx(out[40:61][::-1].tolist())  # symmetric
-    ema_peak = int(np.argmax(ema(bump, beta=0.9)))
-    assert ema_peak > 50  # what the causal average does instead
-
-
-# --- flat, short, diverged curves ---------------------------------------------
-def _all_sane(s: object) -> None:
-    for name in s.__dataclass_fields__:  # type: ignore[attr-defined]
-        value = getattr(s, name)
+# --- no usable range ---------------------------------------------------------------
+def _all_sane(s: Suggestions) -> None:
+    for name, value in s.items():
         assert isinstance(value, Suggestion)
-        assert math.isfinite(value.lr)
+        assert math.isfinite(value.lr), name
         assert value.lr > 0, name
+    assert s.min_lr.lr <= s.suggested_lr.lr <= s.max_lr.lr
 
 
-def test_flat_curve_gives_sane_fallbacks_and_says_so() -> None:
+def test_flat_curve_has_no_usable_range_and_every_number_says_why() -> None:
     rng = np.random.default_rng(0)
-    y = 2.3 + 0.001 * rng.standard_normal(STEPS)
+    y = 2.3 + 0.01 * rng.standard_normal(STEPS)
     s = suggest(result_of(LR, y))
     _all_sane(s)
-    assert s.steepest.fallback is not None
-    assert "flat" in s.steepest.fallback
-    assert s.valley.fallback is not None
-    assert "flat" in s.valley.fallback
-    assert s.max_lr.method == "last_lr"
-    assert s.max_lr.lr == pytest.approx(LR[-1])
-    assert s.min_lr.method == "max_lr/4"
+    assert not s.usable
+    assert "never fell clearly" in (s.reason or "")
+    for name, value in s.items():
+        assert value.fallback, name
+    assert s.max_lr.method == "level_end"
+    assert s.suggested_lr.method == s.min_lr.method == "max_lr/4"
 
 
-@pytest.mark.parametrize("n", [0, 1, 2, 3, 4])
-def test_short_curves_do_not_crash(n: int) -> None:
+def test_a_curve_that_rises_from_its_start_keeps_its_bounds_at_the_start() -> None:
+    y = 2.3 + 0.5 * (X + 5)  # rises by 0.5 per decade from the first step
+    s = suggest(result_of(LR, y))
+    _all_sane(s)
+    assert not s.usable
+    assert "rose from the first step" in (s.reason or "")
+    assert s.max_lr.lr < 10 * LR[0]  # where the loss had not yet risen above its start
+
+
+def test_a_flat_then_exploding_curve_puts_its_bounds_below_the_explosion() -> None:
+    """Random labels: level at 2.30, then 10 at lr 10; the bounds stay where it was level."""
+    rng = np.random.default_rng(1)
+    y = 2.3 + 0.02 * rng.standard_normal(STEPS) + 7.7 * np.clip(X, 0, None) ** 2
+    s = suggest(result_of(LR, y))
+    _all_sane(s)
+    assert not s.usable
+    reading = read_curve(LR, y, W)
+    assert s.max_lr.index is not None
+    assert reading.robust[s.max_lr.index] <= reading.robust[0] + reading.noise
+    assert s.max_lr.lr < 1.5  # the loss has risen by 7.7 * 0.18^2 = 0.25 at lr 1.5
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 4, 7])
+def test_short_curves_have_no_usable_range(n: int) -> None:
     lr = np.logspace(-3, -1, n)
     s = suggest(result_of(lr, np.linspace(2.0, 1.0, n)))
     _all_sane(s)
+    assert not s.usable
 
 
 def test_immediately_diverged_curve() -> None:
     s = suggest(result_of(np.array([1e-5]), np.array([math.nan])))
     _all_sane(s)
-    assert "no finite loss recorded" in (s.suggested_lr.fallback or "")
+    assert not s.usable
+    assert "analysable" in (s.reason or "")
 
 
 def test_diverged_curve_ignores_what_comes_after_the_first_non_finite_loss() -> None:
@@ -239,27 +219,20 @@ def test_diverged_curve_ignores_what_comes_after_the_first_non_finite_loss() -> 
     y[260:] = math.inf
     s = suggest(result_of(LR, y))
     _all_sane(s)
-    assert s.max_lr.index is not None
-    assert s.max_lr.index < 260
+    for _, value in s.items():
+        assert value.index is None or value.index < 260
 
 
+# --- noise ------------------------------------------------------------------------
 def test_noisy_curve_suggestions_are_stable() -> None:
-    """Noise of 5 % of the fall moves suggested_lr by < 0.3 and max_lr by < 0.5 decades.
-
-    max_lr wanders more: on a flat floor the point where 97 % of the fall is
-    done lies where the curve approaches the floor slowly, so the noise of the
-    average moves it (median 0.15, worst 0.7 decades over 40 draws).
-    """
+    """Noise of 5 % of the fall moves suggested_lr and the peak by < 0.15 decades."""
     clean = suggest(result_of(LR, sigmoid_curve()))
-    moves = []
     for seed in range(5):
         rng = np.random.default_rng(seed)
         noisy = sigmoid_curve() + 0.1 * rng.standard_normal(STEPS)
         s = suggest(result_of(LR, noisy))
-        assert decades(s.suggested_lr.lr, clean.suggested_lr.lr) < 0.3
-        moves.append(decades(s.max_lr.lr, clean.max_lr.lr))
-    assert max(moves) < 0.5
-    assert float(np.median(moves)) < 0.25
+        assert decades(s.suggested_lr.lr, clean.suggested_lr.lr) < 0.15
+        assert decades(s.onecycle_max_lr.lr, clean.onecycle_max_lr.lr) < 0.15
 
 
 any_float = st.floats(allow_nan=True, allow_infinity=True, width=64)
@@ -271,7 +244,7 @@ any_float = st.floats(allow_nan=True, allow_infinity=True, width=64)
     loss=st.lists(any_float, max_size=60),
     smoothed=st.lists(any_float, max_size=60),
 )
-def test_any_input_gives_finite_positive_suggestions(
+def test_any_input_gives_finite_positive_ordered_suggestions(
     lr: list[float], loss: list[float], smoothed: list[float]
 ) -> None:
     n = min(len(lr), len(loss), len(smoothed))
@@ -293,6 +266,14 @@ def test_monotone_curves_give_suggestions_inside_the_range(
     y = 2.0 + slope * np.linspace(0, 1, n)
     s = suggest(result_of(lr, y))
     _all_sane(s)
-    for name in ("max_lr", "steepest", "valley"):
+    for name in ("max_lr", "onecycle_max_lr", "steepest", "valley"):
         value = getattr(s, name).lr
         assert lr[0] / 10 * (1 - 1e-9) <= value <= lr[-1] * (1 + 1e-9), name
+
+
+def test_a_peak_set_by_a_test_that_never_blew_up_is_flagged_as_a_lower_bound() -> None:
+    y = np.interp(X, [-5, -3, -2, 1], [2.3, 2.3, 0.3, 0.3])  # low from lr 1e-2 to the end
+    s = suggest(result_of(LR, y))  # reached end_lr without diverging
+    assert s.onecycle_max_lr.lr == pytest.approx(BLOWUP_FRACTION * LR[-1], rel=0.06)
+    assert "lower bound" in (s.onecycle_max_lr.fallback or "")
+    assert onecycle_max_lr(LR, y, diverged=True).fallback is None

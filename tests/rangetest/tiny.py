@@ -3,6 +3,8 @@
 ``make_task`` (importable as ``tests/rangetest/tiny.py:make_task``): three
 Gaussian blobs in 8 dimensions, 192 training and 96 test samples, an MLP with
 a BatchNorm layer; a range test of 100 steps takes well under a second.
+``make_random_labels_task``: the same with every training label drawn at
+random, a range test whose loss never falls.
 """
 
 from __future__ import annotations
@@ -34,6 +36,22 @@ def make_task() -> Task:
         name="tiny-blobs-bn",
         model=bn_model,
         train_data=train,
+        test_data=test,
+        num_classes=3,
+        batch_size=16,
+    )
+
+
+def make_random_labels_task(seed: int = 0) -> Task:
+    """:func:`make_task` with every training label drawn at random (nothing to learn)."""
+    train, test = blobs()
+    inputs, labels = train.tensors
+    generator = torch.Generator().manual_seed(seed)
+    random = torch.randint(0, 3, labels.shape, generator=generator)
+    return Task(
+        name="tiny-random-labels",
+        model=bn_model,
+        train_data=TensorDataset(inputs, random),
         test_data=test,
         num_classes=3,
         batch_size=16,

@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from lrscope._plaintext import plain_text
 from lrscope.report.decimate import minmax_indices, stride_indices
 from lrscope.report.model import InterpolationView
-from lrscope.report.plots import finish_svg, interpolation_svg, mpl_text
+from lrscope.report.plots import finish_svg, interpolation_svg
 
 
 @given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=3000), st.integers(4, 500))
@@ -45,9 +46,9 @@ def test_stride_keeps_the_last_point() -> None:
         stride_indices(10, 1)
 
 
-def test_mpl_text_is_literal() -> None:
-    assert mpl_text("cost $5 and $6") == r"cost \$5 and \$6"
-    assert mpl_text("_hidden").startswith("\u200b_")
+def test_plain_text_is_literal() -> None:
+    assert plain_text("cost $5 and $6") == r"cost \$5 and \$6"
+    assert plain_text("_hidden").startswith("\u200b_")
 
 
 MATPLOTLIB_LIKE = """<?xml version="1.0" encoding="utf-8" standalone="no"?>

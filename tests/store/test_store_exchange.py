@@ -359,3 +359,14 @@ def test_the_example_of_the_format_document_is_a_valid_export(tmp_path: Path) ->
         (trial,) = store.trials()
     assert summary.added["trial"] == 1
     assert math.isnan(trial.curve[0]["train_loss"])
+
+
+@pytest.mark.parametrize("text", ["\x85", "\u2028", "\u2029", "\x1c", "\r", "é\x0b"])
+def test_no_character_inside_a_record_can_break_its_line(text: str) -> None:
+    """Every reader of JSON Lines sees one line per record (str.splitlines splits on more)."""
+    from lrscope.store._export import dumps
+
+    line = dumps({"type": "task", "name": f"a{text}b", "metrics": {text: 1.0}})
+    assert line.isascii()
+    assert len(line.splitlines()) == 1
+    assert json.loads(line)["name"] == f"a{text}b"

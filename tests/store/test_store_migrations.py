@@ -74,8 +74,10 @@ def _ranked_as_before(rows: object, before: list[dict[str, object]]) -> None:
     """
     assert isinstance(rows, list)
     ranked = [row for row in rows if row["rank"] is not None]
-    assert [{key: row[key] for key in old} for row, old in zip(ranked, before)] == before
     assert len(ranked) == len(before)
+    assert [
+        {key: row[key] for key in old} for row, old in zip(ranked, before, strict=True)
+    ] == before
 
 
 def test_the_store_of_lrscope_0_1_opens_and_ranks_the_same(v1_url: str) -> None:

@@ -217,3 +217,22 @@ def test_recommendations_are_frozen_typed_values(db_url: str, mlp_ref: str) -> N
     with pytest.raises(dataclasses.FrozenInstanceError):
         rec.spec = "FIX(k0=1.0)"  # type: ignore[misc]
     assert json.loads(json.dumps(rec.to_dict()))["evidence"]["n_seeds"] == 3  # confirmation
+
+
+def test_rescaling_skips_stored_range_tests_without_a_usable_range(tmp_path: Path) -> None:
+    """The newest range test that found a range gives the rate; a failed one is passed over."""
+    import numpy as np
+
+    from lrscope.rangetest import suggest
+    from lrscope.recommend import _suggested_lr
+    from rangetest.curves import LR, result_of, sigmoid_curve
+
+    good = result_of(LR, sigmoid_curve())
+    flat = result_of(LR, np.full(LR.size, 2.3))  # never falls: no usable range
+    assert suggest(good).usable
+    assert not suggest(flat).usable
+    with Store.open(f"sqlite:///{tmp_path / 'rt.db'}") as store:
+        assert _suggested_lr(store, "t") is None
+        store.put_range_test("t", good.to_dict())
+        store.put_range_test("t", flat.to_dict())  # newer, but unusable
+        assert _suggested_lr(store, "t") == pytest.approx(suggest(good).suggested_lr.lr)

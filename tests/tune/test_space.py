@@ -40,8 +40,8 @@ def test_the_centres_are_the_range_test_candidates() -> None:
     assert spec["STEP"] == "STEP(k0=0.171, gamma=0.1, l=1600)"  # two drops: ends at s/100
     assert spec["NSTEP"] == "NSTEP(k0=0.171, gamma=0.1, milestones=[2400, 3600])"
     assert spec["POLY"] == "POLY(k0=0.171, p=1.0, l=4800, k1=0.00171)"
-    assert spec["TRI"] == "TRI(k0=0.0391, k1=0.206, l=141)"  # 17 cycles of 2 x 4.4 epochs
-    assert spec["COS"] == "COS(k0=0.0391, k1=0.206, l=145)"  # 33 half-cycles: ends at k0
+    assert spec["TRI"] == "TRI(k0=0.0391, k1=0.206, l=150)"  # 16 cycles of 2 x 4.7 epochs
+    assert spec["COS"] == "COS(k0=0.0391, k1=0.206, l=192)"  # 25 half-cycles: ends at k0
     assert spec["onecycle"] == "onecycle(max_lr=0.206, total_steps=4800)"
     exp = parse(spec["EXP"])
     assert exp(4800) == pytest.approx(0.171 * 0.01, rel=0.01)  # two orders lower at the end
@@ -49,8 +49,9 @@ def test_the_centres_are_the_range_test_candidates() -> None:
     assert inv(4800) == pytest.approx(0.171 * 0.01, rel=0.01)
 
 
-def test_the_half_cycle_centre_is_near_sqrt_20_epochs() -> None:
-    assert centre_cycles(4800, 32) == 17  # 4800 / (2 * 17) = 141 steps = 4.4 epochs
+def test_the_half_cycle_centre_is_the_range_test_one() -> None:
+    assert centre_cycles(4800, 32) == 16  # 4800 / (2 * 16) = 150 steps = 4.7 epochs
+    assert centre_cycles(4800, 32, odd=True) == 13  # 25 half-cycles of 192 steps
     assert centre_cycles(100, 32) == 1  # at least one cycle
     assert SPACE.max_cycles == 37  # half-cycles of two epochs or more
 

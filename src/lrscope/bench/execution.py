@@ -37,10 +37,10 @@ from typing import Annotated, NamedTuple
 
 from lrscope.errors import ParameterError
 from lrscope.validation import (
-    COUNT,
     POSITIVE_FLOAT,
     AnyOf,
     Choice,
+    Interval,
     OrNone,
     Text,
     Validated,
@@ -51,6 +51,8 @@ __all__ = [
     "DEFAULT_RAY_TIMEOUT_S",
     "EXECUTORS",
     "MAX_AUTO_BATCH_TRIALS",
+    "MAX_BATCH_TRIALS",
+    "MAX_WORKERS",
     "Execution",
     "Resolution",
     "default_workers",
@@ -72,8 +74,14 @@ DEFAULT_RAY_TIMEOUT_S = 30.0
 starting takes a few seconds; an address where nothing listens never will)."""
 
 
-GROUP_SIZE = OrNone(AnyOf((Choice(("auto",)), COUNT)))
-"""``None`` (one trial at a time), ``"auto"`` or a group size K >= 1."""
+MAX_WORKERS = 1024
+"""The most workers a run may ask for: each is a process (or a Ray task) holding the task."""
+MAX_BATCH_TRIALS = 1024
+"""The largest group size K: K copies of the model's weights train in one stack."""
+WORKERS = OrNone(Interval(int, 1, MAX_WORKERS))
+"""``None`` (the CPUs) or 1 .. :data:`MAX_WORKERS` workers."""
+GROUP_SIZE = OrNone(AnyOf((Choice(("auto",)), Interval(int, 1, MAX_BATCH_TRIALS))))
+"""``None`` (one trial at a time), ``"auto"`` or a group size K in 1 .. :data:`MAX_BATCH_TRIALS`."""
 
 
 class Resolution(NamedTuple):
@@ -127,7 +135,7 @@ class Execution(Validated):
     """
 
     executor: Annotated[str, Choice((*EXECUTORS, "batched"))] = "local"
-    workers: Annotated[int | None, OrNone(COUNT)] = None
+    workers: Annotated[int | None, WORKERS] = None
     batch_trials: Annotated[int | str | None, GROUP_SIZE] = None
     ray_address: Annotated[str | None, OrNone(Text(max_length=1000))] = None
     ray_timeout_s: Annotated[float, POSITIVE_FLOAT] = DEFAULT_RAY_TIMEOUT_S

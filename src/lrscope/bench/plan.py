@@ -190,6 +190,12 @@ def _toml_loads(text: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PlanError(f"invalid TOML: {exc}") from None
+    except RecursionError:  # arrays or tables nested thousands deep; a plan needs two levels
+        raise PlanError("invalid plan: arrays or tables nested too deep to read") from None
+
+
+MAX_PLAN_BYTES = 1_000_000
+"""The largest plan file read (a plan of a thousand policies is about 50 kB)."""
 
 
 def load_plan(path: str | Path, **overrides: Any) -> Plan:
@@ -199,9 +205,19 @@ def load_plan(path: str | Path, **overrides: Any) -> Plan:
     """
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        with file.open("rb") as handle:
+            raw = handle.read(MAX_PLAN_BYTES + 1)
     except OSError as exc:
         raise PlanError(f"cannot read plan file {str(file)!r}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_PLAN_BYTES:
+        raise PlanError(f"plan file {str(file)!r} is larger than {MAX_PLAN_BYTES:,} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PlanError(
+            f"plan file {str(file)!r} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at "
+            f"offset {exc.start}); a plan is a TOML file"
+        ) from None
     try:
         data = _toml_loads(text)
     except PlanError as exc:

@@ -230,7 +230,7 @@ def run_config(config: TrialConfig) -> TrialOutcome:
         result = run_trial(
             task, config.spec, steps=config.steps, seed=config.seed, eval_every=config.eval_every
         )
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a task's sys.exit() fails its trial, not the run
         return TrialOutcome(config, error=_error_text(exc))
     return TrialOutcome.of(config, result)
 

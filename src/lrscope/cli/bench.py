@@ -22,7 +22,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lrscope.cli._common import DbOpt, JsonOpt, QuietOpt, emit, progress_bar, resolve_db_url, stdout
+from lrscope.cli._common import (
+    DbOpt,
+    JsonOpt,
+    Progress,
+    QuietOpt,
+    emit,
+    interrupt_note,
+    resolve_db_url,
+    stdout,
+)
 from lrscope.cli._execution import (
     DEFAULT_RAY_TIMEOUT_S,
     BatchTrialsOpt,
@@ -137,17 +146,28 @@ def _run(
     from lrscope.bench import run_plan
     from lrscope.store import Store
 
+    finished = [0, len(plan)]
     with Store.open(resolve_db_url(db)) as store:
-        with progress_bar(f"bench {built.name}", total=len(plan), quiet=quiet) as advance:
-            seen = [0]
+        with (
+            Progress(f"bench {built.name}", len(plan), quiet=quiet) as progress,
+            interrupt_note(lambda: _stopped(*finished)),
+        ):
 
-            def on_progress(finished: int, total: int) -> None:
-                advance(finished - seen[0])
-                seen[0] = finished
+            def on_progress(done: int, total: int) -> None:
+                finished[:] = [done, total]
+                progress.update(done, total)
 
             summary = run_plan(plan, store, execution, on_progress=on_progress, task=built)
         document = {**summary.to_dict(), "plan": plan.to_dict(), "db": store.url}
     return summary, document
+
+
+def _stopped(finished: int, total: int) -> str:
+    """What an interrupted ``bench`` says: how many trials are stored, and how to go on."""
+    return (
+        f"lrscope bench stopped with {finished} of {total} trials stored (done, diverged or "
+        "failed); the trials in flight are marked failed, and the same command resumes the plan"
+    )
 
 
 def _render(summary: BenchSummary, document: dict[str, Any]) -> None:

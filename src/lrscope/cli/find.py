@@ -7,7 +7,10 @@
 ``$LRSCOPE_DB`` else ``sqlite:///lrscope.db``) and prints ``suggested_lr``,
 ``min_lr``, ``max_lr``, ``onecycle_max_lr``, every suggestion with the rule
 that produced it, the curves (``lr``, ``loss``, ``smoothed_loss``) and
-``diverged_at``.
+``diverged_at``. A test that found no usable range (a loss that never fell
+clearly) still exits 0, but says so in one line on stderr
+(``warning: no usable range: REASON``) and in the JSON document
+(``"usable": false`` and ``"reason"``).
 
 ``lrscope find --task T --sweep momentum|weight-decay [--lr LR] [--steps N]
 [--seed S]`` runs :func:`~lrscope.rangetest.momentum_sweep` or
@@ -22,20 +25,25 @@ library's message; torch and matplotlib are imported inside the command.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from lrscope.cli._common import (
+    MAX_THREADS,
     DbOpt,
     JsonOpt,
+    Progress,
     QuietOpt,
     emit,
-    progress_bar,
+    interrupt_note,
     resolve_db_url,
     stdout,
+    task_failures,
 )
+from lrscope.cli._outputs import IMAGE, check_output, replacing, writing
 from lrscope.errors import LRScopeError
 from lrscope.rangetest.settings import (
     DEFAULT_END_LR,
@@ -46,7 +54,7 @@ from lrscope.rangetest.settings import (
     SweepSettings,
     WeightDecaySettings,
 )
-from lrscope.validation import COUNT, Choice, OrNone, check
+from lrscope.validation import Choice, Interval, OrNone, check
 
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.rangetest import RangeTestResult, SweepResult
@@ -55,7 +63,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["find", "register"]
 
 _OWNER = "lrscope find"
-_PLOT_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
 _SWEEPS = ("momentum", "weight-decay")
 _CURVE_ROWS = 16
 
@@ -75,14 +82,6 @@ def _check_combination(
         raise LRScopeError("--lr only applies with --sweep momentum|weight-decay")
     if sweep is not None and (plot is not None or eval_every is not None):
         raise LRScopeError("--plot and --eval-every only apply to the range test, not to --sweep")
-    if plot is not None:
-        if plot.suffix.lower() not in _PLOT_SUFFIXES:
-            allowed = ", ".join(_PLOT_SUFFIXES)
-            raise LRScopeError(f"cannot plot to {str(plot)!r}: the file must end in {allowed}")
-        if not plot.parent.is_dir():
-            raise LRScopeError(
-                f"cannot plot to {str(plot)!r}: directory {str(plot.parent)!r} is missing"
-            )
 
 
 def _document(result: RangeTestResult, stored_id: int | None, plot: Path | None) -> dict[str, Any]:
@@ -92,6 +91,8 @@ def _document(result: RangeTestResult, stored_id: int | None, plot: Path | None)
     head = {
         "task": result.task,
         "seed": result.seed,
+        "usable": found["usable"],
+        "reason": found["reason"],
         "suggested_lr": found["suggested_lr"]["lr"],
         "min_lr": found["min_lr"]["lr"],
         "max_lr": found["max_lr"]["lr"],
@@ -176,10 +177,21 @@ def _sweep_settings(sweep: str, lr: float | None, steps: int | None, seed: int) 
 def _run_sweep(the_task: Task, settings: SweepSettings, quiet: bool) -> SweepResult:
     from lrscope.rangetest import momentum_sweep, weight_decay_search
 
-    with progress_bar(f"{settings.owner} of {the_task.name}", None, quiet) as advance:
+    runs = [0]
+    with (
+        Progress(f"{settings.owner} of {the_task.name}", None, quiet=quiet) as progress,
+        interrupt_note(
+            lambda: (
+                f"the {settings.owner} stopped after {runs[0]} runs; nothing is stored "
+                "(sweeps are never stored)"
+            )
+        ),
+        task_failures(the_task.name, lambda: f"in the {settings.owner}, after {runs[0]} runs"),
+    ):
 
         def on_progress(done: int, total: int) -> None:
-            advance(1)
+            runs[0] = done
+            progress.update(done, total)
 
         if isinstance(settings, MomentumSweepSettings):
             return momentum_sweep(the_task, settings, on_progress=on_progress)
@@ -293,7 +305,9 @@ def find(
     )
     sweep_settings = None if sweep is None else _sweep_settings(sweep, lr, steps, seed)
     _check_combination(sweep, eval_every, lr, plot)
-    threads = check(_OWNER, "--threads", threads, OrNone(COUNT))
+    if plot is not None:
+        check_output(_OWNER, "--plot", plot, IMAGE, db_url=resolve_db_url(db))
+    threads = check(_OWNER, "--threads", threads, OrNone(Interval(int, 1, MAX_THREADS)))
     import torch
 
     from lrscope.tasks import get_task
@@ -310,12 +324,30 @@ def find(
     from lrscope.rangetest import plot_range_test, range_test
 
     total = settings.steps_for(the_task.steps_per_epoch)
-    with progress_bar(f"range test {the_task.name}", total, quiet) as advance:
-        result = range_test(
-            the_task, settings, seed=seed, on_progress=lambda done, total: advance(1)
-        )
+    done = [0]
+    with (
+        Progress(f"range test {the_task.name}", total, quiet=quiet) as progress,
+        interrupt_note(
+            lambda: f"the range test stopped after {done[0]} of {total} steps; nothing is stored"
+        ),
+        task_failures(the_task.name, lambda: f"after {done[0]} of {total} range-test steps"),
+    ):
+
+        def on_progress(finished: int, steps: int) -> None:
+            done[0] = finished
+            progress.update(finished)
+
+        result = range_test(the_task, settings, seed=seed, on_progress=on_progress)
     stored_id, stored_url = _store(result, db)
     if plot is not None:
-        plot_range_test(result, plot)
+        kept = f"the range test is stored as id {stored_id}"
+        with (
+            interrupt_note(lambda: f"{kept}; the plot is not written"),
+            writing({"--plot": plot}, kept=kept),
+            replacing(plot) as temporary,
+        ):
+            plot_range_test(result, temporary)
     document = _document(result, stored_id, plot)
     emit(document, as_json, lambda: _render(result, stored_url, plot))
+    if not document["usable"]:
+        sys.stderr.write(f"warning: no usable range: {document['reason']}\n")

@@ -40,7 +40,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lrscope.cli._common import DbOpt, JsonOpt, QuietOpt, emit, progress_bar, resolve_db_url, stdout
+from lrscope.cli._common import (
+    DbOpt,
+    JsonOpt,
+    Progress,
+    QuietOpt,
+    emit,
+    interrupt_note,
+    resolve_db_url,
+    stdout,
+    task_failures,
+)
+from lrscope.cli._outputs import IMAGE, check_output, replacing, writing
 from lrscope.errors import ParameterError
 from lrscope.landscape.settings import (
     DEFAULT_ALPHA_MAX,
@@ -215,6 +226,9 @@ def interpolate(
         train_samples=train_samples,
     )
     loss_scale = check("plot_interpolations", "loss_scale", loss_scale, LOSS_SCALE)
+    db_url = resolve_db_url(db) if store else None
+    if plot is not None:
+        check_output(_OWNER, "--plot", plot, IMAGE, db_url=db_url)
     from lrscope.landscape import interpolate as interpolate_weights
     from lrscope.landscape import plot_interpolations
     from lrscope.tasks import get_task
@@ -222,22 +236,38 @@ def interpolate(
     the_task = get_task(task, data_dir=data_dir)
     results: list[InterpolationResult] = []
     per_pair = len(settings.alphas()) + 2
-    with progress_bar(f"{the_task.name} interpolate", per_pair * len(labels), quiet) as advance:
+    total = per_pair * len(labels)
+    done = [0]
+    with (
+        Progress(f"{the_task.name} interpolate", total, quiet=quiet) as progress,
+        interrupt_note(
+            lambda: (
+                f"the interpolation stopped after {done[0]} of {total} evaluations; "
+                "nothing is stored"
+            )
+        ),
+        task_failures(the_task.name, lambda: f"after {done[0]} of {total} evaluations"),
+    ):
+
+        def on_progress(finished: int, steps: int) -> None:
+            done[0] += 1
+            progress.update(done[0])
+
         for path_a, path_b, text in zip(sources_a, sources_b, labels, strict=True):
             results.append(
                 interpolate_weights(
-                    the_task,
-                    path_a,
-                    path_b,
-                    settings=settings,
-                    label=text,
-                    on_progress=lambda done, total: advance(1),
+                    the_task, path_a, path_b, settings=settings, label=text, on_progress=on_progress
                 )
             )
-    if plot is not None:
-        plot_interpolations(results, plot, loss_scale=loss_scale)
-    db_url = resolve_db_url(db) if store else None
     ids: list[int | None] = list(_store(db_url, results)) if db_url else [None] * len(results)
+    if plot is not None:
+        kept = _kept(ids)
+        with (
+            interrupt_note(lambda: f"{kept}; the plot is not written"),
+            writing({"--plot": plot}, kept=kept),
+            replacing(plot) as temporary,
+        ):
+            plot_interpolations(results, temporary, loss_scale=loss_scale)
     document: dict[str, Any] = {
         "task": the_task.name,
         "recompute_bn": settings.recompute_bn,
@@ -250,6 +280,14 @@ def interpolate(
         ],
     }
     emit(document, as_json, lambda: _render(results, plot))
+
+
+def _kept(ids: list[int | None]) -> str:
+    """What is safe when the plot fails: the stored ids, or nothing (``--no-store``)."""
+    stored = [str(i) for i in ids if i is not None]
+    if not stored:
+        return "the results are not stored (--no-store)"
+    return f"the interpolations are stored as id {', '.join(stored)}"
 
 
 def _hidden(url: str | None) -> str | None:

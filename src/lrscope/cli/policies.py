@@ -14,15 +14,13 @@ from typing import Annotated, Any
 import typer
 
 from lrscope.cli._common import JsonOpt, emit, stdout
-from lrscope.errors import LRScopeError
+from lrscope.cli._outputs import IMAGE, check_output, replacing, writing
 from lrscope.policies import Policy, parse, registry
-from lrscope.policies.base import PolicyList, format_value
+from lrscope.policies.base import MAX_LISTED_STEPS, PolicyList, format_value
 from lrscope.policies.plot import default_steps, draw_policies
-from lrscope.validation import COUNT, IntList, OrNone, check
+from lrscope.validation import Interval, IntList, OrNone, check
 
 __all__ = ["register"]
-
-_PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 
 SpecArg = Annotated[
     str, typer.Argument(help='Policy spec, e.g. "TRI2(k0=0.001, k1=0.006, l=2000)".')
@@ -31,7 +29,8 @@ StepsOpt = Annotated[
     int | None,
     typer.Option(
         "--steps",
-        help="Number of optimizer steps t = 0..N-1 (default: the policy's natural horizon).",
+        help="Number of optimizer steps t = 0..N-1, at most 1,000,000 "
+        "(default: the policy's natural horizon).",
         show_default=False,
     ),
 ]
@@ -48,8 +47,12 @@ def register(app: typer.Typer) -> None:
     app.add_typer(policies_app, name="policies")
 
 
+_STEPS = OrNone(Interval(int, 1, MAX_LISTED_STEPS))
+"""``--steps`` of ``values`` and ``plot``: a count up to what a policy lists at once."""
+
+
 def _check_steps(command: str, steps: int | None) -> None:
-    check(f"lrscope policies {command}", "--steps", steps, OrNone(COUNT))
+    check(f"lrscope policies {command}", "--steps", steps, _STEPS)
 
 
 def _param_count(cls: type[Policy]) -> str:
@@ -147,25 +150,20 @@ def values(spec: SpecArg, steps: StepsOpt = None, as_json: JsonOpt = False) -> N
     emit(document, as_json, render)
 
 
-def _check_output(path: Path) -> None:
-    if path.suffix.lower() not in _PLOT_SUFFIXES:
-        allowed = ", ".join(_PLOT_SUFFIXES)
-        raise LRScopeError(f"cannot plot to {str(path)!r}: the file must end in {allowed}")
-    if not path.parent.is_dir():
-        raise LRScopeError(f"cannot plot to {str(path)!r}: directory {str(path.parent)!r} missing")
-
-
 @policies_app.command("plot")
 def plot(
     specs: Annotated[list[str], typer.Argument(help="One or more policy specs.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Image file (.png/.pdf/.svg).")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Image file (.png/.svg/.pdf/.jpg).")
+    ],
     steps: StepsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Plot SPEC... side by side into one image (lr, and momentum when cycled)."""
     _check_steps("plot", steps)
     policies = [parse(spec) for spec in specs]
-    _check_output(output)
-    draw_policies(policies, output, steps)
+    check_output("lrscope policies plot", "--output", output, IMAGE)
+    with writing({"--output": output}), replacing(output) as temporary:
+        draw_policies(policies, temporary, steps)
     document = {"path": str(output), "specs": [p.spec for p in policies]}
     emit(document, as_json, lambda: stdout.print(f"wrote {output}"))

@@ -43,10 +43,16 @@ def register(app: typer.Typer) -> None:
     app.command("rank")(rank)
 
 
+def _ignore(exc: Exception) -> None:
+    """Damaged rows are named by the ranking itself; looking a name up skips them quietly."""
+
+
 def _check_task_known(store: Store, task: str) -> None:
-    if any(record.name == task for record in store.tasks()):
+    if any(record.name == task for record in store.tasks(on_unreadable=_ignore)):
         return
-    names = sorted({record.task for record in store.trials()})
+    names = sorted({record.task for record in store.trials(on_unreadable=_ignore)})
+    if task in names:
+        return
     raise TaskError(
         f"no trials of task {task!r} in {store.url}; "
         f"tasks with trials: {', '.join(names) if names else 'none'}"

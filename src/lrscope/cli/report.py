@@ -5,7 +5,10 @@
 momentum curves, test top-1 during training, the ranking with every LRBench
 metric (sortable), accuracy against cost with the Pareto front, and the
 interpolations. ``--json`` prints ``{"path", "bytes", "tasks", "wall_s"}``.
-A database that does not exist, an unknown task or metric exit 2.
+A database that does not exist, an unknown task or metric, or an output path
+that is not a new file or an earlier lrscope report exit 2 before anything is
+read. Stored rows that cannot be read are left out, each named in a warning
+line and a note on the page.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from typing import Annotated
 
 import typer
 
-from lrscope.cli._common import DbOpt, JsonOpt, emit, resolve_db_url, stdout
+from lrscope.cli._common import DbOpt, JsonOpt, emit, interrupt_note, resolve_db_url, stdout
+from lrscope.cli._outputs import REPORT, check_output, writing
 from lrscope.metrics import metric_help
 
 __all__ = ["register"]
@@ -61,9 +65,16 @@ def report(
     from lrscope.store import Store
 
     started = time.perf_counter()
-    with Store.open(resolve_db_url(db), create=False, readonly=True) as store:
+    db_url = resolve_db_url(db)
+    check_output("lrscope report", "--output", output, REPORT, db_url=db_url)
+    with (
+        Store.open(db_url, create=False, readonly=True) as store,
+        interrupt_note(lambda: f"no report was written ({str(output)!r} is as it was)"),
+        writing({"--output": output}),
+    ):
         path = write_report(store, output, task, metric=metric, top_n=top, title=title)
-        tasks = [task] if task is not None else [record.name for record in store.tasks()]
+        names = [record.name for record in store.tasks(on_unreadable=lambda exc: None)]
+        tasks = [task] if task is not None else names
     n_bytes = path.stat().st_size
     document = {
         "path": str(path.resolve()),

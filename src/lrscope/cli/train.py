@@ -1,9 +1,12 @@
 """``lrscope train``: one trial of a task under a policy, printing the LRBench metrics.
 
-Thin over :func:`lrscope.engine.run_trial`: parse the policy (so a bad spec
-fails before any data is loaded), resolve the task, train, render. A diverged
-trial is a result, not an error: it exits 0 with ``"diverged": true``. torch
-is imported inside the command only.
+Thin over :func:`lrscope.engine.run_trial`: parse the policy and check the
+output paths (so a bad spec or path fails before any data is loaded), resolve
+the task, train, render. A diverged trial is a result, not an error: it exits
+0 with ``"diverged": true``. A task whose own code fails while it trains
+(labels outside ``0 .. num_classes - 1``, shapes that do not fit, a model
+without parameters) exits 2 with one line naming the task, the step and the
+error. torch is imported inside the command only.
 """
 
 from __future__ import annotations
@@ -16,18 +19,23 @@ import typer
 
 from lrscope.cli._common import (
     JsonOpt,
+    Progress,
     QuietOpt,
     ThreadsOpt,
     emit,
-    progress_bar,
+    interrupt_note,
     set_torch_threads,
     stdout,
+    task_failures,
 )
+from lrscope.cli._outputs import TORCH, check_output, check_output_dir, writing
 
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.engine.result import TrialResult
 
 __all__ = ["register", "train"]
+
+_OWNER = "lrscope train"
 
 _METRIC_UNITS = {
     "top1": "fraction",
@@ -140,18 +148,24 @@ def train(
     from lrscope.policies import parse
 
     pol = parse(policy)
-    set_torch_threads("lrscope train", threads)
+    outputs = _check_outputs(save_weights, snapshot_dir, checkpoint)
+    set_torch_threads(_OWNER, threads)
 
     from lrscope.engine import run_trial
     from lrscope.tasks import get_task
 
     the_task = get_task(task, data_dir=data_dir)
-    with progress_bar(f"{the_task.name} {pol.spec}", steps, quiet) as advance:
-        seen = [0]
+    done = [0]
+    with (
+        Progress(f"{the_task.name} {pol.spec}", steps, quiet=quiet) as progress,
+        interrupt_note(lambda: _stopped(done[0], steps, checkpoint)),
+        task_failures(the_task.name, lambda: f"after {done[0]} of {steps} steps"),
+        writing(outputs),
+    ):
 
-        def on_progress(done: int, total: int) -> None:
-            advance(done - seen[0])
-            seen[0] = done
+        def on_progress(finished: int, total: int) -> None:
+            done[0] = finished
+            progress.update(finished)
 
         result = run_trial(
             the_task,
@@ -169,3 +183,28 @@ def train(
         )
     document: dict[str, Any] = result.to_dict() if curve else result.metrics()
     emit(document, as_json, lambda: _render(result))
+
+
+def _check_outputs(
+    save_weights: Path | None, snapshot_dir: Path | None, checkpoint: Path | None
+) -> dict[str, Path | None]:
+    """Refuse unfit output paths before any data is loaded; the outputs by option."""
+    if save_weights is not None:
+        check_output(_OWNER, "--save-weights", save_weights, TORCH)
+    if checkpoint is not None:
+        check_output(_OWNER, "--checkpoint", checkpoint, TORCH)
+    if snapshot_dir is not None:
+        check_output_dir(_OWNER, "--snapshot-dir", snapshot_dir, holds=("step_*.pt", TORCH))
+    return {
+        "--save-weights": save_weights,
+        "--checkpoint": checkpoint,
+        "--snapshot-dir": snapshot_dir,
+    }
+
+
+def _stopped(done: int, steps: int, checkpoint: Path | None) -> str:
+    """What an interrupted ``train`` says: how far it came, and what is kept."""
+    text = f"lrscope train stopped after {done} of {steps} steps; no result (train stores none)"
+    if checkpoint is not None and checkpoint.exists():
+        text += f"; {str(checkpoint)!r} holds the last checkpoint, and the same command resumes it"
+    return text

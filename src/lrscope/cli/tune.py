@@ -16,7 +16,7 @@ prints :func:`lrscope.recommend.recommend`'s policies with their evidence.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -26,11 +26,12 @@ from lrscope.cli._common import (
     QuietOpt,
     ThreadsOpt,
     emit,
-    progress_enabled,
+    interrupt_note,
     resolve_db_url,
     set_torch_threads,
-    stderr,
+    stage_progress,
     stdout,
+    task_failures,
 )
 from lrscope.cli._execution import (
     DEFAULT_RAY_TIMEOUT_S,
@@ -49,10 +50,11 @@ from lrscope.tune.select import DEFAULT_CONFIRM_SEEDS, DEFAULT_FINALISTS
 from lrscope.validation import COUNT, Interval, check
 
 if TYPE_CHECKING:  # pragma: no cover
+    from lrscope.cli._common import StageEvents
     from lrscope.recommend import RecommendResult
     from lrscope.tune import TuneResult
 
-__all__ = ["register", "render_tune"]
+__all__ = ["register", "render_tune", "stopped_tuning"]
 
 TaskOpt = Annotated[
     str, typer.Option("--task", help="Built-in name, module:function or file.py:function.")
@@ -71,17 +73,13 @@ def register(app: typer.Typer) -> None:
     app.command("recommend")(recommend)
 
 
-def event_printer(quiet: bool) -> Any:
-    """``on_event`` callback printing one dim line per event on stderr (unless quiet)."""
-    if quiet:
-        return None
-
-    def on_event(stage: str, message: str) -> None:
-        if message.endswith(" trials") and "/" in message and not progress_enabled(False):
-            return  # per-trial counters only where someone watches a terminal
-        stderr.print(f"[dim]{stage}:[/dim] {message}", highlight=False, markup=True)
-
-    return on_event
+def stopped_tuning(command: str, events: StageEvents) -> str:
+    """What an interrupted tune (or demo) says: the stage it was in, and what is stored."""
+    stage = f" during the {events.stage} stage" if events.stage else ""
+    return (
+        f"{command} stopped{stage}; the range test and the trials finished so far are "
+        "stored, and running the same command again resumes them to the same answer"
+    )
 
 
 def render_tune(result: TuneResult) -> None:
@@ -170,7 +168,12 @@ def tune(
     )
     set_torch_threads("lrscope tune", threads)
     prepare_process(execution)
-    with Store.open(resolve_db_url(db)) as store:
+    with (
+        Store.open(resolve_db_url(db)) as store,
+        stage_progress("tune", quiet, notes=not json_) as events,
+        interrupt_note(lambda: stopped_tuning("lrscope tune", events)),
+        task_failures(task, events.where),
+    ):
         result = run_tune(
             task,
             store,
@@ -184,7 +187,7 @@ def tune(
             data_dir=data_dir,
             metric=metric,
             tie=tie,
-            on_event=event_printer(quiet or json_),
+            on_event=events,
         )
     emit(result.to_dict(), json_, lambda: render_tune(result))
 
@@ -232,7 +235,11 @@ def recommend(
     url = resolve_db_url(db)
     missing = (path := database_file(url)) is not None and not path.exists()
     # read-only unless it may store the range test it runs (or there is no store yet)
-    with Store.open(url, readonly=no_range_test and not missing) as store:
+    with (
+        Store.open(url, readonly=no_range_test and not missing) as store,
+        interrupt_note(lambda: "lrscope recommend stopped; it stores only a finished range test"),
+        task_failures(task, lambda: "in the range test of lrscope recommend"),
+    ):
         result = run_recommend(
             store, task, top=top, data_dir=data_dir, run_range_test=not no_range_test
         )

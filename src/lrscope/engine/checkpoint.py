@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 import random
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +26,12 @@ from lrscope.errors import LRScopeError
 
 __all__ = [
     "CHECKPOINT_FORMAT",
+    "CHECKPOINT_KEYS",
     "CheckpointError",
     "capture_rng",
     "load_checkpoint",
     "restore_rng",
+    "restoring",
     "save_atomic",
     "save_snapshot",
     "snapshot_path",
@@ -54,8 +58,28 @@ def save_atomic(obj: Any, path: str | os.PathLike[str]) -> None:
         raise
 
 
+CHECKPOINT_KEYS = (
+    "format",
+    "key",
+    "step",
+    "first_loss",
+    "elapsed_s",
+    "model",
+    "optimizer",
+    "rng",
+    "data",
+    "curve",
+)
+"""What every checkpoint holds (:func:`load_checkpoint` refuses one that lacks any)."""
+
+
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a checkpoint written by :func:`lrscope.engine.run_trial` (``weights_only``)."""
+    """Read a checkpoint written by :func:`lrscope.engine.run_trial` (``weights_only``).
+
+    Raises:
+        CheckpointError: the file cannot be read, is not an lrscope trial
+            checkpoint, or lacks some of :data:`CHECKPOINT_KEYS` (named).
+    """
     try:
         data = torch.load(Path(path), map_location="cpu", weights_only=True)
     except Exception as exc:
@@ -65,7 +89,29 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"checkpoint {str(path)!r} is not an lrscope trial checkpoint "
             f"(format {CHECKPOINT_FORMAT})"
         )
+    missing = [key for key in CHECKPOINT_KEYS if key not in data]
+    if missing:
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} lacks {', '.join(missing)}: it is damaged or was "
+            "not written by lrscope; delete it or pass another path"
+        )
     return data
+
+
+@contextmanager
+def restoring(path: str | os.PathLike[str], part: str) -> Iterator[None]:
+    """A checkpoint ``part`` that does not fit (wrong weights, a mangled state) is a
+    :class:`CheckpointError` naming the file, the part and what torch said."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as exc:
+        text = " ".join(str(exc).split())
+        text = text if len(text) <= 240 else text[:237] + "..."
+        said = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        raise CheckpointError(
+            f"checkpoint {str(path)!r}: its {part} cannot be restored ({said}); "
+            "delete it or pass another path"
+        ) from exc
 
 
 def capture_rng() -> dict[str, Any]:

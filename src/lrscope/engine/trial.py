@@ -34,7 +34,7 @@ from lrscope.policies import Policy, parse
 from lrscope.tasks.base import Task
 from lrscope.validation import SEED, STEP_SIZE, Bool, OrNone, check
 
-__all__ = ["DIVERGENCE_FACTOR", "TRAIN_EVAL_SAMPLES", "run_trial"]
+__all__ = ["DIVERGENCE_FACTOR", "MAX_SNAPSHOTS", "TRAIN_EVAL_SAMPLES", "run_trial"]
 
 _OWNER = "run_trial"
 
@@ -85,6 +85,26 @@ def _apply_policy(optimizer: torch.optim.Optimizer, policy: Policy, t: int) -> f
             elif "momentum" in group:
                 group["momentum"] = momentum
     return lr
+
+
+MAX_SNAPSHOTS = 10_000
+"""The most weight snapshots one trial writes (each is a file of the model's size)."""
+
+
+def _check_snapshot_count(
+    policy: Policy, steps: int, snapshot_every: int | None, every_cycle: bool
+) -> None:
+    """Refuse snapshot settings that would write more than :data:`MAX_SNAPSHOTS` files."""
+    counts: list[tuple[str, object, int]] = []
+    if snapshot_every is not None:
+        counts.append(("snapshot_every", snapshot_every, steps // snapshot_every))
+    cycle = policy.cycle_length() if every_cycle else None
+    if cycle:
+        counts.append(("snapshot_every_cycle", every_cycle, steps // cycle))
+    for name, value, count in counts:
+        if count > MAX_SNAPSHOTS:
+            allowed = f"a setting that writes at most {MAX_SNAPSHOTS:,} snapshots ({count:,} here)"
+            raise ParameterError(_OWNER, name, allowed, value)
 
 
 def _make_plan(
@@ -154,14 +174,19 @@ class _Trial:
                 f"checkpoint {str(path)!r} belongs to trial {data['key']}, "
                 f"not to {self.key_dict()}; delete it or pass another path"
             )
-        self.model.load_state_dict(data["model"])
-        self.optimizer.load_state_dict(data["optimizer"])
-        self.stream.load_state_dict(data["data"])
-        ckpt.restore_rng(data["rng"])
-        self.state.step = int(data["step"])
-        self.state.first_loss = data["first_loss"]
-        self.state.elapsed_s = float(data["elapsed_s"])
-        self.state.curve = [EvalPoint(**p) for p in data["curve"]]
+        with ckpt.restoring(path, "model weights"):
+            self.model.load_state_dict(data["model"])
+        with ckpt.restoring(path, "optimizer state"):
+            self.optimizer.load_state_dict(data["optimizer"])
+        with ckpt.restoring(path, "data position, random states or progress"):
+            self.stream.load_state_dict(data["data"])
+            ckpt.restore_rng(data["rng"])
+            self.state.step = int(data["step"])
+            if not 0 <= self.state.step <= self.steps:
+                raise ValueError(f"step {self.state.step} is outside 0 .. {self.steps}")
+            self.state.first_loss = data["first_loss"]
+            self.state.elapsed_s = float(data["elapsed_s"])
+            self.state.curve = [EvalPoint(**p) for p in data["curve"]]
 
     # -- evaluation ---------------------------------------------------------
     def evaluate_now(self) -> bool:
@@ -269,7 +294,8 @@ def run_trial(
     Raises:
         ParameterError: a non-positive ``steps``, ``eval_every``,
             ``checkpoint_every`` or ``snapshot_every``, a seed outside
-            [0, 2**32 - 1], or snapshot options without ``snapshot_dir``.
+            [0, 2**32 - 1], snapshot options without ``snapshot_dir``, or
+            more than :data:`MAX_SNAPSHOTS` snapshots.
         CheckpointError: ``checkpoint`` is unreadable or from another trial.
     """
     pol = parse(policy) if isinstance(policy, str) else policy
@@ -283,6 +309,7 @@ def run_trial(
         raise ParameterError(
             _OWNER, "snapshot_dir", "a directory when snapshots are requested", None
         )
+    _check_snapshot_count(pol, steps, snapshot_every, snapshot_every_cycle)
     every = eval_every or task.steps_per_epoch
     if checkpoint is not None and checkpoint_every is None:
         checkpoint_every = every

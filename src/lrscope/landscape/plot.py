@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from lrscope._plaintext import plain_text
 from lrscope.landscape.result import InterpolationResult, LandscapeError
 from lrscope.validation import Choice, check
 
@@ -57,7 +58,7 @@ def _loss_panel(ax: Any, result: InterpolationResult, title: str, loss_scale: st
         fontsize=8,
     )
     ax.set_yscale(loss_scale)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(plain_text(title), fontsize=10)
     ax.grid(True, which="major", alpha=0.3)
 
 
@@ -69,7 +70,8 @@ def _accuracy_panel(ax: Any, result: InterpolationResult) -> None:
     for alpha, end in ((0.0, result.end_a), (1.0, result.end_b)):
         ax.plot([alpha], [end.train_top1], "o", color=_TRAIN, markersize=4)
         ax.plot([alpha], [end.top1], "o", color=_TEST, markersize=4)
-    ax.set_xlabel(f"α   (0: {_short(result.source_a)},  1: {_short(result.source_b)})", fontsize=8)
+    ends = f"α   (0: {_short(result.source_a)},  1: {_short(result.source_b)})"
+    ax.set_xlabel(plain_text(ends), fontsize=8)
     ax.grid(True, alpha=0.3)
 
 
@@ -134,7 +136,7 @@ def plot_interpolations(
         names = ["train loss", "test loss", "test-loss minimum", "train top-1", "test top-1"]
         fig.legend(handles, names, loc="lower center", ncol=5, fontsize=8, frameon=False)
         if title:
-            fig.suptitle(title)
+            fig.suptitle(plain_text(title))
         fig.tight_layout(rect=(0.0, 0.05, 1.0, 1.0))
         out = Path(path)
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -28,9 +28,11 @@ import abc
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from lrscope.validation import INVALID, STEP, Constraint, Param, Validated, check
+from lrscope.validation import INVALID, STEP, Constraint, Interval, Param, Validated, check
 
 __all__ = [
+    "LISTED_STEPS",
+    "MAX_LISTED_STEPS",
     "Param",
     "Policy",
     "PolicyList",
@@ -54,6 +56,14 @@ def format_value(value: object) -> str:
     if isinstance(value, float):
         return repr(value)
     return str(value)
+
+
+MAX_LISTED_STEPS = 1_000_000
+"""The most steps :meth:`Policy.values` lists at once (about 24 MB of floats; ``policies
+values --steps`` and ``policies plot --steps`` share it). A longer schedule is
+evaluated step by step with ``policy(t)``."""
+LISTED_STEPS = Interval(int, 0, MAX_LISTED_STEPS, exact=True)
+"""How many steps :meth:`Policy.values` may list: 0 .. :data:`MAX_LISTED_STEPS`."""
 
 
 def check_step(owner: str, name: str, t: object) -> int:
@@ -120,13 +130,16 @@ class Policy(Validated, abc.ABC):
         return False
 
     def values(self, steps: int) -> list[float]:
-        """``[self(t) for t in range(steps)]``."""
-        count = check_step(self.name, "steps", steps)
+        """``[self(t) for t in range(steps)]``; ``steps`` at most :data:`MAX_LISTED_STEPS`."""
+        count: int = check(self.name, "steps", steps, LISTED_STEPS)
         return [self._lr(t) for t in range(count)]
 
     def momentum_values(self, steps: int) -> list[float | None] | None:
-        """``[self.momentum(t) for t in range(steps)]``, or None without momentum."""
-        count = check_step(self.name, "steps", steps)
+        """``[self.momentum(t) for t in range(steps)]``, or None without momentum.
+
+        ``steps`` is at most :data:`MAX_LISTED_STEPS`.
+        """
+        count: int = check(self.name, "steps", steps, LISTED_STEPS)
         if not self.has_momentum:
             return None
         return [self._momentum(t) for t in range(count)]

@@ -11,7 +11,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from lrscope.policies.base import Policy
+from lrscope._plaintext import plain_text
+from lrscope.policies.base import MAX_LISTED_STEPS, Policy
 from lrscope.policies.compose import Piecewise
 from lrscope.policies.onecycle import OneCycle
 from lrscope.policies.warmup import InverseSqrt
@@ -20,7 +21,15 @@ __all__ = ["default_steps", "draw_policies"]
 
 
 def default_steps(policy: Policy) -> int:
-    """A horizon that shows a policy's shape: its length, two cycles, or 1000 steps."""
+    """A horizon that shows a policy's shape: its length, two cycles, or 1000 steps.
+
+    At most :data:`~lrscope.policies.base.MAX_LISTED_STEPS` (what
+    :meth:`~lrscope.policies.Policy.values` lists at once).
+    """
+    return min(_natural_steps(policy), MAX_LISTED_STEPS)
+
+
+def _natural_steps(policy: Policy) -> int:
     if isinstance(policy, OneCycle):
         return policy.total_steps
     if isinstance(policy, InverseSqrt):  # no end: down to a fifth of max_lr after the warmup
@@ -29,7 +38,7 @@ def default_steps(policy: Policy) -> int:
     if isinstance(total, int):  # the warmup schedules: the run and a tenth more at min_lr
         return total + max(1, total // 10)
     if isinstance(policy, Piecewise):
-        return policy.boundaries[-1] + default_steps(policy.pieces[-1])
+        return policy.boundaries[-1] + _natural_steps(policy.pieces[-1])
     params = policy.params
     cycle = policy.cycle_length()
     if cycle is not None:
@@ -68,7 +77,7 @@ def draw_policies(
         ts = list(range(count))
         ax = axes[0][column]
         ax.plot(ts, policy.values(count), color="tab:blue")
-        ax.set_title(policy.spec, fontsize=7, wrap=True)
+        ax.set_title(plain_text(policy.spec), fontsize=7, wrap=True)
         ax.set_ylabel("learning rate")
         ax.set_xlabel("step t")
         ax.tick_params(labelbottom=True)

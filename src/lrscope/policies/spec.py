@@ -10,7 +10,13 @@ Grammar (names case-insensitive, whitespace free)::
 
 Numbers are ints (``2000``) or floats (``1e-3``, ``0.5``); other bare words
 are choices (``anneal=linear``); a call inside a list is a nested policy
-(``piecewise([...], boundaries=[500])``). Errors point at the position::
+(``piecewise([...], boundaries=[500])``).
+
+Limits, so that no text can exhaust memory or the stack: a spec has at most
+:data:`MAX_SPEC_LENGTH` characters, a number at most :data:`MAX_NUMBER_DIGITS`
+digits, and calls and lists nest at most :data:`MAX_SPEC_DEPTH` deep (a
+``piecewise`` of ``piecewise`` s needs two levels per policy). Errors point at
+the position::
 
     >>> parse("TRI2(k0=0.001, k1=0.006, l=2000)")
     TRI2(k0=0.001, k1=0.006, l=2000)
@@ -22,11 +28,20 @@ import dataclasses
 import re
 from typing import Any
 
-from lrscope.errors import SpecError
+from lrscope.errors import SpecError, short_repr
 from lrscope.policies.base import Policy, policy_names, registry
 from lrscope.validation import INVALID, Constraint
 
-__all__ = ["SpecList", "parse"]
+__all__ = ["MAX_NUMBER_DIGITS", "MAX_SPEC_DEPTH", "MAX_SPEC_LENGTH", "SpecList", "parse"]
+
+MAX_SPEC_LENGTH = 100_000
+"""The longest spec text parsed, in characters (the longest real spec is a few hundred)."""
+MAX_NUMBER_DIGITS = 100
+"""The most digits a number of a spec may have (integer part plus fraction; a float's
+``repr`` has at most 17 significant digits, and ints beyond 30 digits are refused by
+every parameter anyway)."""
+MAX_SPEC_DEPTH = 32
+"""The deepest nesting of calls and lists in a spec."""
 
 _TOKEN = re.compile(
     r"""
@@ -54,6 +69,10 @@ class _Call:
 
 
 def _tokenize(text: str) -> list[_Token]:
+    if len(text) > MAX_SPEC_LENGTH:
+        raise SpecError(
+            f"a policy spec has at most {MAX_SPEC_LENGTH:,} characters; got {len(text):,}"
+        )
     tokens: list[_Token] = []
     pos = 0
     while pos < len(text):
@@ -61,6 +80,13 @@ def _tokenize(text: str) -> list[_Token]:
         if match is None:
             raise _error(text, pos, f"unexpected character {text[pos]!r}")
         kind = match.lastgroup or ""
+        if kind == "number":
+            mantissa = re.split("[eE]", match.group())[0]
+            digits = sum(c.isdigit() for c in mantissa)
+            if digits > MAX_NUMBER_DIGITS:
+                raise _error(
+                    text, pos, f"a number of {digits} digits (at most {MAX_NUMBER_DIGITS})"
+                )
         if kind != "space":
             tokens.append(_Token(kind, match.group(), pos))
         pos = match.end()
@@ -69,7 +95,7 @@ def _tokenize(text: str) -> list[_Token]:
 
 
 def _error(text: str, pos: int, message: str) -> SpecError:
-    return SpecError(f"{message} at position {pos} of policy spec {text!r}")
+    return SpecError(f"{message} at position {pos} of policy spec {short_repr(text)}")
 
 
 class _Parser:
@@ -79,6 +105,14 @@ class _Parser:
         self.text = text
         self.tokens = _tokenize(text)
         self.index = 0
+        self.depth = 0
+
+    def enter(self) -> None:
+        """One level deeper (a call's or a list's opening bracket)."""
+        self.depth += 1
+        if self.depth > MAX_SPEC_DEPTH:
+            message = f"calls and lists nested more than {MAX_SPEC_DEPTH} deep"
+            raise _error(self.text, self.token.pos, message)
 
     @property
     def token(self) -> _Token:
@@ -112,6 +146,7 @@ class _Parser:
         name = self.token
         self.index += 1
         self.expect("(")
+        self.enter()
         args: list[tuple[str | None, Any, int]] = []
         while not self.accept(")"):
             pos = self.token.pos
@@ -124,6 +159,7 @@ class _Parser:
             if not self.accept(","):
                 self.expect(")")
                 break
+        self.depth -= 1
         return _Call(name.text, name.pos, tuple(args))
 
     def value(self) -> Any:
@@ -139,12 +175,14 @@ class _Parser:
             lowered = token.text.lower()
             return {"true": True, "false": False}.get(lowered, token.text)
         if self.accept("["):
+            self.enter()
             items: list[Any] = []
             while not self.accept("]"):
                 items.append(self.value())
                 if not self.accept(","):
                     self.expect("]")
                     break
+            self.depth -= 1
             return items
         raise self.fail("a value (number, true/false, word, [list] or policy)")
 

@@ -3,7 +3,8 @@
 >>> from lrscope.rangetest import range_test
 >>> from lrscope.tasks import get_task
 >>> result = range_test(get_task("mnist1d-cnn"), seed=0)   # doctest: +SKIP
->>> result.suggestions.suggested_lr.lr, result.suggestions.max_lr.lr  # doctest: +SKIP
+>>> result.suggestion, result.onecycle(epochs=30, steps_per_epoch=32)  # doctest: +SKIP
+>>> result.plot()                                                     # doctest: +SKIP
 
 - :func:`range_test` (a :class:`~lrscope.tasks.Task`) and :func:`lr_range_test`
   (your own model, optimizer, loss and loader) run the test (Smith 2017,
@@ -12,12 +13,20 @@
 - :func:`suggest` reads the learning rates off a result (pure; each number
   says which rule produced it): ``suggested_lr``, the CLR bounds ``min_lr`` and
   ``max_lr``, the one-cycle peak, and the ``steepest``, ``valley`` and
-  ``min_div_10`` rules.
+  ``min_div_10`` rules, or says that the test found no usable range
+  (:attr:`Suggestions.usable`). :mod:`lrscope.rangetest.reading` is the
+  robust curve they are read on.
+- Policies from a result, the budget in steps or epochs: ``fixed``,
+  ``onecycle``, ``triangular``, ``triangular2``, ``exp_range``, ``cosine``,
+  ``sgdr`` (methods of :class:`RangeTestResult`, :mod:`lrscope.rangetest.policies`);
+  :class:`NoUsableRangeError` when there is no range to build from.
 - :func:`momentum_sweep` and :func:`weight_decay_search` compare short
-  one-cycle runs on the test loss (Smith 2018; Mohsin, Ma and Fu, section
-  4.2) as :class:`MomentumSweepSettings` / :class:`WeightDecaySettings` say
+  one-cycle runs on the test loss (Smith 2018, "A disciplined approach to
+  neural network hyper-parameters", section 4.2; Mohsin, Ma and Fu) as
+  :class:`MomentumSweepSettings` / :class:`WeightDecaySettings` say
   -> :class:`SweepResult`.
-- :func:`plot_range_test` draws a result (matplotlib, imported when called).
+- :func:`plot_range_test` writes a figure, :meth:`RangeTestResult.plot` draws
+  on axes (matplotlib, imported when called).
 """
 
 from __future__ import annotations
@@ -25,8 +34,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from lrscope._lazy import lazy_exports
-from lrscope.rangetest.plot import plot_range_test
-from lrscope.rangetest.result import RangeEvalPoint, RangeTestResult, Suggestion, Suggestions
+from lrscope.rangetest.plot import draw_range_test, plot_range_test
+from lrscope.rangetest.reading import Reading, read_curve, robust_loss
+from lrscope.rangetest.result import (
+    NoUsableRangeError,
+    RangeEvalPoint,
+    RangeTestResult,
+    Suggestion,
+    Suggestions,
+)
 from lrscope.rangetest.settings import (
     DEFAULT_MOMENTA,
     MomentumSweepSettings,
@@ -42,6 +58,7 @@ from lrscope.rangetest.suggest import (
     onecycle_max_lr,
     steepest,
     suggest,
+    suggested_lr,
     valley,
 )
 
@@ -68,9 +85,11 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "DEFAULT_MOMENTA",
     "MomentumSweepSettings",
+    "NoUsableRangeError",
     "RangeEvalPoint",
     "RangeTestResult",
     "RangeTestSettings",
+    "Reading",
     "Suggestion",
     "Suggestions",
     "SweepResult",
@@ -78,6 +97,7 @@ __all__ = [
     "WeightDecaySettings",
     "clr_bounds",
     "default_steps",
+    "draw_range_test",
     "lr_range_test",
     "max_lr",
     "min_div_10",
@@ -86,8 +106,11 @@ __all__ = [
     "onecycle_max_lr",
     "plot_range_test",
     "range_test",
+    "read_curve",
+    "robust_loss",
     "steepest",
     "suggest",
+    "suggested_lr",
     "valley",
     "weight_decay_search",
 ]

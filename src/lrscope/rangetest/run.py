@@ -9,12 +9,19 @@ recorded with the debiased exponential average
 .. math:: a_t = \beta a_{t-1} + (1 - \beta)\,\ell_t,\quad a_{-1} = 0,\qquad
           s_t = a_t / (1 - \beta^{t+1}).
 
-The test stops after recording step ``t`` when :math:`\ell_t` is not finite or
-:math:`s_t > f \min_{u < t} s_u` (``f = diverge_factor``, 4 by default, as in
-fastai and torch-lr-finder); that step is ``diverged_at``. Optionally, after
-every ``eval_every`` steps the model is evaluated (eval mode, no gradients) on
-a fixed subset of ``eval_samples`` test samples: loss and top-1 accuracy
-against lr, Smith's accuracy-versus-lr plot (Smith 2017, Fig. 3).
+The test stops after recording step ``t`` when :math:`\ell_t` is not finite, or
+when both :math:`s_t > f \min_{u < t} s_u` (``f = diverge_factor``, 4 by
+default, as in fastai and torch-lr-finder) and the median of the last
+:math:`2w + 1` batch losses exceeds the same :math:`f \min_{u < t} s_u`
+(``w`` = 2 % of the steps, :func:`~lrscope.rangetest.reading.sustained_above`);
+that step is ``diverged_at``. The second condition keeps a burst of up to
+``w`` outlier batches, which the debiased average weighs by about
+:math:`1 / (t + 1)` in the first steps, from ending the test at its start.
+
+Optionally, after every ``eval_every`` steps the model is evaluated (eval
+mode, no gradients) on a fixed subset of ``eval_samples`` test samples: loss
+and top-1 accuracy against lr, Smith's accuracy-versus-lr plot (Smith 2017,
+Fig. 3).
 
 Nothing the caller can see changes: model parameters, buffers, gradients,
 train/eval modes and the optimizer's state and hyper-parameters are copied
@@ -39,6 +46,7 @@ from lrscope.engine.checkpoint import capture_rng, restore_rng
 from lrscope.engine.data import BatchStream, fixed_subset, set_seed
 from lrscope.engine.evaluation import evaluate
 from lrscope.errors import ParameterError
+from lrscope.rangetest.reading import default_half_width, sustained_above
 from lrscope.rangetest.result import RangeEvalPoint, RangeTestResult
 from lrscope.rangetest.settings import (
     DEFAULT_DIVERGE_FACTOR,
@@ -113,6 +121,7 @@ def _sweep(
     settings = run.settings
     ramp, beta = settings.ramp(run.steps), settings.smooth
     average, lowest = 0.0, math.inf
+    half_width = default_half_width(run.steps)
     model.train()
     for t in range(run.steps):
         lr = ramp(t)
@@ -130,7 +139,10 @@ def _sweep(
         curves.lr.append(lr)
         curves.loss.append(value)
         curves.smoothed.append(smoothed)
-        if not math.isfinite(value) or smoothed > settings.diverge_factor * lowest:
+        limit = settings.diverge_factor * lowest
+        if not math.isfinite(value) or (
+            smoothed > limit and sustained_above(curves.loss, limit, half_width)
+        ):
             curves.diverged_at = t
             break
         lowest = min(lowest, smoothed)

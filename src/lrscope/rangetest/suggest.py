@@ -1,27 +1,86 @@
-"""Learning rates read off a range-test curve: pure functions, no torch, no plotting.
+r"""Learning rates read off a range-test curve: pure functions, no torch, no plotting.
 
-Every rule takes the recorded curve (``lr`` and a loss per step) and returns a
-:class:`~lrscope.rangetest.result.Suggestion` that names the rule and, when
-the rule could not be applied (a flat, short, noisy or immediately diverged
-curve), the fallback taken and why. No rule returns NaN, infinity, zero or a
-negative number, and none raises on a curve of any shape.
+Every rule reads the same :class:`~lrscope.rangetest.reading.Reading` of the
+raw batch losses: the robust, lag-free loss ``r`` (running median, then
+centred mean; :func:`~lrscope.rangetest.reading.robust_loss`) and the
+landmarks of its one dip: the plateau's ``top`` and level ``P``, the
+``onset`` of the fall, the *floor* (where the fall has stopped and the loss
+has not yet risen again), the dip's depth-weighted ``centre``, and ``back``,
+where the loss is back at ``P`` (training failed outright). Reading one curve
+once is what keeps the numbers consistent: always
 
-Two smoothings are used, for different jobs:
+.. math:: \text{min\_lr} \le \text{suggested\_lr} \le \text{max\_lr},
 
-- the recorded ``smoothed_loss``, a causal debiased exponential moving average
-  with :math:`\\beta = 0.98`. ``steepest``, ``valley`` and ``min_div_10`` read
-  it, as the fastai and torch-lr-finder rules they follow were designed on it.
-- a *centred* moving average of the raw loss (:func:`centered_loss`) for the
-  CLR bounds ``min_lr`` and ``max_lr``. Seed 001 reads the bounds by eye off
-  the plotted curve, where features sit at the lr that produced them. The
-  causal average lags by about :math:`\\beta / (1 - \\beta) = 49` steps, which
-  at 300 steps over six decades is about one decade of lr: its minimum comes
-  after the point where the raw loss stopped falling, and a ``max_lr`` read
-  there trains unstably (on ``mnist1d-cnn`` it lies at 0.3 to 0.6, and a
-  one-cycle run peaking at 0.6 diverged). A centred window has no lag.
+and for a usable test the band ``[min_lr, max_lr]`` runs from the fall's
+onset to the dip's centre, which lies on the floor: the robust loss is lower
+at ``max_lr`` than at ``min_lr`` and the band never reaches where the loss
+rises again.
 
-All slopes are taken against :math:`\\log_{10}` lr, so they are in units of loss
-per decade and do not depend on the ramp being linear or exponential.
+Why not the recorded ``smoothed_loss``, on which fastai and torch-lr-finder
+read their rules? It lags by about 49 steps and remembers a spike for as
+long (:mod:`lrscope.rangetest.reading`): an outlier batch at step 1 moved
+``suggested_lr`` by three decades, and in a test of 200 steps the lag put the
+cyclic band where the raw loss was already spiking. Rules read on ``r`` are
+robust to bursts of up to ``w`` outliers anywhere (``w`` = 2 % of the steps)
+and sit at the lr that produced the feature.
+
+The numbers (:math:`\eta_i` is the lr of step ``i``; ``c`` the centre, ``m``
+the minimum, ``T`` the top):
+
+==================  ================================================  ==============
+suggestion          value                                             ``method``
+==================  ================================================  ==============
+``max_lr``          :math:`\eta_c`                                    ``fall_stops``
+``suggested_lr``    :math:`k_f\,\eta_c`, :data:`CONSTANT_FRACTION`    ``floor``
+``onecycle_max_lr`` :math:`\max(k_p\,\eta_c,\ k_b\,\eta_{back})`,     ``floor_peak``
+                    :data:`PEAK_FACTOR`, :data:`BLOWUP_FRACTION`
+``min_lr``          :math:`\eta_{onset}` (10 % of the fall done)      ``loss_onset``
+``steepest``        steepest fall of ``r`` in ``[T, m]``              ``steepest``
+``valley``          first step in ``[T, m]`` 2/3 of the way down      ``valley``
+``min_div_10``      :math:`\eta_m / 10`                               ``min_div_10``
+==================  ================================================  ==============
+
+The three constants say where, relative to the dip, training for a full
+budget did best. They were measured, not derived: one-cycle (PyTorch's
+``OneCycleLR`` form) and FIX trained for 150 epochs on ``mnist1d-cnn``,
+``digits-lenet`` and ``digits-mlp`` on log grids of peaks and rates (trial
+seeds 0-5), read against range tests of seeds 0-9; ``benchmarks/suggestions.py``
+judges them on seeds (100-104) the measurement never used. Where the median
+final top-1 was within half a point of its best (centre = the median over
+the 10 range tests):
+
+- constant rates: 0.43-1.2 times the centre on ``digits-lenet`` (1.7 times
+  failed), 0.5-2.8 on ``digits-mlp``, and on ``mnist1d-cnn`` only near 0.8
+  (0.6-1.05 within a point; 1.1 times lost 2.7 points): ``k_f = 0.8``;
+- one-cycle peaks: 1.2-2.0 times the centre on ``mnist1d-cnn`` (2.8 times
+  failed), 0.6-1.9 on ``digits-lenet`` (2.1 times failed), 1.4-5.7 on
+  ``digits-mlp``, whose dip is wide and whose floor is long: 0.15-0.59 times
+  the lr where its loss was back at the plateau. Hence ``k_p = 1.5`` and
+  ``k_b = 0.25``, the larger of the two taken: Smith and Topin (2017) peak
+  at the largest lr that still trains, and a test whose loss stays low far
+  beyond its dip's centre shows a larger one.
+
+Fallbacks, each recorded in the suggestion's ``fallback`` (the rule named in
+``method`` is the one that produced the number):
+
+- ``min_lr`` is ``max_lr / 4`` (``max_lr/4``; Smith 2017, section 3.3: the
+  lower bound is a third or a quarter of the upper one) when the onset is
+  not below ``suggested_lr`` or the loss falls from the first step (no
+  plateau: the test began inside the useful range).
+- ``max_lr`` notes a fall still going at the end of the test; a peak beyond
+  the largest lr tested is that lr (``last_lr``); a peak set by the blow-up
+  of a test that ended at ``end_lr`` before the loss blew up notes that it
+  is a lower bound. Each says: raise ``end_lr``.
+- A test with no usable range (:attr:`Reading.usable` false: too short, or
+  a loss that never fell clearly) still gets finite, ordered numbers, all at
+  or below the last step before the loss rose above its starting level
+  (``level_end``), with ``min_lr = suggested_lr = max_lr / 4`` and the peak
+  at ``max_lr``; every one records why, ``Suggestions.usable`` is false and
+  ``Suggestions.reason`` says what to change.
+
+No rule returns NaN, infinity, zero or a negative number, and none raises on
+a curve of any shape. All slopes are against :math:`\log_{10}` lr, so nothing
+depends on the ramp being exponential or linear.
 """
 
 from __future__ import annotations
@@ -29,412 +88,309 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import numpy.typing as npt
 
-from lrscope.rangetest.result import RangeTestResult, Suggestion, Suggestions
+from lrscope.rangetest.reading import (
+    FLOOR_FRACTION,
+    ONSET_FRACTION,
+    FloatArray,
+    Reading,
+    centered_loss,
+    default_half_width,
+    read_curve,
+    robust_loss,
+)
+from lrscope.rangetest.suggestions import Suggestion, Suggestions
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lrscope.rangetest.result import RangeTestResult
 
 __all__ = [
-    "FLAT_DROP_FRACTION",
+    "BLOWUP_FRACTION",
+    "CONSTANT_FRACTION",
+    "FLOOR_FRACTION",
     "ONSET_FRACTION",
-    "STOP_FRACTION",
+    "PEAK_FACTOR",
     "SUGGESTED_LR_METHOD",
     "VALLEY_DEPTH",
     "centered_loss",
     "clr_bounds",
+    "default_half_width",
     "max_lr",
     "min_div_10",
     "min_lr",
     "onecycle_max_lr",
+    "robust_loss",
     "steepest",
     "suggest",
+    "suggested_lr",
     "valley",
 ]
 
-FloatArray = npt.NDArray[np.float64]
+#: ``suggested_lr`` is this fraction of ``max_lr``, the dip's centre: a
+#: constant rate is held for the whole run, so it stays below the centre.
+CONSTANT_FRACTION = 0.8
 
-#: A curve whose (smoothed) loss never falls by this fraction of its starting
-#: level is treated as flat: nothing was learned over the tested range.
-FLAT_DROP_FRACTION = 0.01
+#: The one-cycle peak is at least this multiple of ``max_lr`` ...
+PEAK_FACTOR = 1.5
 
-#: ``min_lr`` is where the loss has done this fraction of its total fall
-#: (the fall has clearly started, above the noise of the plateau).
-ONSET_FRACTION = 0.1
+#: ... and at least this fraction of the lr where the loss is back at its plateau.
+BLOWUP_FRACTION = 0.25
 
-#: ``max_lr`` is where the loss has come within this fraction of its total
-#: fall from its minimum (the fall has stopped).
-STOP_FRACTION = 0.03
-
-#: :func:`valley` suggests the point this fraction of the way down the descent.
+#: :func:`valley` suggests the point this fraction of the way down the fall.
 VALLEY_DEPTH = 2 / 3
 
-#: The rule behind ``suggested_lr`` (see :func:`suggest` for why).
-SUGGESTED_LR_METHOD = "valley"
+#: The rule behind ``suggested_lr``.
+SUGGESTED_LR_METHOD = "floor"
+
+LossLike = Sequence[float] | FloatArray
 
 
-@dataclass(frozen=True)
-class _Curve:
-    """The analysable prefix of a curve: finite, positive, strictly increasing lr.
-
-    ``x`` is :math:`\\log_{10}` lr, ``y`` the loss read by the rule; ``index``
-    maps positions back to steps of the recorded curve.
-    """
-
-    lr: FloatArray
-    x: FloatArray
-    y: FloatArray
-    index: npt.NDArray[np.int64]
-
-    @property
-    def n(self) -> int:
-        return int(self.lr.size)
-
-    def at(
-        self, i: int, method: str, fallback: str | None = None, factor: float = 1.0
-    ) -> Suggestion:
-        return Suggestion(float(self.lr[i] * factor), method, fallback, int(self.index[i]))
-
-
-def _prepare(lr: Sequence[float], loss: Sequence[float] | FloatArray) -> _Curve:
-    """Keep the prefix that can be analysed.
-
-    A non-finite loss ends the prefix (after one, an average is meaningless);
-    points whose lr is not finite, not positive or not larger than every lr
-    before it are dropped.
-    """
-    lr_arr = np.asarray(lr, dtype=np.float64)
-    y_arr = np.asarray(loss, dtype=np.float64)
-    n = min(lr_arr.size, y_arr.size)
-    lr_arr, y_arr = lr_arr[:n], y_arr[:n]
-    bad = np.flatnonzero(~np.isfinite(y_arr))
-    if bad.size:
-        lr_arr, y_arr = lr_arr[: bad[0]], y_arr[: bad[0]]
-    keep: list[int] = []
-    largest = 0.0
-    for i, value in enumerate(lr_arr):
-        # subnormal rates are noise, and a tenth of one underflows to zero
-        if math.isfinite(value) and value > largest and value >= sys.float_info.min:
-            keep.append(i)
-            largest = float(value)
-    index = np.asarray(keep, dtype=np.int64)
-    kept_lr = lr_arr[index]
-    return _Curve(kept_lr, np.log10(kept_lr), y_arr[index], index)
-
-
-def _fallback_lr(lr: Sequence[float]) -> float:
+def _fallback_lr(lr: Sequence[float] | FloatArray) -> float:
     """A positive lr to fall back to when no point can be analysed at all."""
-    finite = [v for v in lr if math.isfinite(v) and v >= sys.float_info.min]
-    return float(finite[0]) if finite else 1e-3
+    finite = [float(v) for v in lr if math.isfinite(v) and v >= sys.float_info.min]
+    return finite[0] if finite else 1e-3
 
 
-def _edges(n: int) -> tuple[int, int]:
-    """Points skipped at the start and the end for slopes: 10 % and 5 %, at least one."""
-    return max(1, n // 10), max(1, n // 20)
-
-
-def _is_flat(y: FloatArray) -> bool:
-    """True when the loss never falls by :data:`FLAT_DROP_FRACTION` of its start level."""
-    start = float(y[0])
-    drop = start - float(np.min(y))
-    return drop <= FLAT_DROP_FRACTION * max(abs(start), 1e-12)
-
-
-def min_div_10(lr: Sequence[float], smoothed_loss: Sequence[float]) -> Suggestion:
-    """The lr at the minimum of the smoothed loss, divided by 10.
-
-    .. math:: \\eta = \\eta_{i^*} / 10, \\quad i^* = \\arg\\min_i s_i
-
-    The minimum marks where larger steps stop paying off; a tenth of it is
-    safely on the descending side (fastai's ``minimum`` rule). Fallbacks: a
-    flat curve is reported (the rule still applies, but the minimum is noise);
-    an empty curve gives the first lr.
-    """
-    curve = _prepare(lr, smoothed_loss)
-    if curve.n == 0:
-        return Suggestion(_fallback_lr(lr) / 10, "first_lr/10", "no finite loss recorded")
-    i = int(np.argmin(curve.y))
-    note = "flat curve: the minimum is noise" if _is_flat(curve.y) else None
-    if i == 0 and note is None:
-        note = "the loss never fell below its first value"
-    return curve.at(i, "min_div_10", note, factor=0.1)
-
-
-def steepest(lr: Sequence[float], smoothed_loss: Sequence[float]) -> Suggestion:
-    """The lr where the smoothed loss falls fastest against :math:`\\log_{10}` lr.
-
-    .. math:: \\eta = \\eta_{i^*}, \\quad
-              i^* = \\arg\\min_{k \\le i < n - e} \\frac{\\partial s}{\\partial \\log_{10} \\eta}
-
-    with central differences and the first ``k = n // 10`` and last
-    ``e = n // 20`` points skipped (the first averages are over few batches;
-    the last are divergence). Falls back to :func:`min_div_10` when the curve
-    is shorter than 5 points, flat, or never falls.
-    """
-    curve = _prepare(lr, smoothed_loss)
-    if curve.n < 5:
-        return _via_min_div_10(lr, smoothed_loss, "curve shorter than 5 points")
-    if _is_flat(curve.y):
-        return _via_min_div_10(lr, smoothed_loss, "flat curve")
-    start, end = _edges(curve.n)
-    slope = np.gradient(curve.y, curve.x)[start : curve.n - end]
-    if slope.size == 0 or float(np.min(slope)) >= 0:
-        return _via_min_div_10(lr, smoothed_loss, "the loss never falls")
-    return curve.at(start + int(np.argmin(slope)), "steepest")
-
-
-def _longest_descent(y: FloatArray) -> tuple[int, int, int]:
-    """Start, end and length of the longest strictly decreasing subsequence of ``y``.
-
-    Dynamic programming, :math:`O(n^2)` comparisons done n at a time with
-    numpy: ``length[i] = 1 + max(length[j] : j < i, y[j] > y[i])``.
-    """
-    n = y.size
-    length = np.ones(n, dtype=np.int64)
-    previous = np.full(n, -1, dtype=np.int64)
-    for i in range(1, n):
-        higher = np.flatnonzero(y[:i] > y[i])
-        if higher.size:
-            j = int(higher[np.argmax(length[higher])])
-            length[i] = length[j] + 1
-            previous[i] = j
-    end = int(np.argmax(length))
-    start = end
-    while previous[start] >= 0:
-        start = int(previous[start])
-    return start, end, int(length[end])
-
-
-def valley(
-    lr: Sequence[float], smoothed_loss: Sequence[float], *, depth: float = VALLEY_DEPTH
+def _at(
+    reading: Reading, i: int, method: str, fallback: str | None = None, factor: float = 1.0
 ) -> Suggestion:
-    r"""fastai's *valley*: the point two thirds of the way down the longest descent.
-
-    The valley is the longest strictly decreasing subsequence of the smoothed
-    loss (not necessarily contiguous, so a noisy stretch still counts as one
-    descent), from step ``a`` to step ``b``. The suggestion is the first step
-    :math:`a \le i \le b` where the loss has come ``depth`` of the way down it:
-
-    .. math:: s_i \le s_a - d\,(s_a - s_b), \quad d = 2/3
-
-    fastai places its point by step count instead (halfway from ``a`` to
-    ``b``). When the test starts far below the useful range, as the default
-    1e-5 does, the descent begins inside the long flat plateau, and a point
-    placed by step count lands in the plateau (measured on the built-in tasks:
-    about 0.002 to 0.003, where nothing is learned yet). Placing it by loss
-    skips the plateau, which contributes almost nothing to the depth, and
-    lands where the loss falls fast but has not bottomed out. Falls back to
-    :func:`min_div_10` when the curve is flat or the descent has fewer than
-    3 points.
-    """
-    curve = _prepare(lr, smoothed_loss)
-    if curve.n < 3 or _is_flat(curve.y):
-        reason = "curve shorter than 3 points" if curve.n < 3 else "flat curve"
-        return _via_min_div_10(lr, smoothed_loss, reason)
-    start, end, length = _longest_descent(curve.y)
-    if length < 3:
-        return _via_min_div_10(lr, smoothed_loss, "no descent of 3 or more points")
-    top, bottom = float(curve.y[start]), float(curve.y[end])
-    level = top - min(max(depth, 0.0), 1.0) * (top - bottom)
-    return curve.at(_first_at_or_below(curve.y, start, end, level), "valley")
+    curve = reading.curve
+    return Suggestion(float(curve.lr[i] * factor), method, fallback, int(curve.index[i]))
 
 
-def _via_min_div_10(lr: Sequence[float], smoothed_loss: Sequence[float], reason: str) -> Suggestion:
-    fallback = min_div_10(lr, smoothed_loss)
-    note = reason if fallback.fallback is None else f"{reason}; {fallback.fallback}"
+def _nearest(reading: Reading, lr: float) -> int:
+    """The recorded step whose lr is nearest ``lr`` in :math:`\\log_{10}`."""
+    return int(np.argmin(np.abs(reading.curve.x - math.log10(lr))))
+
+
+def _scaled(reading: Reading, lr: float, method: str, fallback: str | None = None) -> Suggestion:
+    """A suggestion at ``lr``, indexed at the nearest recorded step."""
+    index = int(reading.curve.index[_nearest(reading, lr)])
+    return Suggestion(lr, method, fallback, index)
+
+
+def _read(lr: Sequence[float] | FloatArray, loss: LossLike, half_width: int | None) -> Reading:
+    return read_curve(lr, loss, half_width)
+
+
+# --- the rules, each on one reading --------------------------------------------------
+def _min_div_10(reading: Reading, lr: Sequence[float] | FloatArray) -> Suggestion:
+    if reading.curve.n == 0:
+        return Suggestion(_fallback_lr(lr) / 10, "first_lr/10", "no finite loss recorded")
+    note = None if reading.usable else f"no usable range: the minimum is noise ({reading.reason})"
+    i = int(np.argmin(reading.robust))
+    return _at(reading, i, "min_div_10", note, factor=0.1)
+
+
+def _via_min_div_10(reading: Reading, lr: Sequence[float] | FloatArray, why: str) -> Suggestion:
+    fallback = _min_div_10(reading, lr)
+    note = why if fallback.fallback is None else f"{why}; {fallback.fallback}"
     return Suggestion(fallback.lr, fallback.method, note, fallback.index)
 
 
-def centered_loss(loss: Sequence[float], half_width: int) -> FloatArray:
-    """Centred moving average of the raw loss, :math:`2w + 1` points wide.
-
-    .. math:: c_i = \\frac{1}{|W_i|} \\sum_{j \\in W_i} \\ell_j, \\quad
-              W_i = \\{j : |j - i| \\le w, 0 \\le j < n\\}
-
-    The window shrinks at the ends. It has no lag, unlike the recorded
-    exponential average. Non-finite values are returned unchanged.
-    """
-    y = np.asarray(loss, dtype=np.float64)
-    w = max(0, int(half_width))
-    if y.size == 0 or w == 0:
-        return y.copy()
-    finite = np.isfinite(y)
-    values = np.where(finite, y, 0.0)
-    total = np.concatenate(([0.0], np.cumsum(values)))
-    count = np.concatenate(([0], np.cumsum(finite)))
-    hi = np.minimum(np.arange(y.size) + w + 1, y.size)
-    lo = np.maximum(np.arange(y.size) - w, 0)
-    denom = np.maximum(count[hi] - count[lo], 1)
-    out = (total[hi] - total[lo]) / denom
-    return np.where(finite, out, y)
+def _steepest(reading: Reading, lr: Sequence[float] | FloatArray) -> Suggestion:
+    if not reading.usable:
+        return _via_min_div_10(reading, lr, "the loss never falls")
+    return _at(reading, reading.steepest, "steepest")
 
 
-def default_half_width(steps: int) -> int:
-    """Half-width of the centred window: 2 % of the planned steps, at least 2."""
-    return max(2, round(0.02 * steps))
+def _valley(reading: Reading, lr: Sequence[float] | FloatArray, depth: float) -> Suggestion:
+    if not reading.usable:
+        return _via_min_div_10(reading, lr, "the loss never falls")
+    level = reading.plateau - min(max(depth, 0.0), 1.0) * reading.depth
+    below = np.flatnonzero(reading.robust[reading.top : reading.minimum + 1] <= level)
+    return _at(reading, reading.top + int(below[0]), "valley")
 
 
-def _fall(y: FloatArray) -> tuple[int, int]:
-    """``(i_top, i_min)``: the minimum of ``y`` and the highest point before it."""
-    i_min = int(np.argmin(y))
-    return int(np.argmax(y[: i_min + 1])), i_min
+def _level_end(reading: Reading, lr: Sequence[float] | FloatArray) -> Suggestion:
+    """For a test without a usable range: the last step whose loss is at most its start."""
+    why = f"no usable range: {reading.reason}"
+    if reading.curve.n == 0:
+        return Suggestion(_fallback_lr(lr), "first_lr", why)
+    return _at(reading, reading.level_end, "level_end", why)
 
 
-def _first_at_or_below(y: FloatArray, start: int, stop: int, level: float) -> int:
-    """First index in ``[start, stop]`` where ``y <= level`` (``stop`` satisfies it)."""
-    return start + int(np.flatnonzero(y[start : stop + 1] <= level)[0])
-
-
-@dataclass(frozen=True)
-class _Landmarks:
-    """Positions on the centred curve: top of the plateau, onset and stop of the fall, minimum."""
-
-    top: int
-    onset: int
-    stop: int
-    minimum: int
-
-
-def _landmarks(curve: _Curve) -> _Landmarks:
-    i_top, i_min = _fall(curve.y)
-    c_top, c_min = float(curve.y[i_top]), float(curve.y[i_min])
-    depth = c_top - c_min
-    onset = _first_at_or_below(curve.y, i_top, i_min, c_top - ONSET_FRACTION * depth)
-    stop = _first_at_or_below(curve.y, onset, i_min, c_min + STOP_FRACTION * depth)
-    return _Landmarks(i_top, onset, stop, i_min)
-
-
-def max_lr(lr: Sequence[float], loss: Sequence[float], *, half_width: int) -> Suggestion:
-    r"""Seed 001's upper CLR bound: where the fall of the loss stops or reverses.
-
-    Seed 001 (section 3.3) sets ``max_lr`` where the accuracy "slows, becomes
-    ragged, or starts to fall". Read on the centred average ``c`` of the loss
-    (:func:`centered_loss`, no lag), with :math:`i_{min} = \arg\min_i c_i`,
-    :math:`c_{top} = \max_{i \le i_{min}} c_i` and ``f`` =
-    :data:`STOP_FRACTION` (0.03), the fall has stopped at the first step
-    :math:`i \le i_{min}` where 97 % of it is done:
-
-    .. math:: c_i \le c_{min} + f\,(c_{top} - c_{min})
-
-    A steady fall that turns up sharply (reverses) stops a few steps before
-    the minimum; a fall that flattens into a floor (slows) stops where the
-    floor begins, not at its lowest point, which the noise moves about.
-    Raggedness averages into a higher ``c``. ``f`` is a compromise measured on
-    the built-in tasks (10 seeds each): 0 (the minimum itself) sits on the
-    noisy floor and varies most; 0.1 stops early on curves that fall in two
-    steps; 0.03 varied least (largest / smallest over seeds: 2.9, 1.9, 1.7,
-    1.5 on mnist1d-cnn, mnist1d-mlp, digits-lenet, digits-mlp). Its cost: on
-    a noisy curve that creeps slowly onto a flat floor the 97 % point moves
-    with the noise (a synthetic with noise of 5 % of the fall: median 0.15,
-    worst 0.7 decades over 40 draws; 0.08 and 0.44 with ``f = 0.05``).
-    Fallbacks: a flat curve gives the largest lr tested (nothing failed), an
-    empty curve the first lr; a fall still going at the end is flagged.
-    """
-    curve = _prepare(lr, centered_loss(loss, half_width))
-    if curve.n == 0:
-        return Suggestion(_fallback_lr(lr), "first_lr", "no finite loss recorded")
-    if _is_flat(curve.y):
-        return curve.at(curve.n - 1, "last_lr", "flat curve: no fall to end")
-    marks = _landmarks(curve)
+def _max_lr(reading: Reading, lr: Sequence[float] | FloatArray) -> Suggestion:
+    if not reading.usable:
+        return _level_end(reading, lr)
     note = None
-    if marks.stop == curve.n - 1:
+    if reading.still_falling:
         note = "the loss was still falling at the end of the test: raise end_lr"
-    return curve.at(marks.stop, "fall_stops", note)
+    return _at(reading, reading.centre, "fall_stops", note)
 
 
-def min_lr(
-    lr: Sequence[float], loss: Sequence[float], upper: Suggestion, *, half_width: int
-) -> Suggestion:
-    """Seed 001's lower CLR bound: where the loss starts to fall.
+def _suggested(reading: Reading, upper: Suggestion) -> Suggestion:
+    if not reading.usable:
+        return Suggestion(upper.lr / 4, "max_lr/4", upper.fallback, upper.index)
+    return _scaled(reading, CONSTANT_FRACTION * upper.lr, SUGGESTED_LR_METHOD)
 
-    On the centred average ``c`` (as :func:`max_lr`), the top of the plateau
-    before the minimum is :math:`c_{top} = \\max_{i \\le i_{min}} c_i`; the fall
-    has started at the first step after that top where
-    :math:`c_i \\le c_{top} - f (c_{top} - c_{min})`, ``f`` =
-    :data:`ONSET_FRACTION`. When no such onset can be read, because the curve
-    is flat, the loss falls from the first analysed point (no plateau: the test
-    began above the useful range), or the onset is not below ``upper``, seed
-    001's rule of thumb applies: ``base_lr = max_lr / 4`` (the optimum is
-    within a factor of two of the largest lr that converges; the lower bound
-    is a third or a quarter of ``max_lr``).
-    """
-    curve = _prepare(lr, centered_loss(loss, half_width))
-    reason: str | None = None
-    if curve.n < 3 or _is_flat(curve.y):
-        reason = "curve too short or flat"
+
+def _min_lr(reading: Reading, upper: Suggestion, constant: Suggestion) -> Suggestion:
+    if not reading.usable:
+        return Suggestion(upper.lr / 4, "max_lr/4", upper.fallback, None)
+    onset = reading.onset
+    if onset <= 2 * reading.half_width:  # within the first median window
+        reason = "the loss falls from the start: no plateau before the fall"
+    elif reading.curve.lr[onset] > constant.lr:
+        reason = "the onset of the fall is not below suggested_lr"
     else:
-        onset = _landmarks(curve).onset
-        if onset <= max(half_width, 1):
-            reason = "the loss falls from the start: no plateau before the fall"
-        elif curve.lr[onset] >= upper.lr:
-            reason = "the onset of the fall is not below max_lr"
-        else:
-            return curve.at(onset, "loss_onset")
+        return _at(reading, onset, "loss_onset")
     return Suggestion(upper.lr / 4, "max_lr/4", reason, None)
 
 
-def clr_bounds(
-    lr: Sequence[float], loss: Sequence[float], *, half_width: int
-) -> tuple[Suggestion, Suggestion]:
-    """``(min_lr, max_lr)`` for triangular CLR policies (seed 001, section 3.3)."""
-    upper = max_lr(lr, loss, half_width=half_width)
-    return min_lr(lr, loss, upper, half_width=half_width), upper
+def _peak(reading: Reading, upper: Suggestion, diverged: bool | None) -> Suggestion:
+    if not reading.usable:
+        return Suggestion(upper.lr, "max_lr", upper.fallback, upper.index)
+    blowup = BLOWUP_FRACTION * float(reading.curve.lr[reading.back])
+    peak = max(blowup, PEAK_FACTOR * upper.lr)
+    if peak > float(reading.curve.lr[-1]):
+        why = "capped at the largest lr tested (the loss never blew up): raise end_lr"
+        return _at(reading, reading.curve.n - 1, "last_lr", why)
+    note = None
+    never_failed = reading.robust[reading.back] < reading.plateau and diverged is False
+    if blowup >= PEAK_FACTOR * upper.lr and never_failed:
+        note = "the test ended before the loss blew up: a lower bound; raise end_lr"
+    return _scaled(reading, peak, "floor_peak", note)
 
 
-def onecycle_max_lr(upper: Suggestion) -> Suggestion:
-    """Peak of a one-cycle policy: the CLR upper bound ``max_lr``.
+# --- the public rule functions ----------------------------------------------------
+def min_div_10(lr: Sequence[float], loss: LossLike, *, half_width: int | None = None) -> Suggestion:
+    """The lr at the minimum of the robust loss, divided by 10 (fastai's ``minimum`` rule).
 
-    Super-convergence (seed 000, section 2; seed 003, section 4.4) uses one
-    cycle whose peak is the largest lr that still trains, read off the range
-    test; the short time spent near the peak and the annealing after it keep
-    such a peak stable. The upper bound where the loss stops falling is that
-    lr, so it is used unchanged.
+    .. math:: \\eta = \\eta_{m} / 10, \\quad m = \\arg\\min_i r_i
+
+    ``loss`` is the raw batch loss; ``half_width`` defaults to 2 % of its
+    length. A test without a usable range is reported (the minimum is then
+    noise); an empty curve gives the first lr / 10.
     """
-    return Suggestion(upper.lr, "max_lr", upper.fallback, upper.index)
+    return _min_div_10(_read(lr, loss, half_width), lr)
 
 
-def _within_bounds(chosen: Suggestion, upper: Suggestion) -> Suggestion:
-    """``chosen``, or ``upper`` when it lies above ``upper`` (seed 001: bounds hold the optimum)."""
-    if chosen.lr <= upper.lr:
-        return chosen
-    reason = f"{chosen.method} ({chosen.lr:.3g}) above max_lr: capped at max_lr"
-    return Suggestion(upper.lr, "max_lr", reason, upper.index)
+def steepest(lr: Sequence[float], loss: LossLike, *, half_width: int | None = None) -> Suggestion:
+    """The lr where the robust loss falls fastest against :math:`\\log_{10}` lr.
+
+    .. math:: \\eta = \\eta_{i^*}, \\quad
+              i^* = \\arg\\min_{T \\le i \\le m} \\frac{\\partial r}{\\partial \\log_{10} \\eta}
+
+    with central differences, between the plateau's top ``T`` and the
+    minimum ``m`` (torch-lr-finder's rule, read on the lag-free curve). Falls
+    back to :func:`min_div_10` without a usable range.
+    """
+    return _steepest(_read(lr, loss, half_width), lr)
+
+
+def valley(
+    lr: Sequence[float],
+    loss: LossLike,
+    *,
+    depth: float = VALLEY_DEPTH,
+    half_width: int | None = None,
+) -> Suggestion:
+    """fastai's *valley*: the first point ``depth`` (2/3) of the way down the fall.
+
+    .. math:: \\eta = \\eta_{i^*}, \\quad i^* = \\min\\{i \\ge T : r_i \\le P - d\\,(P - F)\\}
+
+    with ``P`` the plateau level at ``T`` and ``F`` the floor. fastai places
+    the point by step count on its lagging average; placing it by loss on the
+    lag-free curve skips the long flat plateau of a test that starts far
+    below the useful range. Falls back to :func:`min_div_10` without a usable range.
+    """
+    return _valley(_read(lr, loss, half_width), lr, depth)
+
+
+def max_lr(lr: Sequence[float], loss: LossLike, *, half_width: int | None = None) -> Suggestion:
+    """The upper CLR bound (Smith 2017, section 3.3): the centre of the dip.
+
+    Smith sets it where the accuracy "slows, becomes ragged, or starts to
+    fall": on the loss, where the fall has stopped, on the floor before the
+    loss rises again. The dip's depth-weighted centre
+    (:attr:`~lrscope.rangetest.reading.Reading.centre`, moved onto the floor
+    when it falls outside) is read rather than a level crossing: it weighs
+    every step of the dip, so the noise moves it least (largest / smallest
+    over 10 seeds of the built-in tasks: 1.7, 1.3, 1.2, 1.2 on
+    ``mnist1d-cnn``, ``mnist1d-mlp``, ``digits-lenet``, ``digits-mlp``).
+    ``loss`` is the raw batch loss; ``half_width`` defaults to 2 % of its
+    length. Without a usable range: ``level_end`` (see the module).
+    """
+    return _max_lr(_read(lr, loss, half_width), lr)
+
+
+def suggested_lr(
+    lr: Sequence[float], loss: LossLike, *, half_width: int | None = None
+) -> Suggestion:
+    """The one constant lr: :data:`CONSTANT_FRACTION` of :func:`max_lr` (rule ``floor``)."""
+    reading = _read(lr, loss, half_width)
+    return _suggested(reading, _max_lr(reading, lr))
+
+
+def min_lr(
+    lr: Sequence[float], loss: LossLike, upper: Suggestion, *, half_width: int | None = None
+) -> Suggestion:
+    """The lower CLR bound: where the robust loss has done :data:`ONSET_FRACTION` of its fall.
+
+    Falls back to ``upper.lr / 4`` (Smith 2017: ``base_lr`` is a third or a
+    quarter of ``max_lr``) when the loss falls from the start or the onset
+    is not below ``CONSTANT_FRACTION * upper.lr`` (the constant rate).
+    """
+    reading = _read(lr, loss, half_width)
+    return _min_lr(reading, upper, _suggested(reading, upper))
+
+
+def clr_bounds(
+    lr: Sequence[float], loss: LossLike, *, half_width: int | None = None
+) -> tuple[Suggestion, Suggestion]:
+    """``(min_lr, max_lr)`` for triangular CLR policies (Smith 2017, section 3.3)."""
+    reading = _read(lr, loss, half_width)
+    upper = _max_lr(reading, lr)
+    return _min_lr(reading, upper, _suggested(reading, upper)), upper
+
+
+def onecycle_max_lr(
+    lr: Sequence[float],
+    loss: LossLike,
+    *,
+    half_width: int | None = None,
+    diverged: bool | None = None,
+) -> Suggestion:
+    r"""Peak of a one-cycle policy: the largest lr that still trains.
+
+    .. math:: \eta_{peak} = \min(\max(k_p\,\eta_c,\ k_b\,\eta_{back}),\ \eta_{n-1})
+
+    Super-convergence (Smith and Topin 2017) uses one cycle whose peak is the
+    largest lr that still trains: the short time spent near the peak and the
+    annealing after it keep a peak stable that would not be as a constant
+    rate. ``k_p`` = :data:`PEAK_FACTOR` times the dip's centre ``max_lr``,
+    or ``k_b`` = :data:`BLOWUP_FRACTION` of the lr where the loss is back at
+    its plateau when that is larger (a dip that stays low long); never past
+    the largest lr tested (``last_lr``). When the blow-up term sets the
+    peak and ``diverged`` is False (the test reached ``end_lr`` with the loss
+    still below its plateau), the peak is a lower bound, and says so.
+    """
+    reading = _read(lr, loss, half_width)
+    return _peak(reading, _max_lr(reading, lr), diverged)
 
 
 def suggest(result: RangeTestResult) -> Suggestions:
-    """All suggestions for a range-test result (pure: reads only the curves).
+    """All suggestions for a range-test result (pure: reads only ``lr`` and the raw ``loss``).
 
-    ``suggested_lr``, the one constant lr to use, is :func:`valley` (the
-    :data:`SUGGESTED_LR_METHOD`) capped at ``max_lr``: the rule whose worst
-    case moved least from seed to seed. Measured with 10 seeds of the default
-    test on ``mnist1d-cnn``, ``mnist1d-mlp``, ``digits-lenet`` and
-    ``digits-mlp``, largest / smallest value: valley 1.91, 1.38, 1.32, 1.10
-    (capped: 1.91, 1.38, 1.45, 1.45); min_div_10 3.48, 1.26, 1.45, 1.38;
-    steepest 3.48, 93, 1.59, 1.66. A depth read off the loss averages over
-    the whole descent; ``min_div_10`` sits on the lowest point of a curve
-    whose bottom is flat and noisy; ``steepest`` differentiates the noise.
-
-    The cap applies seed 001's reading that a good constant lr lies within
-    the CLR bounds. It matters because the valley is read on the causal
-    smoothed loss, which lags: where the loss bottoms out quickly, or ends in
-    a broad floor, the lagging average is still descending past the point
-    where the (lag-free) fall stopped.
+    The window half-width is 2 % of the test's planned steps
+    (:func:`~lrscope.rangetest.reading.default_half_width`).
     """
-    lr, smoothed, raw = result.lr, result.smoothed_loss, result.loss
-    width = default_half_width(result.steps)
-    lower, upper = clr_bounds(lr, raw, half_width=width)
-    rules = {
-        "steepest": steepest(lr, smoothed),
-        "valley": valley(lr, smoothed),
-        "min_div_10": min_div_10(lr, smoothed),
-    }
+    lr = result.lr
+    reading = read_curve(lr, result.loss, default_half_width(result.steps))
+    upper = _max_lr(reading, lr)
+    constant = _suggested(reading, upper)
     return Suggestions(
-        suggested_lr=_within_bounds(rules[SUGGESTED_LR_METHOD], upper),
-        min_lr=lower,
+        suggested_lr=constant,
+        min_lr=_min_lr(reading, upper, constant),
         max_lr=upper,
-        onecycle_max_lr=onecycle_max_lr(upper),
-        steepest=rules["steepest"],
-        valley=rules["valley"],
-        min_div_10=rules["min_div_10"],
+        onecycle_max_lr=_peak(reading, upper, result.diverged),
+        steepest=_steepest(reading, lr),
+        valley=_valley(reading, lr, VALLEY_DEPTH),
+        min_div_10=_min_div_10(reading, lr),
+        usable=reading.usable,
+        reason=reading.reason,
     )

@@ -18,6 +18,9 @@ inline. matplotlib is imported only while drawing.
 
 from __future__ import annotations
 
+import os
+import stat
+import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -75,9 +78,32 @@ def write_report(
     top_n: int = DEFAULT_TOP_N,
     title: str = DEFAULT_TITLE,
 ) -> Path:
-    """Write :func:`build_report` to ``path`` (UTF-8, parent folders created); returns it."""
+    """Write :func:`build_report` to ``path`` (UTF-8, parent folders created); returns it.
+
+    The page is written to a temporary file beside ``path`` and moved into
+    place, so an interrupted or failed write leaves an earlier report whole.
+    Stored rows that cannot be read are left out, each with a note on the
+    page and an :class:`~lrscope.errors.LRScopeWarning`.
+    """
     page = build_report(store, task, metric=metric, top_n=top_n, title=title)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(page, encoding="utf-8")
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    temporary = Path(name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(page)
+        os.chmod(temporary, _mode(target))
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
     return target
+
+
+def _mode(target: Path) -> int:
+    """The permissions ``target`` has, or those a new file gets (0o666 less the umask)."""
+    if target.exists():
+        return stat.S_IMODE(target.stat().st_mode)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask

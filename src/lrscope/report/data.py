@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import fields
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from lrscope.errors import LRScopeError, TaskError
 from lrscope.metrics import get_metric
+from lrscope.rank import left_out
 from lrscope.report.decimate import minmax_indices, pick, stride_indices
 from lrscope.report.model import (
     InterpolationView,
@@ -78,7 +78,8 @@ def gather(
     if metric is not None:
         get_metric(metric, owner="the report")
     check("the report", "top_n", top_n, Interval(int, 1, len(PALETTE)))
-    records = store.tasks()
+    page_notes: list[str] = []
+    records = store.tasks(on_unreadable=_left_out(page_notes))
     if task is not None:
         chosen = [r for r in records if r.name == task]
         if not chosen:
@@ -90,7 +91,23 @@ def gather(
         records = chosen
     sources = {source.id: source for source in store.sources()}
     views = tuple(_task_view(store, record, metric, top_n, sources) for record in records)
-    return ReportData(summary=_summary(store, now, sources), tasks=views)
+    summary = _summary(store, now, sources)
+    return ReportData(summary=summary, tasks=views, notes=tuple(page_notes))
+
+
+def _noted(exc: Exception) -> None:
+    """``on_unreadable`` of a second reading: the first one noted the damaged row."""
+
+
+def _left_out(notes: list[str]) -> Callable[[Exception], None]:
+    """``on_unreadable`` of the report: a damaged row becomes a note and a warning."""
+    warn = left_out("the report")
+
+    def note(exc: Exception) -> None:
+        notes.append(f"{str(exc)[:1].upper()}{str(exc)[1:]}; it is left out of this page.")
+        warn(exc)
+
+    return note
 
 
 def _summary(
@@ -179,10 +196,10 @@ def _task_view(
     from lrscope.ladder import stored_ladder
     from lrscope.rank import primary_metric, rank_trials
 
-    trials = store.trials(task=record.name)
+    notes: list[str] = []
+    trials = store.trials(task=record.name, on_unreadable=_left_out(notes))
     counts = Counter(t.status for t in trials)
     status_counts = {s: counts[s] for s in STATUS_ORDER if counts[s]}
-    notes: list[str] = []
     ranking = rank_trials(trials, metric or primary_metric(record.metadata))
     imported: Counter[tuple[str, int, int | None]] = Counter(
         (t.spec, t.steps, t.eval_every)
@@ -198,8 +215,8 @@ def _task_view(
     top1_curves = _top1_curves(drawn, trials)
     range_tests = _range_tests(store, record.name, notes)
     interpolations = _interpolations(store, record.name, notes)
-    documents = [r.source_id for r in store.range_tests(record.name)]
-    documents += [r.source_id for r in store.interpolations(record.name)]
+    documents = [r.source_id for r in store.range_tests(record.name, on_unreadable=_noted)]
+    documents += [r.source_id for r in store.interpolations(record.name, on_unreadable=_noted)]
     return TaskView(
         name=record.name,
         metadata=_metadata(record.metadata),
@@ -314,7 +331,7 @@ def _top1_curves(rows: Sequence[PolicyRow], trials: Iterable[TrialRecord]) -> tu
 
 
 def _range_tests(store: Store, task: str, notes: list[str]) -> tuple[RangeTestView, ...]:
-    records = store.range_tests(task)
+    records = store.range_tests(task, on_unreadable=_left_out(notes))
     if not records:
         return ()
     from lrscope.rangetest.result import RangeTestResult
@@ -338,10 +355,11 @@ def _range_tests(store: Store, task: str, notes: list[str]) -> tuple[RangeTestVi
         marks: tuple[SuggestionMark, ...] = ()
         if result.suggestions is not None:
             marks = tuple(
-                SuggestionMark(f.name, s.lr, s.method, s.fallback)
-                for f in fields(result.suggestions)
-                if (s := getattr(result.suggestions, f.name)) is not None
+                SuggestionMark(name, s.lr, s.method, s.fallback)
+                for name, s in result.suggestions.items()
             )
+            if not result.suggestions.usable:
+                title += f"; no usable range: {result.suggestions.reason}"
         evals = result.evals
         views.append(
             RangeTestView(
@@ -362,7 +380,7 @@ def _range_tests(store: Store, task: str, notes: list[str]) -> tuple[RangeTestVi
 
 
 def _interpolations(store: Store, task: str, notes: list[str]) -> tuple[InterpolationView, ...]:
-    records = store.interpolations(task)
+    records = store.interpolations(task, on_unreadable=_left_out(notes))
     if not records:
         return ()
     from lrscope.landscape.result import InterpolationResult

@@ -68,11 +68,13 @@ def render_report(data: ReportData, *, title: str = DEFAULT_TITLE) -> str:
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f'<meta name="generator" content="lrscope {e(data.summary.version)}">',
         f"<title>{e(title)}</title>",
         f"<style>{CSS}</style></head><body>",
         _header(data.summary, title),
         '<main class="wrap">',
     ]
+    parts.extend(f'<p class="note">{e(note)}</p>' for note in data.notes)
     if not data.tasks:
         parts.append(
             '<section class="card"><h2>Nothing to show yet</h2>'

@@ -201,7 +201,12 @@ class TaskView:
 
 @dataclass(frozen=True)
 class ReportData:
-    """The whole page: the store summary and one view per task."""
+    """The whole page: the store summary, one view per task, and page-wide notes.
+
+    ``notes`` name what the page leaves out as a whole (a stored task whose
+    row cannot be read); each task's own notes are in its view.
+    """
 
     summary: StoreSummary
     tasks: tuple[TaskView, ...] = ()
+    notes: tuple[str, ...] = ()

@@ -23,6 +23,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from lrscope._plaintext import plain_text
 from lrscope.report.decimate import minmax_indices, stride_indices
 from lrscope.report.model import (
     InterpolationView,
@@ -42,7 +43,6 @@ __all__ = [
     "PALETTE",
     "finish_svg",
     "interpolation_svg",
-    "mpl_text",
     "pareto_svg",
     "policy_curves_svg",
     "range_test_svg",
@@ -101,16 +101,6 @@ _STYLE: dict[str, Any] = {
     "axes.facecolor": "white",
     "path.simplify": True,
 }
-
-
-def mpl_text(text: str) -> str:
-    """``text`` made literal for matplotlib: no mathtext, no hidden legend label.
-
-    ``$`` would start mathtext (and a malformed formula fails at draw time); a
-    label starting with ``_`` is hidden from legends.
-    """
-    text = text.replace("$", r"\$")
-    return "\u200b" + text if text.startswith("_") else text
 
 
 @contextmanager
@@ -256,7 +246,7 @@ def _mark_suggestions(ax: Axes, view: RangeTestView) -> None:
         if mark.name in ("min_lr", "max_lr") or not (mark.lr > 0 and math.isfinite(mark.lr)):
             continue
         style = _SUGGESTION_STYLE.get(mark.name, {"color": "#6e7781", "linestyle": "-."})
-        label = mpl_text(f"{mark.name} = {mark.lr:.3g} ({mark.method})")
+        label = plain_text(f"{mark.name} = {mark.lr:.3g} ({mark.method})")
         ax.axvline(mark.lr, label=label, **style)
     if view.diverged_lr is not None and view.diverged_lr > 0:
         ax.axvline(view.diverged_lr, color="#24292f", lw=1.0, ls=(0, (2, 2)), label="diverged")

@@ -74,6 +74,7 @@ from __future__ import annotations
 
 from lrscope.store._db import ALLOWED_URLS
 from lrscope.store._identity import task_fingerprint
+from lrscope.store._read import UnreadableRowError
 from lrscope.store._rows import KeyLike, SupportsToDict
 from lrscope.store._schema import SCHEMA_VERSION, STATUSES
 from lrscope.store._urls import hide_credentials
@@ -121,6 +122,7 @@ __all__ = [
     "SupportsToDict",
     "TaskRecord",
     "TrialRecord",
+    "UnreadableRowError",
     "database_file",
     "hide_credentials",
     "hide_password",

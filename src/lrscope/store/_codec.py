@@ -17,7 +17,11 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from lrscope.errors import StoreError
+from sqlalchemy import JSON
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+from lrscope.errors import StoreError, short_repr
 
 _MAX_METRIC_NAME = 200
 
@@ -163,3 +167,41 @@ def metrics_in(value: Any) -> dict[str, float | None] | None:
 def metrics_out(value: Mapping[str, float | None] | None) -> dict[str, float]:
     """A stored ``metrics`` map: ``null`` reads back as NaN; empty when none was stored."""
     return {name: float_out(number) for name, number in (value or {}).items()}
+
+
+class UnreadableJson:
+    """What a JSON column holds when its stored text does not decode (a damaged row).
+
+    :class:`StoredJson` returns it instead of raising, so that one bad row
+    cannot stop a whole query; the readers of :mod:`lrscope.store._read` name it.
+    """
+
+    def __init__(self, text: object, error: Exception) -> None:
+        self.text = text
+        self.error = error
+
+    def __repr__(self) -> str:
+        return f"UnreadableJson({short_repr(self.text, 40)})"
+
+
+class StoredJson(TypeDecorator[Any]):
+    """SQLAlchemy's JSON (None as SQL NULL); undecodable text reads as :class:`UnreadableJson`."""
+
+    impl = JSON
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(none_as_null=True)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        inner = super().result_processor(dialect, coltype)
+        if inner is None:  # the driver decodes (PostgreSQL), and refuses bad JSON on writing
+            return None
+
+        def process(value: Any) -> Any:
+            try:
+                return inner(value)
+            except ValueError as exc:  # json.JSONDecodeError, or an int too long to read
+                return UnreadableJson(value, exc)
+
+        return process

@@ -45,8 +45,13 @@ _BATCH = 200
 
 
 def dumps(record: dict[str, object]) -> str:
-    """One record as a line of JSON (no NaN: the store never holds one in JSON)."""
-    return json.dumps(record, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+    """One record as a line of JSON (no NaN: the store never holds one in JSON).
+
+    Everything outside ASCII is escaped (``\\u0085``), so no character of a
+    name or an error text can end a line for a reader that splits on more
+    than ``\\n`` (Python's ``str.splitlines`` splits on U+0085 and U+2028 too).
+    """
+    return json.dumps(record, allow_nan=False, ensure_ascii=True, separators=(",", ":"))
 
 
 def _when(value: datetime | None) -> str | None:

@@ -18,7 +18,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     DateTime,
     Float,
@@ -31,6 +30,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from lrscope.store._codec import StoredJson
 
 SCHEMA_VERSION = 2
 """The schema version this lrscope reads and writes (``lrscope_meta.schema_version``)."""
@@ -58,7 +59,8 @@ STATUS_PRUNED = "pruned"
 STATUSES = (STATUS_RUNNING, STATUS_DONE, STATUS_DIVERGED, STATUS_PRUNED, STATUS_FAILED)
 FINISHED = (STATUS_DONE, STATUS_DIVERGED, STATUS_PRUNED)
 
-Json = JSON(none_as_null=True)
+Json = StoredJson()
+"""JSON columns: SQL NULL for None; text that no longer decodes reads as ``UnreadableJson``."""
 
 
 class Base(DeclarativeBase):

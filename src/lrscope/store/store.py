@@ -6,6 +6,7 @@ protocol that keeps concurrent runners from running a trial twice.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -15,7 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from lrscope import __version__
@@ -23,6 +24,15 @@ from lrscope.errors import LRScopeError, StoreError
 from lrscope.store import _codec as codec
 from lrscope.store._db import Database, parse_url, sqlite_path
 from lrscope.store._migrate import prepare
+from lrscope.store._read import (
+    OnUnreadable,
+    UnreadableRowError,
+    check_document,
+    check_trial,
+    hand_over,
+    split_readable,
+    task_metadata,
+)
 from lrscope.store._rows import (
     KEY_FIELDS,
     KeyLike,
@@ -101,6 +111,7 @@ def database_file(url: str | None = None) -> Path | None:
 
 _RowT = TypeVar("_RowT", RangeTestRow, InterpolationRow)
 _RecordT = TypeVar("_RecordT")
+_R = TypeVar("_R")
 
 
 class Store:
@@ -250,10 +261,26 @@ class Store:
             )
         self._write(lambda s: record_task(s, name, meta, codec.utcnow()), conflicts=True)
 
-    def tasks(self) -> list[TaskRecord]:
-        """Every stored task, by name."""
-        query = select(TaskRow).order_by(TaskRow.name)
-        return self._read(lambda s: [task_record(r) for r in s.scalars(query)])
+    def tasks(self, *, on_unreadable: OnUnreadable | None = None) -> list[TaskRecord]:
+        """Every stored task, by name.
+
+        A task whose metadata is damaged is read without it (``metadata``
+        None), after its :class:`UnreadableRowError` is raised or, with
+        ``on_unreadable``, handed over (see :meth:`trials`).
+        """
+
+        def work(session: Session) -> tuple[list[TaskRecord], list[UnreadableRowError]]:
+            records, bad = [], []
+            for r in session.scalars(select(TaskRow).order_by(TaskRow.name)):
+                metadata, error = task_metadata(r)
+                if error is not None:
+                    bad.append(error)
+                records.append(dataclasses.replace(task_record(r), metadata=metadata))
+            return records, bad
+
+        records, bad = self._read(work)
+        hand_over(bad, on_unreadable)
+        return records
 
     def sources(self) -> list[SourceRecord]:
         """Where imported rows came from: one record per import or merge, oldest first."""
@@ -429,9 +456,20 @@ class Store:
         return {TrialKey(*row) for row in rows}
 
     def trials(
-        self, task: str | None = None, status: str | None = None, spec: str | None = None
+        self,
+        task: str | None = None,
+        status: str | None = None,
+        spec: str | None = None,
+        *,
+        on_unreadable: OnUnreadable | None = None,
     ) -> list[TrialRecord]:
-        """Stored trials, oldest first, filtered by task, status and spec when given."""
+        """Stored trials, oldest first, filtered by task, status and spec when given.
+
+        A damaged row (a curve that is not a list of points, a metric that is
+        not a number, JSON that does not decode) raises its
+        :class:`UnreadableRowError` (a ``StoreError`` naming the row and the
+        problem), or, with ``on_unreadable``, is handed to it and left out.
+        """
         query = select(TrialRow).order_by(TrialRow.id)
         if task is not None:
             query = query.where(TrialRow.task == task)
@@ -441,7 +479,12 @@ class Store:
             query = query.where(TrialRow.status == status)
         if spec is not None:
             query = query.where(TrialRow.spec == spec)
-        return self._read(lambda s: [trial_record(r) for r in s.scalars(query)])
+
+        def record(r: TrialRow) -> TrialRecord:
+            check_trial(r)
+            return trial_record(r)
+
+        return self._records(query, record, on_unreadable)
 
     # --- range tests and interpolations ---------------------------------
     def put_range_test(
@@ -458,9 +501,17 @@ class Store:
             raise StoreError("a range test result and its params are dicts (to_dict())")
         return self._insert(task, lambda: RangeTestRow(params=settings, result=data))
 
-    def range_tests(self, task: str | None = None) -> list[RangeTestRecord]:
-        """Stored range tests, oldest first (of ``task`` when given)."""
-        return self._select(RangeTestRow, task, range_test_record)
+    def range_tests(
+        self, task: str | None = None, *, on_unreadable: OnUnreadable | None = None
+    ) -> list[RangeTestRecord]:
+        """Stored range tests, oldest first (of ``task`` when given; a damaged row: see
+        :meth:`trials`)."""
+
+        def record(r: RangeTestRow) -> RangeTestRecord:
+            check_document("range_tests", r, "range test", {"params": True, "result": False})
+            return range_test_record(r)
+
+        return self._select(RangeTestRow, task, record, on_unreadable)
 
     def put_interpolation(self, task: str, data: SupportsToDict | Mapping[str, object]) -> int:
         """Store an interpolation (``InterpolationResult.to_dict()``); returns its id."""
@@ -470,9 +521,17 @@ class Store:
             raise StoreError("an interpolation is stored as a dict (to_dict())")
         return self._insert(task, lambda: InterpolationRow(data=document))
 
-    def interpolations(self, task: str | None = None) -> list[InterpolationRecord]:
-        """Stored interpolations, oldest first (of ``task`` when given)."""
-        return self._select(InterpolationRow, task, interpolation_record)
+    def interpolations(
+        self, task: str | None = None, *, on_unreadable: OnUnreadable | None = None
+    ) -> list[InterpolationRecord]:
+        """Stored interpolations, oldest first (of ``task`` when given; a damaged row: see
+        :meth:`trials`)."""
+
+        def record(r: InterpolationRow) -> InterpolationRecord:
+            check_document("interpolations", r, "interpolation", {"data": False})
+            return interpolation_record(r)
+
+        return self._select(InterpolationRow, task, record, on_unreadable)
 
     def _insert(self, task: str, make_row: Callable[[], RangeTestRow | InterpolationRow]) -> int:
         """Add the row ``make_row`` builds for ``task`` (created now, by this host); its id."""
@@ -492,13 +551,28 @@ class Store:
         return self._write(work, conflicts=True)
 
     def _select(
-        self, table: type[_RowT], task: str | None, record: Callable[[_RowT], _RecordT]
+        self,
+        table: type[_RowT],
+        task: str | None,
+        record: Callable[[_RowT], _RecordT],
+        on_unreadable: OnUnreadable | None,
     ) -> list[_RecordT]:
         """Every row of ``table`` (of ``task`` when given), oldest first, as records."""
         query = select(table).order_by(table.id)
         if task is not None:
             query = query.where(table.task == task)
-        return self._read(lambda session: [record(r) for r in session.scalars(query)])
+        return self._records(query, record, on_unreadable)
+
+    def _records(
+        self,
+        query: Select[_R],
+        record: Callable[[_R], _RecordT],
+        on_unreadable: OnUnreadable | None,
+    ) -> list[_RecordT]:
+        """The rows of ``query`` as records; damaged rows raise or go to ``on_unreadable``."""
+        records, bad = self._read(lambda session: split_readable(session.scalars(query), record))
+        hand_over(bad, on_unreadable)
+        return records
 
     # --- info -------------------------------------------------------------
     def info(self) -> StoreInfo:

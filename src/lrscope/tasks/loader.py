@@ -46,7 +46,7 @@ def _import_file(path_text: str, reference: str) -> ModuleType:
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a module that calls sys.exit() is an error too
         sys.modules.pop(module_name, None)
         raise TaskError(
             f"task {reference!r}: importing {str(path)!r} failed: {type(exc).__name__}: {exc}"
@@ -66,7 +66,7 @@ def _import_module(name: str, reference: str) -> ModuleType:
         raise TaskError(
             f"task {reference!r}: importing {name!r} failed: {type(exc).__name__}: {exc}"
         ) from exc
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         raise TaskError(
             f"task {reference!r}: importing {name!r} failed: {type(exc).__name__}: {exc}"
         ) from exc
@@ -83,7 +83,7 @@ def _call_factory(factory: Any, reference: str, data_dir: str | os.PathLike[str]
         return factory(**kwargs)
     except TaskError:
         raise
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit() in a factory must not end lrscope quietly
         raise TaskError(
             f"task {reference!r}: calling the factory failed: {type(exc).__name__}: {exc}"
         ) from exc

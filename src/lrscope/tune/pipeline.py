@@ -107,7 +107,7 @@ class _Run:
         self.keys.extend(k for k in keys if k not in self.keys)
 
         def progress(done: int, total: int) -> None:
-            _emit(self.on_event, stage, f"{done}/{total} trials")
+            _emit(self.on_event, stage, f"{done}/{total}")  # trials: a progress bar's count
 
         summary = run_trials(
             self.task_ref,
@@ -130,9 +130,12 @@ class _Run:
 
 
 def _suggestions(result: RangeTestResult) -> tuple[LRBounds, Suggestions]:
-    from lrscope.rangetest import suggest
+    """The search's centre; :class:`~lrscope.rangetest.NoUsableRangeError` without a range."""
+    from lrscope.rangetest import NoUsableRangeError, suggest
 
     found = result.suggestions or suggest(result)
+    if not found.usable:
+        raise NoUsableRangeError("the tune search", found.reason, result.task)
     bounds = LRBounds.rounded(
         suggested_lr=found.suggested_lr.lr,
         min_lr=found.min_lr.lr,

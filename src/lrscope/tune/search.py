@@ -162,7 +162,7 @@ def run_search(
     trials = check(owner, "trials", trials, COUNT)
     round_size = check(owner, "round_size", round_size, COUNT)
     seed = check(owner, "seed", seed, SEED)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # failed trials are reported by tune
     study = optuna.create_study(
         direction="maximize" if metric.higher_is_better else "minimize",
         sampler=make_sampler(sampler, seed),

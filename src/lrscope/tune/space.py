@@ -46,8 +46,8 @@ parameter                  range               centre
 ``POLY.power`` q           [0.5, 4], log       1 (linear)
 ``cyclic.top`` b           [1/3, 3], log       1 (``hi``)
 ``cyclic.ratio`` r         [1.5, 100], log     ``hi/lo``
-``cyclic.cycles`` n        1 .. T/(4E), log    half-cycles near sqrt(2*10) epochs
-                                               (2 to 10 work well: Smith 2017)
+``cyclic.cycles`` n        1 .. T/(4E), log    the range test's half-cycle: 2 to 10
+                                               epochs (Smith 2017), near sqrt(20)
 ``cyclic.amp_end`` g       [0.01, 1], log      0.1
 ``anneal.peak`` c          [1/4, 3], log       1 (the one-cycle peak)
 ``onecycle.pct_start`` w   [0.1, 0.5]          0.3 (PyTorch's OneCycleLR)
@@ -101,6 +101,7 @@ from lrscope.policies import (
     Policy,
     WarmupCosine,
 )
+from lrscope.rangetest.policies import MIN_EPOCHS_PER_HALF_CYCLE, half_cycle_steps
 from lrscope.validation import COUNT, POSITIVE_FLOAT, Interval, Relation, Validated, check
 
 __all__ = [
@@ -118,9 +119,6 @@ __all__ = [
 MIN_STEPS = 8
 """The shortest budget a policy is built for (every family needs a few steps)."""
 
-MIN_EPOCHS_PER_HALF_CYCLE = 2
-MAX_EPOCHS_PER_HALF_CYCLE = 10
-"""Smith 2017 (section 3.2): half-cycles of 2 to 10 epochs work well."""
 
 Value = float | int
 
@@ -221,14 +219,15 @@ def _clamp(value: float, low: float, high: float) -> float:
 
 
 def centre_cycles(steps: int, steps_per_epoch: int, odd: bool = False) -> int:
-    """Whole cycles in ``steps`` with a half-cycle nearest ``sqrt(2 * 10)`` epochs.
+    """Whole cycles in ``steps`` at the range test's own half-cycle length.
 
-    The geometric middle of Smith's 2 to 10 epochs; at least one cycle.
+    :func:`lrscope.rangetest.policies.half_cycle_steps`: 2 to 10 epochs
+    (Smith 2017, section 3.2), nearest their geometric middle, dividing the
+    budget when it can; ``odd`` for COS, which ends after an odd number of
+    half-cycles. At least one cycle.
     """
-    target = math.sqrt(MIN_EPOCHS_PER_HALF_CYCLE * MAX_EPOCHS_PER_HALF_CYCLE) * steps_per_epoch
-    halves = max(steps / target, 1.0)
-    n = (halves + 1) / 2 if odd else halves / 2
-    return max(1, round(n))
+    halves = max(round(steps / half_cycle_steps(steps, steps_per_epoch, odd=odd)), 1)
+    return max(1, (halves + 1) // 2 if odd else halves // 2)
 
 
 @dataclass(frozen=True)
