@@ -8,8 +8,8 @@ schedule reaches its best only at its end, whatever its length. So the
 winner and FIX are trained again at shorter budgets, each policy rebuilt for
 its budget (the same shape in fewer steps), on the confirmation seeds:
 
-- rungs: :data:`lrscope.tune.budget.LADDER_FRACTIONS` of the budget
-  (1/16, 1/8, 1/4, 1/2) and the full budget (the confirmation trials);
+- rungs: :data:`LADDER_FRACTIONS` of the budget (1/16, 1/8, 1/4, 1/2,
+  :func:`ladder_steps`) and the full budget (the confirmation trials);
 - at each rung, the median over the seeds of the final value of the ranking
   metric (a diverged trial counts as the worst value);
 - the target: FIX's best median over the ladder;
@@ -40,7 +40,29 @@ from lrscope.metrics import Metric, get_metric
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.rank import PolicyStats, Ranking, TrialLike
 
-__all__ = ["Rung", "TimeToAccuracy", "stored_ladder", "time_to_accuracy"]
+__all__ = [
+    "LADDER_FRACTIONS",
+    "Rung",
+    "TimeToAccuracy",
+    "ladder_steps",
+    "stored_ladder",
+    "time_to_accuracy",
+]
+
+LADDER_FRACTIONS = (1 / 16, 1 / 8, 1 / 4, 1 / 2)
+"""The shorter rungs of the ladder, as shares of the budget (the full budget is the last)."""
+MIN_RUNG_STEPS = 8
+"""The shortest rung, in optimizer steps (every policy family needs a few steps)."""
+
+
+def ladder_steps(steps: int) -> tuple[int, ...]:
+    """The ladder's shorter budgets for trials of ``steps`` steps (distinct, increasing).
+
+    ``round(steps * f)`` for each of :data:`LADDER_FRACTIONS`, at least
+    :data:`MIN_RUNG_STEPS`, below ``steps``.
+    """
+    rungs = sorted({max(round(steps * f), MIN_RUNG_STEPS) for f in LADDER_FRACTIONS})
+    return tuple(r for r in rungs if r < steps)
 
 
 @dataclass(frozen=True)
@@ -153,13 +175,14 @@ def _final(record: TrialLike, metric: str) -> float:
 
 
 def _rungs(row: PolicyStats, trials: Sequence[TrialLike], metric: str) -> dict[int, list[float]]:
-    """``row``'s final values at its budget and at every shorter budget of its ladder.
+    """``row``'s final values at its budget and at every shorter rung of its ladder.
 
-    A shorter budget counts when exactly one spec of ``row``'s policy (its
-    name) was trained there on every one of ``row``'s seeds, evaluated once at
-    the end (``eval_every == steps``); otherwise that budget is left out.
+    A rung (:func:`ladder_steps` of ``row``'s budget) counts when exactly one
+    spec of ``row``'s policy (its name) was trained there on every one of
+    ``row``'s seeds, evaluated once at the end (``eval_every == steps``);
+    otherwise it is left out.
     """
-    seeds = set(row.seeds)
+    seeds = sorted(row.seeds)
     full = [
         t
         for t in trials
@@ -167,10 +190,11 @@ def _rungs(row: PolicyStats, trials: Sequence[TrialLike], metric: str) -> dict[i
         == (row.spec, row.steps, row.eval_every)
     ]
     rungs = {row.steps: [_final(t, metric) for t in sorted(full, key=lambda t: t.seed)]}
+    budgets = set(ladder_steps(row.steps))
     shorter: dict[int, dict[str, dict[int, TrialLike]]] = {}
     for t in trials:
         if (
-            t.steps < row.steps
+            t.steps in budgets
             and getattr(t, "eval_every", None) == t.steps
             and t.seed in seeds
             and _name(t.spec) == _name(row.spec)
@@ -178,9 +202,9 @@ def _rungs(row: PolicyStats, trials: Sequence[TrialLike], metric: str) -> dict[i
         ):
             shorter.setdefault(t.steps, {}).setdefault(t.spec, {})[t.seed] = t
     for steps, specs in shorter.items():
-        complete = [by_seed for by_seed in specs.values() if set(by_seed) == seeds]
+        complete = [by_seed for by_seed in specs.values() if sorted(by_seed) == seeds]
         if len(complete) == 1:
-            rungs[steps] = [_final(complete[0][s], metric) for s in sorted(seeds)]
+            rungs[steps] = [_final(complete[0][s], metric) for s in seeds]
     return rungs
 
 

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lrscope.errors import ParameterError
+from lrscope.ladder import ladder_steps
 from lrscope.tune.budget import (
     DEFAULT_MAX_EPOCHS,
     DEFAULT_SEARCH_TRIALS,
@@ -16,7 +17,6 @@ from lrscope.tune.budget import (
     SAFETY,
     StepCost,
     TuneBudget,
-    ladder_steps,
     size_plan,
     timing_steps,
 )

@@ -6,10 +6,11 @@ import pytest
 
 from lrscope.bench import Execution
 from lrscope.errors import ParameterError
+from lrscope.ladder import ladder_steps
 from lrscope.rank import rank
 from lrscope.store import Store
 from lrscope.tune import FAMILIES, TuneBudget, tune
-from lrscope.tune.budget import EVALS_PER_TRIAL, ladder_steps
+from lrscope.tune.budget import EVALS_PER_TRIAL
 
 LOCAL = Execution("local", batch_trials="auto")  # in this process, each round one group
 STEPS, TRIALS = 96, 20

@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass
 from typing import Annotated, Any
 
 from lrscope.errors import ParameterError
+from lrscope.ladder import ladder_steps
 from lrscope.tune.space import MIN_STEPS
 from lrscope.validation import COUNT, POSITIVE_FLOAT, Interval, OrNone, Validated
 
@@ -41,13 +42,11 @@ __all__ = [
     "DEFAULT_ROUND_SIZE",
     "DEFAULT_SEARCH_TRIALS",
     "EVALS_PER_TRIAL",
-    "LADDER_FRACTIONS",
     "MAX_SEARCH_TRIALS",
     "SAFETY",
     "StepCost",
     "TuneBudget",
     "TunePlan",
-    "ladder_steps",
     "size_plan",
     "timing_steps",
 ]
@@ -75,9 +74,6 @@ Grouped trials train together but evaluate one by one (the test set and a
 training subsample), so an evaluation costs about fifty grouped steps on
 ``mnist1d-cnn``: thirty of them would add a third to the confirmation of
 4,800-step trials, ten add a tenth."""
-LADDER_FRACTIONS = (1 / 16, 1 / 8, 1 / 4, 1 / 2)
-"""The shorter rungs of the time-to-accuracy ladder, as shares of the budget (the full
-budget is the last rung)."""
 SAFETY = 0.85
 """Share of a minutes budget the plan is sized to use (the rest is margin)."""
 MIN_EPOCHS = 4
@@ -161,12 +157,6 @@ def timing_steps(steps_per_epoch: int) -> tuple[int, int]:
     short = max(TIMING_EPOCHS[0] * steps_per_epoch, 16)
     long = max(TIMING_EPOCHS[1] * steps_per_epoch, 3 * short)
     return short, long
-
-
-def ladder_steps(steps: int) -> tuple[int, ...]:
-    """The ladder's shorter budgets for trials of ``steps`` steps (distinct, >= MIN_STEPS)."""
-    rungs = sorted({max(round(steps * f), MIN_STEPS) for f in LADDER_FRACTIONS})
-    return tuple(r for r in rungs if r < steps)
 
 
 @dataclass(frozen=True)
