@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from lrscope.engine.runtime import DeviceName
+from lrscope.metrics import Metric, MetricList
 from lrscope.policies import FIX
 from lrscope.policies.base import PolicyList
 from lrscope.policies.spec import SpecList
@@ -22,6 +24,7 @@ from lrscope.validation import (
     Choice,
     Constraint,
     FirstN,
+    Identifier,
     Interval,
     IntList,
     ListOf,
@@ -30,7 +33,12 @@ from lrscope.validation import (
     Text,
 )
 
-__all__ = ["bad_values", "good_values"]
+__all__ = ["bad_values", "good_values", "metric"]
+
+
+def metric(name: str) -> Metric:
+    """A plain metric called ``name`` (lower is better), for the MetricList values."""
+    return Metric(name, name.upper(), "min", "", "")
 
 
 def _interval_bad(c: Interval) -> list[Any]:
@@ -101,6 +109,12 @@ def bad_values(constraint: Constraint) -> list[Any]:
         return values
     if isinstance(c, PathText):
         return [None, 5, "", b"dir", "a\x00b"]
+    if isinstance(c, Identifier):
+        return [None, 5, "", "1a", "_a", "a-b", "a b", "é", "a" * (c.max_length + 1)]
+    if isinstance(c, DeviceName):
+        return [None, 5, "", "gpu", "cuda:", "cuda:x", "cuda:-1", "tpu"]
+    if isinstance(c, MetricList):
+        return [None, [], "mse", ["mse"], [metric("a"), metric("a")], (metric("a"), 1)]
     if isinstance(c, IntList):
         low = c.low
         return [[], [low + 3, low + 2], [low - 1], [low, low], "x", [1.5], 5, None]
@@ -136,6 +150,12 @@ def good_values(constraint: Constraint) -> list[Any]:
         return ["a" * max(c.min_length, 1), "b" * max(c.min_length, 1)]
     if isinstance(c, PathText):
         return ["data", "/tmp/x"]
+    if isinstance(c, Identifier):
+        return ["a", "b"]
+    if isinstance(c, DeviceName):
+        return ["auto", "cpu", "CUDA:1"]
+    if isinstance(c, MetricList):
+        return [[metric("a"), metric("b")], (metric("a"),)]
     if isinstance(c, OrNone):
         return [None, *good_values(c.inner)]
     if isinstance(c, ListOf):

@@ -20,11 +20,13 @@ from typing import Any
 import pytest
 
 import lrscope
-from constraint_testlib import bad_values, good_values
+from constraint_testlib import bad_values, good_values, metric
 from lrscope.bench.execution import Execution
 from lrscope.bench.plan import Plan
+from lrscope.engine.runtime import Runtime
 from lrscope.errors import ParameterError, short_repr
 from lrscope.landscape.settings import InterpolationSettings
+from lrscope.metrics import Metric, Scoring
 from lrscope.policies import Policy
 from lrscope.rangetest.settings import (
     MomentumSweepSettings,
@@ -43,6 +45,8 @@ EXAMPLES: dict[type[Validated], dict[str, Any]] = {
     Plan: {"task": "mnist1d-cnn", "policies": ["FIX(k0=0.1)"], "steps": 100},
     LRBounds: {"suggested_lr": 0.05, "min_lr": 0.01, "max_lr": 0.2, "peak_lr": 0.2},
     TuneBudget: {"steps": 100, "trials": 8},  # two units: either one alone is a budget
+    Metric: {"name": "mape", "label": "MAPE", "direction": "min", "unit": "%", "description": ""},
+    Scoring: {"metrics": (metric("a"), metric("b")), "primary": "a"},
     # ray accepts every other field's values (local takes one worker, no address)
     Execution: {"executor": "ray"},
 }
@@ -64,6 +68,9 @@ KNOWN = {
     MomentumSweepSettings,
     WeightDecaySettings,
     InterpolationSettings,
+    Metric,
+    Scoring,
+    Runtime,
 }
 
 

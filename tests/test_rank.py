@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from lrscope.engine.result import TrialResult
 from lrscope.errors import LRScopeError, ParameterError
 from lrscope.metrics import AGGREGATED_METRICS as METRICS
-from lrscope.metrics import RANK_METRICS
+from lrscope.metrics import CLASSIFICATION_SCORING, RANK_METRICS, REGRESSION_SCORING
 from lrscope.rank import (
     DEFAULT_TIE,
     PolicyStats,
@@ -25,7 +25,6 @@ from lrscope.rank import (
     aggregate,
     order_rows,
     pareto_front,
-    primary_metric,
     rank_trials,
 )
 from lrscope.rank_table import RankingTable
@@ -102,7 +101,7 @@ def test_mean_and_sample_std_over_seeds() -> None:
     assert row.mean["best_iter"] == pytest.approx(60.0)
     assert row.std["best_iter"] == pytest.approx(10.0)
     assert row.seeds == (0, 1, 2)
-    assert set(row.mean) == set(METRICS) == set(row.std)
+    assert set(row.mean) == set(CLASSIFICATION_SCORING.aggregated()) == set(row.std)
 
 
 def test_groups_by_task_spec_and_steps() -> None:
@@ -395,11 +394,43 @@ def test_each_next_row_is_tied_with_the_best_left_and_no_tied_row_is_cheaper(
         assert row.mean["best_iter"] <= min(r.mean["best_iter"] for r in tied)
 
 
-def test_the_default_metric_is_the_task_primary_metric_else_top1() -> None:
-    assert primary_metric(None) == "top1"
-    assert primary_metric({"dataset": "mnist1d"}) == "top1"
-    assert primary_metric({"primary_metric": "best_top1"}) == "best_top1"
+@dataclasses.dataclass(frozen=True)
+class RegressionRecord:
+    """A regression trial as the ranking sees it: LRBench's columns NaN, its own metrics."""
+
+    spec: str
+    seed: int
+    metrics: dict[str, float]
+    best_iter: int
+    task: str = "r"
+    steps: int = 100
+    eval_every: int = 10
+    status: str = "done"
+    n_params: int | None = 1
+    diverged: bool = False
+
+
+def test_the_default_metric_is_the_task_primary_metric() -> None:
     assert rank_trials([trial("A", 0, 0.9, 5)]).metric == "top1"
+    assert rank_trials([], scoring=REGRESSION_SCORING).metric == "mse"
+
+
+def test_a_regression_ranks_by_its_final_mse_lowest_first() -> None:
+    def reg(spec: str, seed: int, mse: float, best: float, best_iter: int) -> RegressionRecord:
+        return RegressionRecord(spec, seed, {"mse": mse, "best_mse": best}, best_iter)
+
+    records = [
+        reg("LOW", 0, 0.010, 0.009, 90), reg("LOW", 1, 0.012, 0.011, 90),
+        reg("HIGH", 0, 0.050, 0.001, 10), reg("HIGH", 1, 0.060, 0.002, 10),
+    ]  # fmt: skip
+    ranking = rank_trials(records, tie=0, scoring=REGRESSION_SCORING)
+    assert [row.spec for row in ranking.rows] == ["LOW", "HIGH"]
+    assert ranking.rows[0].mean["mse"] == pytest.approx(0.011)
+    assert math.isnan(ranking.rows[0].mean["top1"])
+    # the front is best_mse (lower is better) against best_iter: HIGH is best in both
+    assert [row.pareto for row in ranking.rows] == [False, True]
+    with pytest.raises(ParameterError, match="'best_mse'"):
+        rank_trials(records, "top1", scoring=REGRESSION_SCORING)
 
 
 def test_rank_metrics_cover_the_lrbench_metrics() -> None:

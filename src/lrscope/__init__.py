@@ -22,7 +22,10 @@ __version__ = "0.1.0"
 # name -> module that defines it; imported on first attribute access (PEP 562).
 _LAZY: dict[str, str] = {
     "Task": "lrscope.tasks",
+    "TaskMetric": "lrscope.tasks",
+    "custom_metric": "lrscope.tasks",
     "get_task": "lrscope.tasks",
+    "Runtime": "lrscope.engine",
     "run_trial": "lrscope.engine",
     "TrialResult": "lrscope.engine",
     "PolicyScheduler": "lrscope.torch",
@@ -37,10 +40,13 @@ __all__ = [
     "Policy",
     "PolicyScheduler",
     "RangeTestResult",
+    "Runtime",
     "SpecError",
     "Task",
+    "TaskMetric",
     "TrialResult",
     "__version__",
+    "custom_metric",
     "get_task",
     "lr_range_test",
     "parse",
@@ -49,9 +55,9 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lrscope.engine import TrialResult, run_trial
+    from lrscope.engine import Runtime, TrialResult, run_trial
     from lrscope.rangetest import RangeTestResult, lr_range_test, range_test
-    from lrscope.tasks import Task, get_task
+    from lrscope.tasks import Task, TaskMetric, custom_metric, get_task
     from lrscope.torch import PolicyScheduler
 
 

@@ -1,4 +1,19 @@
-"""Hugging Face glue: lrscope policies in ``transformers.Trainer``, and HF schedules as policies.
+"""Hugging Face glue: range tests, lrscope policies in a ``Trainer``, HF schedules as policies.
+
+To find the learning rates that train a model, :func:`range_test` runs
+lrscope's range test (Smith 2017, section 3.3) on a ``Trainer`` as it is
+built: its model, the optimizer it would create, its training batches (dicts
+with ``labels``, collated by its data collator) and, from its arguments,
+bf16 / fp16 and gradient accumulation; the loss is the one the model returns
+(:func:`model_loss`). Model and optimizer are restored afterwards::
+
+    trainer = Trainer(model=model, args=args, train_dataset=data)
+    found = lrscope.huggingface.range_test(trainer, steps=300)
+    found.suggestions.max_lr.lr
+
+For a model and a loader of your own, :func:`model_loss` is the training step
+of :func:`lrscope.lr_range_test`: ``lr_range_test(model, optimizer,
+loader=loader, training_step=model_loss)``.
 
 To train with any lrscope policy, hand the ``Trainer`` an optimizer and a
 :class:`~lrscope.torch.PolicyScheduler` for it; the Trainer steps the scheduler
@@ -15,15 +30,16 @@ The other way round, :func:`policy_from_training_args` (or
 lrscope policy equal to the schedule the Trainer would build itself, so it can
 be plotted, benchmarked against other policies and stored like any other.
 
-Nothing here imports ``transformers`` (or torch): the arguments are read by
-name. Install the framework with ``pip install "lrscope[hf]"``.
+Nothing here imports ``transformers`` (or torch, but for the range test):
+the arguments are read by name. Install the framework with
+``pip install ".[hf]"``.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lrscope.errors import ParameterError
 from lrscope.policies import (
@@ -38,7 +54,18 @@ from lrscope.policies import (
 )
 from lrscope.validation import STEP_SIZE, Interval, OrNone, check
 
-__all__ = ["HF_SCHEDULES", "policy_from_hf", "policy_from_training_args"]
+if TYPE_CHECKING:  # pragma: no cover
+    from lrscope.engine.runtime import Runtime
+    from lrscope.rangetest import RangeTestResult, RangeTestSettings
+
+__all__ = [
+    "HF_SCHEDULES",
+    "model_loss",
+    "policy_from_hf",
+    "policy_from_training_args",
+    "range_test",
+    "runtime_from_training_args",
+]
 
 _OWNER = "policy_from_hf"
 _WSD_SHAPES = {"linear": "linear", "cosine": "cos", "1-sqrt": "sqrt"}
@@ -225,4 +252,80 @@ def policy_from_training_args(args: Any, num_training_steps: int) -> Policy:
         num_warmup_steps=args.get_warmup_steps(num_training_steps),
         num_training_steps=num_training_steps,
         scheduler_specific_kwargs=kwargs,
+    )
+
+
+def model_loss(model: Any, batch: Mapping[str, Any]) -> Any:
+    """The loss a Hugging Face model computes itself: ``model(**batch).loss``.
+
+    Raises:
+        ParameterError: the model returned no loss (the batch has no ``labels``).
+    """
+    output = model(**batch)
+    loss = output.get("loss") if isinstance(output, Mapping) else getattr(output, "loss", None)
+    if loss is None:
+        raise ParameterError(
+            "model_loss",
+            "batch",
+            "a dict batch with 'labels', so that the model returns its loss",
+            sorted(map(str, batch)),
+        )
+    return loss
+
+
+def runtime_from_training_args(args: Any) -> Runtime:
+    """The runtime of ``TrainingArguments``: ``bf16`` / ``fp16`` and gradient accumulation.
+
+    The device stays where the Trainer put the model (``device="auto"``).
+    """
+    from lrscope.engine.runtime import Runtime
+
+    precision = "bf16" if getattr(args, "bf16", False) else "fp32"
+    precision = "fp16" if getattr(args, "fp16", False) else precision
+    accumulation = int(getattr(args, "gradient_accumulation_steps", 1) or 1)
+    return Runtime(precision=precision, grad_accum_steps=accumulation)
+
+
+def range_test(
+    trainer: Any,
+    settings: RangeTestSettings | None = None,
+    *,
+    runtime: Runtime | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    **options: object,
+) -> RangeTestResult:
+    """lrscope's LR range test on a ``transformers.Trainer`` before it trains.
+
+    Uses ``trainer.model``, the optimizer ``trainer.create_optimizer()``
+    gives (the one passed as ``optimizers=`` if any; ``trainer.optimizer`` is
+    left as it was), the batches of ``trainer.get_train_dataloader()`` and
+    the loss the model returns (:func:`model_loss`). ``runtime`` defaults to
+    :func:`runtime_from_training_args` (bf16 / fp16, gradient accumulation).
+    ``settings`` and ``options`` as :func:`lrscope.rangetest.range_test`
+    (``steps=300``, ``end_lr=1.0``, ...); the default number of steps is one
+    epoch of optimizer steps clipped to [300, 500].
+
+    The model's weights, buffers, gradients and modes and the optimizer's
+    state and learning rates are as they were before; so are the global
+    random generators.
+
+    Raises:
+        ParameterError: batches without ``labels``, or a bad setting.
+    """
+    from lrscope.rangetest import RangeTestSettings, lr_range_test
+
+    chosen = RangeTestSettings.from_options(settings, **options)
+    previous = trainer.optimizer
+    try:
+        optimizer = trainer.create_optimizer()
+    finally:
+        trainer.optimizer = previous
+    return lr_range_test(
+        trainer.model,
+        optimizer,
+        loader=trainer.get_train_dataloader(),
+        settings=chosen,
+        training_step=model_loss,
+        runtime=runtime if runtime is not None else runtime_from_training_args(trainer.args),
+        on_progress=on_progress,
     )

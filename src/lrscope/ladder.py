@@ -35,7 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lrscope.metrics import Metric, get_metric
+from lrscope.metrics import Metric
 
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.rank import PolicyStats, Ranking, TrialLike
@@ -105,14 +105,14 @@ class TimeToAccuracy:
         }
 
     def sentence(self) -> str:
-        """One line: ``FIX's best median 0.9560 reached by the winner at 1,200 steps, by
+        """One line: ``FIX's best median top1 0.956: reached by the winner at 1,200 steps, by
         FIX at 4,800: ratio 0.25``."""
         if self.baseline_steps is None:
             return "time to accuracy: FIX has no finite median on the ladder"
         win = "never" if self.winner_steps is None else f"at {self.winner_steps:,} steps"
         ratio = "" if self.ratio is None else f": ratio {self.ratio:.2f}"
         return (
-            f"FIX's best median {self.metric} {self.target:.4f}: reached by the winner {win}, "
+            f"FIX's best median {self.metric} {self.target:.4g}: reached by the winner {win}, "
             f"by FIX at {self.baseline_steps:,}{ratio}"
         )
 
@@ -168,10 +168,11 @@ def _name(spec: str) -> str:
 
 
 def _final(record: TrialLike, metric: str) -> float:
+    from lrscope.rank import trial_value
+
     if getattr(record, "status", "done") != "done" or record.diverged:
         return math.nan
-    value = getattr(record, metric, None)
-    return math.nan if value is None else float(value)
+    return trial_value(record, metric)
 
 
 def _rungs(row: PolicyStats, trials: Sequence[TrialLike], metric: str) -> dict[int, list[float]]:
@@ -220,7 +221,7 @@ def stored_ladder(trials: Iterable[TrialLike], ranking: Ranking) -> TimeToAccura
     if len(fixes) != 1:
         return None
     records = list(trials)
-    metric = get_metric(ranking.metric)
+    metric = ranking.scoring.get(ranking.metric, owner="the budget ladder")
     baseline = _rungs(fixes[0], records, metric.name)
     if len(baseline) < 2:
         return None

@@ -14,6 +14,14 @@ it), confidence (AC, CD, CDAC), the loss difference LD, cost (wall time,
 classification add loss-based metrics (:data:`REGRESSION_METRICS`) or their
 own, each a :class:`Metric` with a direction.
 
+A task's metrics are a :class:`Scoring`: the definitions of its final test
+metrics and the name of its primary one, which picks the best evaluation of a
+trial (``best_<primary>`` and ``best_iter``), the default ranking and the
+Pareto front. Classification tasks score as :data:`CLASSIFICATION_SCORING`
+(top-1 primary), regression tasks as :data:`REGRESSION_SCORING` (MSE primary).
+A task's metadata carries its scoring (:meth:`Scoring.to_metadata`), so a
+ranking read from the store knows which way each metric points.
+
 Nothing here imports torch.
 """
 
@@ -22,19 +30,37 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from lrscope.validation import Choice, check
+from lrscope.errors import ParameterError
+from lrscope.validation import (
+    INVALID,
+    Bool,
+    Choice,
+    Constraint,
+    Identifier,
+    Interval,
+    Text,
+    Validated,
+    check,
+)
 
 __all__ = [
     "AGGREGATED_METRICS",
     "CLASSIFICATION_METRICS",
+    "CLASSIFICATION_SCORING",
     "COMMON_METRICS",
+    "LOSS_SCORING",
     "METRICS",
     "RANK_METRICS",
     "REGRESSION_METRICS",
+    "REGRESSION_SCORING",
+    "RESERVED_NAMES",
     "Direction",
     "Metric",
+    "MetricList",
+    "Scoring",
+    "best_of",
     "get_metric",
     "metric_help",
 ]
@@ -43,22 +69,29 @@ Direction = Literal["max", "min"]
 
 
 @dataclass(frozen=True)
-class Metric:
+class Metric(Validated):
     """One metric: what it is called, what it measures and which way is better.
 
     ``unit`` is ``"fraction"`` (in [0, 1]), ``"steps"`` (optimizer steps),
     ``"nats"`` (a loss), ``"s"`` (seconds), ``"count"`` or ``""`` (a plain
-    number, e.g. a loss in the task's own units). ``percent`` shows a fraction
-    as percent; ``digits`` is the number of decimals shown.
+    number, e.g. a loss in the task's own units), or any short unit of a
+    task's own metric. ``percent`` shows a fraction as percent; ``digits`` is
+    the number of decimals shown.
+
+    Raises:
+        ParameterError: a name that is not an identifier, a direction other
+            than ``"max"`` / ``"min"``, an empty label.
     """
 
-    name: str
-    label: str
-    direction: Direction
-    unit: str
-    description: str
-    percent: bool = False
-    digits: int = 3
+    owner = "Metric"
+
+    name: Annotated[str, Identifier()]
+    label: Annotated[str, Text(max_length=40, strip=True)]
+    direction: Annotated[Direction, Choice(("max", "min"))]
+    unit: Annotated[str, Text(min_length=0, max_length=20)]
+    description: Annotated[str, Text(min_length=0, max_length=200)]
+    percent: Annotated[bool, Bool()] = False
+    digits: Annotated[int, Interval(int, 0, 12)] = 3
 
     @property
     def higher_is_better(self) -> bool:
@@ -199,9 +232,254 @@ def get_metric(
 
 
 def metric_help(names: Iterable[str] = RANK_METRICS) -> str:
-    """``name (better: higher|lower)`` for each name: the ``--metric`` help text."""
+    """``name (better: higher|lower)`` for each name: the ``--metric`` help text.
+
+    With the default names (a classification task's) it ends with where the
+    other tasks' metrics come from.
+    """
     parts = []
     for name in names:
         metric = METRICS[name]
         parts.append(f"{name} ({'higher' if metric.higher_is_better else 'lower'} is better)")
-    return "; ".join(parts)
+    text = "; ".join(parts)
+    if tuple(names) == RANK_METRICS:
+        text += (
+            "; other tasks rank by their own metrics, e.g. regression: mse, mae, r2, "
+            "test_loss and best_mse (default: best_<primary metric>)"
+        )
+    return text
+
+
+#: Names a task's own metric may not take: the other fields of a trial's
+#: result and of a ranking row (``best_<name>`` is kept for the best value of
+#: the primary metric).
+RESERVED_NAMES: frozenset[str] = frozenset(
+    {
+        "best_iter",
+        "ld",
+        "wall_s",
+        "n_params",
+        "diverged_rate",
+        "steps_done",
+        "diverged",
+        "diverged_at",
+        "task",
+        "spec",
+        "seed",
+        "steps",
+        "eval_every",
+        "runtime",
+        "curve",
+        "metrics",
+        "primary_metric",
+        "rank",
+        "pareto",
+        "seeds",
+        "n",
+        "n_diverged",
+    }
+)
+
+
+def best_of(metric: Metric) -> Metric:
+    """``best_<name>``: the best value of ``metric`` over a trial's evaluations.
+
+    Same direction, unit and display as ``metric``; for ``top1`` it is the
+    table's ``best_top1``.
+    """
+    name = f"best_{metric.name}"
+    if name in METRICS:
+        return METRICS[name]
+    return Metric(
+        name,
+        f"Best\n{metric.label.replace(chr(10), ' ')}",
+        metric.direction,
+        metric.unit,
+        f"best value of {metric.name} over the evaluations",
+        metric.percent,
+        metric.digits,
+    )
+
+
+@dataclass(frozen=True)
+class MetricList(Constraint):
+    """A non-empty list of :class:`Metric` with distinct names (canonical form: a tuple)."""
+
+    def coerce(self, value: object) -> Any:
+        if not isinstance(value, (list, tuple)) or not value:
+            return INVALID
+        if not all(isinstance(m, Metric) for m in value):
+            return INVALID
+        if len({m.name for m in value}) != len(value):
+            return INVALID
+        return tuple(value)
+
+    def describe(self) -> str:
+        return "a non-empty list of Metric with distinct names"
+
+
+#: Built-in metrics every task may name; the task's own may not reuse these
+#: names with another meaning.
+_BUILTIN_BEST = {f"best_{name}" for name in METRICS}
+
+
+@dataclass(frozen=True)
+class Scoring(Validated):
+    """How a task is scored: its final test metrics and the primary one.
+
+    ``metrics`` are the definitions of every metric a trial reports at the
+    end (``test_loss`` among them); ``primary`` names the one that picks the
+    best evaluation of a trial (``best_<primary>``, ``best_iter``), orders a
+    ranking by default and spans the Pareto front with ``best_iter``.
+
+    >>> REGRESSION_SCORING.primary, REGRESSION_SCORING.best.name, REGRESSION_SCORING.best.direction
+    ('mse', 'best_mse', 'min')
+
+    Raises:
+        ParameterError: ``primary`` is not one of the metrics, or a metric has
+            a reserved name (:data:`RESERVED_NAMES`, ``best_...``).
+    """
+
+    owner = "the task's scoring"
+
+    metrics: Annotated[tuple[Metric, ...], MetricList()]
+    primary: Annotated[str, Identifier()]
+
+    def _check(self) -> None:
+        names = tuple(m.name for m in self.metrics)
+        check(self.owner_name(), "primary", self.primary, Choice(names))
+        for metric in self.metrics:
+            builtin = METRICS.get(metric.name)
+            reserved = metric.name in RESERVED_NAMES or (
+                metric.name.startswith("best_") and metric.name not in _BUILTIN_BEST
+            )
+            if reserved or (builtin is not None and builtin.name.startswith("best_")):
+                raise ParameterError(
+                    self.owner_name(),
+                    "metrics",
+                    "metrics whose names are neither reserved "
+                    f"({', '.join(sorted(RESERVED_NAMES))}) nor start with 'best_'",
+                    metric.name,
+                )
+
+    @property
+    def primary_metric(self) -> Metric:
+        """The :class:`Metric` called :attr:`primary`."""
+        return next(m for m in self.metrics if m.name == self.primary)
+
+    @property
+    def best(self) -> Metric:
+        """``best_<primary>``: the best value of the primary metric over the evaluations."""
+        return best_of(self.primary_metric)
+
+    @property
+    def is_classification(self) -> bool:
+        """Whether the LRBench classification metrics (top-1 and the rest) are scored."""
+        return all(name in self.names for name in ("top1", "top5", "ac", "cd", "cdac"))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(m.name for m in self.metrics)
+
+    @property
+    def default_rank_metric(self) -> str:
+        """What ``lrscope rank`` and the report order by: ``best_<primary>``."""
+        return self.best.name
+
+    def rankable(self) -> dict[str, Metric]:
+        """Every metric a ranking of this task can order by (``--metric``).
+
+        Classification: :data:`RANK_METRICS` (LRBench's, as lrscope always
+        ranked them). Other tasks: their final metrics, ``best_<primary>``,
+        ``best_iter``, ``ld``, ``wall_s`` and ``diverged_rate``.
+        """
+        if self.is_classification:
+            return {name: METRICS[name] for name in RANK_METRICS}
+        table = {m.name: m for m in self.metrics}
+        best = self.best
+        table[best.name] = best
+        for name in ("best_iter", "ld", "wall_s", "diverged_rate"):
+            table[name] = METRICS[name]
+        return table
+
+    def aggregated(self) -> tuple[str, ...]:
+        """The per-trial metrics a ranking averages over seeds, in column order.
+
+        LRBench's columns (:data:`AGGREGATED_METRICS`: a classification's, NaN
+        for another task), then a task's own final metrics and
+        ``best_<primary>`` when it is not a classification.
+        """
+        if self.is_classification:
+            return AGGREGATED_METRICS
+        names = dict.fromkeys(AGGREGATED_METRICS)
+        names.update(dict.fromkeys(m.name for m in self.metrics))
+        names[self.best.name] = None
+        return tuple(names)
+
+    def get(self, name: str, *, owner: str) -> Metric:
+        """The rankable metric called ``name``; a :class:`ParameterError` naming ``owner`` else."""
+        return get_metric(name, among=(), extra=self.rankable(), owner=owner)
+
+    def to_metadata(self) -> dict[str, Any]:
+        """``{"metrics": [{name, label, direction, unit}, ...], "primary_metric": name}``.
+
+        What :class:`lrscope.tasks.TaskMetadata` records, and the store
+        fingerprints: a task whose metrics change is another task.
+        """
+        return {
+            "metrics": [
+                {"name": m.name, "label": m.label, "direction": m.direction, "unit": m.unit}
+                for m in self.metrics
+            ],
+            "primary_metric": self.primary,
+        }
+
+    @classmethod
+    def from_metadata(cls, metadata: Mapping[str, Any] | None) -> Scoring:
+        """The scoring a task's metadata records; a classification task's without one.
+
+        Tasks stored before tasks declared their metrics were all
+        classification tasks, scored as :data:`CLASSIFICATION_SCORING`.
+
+        Raises:
+            ParameterError: a recorded definition that is not a valid metric.
+        """
+        if not metadata or not metadata.get("metrics"):
+            return CLASSIFICATION_SCORING
+        definitions = metadata["metrics"]
+        if not isinstance(definitions, (list, tuple)) or not all(
+            isinstance(d, Mapping) for d in definitions
+        ):
+            raise ParameterError(
+                cls.owner_name(), "metrics", "a list of metric definitions", definitions
+            )
+        metrics = tuple(_metric_from_definition(d) for d in definitions)
+        primary = metadata.get("primary_metric") or metrics[0].name
+        return cls(metrics=metrics, primary=primary)
+
+
+def _metric_from_definition(data: Mapping[str, Any]) -> Metric:
+    """A recorded ``{name, label, direction, unit}``: the table's metric when it matches."""
+    name, label = data.get("name"), data.get("label") or data.get("name")
+    direction, unit = data.get("direction"), data.get("unit", "")
+    builtin = METRICS.get(name) if isinstance(name, str) else None
+    if builtin is not None and (builtin.label, builtin.direction, builtin.unit) == (
+        label,
+        direction,
+        unit,
+    ):
+        return builtin
+    return Metric(name, label, direction, unit, "", digits=4)  # type: ignore[arg-type]
+
+
+#: How a classification task is scored (LRBench): top-1 primary.
+CLASSIFICATION_SCORING = Scoring(
+    metrics=tuple(METRICS[name] for name in ("top1", "top5", "ac", "cd", "cdac", "test_loss")),
+    primary="top1",
+)
+#: How a regression task is scored: MSE primary, MAE and R² too.
+REGRESSION_SCORING = Scoring(
+    metrics=(*REGRESSION_METRICS.values(), METRICS["test_loss"]), primary="mse"
+)
+#: How a task scored by its loss alone is (a training step without evaluation outputs).
+LOSS_SCORING = Scoring(metrics=(METRICS["test_loss"],), primary="test_loss")

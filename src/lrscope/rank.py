@@ -5,14 +5,17 @@ summary all rank with :func:`rank_trials`, so they rank the same trials by the
 same rule and quote the same numbers.
 
 Trials are grouped by ``(task, spec, steps, eval_every)``: one policy at one
-budget, measured on one evaluation grid (``best_top1`` and ``best_iter``
+budget, measured on one evaluation grid (``best_<primary>`` and ``best_iter``
 depend on the grid). For each group:
 
 - ``n``: trials measured (stored ``done`` or ``diverged``, or ``pruned``:
   stopped early on purpose; ``failed`` and ``running`` trials are not
   measurements and are left out); ``n_diverged`` and
   ``diverged_rate = n_diverged / n``.
-- for every metric ``m`` of :data:`lrscope.metrics.AGGREGATED_METRICS`,
+- for every metric ``m`` the task's scoring aggregates
+  (:meth:`lrscope.metrics.Scoring.aggregated`: LRBench's columns of
+  :data:`lrscope.metrics.AGGREGATED_METRICS`, NaN for a task that is not
+  classification, then the task's own final metrics and ``best_<primary>``),
   ``m_mean`` and ``m_std``: the mean and the sample standard deviation
   (``n - 1`` in the denominator) over the *non-diverged* trials whose value
   is finite. A diverged trial's numbers describe a model that blew up, so
@@ -38,19 +41,23 @@ utility at the lowest cost), robustness first: groups that diverged on fewer
 of their seeds come first (a mean over the seeds that did not blow up would
 flatter a policy that diverges one time in three; no user wants it). Among
 groups that diverge equally often: take the best remaining group by the
-metric's mean (in its direction from :mod:`lrscope.metrics`; NaN last); the
+metric's mean (in its direction from :mod:`lrscope.metrics`: higher is
+better for accuracies, confidence and R², lower for losses, errors,
+``best_iter``, ``ld``, ``cd``, ``cdac``, ``wall_s`` and ``diverged_rate``;
+NaN last); the
 groups within ``tie`` of it are tied, and among them the one of lowest cost,
 ``best_iter`` mean (the steps to its best evaluation, LRBench's
 "#Iterations"), comes next; repeat. ``tie=0`` orders by the metric alone
-(exact ties by the smaller ``best_iter`` mean, then the spec). The default metric is the task's
-primary metric (:func:`primary_metric`: final test top-1 for
-classification): the model a user keeps at the end of the budget.
+(exact ties by the smaller ``best_iter`` mean, then the spec). The default
+metric is the task's primary metric at the end of the budget (its
+:class:`~lrscope.metrics.Scoring`, :func:`task_scoring`: final test top-1 for
+classification, final test MSE for regression): the model a user keeps.
 
 Pareto front (``pareto``): among the ranked groups, those not dominated in
-accuracy (``best_top1_mean``, higher is better) against cost
-(``best_iter_mean``, lower is better); a group is dominated when another is
-at least as good in both and strictly better in one. Groups with a NaN in
-either are never on the front.
+utility (the mean of ``best_<primary>``, in the primary metric's direction)
+against cost (``best_iter_mean``, lower is better); a group is dominated when
+another is at least as good in both and strictly better in one. Groups with a
+NaN in either are never on the front.
 
 >>> ranking = rank(Store.open(), "mnist1d-cnn")            # doctest: +SKIP
 >>> ranking.rows[0].spec, ranking.to_dataframe().shape     # doctest: +SKIP
@@ -70,7 +77,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lrscope.errors import LRScopeWarning
-from lrscope.metrics import AGGREGATED_METRICS, Metric, get_metric
+from lrscope.metrics import AGGREGATED_METRICS, CLASSIFICATION_SCORING, Metric, Scoring
 from lrscope.validation import (
     COUNT,
     FINITE_FLOAT,
@@ -96,9 +103,10 @@ __all__ = [
     "left_out",
     "order_rows",
     "pareto_front",
-    "primary_metric",
     "rank",
     "rank_trials",
+    "task_scoring",
+    "trial_value",
 ]
 
 DEFAULT_TIE = 0.003
@@ -114,22 +122,14 @@ _MEASURED = ("done", "diverged", "pruned")
 _OWNER = "the ranking"
 
 
-def primary_metric(metadata: Mapping[str, Any] | None = None) -> str:
-    """What a task is ranked by when no metric is asked for: its primary metric, else top-1.
-
-    ``metadata`` is the task's stored metadata (``TaskMetadata.to_dict()``);
-    a task that declares ``primary_metric`` there is ranked by it.
-    """
-    declared = (metadata or {}).get("primary_metric")
-    return declared if isinstance(declared, str) and declared else "top1"
-
-
 class TrialLike(Protocol):
     """What a ranking reads of a trial: a store ``TrialRecord`` or a ``TrialResult``.
 
     Besides these, every metric of :data:`lrscope.metrics.AGGREGATED_METRICS`
-    and ``eval_every`` are read as attributes of those names (a float; ``None``
-    or NaN when not measured; no ``eval_every`` is one grid). A record with a
+    and ``eval_every`` are read as attributes of those names, and any other
+    metric (a task's own, ``test_loss``, ``best_<primary>``) from the record's
+    ``metrics`` mapping (a float; ``None`` or NaN when not measured; no
+    ``eval_every`` is one grid). A record with a
     ``status`` (the store's) is measured when it is ``done``, ``diverged`` or
     ``pruned``; one without (an engine result) always is, and counts as
     diverged when ``diverged`` is true.
@@ -162,6 +162,21 @@ def _finite(value: object) -> float | None:
     return None if number is INVALID else float(number)
 
 
+def _measured(record: TrialLike, metric: str) -> float | None:
+    """The record's finite value of ``metric``: a column, else from its ``metrics`` mapping."""
+    if metric in AGGREGATED_METRICS:
+        return _finite(getattr(record, metric, None))
+    metrics = getattr(record, "metrics", None)
+    return _finite(metrics.get(metric)) if isinstance(metrics, Mapping) else None
+
+
+def trial_value(record: TrialLike, metric: str) -> float:
+    """One trial's value of ``metric`` (an LRBench column, or a task's own metric,
+    ``test_loss`` or ``best_<primary>`` from its ``metrics``); NaN when not measured."""
+    value = _measured(record, metric)
+    return math.nan if value is None else value
+
+
 def _mean_std(values: Sequence[float]) -> tuple[float, float]:
     if not values:
         return math.nan, math.nan
@@ -173,10 +188,10 @@ def _mean_std(values: Sequence[float]) -> tuple[float, float]:
 class PolicyStats:
     """One row of a ranking: a policy (spec) at a step budget on a task.
 
-    ``mean[m]`` and ``std[m]`` for every ``m`` of
-    :data:`lrscope.metrics.AGGREGATED_METRICS` (see the module docstring for
-    NaN), ``n`` trials measured of which ``n_diverged`` diverged, ``rank``
-    (1 = best; 0 when not ranked), ``pareto`` (on the accuracy/cost front),
+    ``mean[m]`` and ``std[m]`` for every aggregated metric ``m`` (see the
+    module docstring for which, and for NaN), ``n`` trials measured of which
+    ``n_diverged`` diverged, ``rank`` (1 = best; 0 when not ranked),
+    ``pareto`` (on the utility/cost front),
     ``eval_every`` (the evaluation grid; None when the records have none),
     ``partial`` (the trials stopped early) and ``apart``: why the row is shown
     apart from the ranking (empty for a ranked row).
@@ -208,7 +223,9 @@ class PolicyStats:
 
     def value(self, metric: str) -> float:
         """What the ranking orders by for ``metric``: its mean, or ``diverged_rate``."""
-        return self.diverged_rate if metric == "diverged_rate" else self.mean[metric]
+        if metric == "diverged_rate":
+            return self.diverged_rate
+        return self.mean.get(metric, math.nan)
 
     def to_dict(self) -> dict[str, Any]:
         """Flat row: identity, counts, ``<metric>_mean`` / ``<metric>_std``, rank, pareto.
@@ -227,9 +244,9 @@ class PolicyStats:
             "n_params": self.n_params,
             "seeds": list(self.seeds),
         }
-        for metric in AGGREGATED_METRICS:
-            row[f"{metric}_mean"] = self.mean[metric]
-            row[f"{metric}_std"] = self.std[metric]
+        for metric, mean in self.mean.items():
+            row[f"{metric}_mean"] = mean
+            row[f"{metric}_std"] = self.std.get(metric, math.nan)
         row["pareto"] = self.pareto
         row["apart"] = self.apart or None
         return row
@@ -246,11 +263,14 @@ def _group_key(record: TrialLike) -> tuple[str, str, int, int, bool]:
     )
 
 
-def aggregate(records: Iterable[TrialLike]) -> list[PolicyStats]:
+def aggregate(
+    records: Iterable[TrialLike], scoring: Scoring = CLASSIFICATION_SCORING
+) -> list[PolicyStats]:
     """Group measured trials by ``(task, spec, steps, eval_every)`` and average over seeds.
 
     ``records`` are store records or :class:`~lrscope.engine.TrialResult`
-    objects (:class:`TrialLike`). Trials stopped early (``pruned``) form groups
+    objects (:class:`TrialLike`); ``scoring`` (the task's) names the metrics
+    averaged. Trials stopped early (``pruned``) form groups
     of their own (``partial``). The result is unranked, sorted by key.
     """
     groups: dict[tuple[str, str, int, int, bool], list[TrialLike]] = {}
@@ -261,8 +281,8 @@ def aggregate(records: Iterable[TrialLike]) -> list[PolicyStats]:
     for (task, spec, steps, every, partial), members in sorted(groups.items()):
         healthy = [r for r in members if _status(r) != "diverged"]
         means, stds = {}, {}
-        for metric in AGGREGATED_METRICS:
-            values = [v for r in healthy if (v := _finite(getattr(r, metric, None))) is not None]
+        for metric in scoring.aggregated():
+            values = [v for r in healthy if (v := _measured(r, metric)) is not None]
             means[metric], stds[metric] = _mean_std(values)
         n_params = members[0].n_params
         stats.append(
@@ -290,7 +310,7 @@ def _sort_key(row: PolicyStats, metric: Metric) -> tuple[Any, ...]:
 
 
 def _cost(row: PolicyStats) -> float:
-    best_iter = row.mean["best_iter"]
+    best_iter = row.value("best_iter")
     return math.inf if math.isnan(best_iter) else best_iter
 
 
@@ -320,18 +340,25 @@ def order_rows(rows: Iterable[PolicyStats], metric: Metric, tie: float) -> list[
     return ordered
 
 
-def pareto_front(rows: Sequence[PolicyStats]) -> list[bool]:
-    """For each row: is it on the front of best_top1 mean (max) vs best_iter mean (min)?"""
-    points = [(r.mean["best_top1"], r.mean["best_iter"]) for r in rows]
+def pareto_front(
+    rows: Sequence[PolicyStats], scoring: Scoring = CLASSIFICATION_SCORING
+) -> list[bool]:
+    """For each row: is it on the front of ``best_<primary>`` mean vs ``best_iter`` mean (min)?
+
+    The primary metric's direction says which way its best value is better
+    (``best_top1``: higher; ``best_mse``: lower).
+    """
+    sign = scoring.best.sign()
+    points = [(sign * r.value(scoring.best.name), r.value("best_iter")) for r in rows]
     front = []
-    for acc, cost in points:
-        if math.isnan(acc) or math.isnan(cost):
+    for utility, cost in points:
+        if math.isnan(utility) or math.isnan(cost):
             front.append(False)
             continue
         dominated = any(
-            a >= acc and c <= cost and (a > acc or c < cost)
-            for a, c in points
-            if not (math.isnan(a) or math.isnan(c))
+            u >= utility and c <= cost and (u > utility or c < cost)
+            for u, c in points
+            if not (math.isnan(u) or math.isnan(c))
         )
         front.append(not dominated)
     return front
@@ -354,31 +381,37 @@ def rank_trials(
     tie: float = DEFAULT_TIE,
     min_seeds: int = DEFAULT_MIN_SEEDS,
     steps: int | None = None,
+    scoring: Scoring = CLASSIFICATION_SCORING,
 ) -> Ranking:
     """Aggregate ``records`` (see :func:`aggregate`), rank them, mark the Pareto front.
 
     Args:
         records: the trials (store records or engine results).
-        metric: what ranks (a :data:`lrscope.metrics.RANK_METRICS` name);
-            default :func:`primary_metric`'s.
+        metric: what ranks (one of the task's rankable metrics,
+            :meth:`lrscope.metrics.Scoring.rankable`); default the task's
+            primary metric (``scoring.primary``: final top-1 for
+            classification, final MSE for regression).
         tie: metric differences up to this are ties, broken by cost
             (:func:`order_rows`); 0 ranks by the metric alone.
         min_seeds: groups with fewer measured seeds are shown apart.
         steps: the budget ranked (others are shown apart); default the
             budget with the most groups that can be ranked (ties: the largest).
+        scoring: the task's (classification's by default): its metrics, their
+            directions and the primary one.
 
     Raises:
-        ParameterError: an unknown ``metric``, a negative ``tie``, ``min_seeds`` < 1.
+        ParameterError: a ``metric`` the task does not rank by, a negative
+            ``tie``, ``min_seeds`` < 1.
     """
-    chosen = get_metric(metric or primary_metric(), owner=_OWNER)
+    chosen = scoring.get(metric or scoring.primary, owner=_OWNER)
     min_seeds = check(_OWNER, "min_seeds", min_seeds, COUNT)
     steps = check(_OWNER, "steps", steps, OrNone(COUNT))
-    rows = aggregate(records)
+    rows = aggregate(records, scoring)
     candidates = [r for r in rows if not r.partial and r.n >= min_seeds]
     counts = Counter(r.steps for r in candidates)
     budget = steps if steps is not None else max(counts, key=lambda b: (counts[b], b), default=None)
     ranked = order_rows([r for r in candidates if r.steps == budget], chosen, tie)
-    front = pareto_front(ranked)
+    front = pareto_front(ranked, scoring)
     ranked_rows = tuple(
         replace(row, rank=i + 1, pareto=on_front)
         for i, (row, on_front) in enumerate(zip(ranked, front, strict=True))
@@ -400,7 +433,14 @@ def rank_trials(
         tie=tie,
         min_seeds=min_seeds,
         steps=budget,
+        scoring=scoring,
     )
+
+
+def task_scoring(store: Store, task: str) -> Scoring:
+    """The scoring ``task`` is stored with (classification's for a task stored without one)."""
+    record = next((r for r in store.tasks() if r.name == task), None)
+    return Scoring.from_metadata(None if record is None else record.metadata)
 
 
 def rank(
@@ -414,23 +454,24 @@ def rank(
 ) -> Ranking:
     """Rank the trials of ``task`` stored in ``store`` (see :func:`rank_trials`).
 
-    ``metric`` defaults to the task's primary metric (its stored metadata);
-    ``steps`` keeps only the trials of that budget. A stored trial that cannot
+    The task's stored metadata says how it is scored (its metrics, their
+    directions, the primary one: :func:`task_scoring`); ``metric`` defaults
+    to the primary one. ``steps`` keeps only the trials of that budget. A stored trial that cannot
     be read (a damaged row) is left out with an
     :class:`~lrscope.errors.LRScopeWarning` naming it; the others are ranked.
 
     Raises:
-        ParameterError: an unknown ``metric``, a negative ``tie``, ``min_seeds`` < 1,
-            ``steps`` not None or an int >= 1.
+        ParameterError: a ``metric`` the task does not rank by, a negative ``tie``,
+            ``min_seeds`` < 1, ``steps`` not None or an int >= 1.
     """
-    if metric is None:
-        record = next((r for r in store.tasks() if r.name == task), None)
-        metric = primary_metric(None if record is None else record.metadata)
-    get_metric(metric, owner=_OWNER)
+    scoring = task_scoring(store, task)
+    chosen = scoring.get(metric or scoring.primary, owner=_OWNER)
     check(_OWNER, "steps", steps, OrNone(STEP_SIZE))
     trials = store.trials(task=task, on_unreadable=left_out("the ranking"))
     records = [r for r in trials if steps is None or r.steps == steps]
-    ranking = rank_trials(records, metric, tie=tie, min_seeds=min_seeds, steps=steps)
+    ranking = rank_trials(
+        records, chosen.name, tie=tie, min_seeds=min_seeds, steps=steps, scoring=scoring
+    )
     return replace(ranking, task=task)
 
 
@@ -457,7 +498,8 @@ class Ranking:
 
     ``rows`` are ranked (``rank`` 1, 2, ...) at the budget ``steps`` by
     ``metric`` with the ``tie`` margin; ``apart`` holds every other group,
-    each with its reason (:attr:`PolicyStats.apart`). The exporters list the
+    each with its reason (:attr:`PolicyStats.apart`); ``scoring`` is the
+    task's: the definitions behind the columns. The exporters list the
     ranked rows first, then the rows shown apart. For a terminal table that
     reads well at any width: :class:`lrscope.rank_table.RankingTable`.
     """
@@ -469,6 +511,7 @@ class Ranking:
     tie: float = DEFAULT_TIE
     min_seeds: int = DEFAULT_MIN_SEEDS
     steps: int | None = None
+    scoring: Scoring = CLASSIFICATION_SCORING
 
     def row(self, spec: str) -> PolicyStats | None:
         """The ranked row of ``spec`` (the first, if it is ranked twice), or None."""

@@ -16,7 +16,7 @@ import math
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
-from lrscope.metrics import Metric, get_metric
+from lrscope.metrics import Metric
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console, ConsoleOptions, RenderResult
@@ -30,8 +30,8 @@ __all__ = ["MAX_APART", "RankingTable", "short_name"]
 MAX_APART = 8
 """Rows shown apart that the table lists (``--json`` and ``--format csv`` list all)."""
 
-_WIDE = ("best_top1", "best_iter", "top1", "ld", "wall_s")
-_NARROW = ("best_top1", "best_iter")
+_WIDE = ("best", "best_iter", "primary", "ld", "wall_s")
+_NARROW = ("best", "best_iter")
 
 
 def short_name(spec: str) -> str:
@@ -40,8 +40,13 @@ def short_name(spec: str) -> str:
 
 
 def _metrics(ranking: Ranking, names: Iterable[str]) -> list[Metric]:
-    wanted = [m for m in (ranking.metric, *names) if m != "diverged_rate"]
-    return [get_metric(m) for m in dict.fromkeys(wanted)]
+    """The columns: the ranking metric, then ``names`` (``best``: ``best_<primary>``,
+    ``primary``: the task's primary metric), as the task's scoring defines them."""
+    scoring = ranking.scoring
+    aliases = {"best": scoring.best.name, "primary": scoring.primary}
+    wanted = [aliases.get(m, m) for m in (ranking.metric, *names)]
+    known = scoring.rankable()
+    return [known[m] for m in dict.fromkeys(wanted) if m != "diverged_rate"]
 
 
 class RankingTable:
@@ -89,7 +94,7 @@ class RankingTable:
             name = self._label(row.spec) if inline else short_name(row.spec)
             cells: list[str | Text] = [str(row.rank), Text(name)]  # specs are not markup
             cells += [str(row.n), f"{row.diverged_rate:.0%}"]
-            cells += [m.format(row.mean[m.name], row.std[m.name]) for m in metrics]
+            cells += [m.format(row.value(m.name), row.std.get(m.name, math.nan)) for m in metrics]
             cells.append("*" if row.pareto else "")
             table.add_row(*cells)
         return table
@@ -108,7 +113,7 @@ class RankingTable:
         rows = self.ranking.apart
         if not rows:
             return
-        metric = get_metric(self.ranking.metric)
+        metric = self.ranking.scoring.get(self.ranking.metric, owner="the ranking table")
         table = Table(title=Text("shown apart, not ranked"), title_justify="left")
         table.add_column("policy", overflow="fold", ratio=1)
         table.add_column("steps", justify="right")

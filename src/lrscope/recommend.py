@@ -19,12 +19,15 @@ train_size        0.10    ``min(a, b) / max(a, b)``
 
 A stored task of the same name is an exact match (similarity 1). Others count
 as similar from :data:`MIN_SIMILARITY` (a shared dataset, or a shared model
-family together with the input format). Each similar task's best policies
-(ranked by final top-1 with :mod:`lrscope.rank`, the one ranking rule: the
-policies measured on two seeds or more at the ranked budget, so a tuning run's
-one-seed search trials and shorter ladder trials do not compete with its
-confirmed ones; a task with one-seed trials only is ranked from those, and
-its evidence weighs less) are carried over with :func:`lrscope.policies.rescale.rescale`:
+family together with the input format), when it is scored by the same
+primary metric (a regression's MSE is no evidence for a classification's
+top-1). Each similar task's best policies (ranked by the final value of that
+primary metric, in its direction, with :mod:`lrscope.rank`, the one ranking
+rule: the policies measured on two seeds or more at the ranked budget, so a
+tuning run's one-seed search trials and shorter ladder trials do not compete
+with its confirmed ones; a task with one-seed trials only is ranked from
+those, and its evidence weighs less) are carried over with
+:func:`lrscope.policies.rescale.rescale`:
 learning rates times the ratio of the two tasks' range-test suggestions
 (target over source; the target's range test is run, and stored unless the
 store is read-only, if none is stored and ``run_range_test`` is true), step
@@ -32,10 +35,12 @@ counts times the ratio of their epoch lengths.
 
 Weighing the evidence: a recommendation's ``score`` is
 
-    similarity x n / (n + SEED_PRIOR) x top-1 / best top-1 of its source task
+    similarity x n / (n + SEED_PRIOR) x utility
 
 with ``n`` the seeds measured (:data:`SEED_PRIOR` = 0.5: one seed weighs 2/3,
-three weigh 6/7), so a policy measured on many seeds of a close task comes
+three weigh 6/7) and ``utility`` the policy's primary metric relative to the
+best of its source task (``top1 / best top1``; for a lower-is-better metric
+``best mse / mse``), so a policy measured on many seeds of a close task comes
 before one seen once on a distant task. Recommendations are listed by score.
 """
 
@@ -46,6 +51,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from lrscope.metrics import Metric, Scoring
 from lrscope.policies import parse
 from lrscope.policies.rescale import rescale
 
@@ -77,8 +83,20 @@ SEED_PRIOR = 0.5
 SIGNIFICANT_DIGITS = 3
 """Carried-over learning rates keep 3 significant digits (the factor is a ratio
 of two range-test readings; more digits would be noise)."""
-RANK_METRIC = "top1"
-"""Stored policies are ranked by final test top-1, as ``lrscope tune`` picks them."""
+
+
+def _primary(metadata: Mapping[str, object] | None) -> Metric:
+    """The primary metric a task's metadata records (top-1 for a classification's)."""
+    return Scoring.from_metadata(metadata).primary_metric
+
+
+def _utility(value: float, best: float, metric: Metric) -> float:
+    """``value`` relative to the best one, 1 at the best, in ``metric``'s direction."""
+    if metric.higher_is_better:
+        return value / best if best > 0 else 1.0
+    return best / value if value > 0 else 1.0
+
+
 LOCAL = "this store"
 """The origin of evidence measured in the store itself."""
 _MEASURED = ("done", "diverged")
@@ -342,10 +360,12 @@ def _carry(
 ) -> list[Recommendation]:
     from lrscope.rank import rank_trials
 
-    ranking = rank_trials(source.trials, RANK_METRIC)  # the ranked budget, confirmed seeds
+    scoring = Scoring.from_metadata(source.metadata)
+    primary = scoring.primary_metric
+    ranking = rank_trials(source.trials, primary.name, scoring=scoring)  # confirmed seeds
     if not ranking.rows:  # a history of one-seed trials only: weak evidence, weighed as such
-        ranking = rank_trials(source.trials, RANK_METRIC, min_seeds=1)
-    rows = [r for r in ranking.rows if math.isfinite(r.mean["top1"])]
+        ranking = rank_trials(source.trials, primary.name, min_seeds=1, scoring=scoring)
+    rows = [r for r in ranking.rows if math.isfinite(r.value(primary.name))]
     if not rows:
         return []
     exact = source.name == task.name
@@ -355,7 +375,7 @@ def _carry(
         lr_factor, basis = _lr_factor(target_lr[0], _suggested_lr(store, source.name), target_lr[1])
     source_epoch = _steps_per_epoch(source.metadata)
     step_factor = 1.0 if exact or not source_epoch else task.steps_per_epoch / source_epoch
-    best = max(r.mean["top1"] for r in rows)
+    best = rows[0].value(primary.name)  # ranked best first
     out = []
     for row in rows[:top]:
         carried = rescale(
@@ -365,7 +385,7 @@ def _carry(
             significant=None if exact else SIGNIFICANT_DIGITS,
         )
         seed_weight = row.n / (row.n + SEED_PRIOR)
-        utility = row.mean["top1"] / best if best > 0 else 1.0
+        utility = _utility(row.value(primary.name), best, primary)
         out.append(
             Recommendation(
                 spec=carried.spec,
@@ -385,9 +405,13 @@ def _carry(
 
 
 def _candidates(store: Store, name: str, meta: Mapping[str, object]) -> list[_Candidate]:
-    """Stored tasks with measured trials that are this task or similar to it, best first."""
+    """Stored tasks with measured trials that are this task or similar to it (and scored by
+    the same primary metric), best first."""
     found = []
+    primary = _primary(meta)
     for record in store.tasks():
+        if record.name != name and _primary(record.metadata) != primary:
+            continue
         trials = tuple(t for t in store.trials(record.name) if t.status in _MEASURED)
         if not trials:
             continue

@@ -63,6 +63,7 @@ __all__ = [
     "Choice",
     "Constraint",
     "FirstN",
+    "Identifier",
     "IntList",
     "Interval",
     "ListOf",
@@ -233,6 +234,33 @@ class Text(Constraint):
         else:
             size = f"a str of at least {self.min_length} and"
         return f"{size} of at most {self.max_length} characters"
+
+
+@dataclass(frozen=True)
+class Identifier(Constraint):
+    """A name for a column, a key or a metric: a letter, then letters, digits or underscores.
+
+    At most ``max_length`` characters; the canonical form is the str itself
+    (case is kept).
+    """
+
+    max_length: int = 64
+
+    def coerce(self, value: object) -> Any:
+        if not isinstance(value, str) or not 1 <= len(value) <= self.max_length:
+            return INVALID
+        head, rest = value[0], value[1:]
+        if not (head.isascii() and head.isalpha()):
+            return INVALID
+        if not all(c.isascii() and (c.isalnum() or c == "_") for c in rest):
+            return INVALID
+        return value
+
+    def describe(self) -> str:
+        return (
+            "an identifier (an ASCII letter, then letters, digits or underscores) "
+            f"of at most {self.max_length} characters"
+        )
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from lrscope.cli.app import app
-from lrscope.store import Store
+from lrscope.store import SCHEMA_VERSION, Store
 from pg_testlib import fresh_pg_schema_url, pg_base_url
 
 runner = CliRunner()
@@ -85,7 +85,7 @@ def test_info_json_has_url_schema_and_counts(db_file: str) -> None:
     info = json.loads(result.stdout)
     assert info["url"] == db_file
     assert info["dialect"] == "sqlite"
-    assert (info["schema_version"], info["readonly"]) == (2, True)
+    assert (info["schema_version"], info["readonly"]) == (SCHEMA_VERSION, True)
     assert info["counts"] == {
         "tasks": 1, "policies": 1, "trials": 1, "range_tests": 1, "interpolations": 0,
         "sources": 0,
@@ -107,7 +107,7 @@ def test_info_for_humans_names_url_version_and_counts(db_file: str) -> None:
     assert result.exit_code == 0, result.stderr
     rows = dict(re.split(r"\s{2,}", line, maxsplit=1) for line in result.stdout.splitlines())
     assert rows["url"] == db_file
-    assert rows["schema version"] == "2 (this lrscope: 2)"
+    assert rows["schema version"] == f"{SCHEMA_VERSION} (this lrscope: {SCHEMA_VERSION})"
     assert rows["trials"] == "1"
     assert rows["range_tests"] == "1"
     assert rows["trials by status"] == "0 running, 0 done, 0 diverged, 0 pruned, 1 failed"
@@ -172,7 +172,9 @@ def test_a_store_from_the_future_exits_2_with_upgrade_advice(
     before = Path(db_file.removeprefix("sqlite:///")).read_bytes()
     result = runner.invoke(app, [*command, "--db", db_file])
     _one_line_error(
-        result, "schema version 7, which is newer than this lrscope supports (2); upgrade lrscope"
+        result,
+        f"schema version 7, which is newer than this lrscope supports ({SCHEMA_VERSION}); "
+        "upgrade lrscope",
     )
     assert Path(db_file.removeprefix("sqlite:///")).read_bytes() == before
     assert not (tmp_path / "out.jsonl").exists()
@@ -197,13 +199,13 @@ def test_upgrade_migrates_a_store_of_lrscope_0_1_once(tmp_path: Path) -> None:
     result = runner.invoke(app, ["db", "upgrade", "--db", url, "--json"])
     assert result.exit_code == 0, result.stderr
     done = json.loads(result.stdout)["upgraded"]
-    assert (done["from_version"], done["to_version"]) == (1, 2)
+    assert (done["from_version"], done["to_version"]) == (1, SCHEMA_VERSION)
     assert _dump(Path(done["backup"])) == _dump(FIXTURE)  # the same rows and schema
     assert Path(done["backup"]).parent == tmp_path
     assert "old.schema1-backup-" in done["backup"]
     again = runner.invoke(app, ["db", "upgrade", "--db", url])
     assert again.exit_code == 0, again.stderr
-    assert "at schema version 2 already: nothing to do" in again.stdout
+    assert f"at schema version {SCHEMA_VERSION} already: nothing to do" in again.stdout
 
 
 def test_export_import_and_merge_round_trip(tmp_path: Path) -> None:
@@ -302,7 +304,7 @@ def test_info_on_postgresql(pg_url: str) -> None:
     info = json.loads(result.stdout)
     assert (info["dialect"], info["driver"], info["path"]) == ("postgresql", "psycopg", None)
     assert info["counts"]["trials"] == 1
-    assert info["schema_version"] == 2
+    assert info["schema_version"] == SCHEMA_VERSION
 
 
 def test_a_dry_run_says_what_would_be_added_and_creates_nothing(tmp_path: Path) -> None:

@@ -81,7 +81,7 @@ def test_a_spec_beyond_the_parser_limits(case: str, command: str, tmp_path: Path
         (["bench", "--task", TINY, "--policy", "FIX(k0=0.1)", "--steps", "5",
           "--seeds", str(10**20)], "'seeds' parameter of the benchmark plan"),
         (["tune", "--task", TINY, "--steps", "64", "--seeds", str(10**20)],
-         "'seeds' parameter of tune"),
+         "'confirm_seeds' parameter of tune"),
         (["bench", "--task", TINY, "--policy", "FIX(k0=0.1)", "--steps", "5", "--executor",
           "process", "--workers", str(10**6)], "'workers'"),
         (["bench", "--task", TINY, "--policy", "FIX(k0=0.1)", "--steps", "5",

@@ -35,6 +35,9 @@ METRIC_KEYS = {
     "steps_done",
     "diverged",
     "diverged_at",
+    "metrics",
+    "primary_metric",
+    "runtime",
 }
 
 USER_TASK = textwrap.dedent(
@@ -84,6 +87,9 @@ def test_json_metrics_for_mnist1d_cnn() -> None:
     assert first.exit_code == 0, first.output
     metrics = json.loads(first.stdout)
     assert set(metrics) == METRIC_KEYS
+    assert set(metrics["metrics"]) == {"top1", "top5", "ac", "cd", "cdac", "test_loss", "best_top1"}
+    assert metrics["metrics"]["top1"] == metrics["top1"]
+    assert (metrics["primary_metric"], metrics["runtime"]) == ("top1", "")
     assert metrics["eval_every"] == 32
     assert metrics["steps_done"] == 64
     assert metrics["diverged"] is False

@@ -137,7 +137,7 @@ def test_one_diverging_member_leaves_the_others_identical() -> None:
         assert_same(a, b, rtol=1e-9, test_size=64)
     for a, b in zip([together[0], together[2]], alone, strict=True):
         assert a.curve == b.curve
-        assert a.metrics() | {"wall_s": 0} == b.metrics() | {"wall_s": 0}
+        assert a.summary() | {"wall_s": 0} == b.summary() | {"wall_s": 0}
 
 
 def test_a_single_member_and_a_mlp_agree_exactly_in_float32() -> None:
@@ -238,3 +238,46 @@ def test_progress_is_reported_every_step() -> None:
     results = run_batched(task, members, on_progress=lambda d, t: seen.append((d, t)))
     assert seen == [(s, 6) for s in range(1, 7)]
     assert [[p.step for p in r.curve] for r in results] == [[2, 4], [3, 6]]
+
+
+# --- the engine's evaluation for every kind of task, and the fallbacks ------------------
+def test_a_regression_group_scores_the_engines_metrics() -> None:
+    from byo_tasks import regression
+
+    task = regression()
+    task.optimizer = lambda params: torch.optim.SGD(params, lr=0.1, momentum=0.9)
+    members = [Member("FIX(k0=0.02)", seed=0, steps=24, eval_every=12),
+               Member("TRI(k0=0.001, k1=0.05, l=6)", seed=1, steps=24, eval_every=12)]  # fmt: skip
+    together = run_batched(task, members)
+    for batched, member in zip(together, members, strict=True):
+        alone = run_trial(task, member.policy, steps=24, seed=member.seed, eval_every=12)
+        assert batched.primary_metric == alone.primary_metric == "mse"
+        assert batched.metrics.keys() == alone.metrics.keys() == {
+            "mse", "mae", "r2", "test_loss", "best_mse"
+        }  # fmt: skip
+        for name, value in alone.metrics.items():
+            assert batched.metrics[name] == pytest.approx(value, rel=1e-5), name
+        assert [p.primary for p in batched.curve] == pytest.approx(
+            [p.primary for p in alone.curve], rel=1e-5
+        )
+
+
+def test_what_cannot_be_batched_says_why() -> None:
+    from byo_tasks import dict_batches, step_only, three_tensors
+    from lrscope.engine import Runtime
+
+    assert (
+        task_batching_problem(dict_batches()) == "its samples are dict, not (input, target) pairs"
+    )
+    assert task_batching_problem(three_tensors()) == "its TensorDataset holds 3 tensors"
+    assert task_batching_problem(step_only()) == "the task has its own training_step function"
+    task = wave_task()
+    assert task_batching_problem(task) is None
+    bf16 = Runtime(precision="bf16")
+    assert task_batching_problem(task, bf16) == "precision bf16 (batched trials run in fp32)"
+    assert task_batching_problem(task, Runtime(grad_accum_steps=2)) == (
+        "gradient accumulation over 2 micro-batches"
+    )
+    assert task_batching_problem(task, Runtime(device="cuda")) == (
+        "device 'cuda' (batched trials run on the CPU)"
+    )

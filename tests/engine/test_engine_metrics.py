@@ -10,7 +10,8 @@ import torch
 from torch.utils.data import TensorDataset
 
 from lrscope.engine import evaluate, evaluation_from_logits
-from lrscope.tasks import Task
+from lrscope.tasks import BatchSteps, Task, default_loss
+from lrscope.tasks.scoring import make_scorer
 
 # Five samples, six classes; logits are log-probabilities, so softmax gives them back.
 PROBS = [
@@ -92,8 +93,9 @@ def test_evaluate_batches_without_grad_in_eval_mode() -> None:
     model = _Probe(_logits())
     model.train()
     data = TensorDataset(torch.arange(5), torch.tensor(LABELS))
-    whole = evaluate(model, data, 6)
-    chunked = evaluate(model, data, 6, batch_size=2)
+    scorer = make_scorer(BatchSteps(default_loss), num_classes=6)
+    whole = evaluate(model, data, scorer)
+    chunked = evaluate(model, data, scorer, batch_size=2)
     assert whole == chunked
     assert whole.top1 == pytest.approx(3 / 5)
     assert model.seen == [(False, False)] * 4  # 1 batch, then 3 batches of <= 2
@@ -112,8 +114,8 @@ def test_ld_and_final_confidences_match_the_saved_model(
     result = run_trial(task, "FIX(k0=0.05)", steps=26, seed=3, eval_every=26, save_weights=weights)
     model = task.model()
     model.load_state_dict(torch.load(weights, weights_only=True))
-    test = evaluate(model, task.test_data, 4)
-    train = evaluate(model, task.train_data, 4)
+    test = evaluate(model, task.test_data, task)
+    train = evaluate(model, task.train_data, task)
     assert len(result.curve) == 1
     assert result.best_iter == 26
     assert (result.top1, result.top5, result.ac, result.cd, result.cdac) == (

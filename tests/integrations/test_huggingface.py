@@ -189,3 +189,37 @@ def test_policy_from_hf_names_what_has_no_equivalent() -> None:
 def test_docstring_examples() -> None:
     failed, attempted = doctest.testmod(lrscope.huggingface)
     assert (failed, attempted > 0) == (0, True)
+
+
+# --- lrscope's range test on a Trainer ------------------------------------------------
+def test_range_test_on_a_trainer_restores_model_and_optimizer(tmp_path: Path) -> None:
+    model = tiny_gpt2()
+    trainer = transformers.Trainer(
+        model=model, args=training_args(tmp_path), train_dataset=dataset()
+    )
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    found = lrscope.huggingface.range_test(trainer, steps=24, end_lr=0.5)
+    assert found.steps_done == 24
+    assert found.suggestions is not None
+    assert min(found.loss) < found.loss[0]  # the tiny model learns the counting language
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+    assert trainer.optimizer is None  # the Trainer still creates its own when it trains
+
+
+def test_range_test_follows_the_trainers_accumulation_and_precision(tmp_path: Path) -> None:
+    args = training_args(tmp_path, gradient_accumulation_steps=2, bf16=True)
+    runtime = lrscope.huggingface.runtime_from_training_args(args)
+    assert (runtime.precision, runtime.grad_accum_steps) == ("bf16", 2)
+    trainer = transformers.Trainer(model=tiny_gpt2(), args=args, train_dataset=dataset())
+    found = lrscope.huggingface.range_test(trainer, steps=8, end_lr=0.5)
+    assert found.steps_done == 8  # 16 micro-batches of 8 sequences
+
+
+def test_model_loss_is_the_models_own_and_needs_labels() -> None:
+    model = tiny_gpt2()
+    batch = {"input_ids": torch.arange(LENGTH).unsqueeze(0)}
+    with pytest.raises(ParameterError, match="a dict batch with 'labels'"):
+        lrscope.huggingface.model_loss(model, batch)
+    loss = lrscope.huggingface.model_loss(model, {**batch, "labels": batch["input_ids"]})
+    assert loss.shape == ()
+    assert float(loss.detach()) > 0

@@ -12,8 +12,9 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 import lrscope.lightning
-from lrscope.errors import LRScopeWarning
+from lrscope.errors import LRScopeWarning, ParameterError
 from lrscope.policies import parse
+from lrscope.rangetest import lr_range_test
 from lrscope.torch import PolicyScheduler
 
 SPEC = "warmup_cosine(max_lr=0.1, total_steps=20, warmup_steps=4, min_lr=0.001)"
@@ -130,3 +131,67 @@ def test_resumed_training_continues_the_schedule(tmp_path: Path) -> None:
     resumed = TinyRegression(configure)
     fit(resumed, tmp_path, max_steps=26, ckpt_path=checkpoint)
     assert first.lrs + resumed.lrs == parse(SPEC).values(26)
+
+
+# --- lrscope's range test on a LightningModule ------------------------------------
+class Logging(TinyRegression):
+    """Logs its loss (no Trainer to log to) and returns it in a dict, as modules often do."""
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> Any:
+        loss = super().training_step(batch, batch_idx)
+        self.log("train_loss", loss)
+        return {"loss": loss}
+
+
+class Data(lightning.LightningDataModule):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stages: list[str] = []
+
+    def setup(self, stage: str) -> None:
+        self.stages.append(stage)
+
+    def train_dataloader(self) -> DataLoader:
+        return loader()
+
+
+def _state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in module.state_dict().items()}
+
+
+def test_range_test_on_the_module_is_lr_range_test_on_its_parts() -> None:
+    module = Logging(lambda opt: ([opt], [torch.optim.lr_scheduler.StepLR(opt, 5)]))
+    before = _state(module)
+    found = lrscope.lightning.range_test(module, loader(), steps=30, end_lr=0.1)
+    assert all(torch.equal(v, module.state_dict()[k]) for k, v in before.items())
+    optimizer = torch.optim.SGD(module.parameters(), lr=0.5, momentum=0.9)
+    by_hand = lr_range_test(
+        module.net, optimizer, torch.nn.functional.mse_loss, loader(), steps=30, end_lr=0.1
+    )
+    assert found.loss == by_hand.loss
+    assert found.suggestions == by_hand.suggestions
+    assert found.steps_done == 30
+    assert found.suggestions is not None
+
+
+def test_range_test_reads_a_datamodule_and_keeps_the_optimizer() -> None:
+    data = Data()
+    module = TinyRegression(lambda opt: opt)
+    optimizer = torch.optim.SGD(module.parameters(), lr=0.25)
+    found = lrscope.lightning.range_test(
+        module, datamodule=data, optimizer=optimizer, steps=12, end_lr=0.5,
+        eval_data=loader().dataset, eval_every=6,
+    )  # fmt: skip
+    assert data.stages == ["fit"]
+    assert [p.step for p in found.evals] == [6, 12]
+    assert optimizer.param_groups[0]["lr"] == 0.25  # restored after the ramp
+
+
+def test_range_test_needs_exactly_one_optimizer() -> None:
+    def two(opt: torch.optim.Optimizer) -> Any:
+        return [opt, torch.optim.SGD(opt.param_groups[0]["params"], lr=0.1)]
+
+    with pytest.raises(ParameterError, match=r"one optimizer.*Got '2 optimizers'"):
+        lrscope.lightning.range_test(TinyRegression(two), loader(), steps=10)
+    with pytest.raises(ParameterError, match="'train_dataloaders' parameter"):
+        lrscope.lightning.range_test(TinyRegression(lambda opt: opt), steps=10)

@@ -32,10 +32,8 @@ def _engine_metrics(task: Task, state: dict[str, torch.Tensor]) -> tuple[float, 
     """The saved network's metrics, computed the engine's way (no landscape code)."""
     model = task.model()
     model.load_state_dict(state)
-    test = evaluate(model, task.test_data, task.num_classes, task.loss)
-    train = evaluate(
-        model, fixed_subset(task.train_data, TRAIN_EVAL_SAMPLES), task.num_classes, task.loss
-    )
+    test = evaluate(model, task.test_data, task)
+    train = evaluate(model, fixed_subset(task.train_data, TRAIN_EVAL_SAMPLES), task)
     return (train.loss, train.top1, test.loss, test.top1, test.top5)
 
 
@@ -132,7 +130,7 @@ def test_recompute_bn_re_estimates_every_point(tiny_task: Task, tri_snapshots: P
     model.load_state_dict(torch.load(path_a, weights_only=True))
     subset = fixed_subset(tiny_task.train_data, TRAIN_EVAL_SAMPLES)
     recompute_batchnorm(model, [x for x, _ in iter_batches(subset, tiny_task.batch_size)])
-    test = evaluate(model, tiny_task.test_data, 3, tiny_task.loss)
+    test = evaluate(model, tiny_task.test_data, tiny_task)
     assert fresh.points[0].test_loss == pytest.approx(test.loss, rel=1e-6)
     assert fresh.points[0].test_loss != plain.points[0].test_loss
     assert fresh.points[1].test_loss != plain.points[1].test_loss
@@ -144,7 +142,7 @@ def test_train_samples_sets_the_subsample(tiny_task: Task, tri_snapshots: Path) 
     assert result.train_samples == 50
     model = tiny_task.model()
     model.load_state_dict(torch.load(path, weights_only=True))
-    train = evaluate(model, fixed_subset(tiny_task.train_data, 50), 3, tiny_task.loss)
+    train = evaluate(model, fixed_subset(tiny_task.train_data, 50), tiny_task)
     assert result.points[0].train_loss == train.loss
 
 

@@ -161,7 +161,7 @@ def test_top_n_limits_curves_but_not_the_table(url: str) -> None:
         page = build_report(store, top_n=5)
     view = data.tasks[0]
     assert len(view.rows) == 20
-    assert len(view.plotted) == 5 == len(view.top1_curves) == len(view.policy_curves)
+    assert len(view.plotted) == 5 == len(view.metric_curves) == len(view.policy_curves)
     assert page.count('<td class="l spec"') == 20
     assert "the top 5 policies by rank" in page
 
@@ -242,7 +242,7 @@ def test_dense_curves_are_thinned(url: str) -> None:
     # the curve keeps both extremes of the cyclic policy
     assert max(view.policy_curves[0].lr) == pytest.approx(0.1, rel=0.02)
     assert min(view.policy_curves[0].lr) == pytest.approx(0.001, rel=0.02)
-    assert len(view.top1_curves[0].steps) <= 401
+    assert len(view.metric_curves[0].steps) <= 401
     longest_path = max(len(d) for d in re.findall(r' d="([^"]*)"', page))
     assert longest_path < 20_000  # ~800 points of a few characters each
     assert len(page.encode()) < 1_000_000

@@ -98,8 +98,8 @@ def test_a_real_figure_is_lean_and_escaped() -> None:
 
 
 def test_the_accuracy_chart_zooms_to_where_the_policies_differ() -> None:
-    from lrscope.report.model import Top1Curve
-    from lrscope.report.plots import top1_limits
+    from lrscope.report.model import MetricCurve as Top1Curve
+    from lrscope.report.plots import metric_limits as top1_limits
 
     steps = tuple(range(0, 1001, 100))
     rising = tuple(0.3 + 0.65 * min(1.0, t / 300) for t in steps)  # 30 % early, 95 % late
@@ -119,3 +119,19 @@ def test_the_accuracy_chart_zooms_to_where_the_policies_differ() -> None:
     assert top1_limits([]) is None
     flat = [Top1Curve("f", (0, 10), (0.999, 0.999), (0.999, 0.999), (1.0, 1.0), 2)]
     assert top1_limits(flat) == (pytest.approx(0.994), 1.0)
+
+
+def test_a_lower_is_better_chart_zooms_to_the_best_seeds_and_is_not_clamped() -> None:
+    from lrscope.metrics import REGRESSION_SCORING
+    from lrscope.report.model import MetricCurve
+    from lrscope.report.plots import metric_limits
+
+    mse = REGRESSION_SCORING.primary_metric
+    steps = tuple(range(0, 1001, 100))
+    falling = tuple(2.0 - 1.9 * min(1.0, t / 300) for t in steps)  # 2.0 early, 0.1 late
+    curves = [MetricCurve("a", steps, falling, tuple(v - 0.02 for v in falling), falling, 3)]
+    # from step 300 the mean is 0.1 and the best seed's band bottom 0.08: the axis spans
+    # 0.08 to 0.1 padded by 2 % of 0.1 (a tenth of the span is less), above 1 kept open
+    low, high = metric_limits(curves, mse)
+    assert low == pytest.approx(0.08 - 0.002)
+    assert high == pytest.approx(0.1 + 0.002)

@@ -26,7 +26,8 @@ from pg_testlib import fresh_pg_schema_url, pg_base_url
 def lines(path: Path) -> list[dict[str, object]]:
     raw = path.read_bytes()
     text = gzip.decompress(raw) if path.suffix == ".gz" else raw
-    return [json.loads(line) for line in text.decode("utf-8").splitlines()]
+    # JSON Lines end at "\n" only (str.splitlines would also cut at U+0085 and U+2028)
+    return [json.loads(line) for line in text.decode("utf-8").split("\n") if line]
 
 
 def records(path: Path) -> list[str]:
@@ -280,7 +281,7 @@ def test_an_export_replaces_only_an_export_and_appears_whole(lab: str, tmp_path:
         with pytest.raises(StoreError, match="exists and is not an lrscope export"):
             export_store(store, target)
     assert target.read_text() == "my notes\n"
-    assert first.startswith('{"type":"header","format":"lrscope-export","format_version":1,')
+    assert first.startswith('{"type":"header","format":"lrscope-export","format_version":2,')
 
 
 def test_the_report_shows_what_was_imported_and_from_where(lab: str, tmp_path: Path) -> None:

@@ -256,9 +256,14 @@ CASES: dict[str, tuple[Change, str, str]] = {
         "format must be one of lrscope-export",
     ),
     "a newer format version": (
-        replace(is_type("header"), '"format_version":1', '"format_version":2'),
+        replace(is_type("header"), '"format_version":2', '"format_version":3'),
         "header line",
-        "format version 2, written by a newer lrscope; this lrscope reads format version 1",
+        "format version 3, written by a newer lrscope; this lrscope reads format version 2",
+    ),
+    "a runtime that is not a runtime's identity": (
+        replace(first_trial, '"runtime":""', '"runtime":"fp64"'),
+        TRIAL_0,
+        "runtime must be a runtime's identity ('', 'bf16', 'accum=4', ...), got 'fp64'",
     ),
     "no header": (
         lambda ls: (ls[1:], 1),

@@ -206,7 +206,9 @@ def test_a_read_only_open_never_upgrades(v1_url: str) -> None:
     before = _tables(v1_url)
     with pytest.raises(StoreError) as caught:
         Store.open(v1_url, readonly=True)
-    assert "has schema version 1 and this lrscope reads version 2" in str(caught.value)
+    assert f"has schema version 1 and this lrscope reads version {SCHEMA_VERSION}" in str(
+        caught.value
+    )
     assert "lrscope db upgrade --db" in str(caught.value)
     assert _tables(v1_url) == before
 

@@ -12,8 +12,9 @@ from sqlalchemy import create_engine, text
 from store_testlib import Key, result_dict
 
 from lrscope.errors import StoreError
-from lrscope.store import Store, hide_credentials, resolve_url
+from lrscope.store import SCHEMA_VERSION, Store, hide_credentials, resolve_url
 from lrscope.store._db import parse_url
+from lrscope.store._schema import HEAD_REVISION
 from pg_testlib import pg_base_url
 
 
@@ -31,14 +32,16 @@ def test_a_newer_schema_version_is_refused_and_left_intact(db_url: str) -> None:
     shown = hide_credentials(db_url)
     message = (
         f"the database at '{shown}' has schema version 7, which is newer than this "
-        "lrscope supports (2); upgrade lrscope"
+        f"lrscope supports ({SCHEMA_VERSION}); upgrade lrscope"
     )
     with pytest.raises(StoreError) as caught:
         Store.open(db_url)
     assert str(caught.value) == message
     with pytest.raises(StoreError, match="newer than this lrscope supports"):
         Store.open(db_url, readonly=True)
-    _execute(db_url, "UPDATE lrscope_meta SET value = '2' WHERE key = 'schema_version'")
+    _execute(
+        db_url, f"UPDATE lrscope_meta SET value = '{SCHEMA_VERSION}' WHERE key = 'schema_version'"
+    )
     with Store.open(db_url) as store:
         assert [t.name for t in store.tasks()] == ["kept"]
 
@@ -49,7 +52,7 @@ def test_a_revision_this_lrscope_does_not_know_is_refused(db_url: str) -> None:
     _execute(db_url, "UPDATE lrscope_alembic_version SET version_num = '0009_future'")
     with pytest.raises(StoreError, match=r"revision '0009_future', which this lrscope does not"):
         Store.open(db_url)
-    _execute(db_url, "UPDATE lrscope_alembic_version SET version_num = '0002_provenance'")
+    _execute(db_url, f"UPDATE lrscope_alembic_version SET version_num = '{HEAD_REVISION}'")
     with Store.open(db_url, readonly=True) as store:
         assert [t.name for t in store.tasks()] == ["kept"]
 

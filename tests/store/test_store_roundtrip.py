@@ -27,7 +27,7 @@ class _Meta:
 
 def test_new_database_is_empty_and_reports_schema(store: Store) -> None:
     info = store.info()
-    assert (info.schema_version, info.supported_schema_version) == (2, 2)
+    assert (info.schema_version, info.supported_schema_version) == (3, 3)
     assert info.dialect == store.dialect
     assert set(info.counts.values()) == {0}
     assert set(info.imported.values()) == {0}
@@ -91,9 +91,9 @@ def test_trial_result_round_trip_keeps_nan_and_curve(store: Store) -> None:
     assert record.finished_at is not None
     assert record.finished_at.tzinfo == timezone.utc
     back = record.to_result()
-    assert back.metrics().keys() == result.metrics().keys()
-    for name, value in result.metrics().items():
-        stored = back.metrics()[name]
+    assert back.summary().keys() == result.summary().keys()
+    for name, value in result.summary().items():
+        stored = back.summary()[name]
         assert stored == value or (math.isnan(stored) and math.isnan(value)), name
     assert len(back.curve) == 3
     assert math.isnan(back.curve[1].train_loss)

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 import lrscope
-from lrscope.errors import TaskError
+from lrscope.errors import ParameterError, TaskError
+from lrscope.metrics import CLASSIFICATION_SCORING
 from lrscope.tasks import Task, builtin_task_names, datasets, get_task, models
 
 ALL_BUILTINS = [
@@ -61,7 +62,8 @@ def test_mnist1d_cnn_shapes_and_metadata() -> None:
         "num_classes": 10,
         "batch_size": 128,
         "extra": {"test_size": 1000},
-    }
+    }  # a classification scored as LRBench scores it records no metric definitions
+    assert task.metadata.scoring == CLASSIFICATION_SCORING
 
 
 def test_mnist1d_mlp_shares_the_data() -> None:
@@ -154,12 +156,14 @@ def test_resnet_option_a_shortcut_pads_channels() -> None:
 
 def test_task_validation() -> None:
     data = torch.utils.data.TensorDataset(torch.zeros(4, 2), torch.zeros(4, dtype=torch.long))
-    with pytest.raises(TaskError, match="num_classes"):
+    with pytest.raises(ParameterError, match="'num_classes' parameter of the task 't' must be"):
         Task(name="t", model=torch.nn.Identity, train_data=data, test_data=data, num_classes=1)
-    with pytest.raises(TaskError, match="batch_size"):
+    with pytest.raises(ParameterError, match="'batch_size' parameter of the task 't' must be"):
         Task("t", torch.nn.Identity, data, data, num_classes=2, batch_size=0)
-    with pytest.raises(TaskError, match="name"):
+    with pytest.raises(ParameterError, match="'name' parameter of the task must be"):
         Task("", torch.nn.Identity, data, data, num_classes=2)
+    with pytest.raises(ParameterError, match="'training_step' parameter of the task 't'"):
+        Task("t", torch.nn.Identity, data, data, training_step="loss")  # type: ignore[arg-type]
     task = Task("t", torch.nn.Identity, data, data, num_classes=2, batch_size=3)
     assert task.metadata is not None
     assert task.metadata.input_shape == (2,)

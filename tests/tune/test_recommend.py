@@ -219,6 +219,46 @@ def test_recommendations_are_frozen_typed_values(db_url: str, mlp_ref: str) -> N
     assert json.loads(json.dumps(rec.to_dict()))["evidence"]["n_seeds"] == 3  # confirmation
 
 
+def test_a_regression_learns_from_regressions_by_their_primary_metric(tmp_path: Path) -> None:
+    """MSE is lower-is-better: the policy of the lowest MSE comes first; top-1 is no evidence."""
+    import dataclasses
+
+    from byo_tasks import regression
+    from lrscope.bench import Plan, run_plan
+
+    source = regression()
+    target = dataclasses.replace(source, name="byo-regression-2")
+    plan = Plan("byo", ["FIX(k0=0.0003)", "FIX(k0=0.01)", "FIX(k0=0.003)"], seeds=2, steps=24)
+    with Store.open(f"sqlite:///{tmp_path / 'r.db'}") as store:
+        run_plan(plan, store, LOCAL, task=source)
+        result = recommend(store, target, top=3, run_range_test=False)
+        mse: dict[str, list[float]] = {}
+        for trial in store.trials(source.name):
+            mse.setdefault(trial.spec, []).append(trial.to_result().metrics["mse"])
+    specs = [r.source_spec for r in result.recommendations]
+    assert len(specs) == 3
+    assert specs == sorted(mse, key=lambda s: sum(mse[s]) / len(mse[s]))  # lowest MSE first
+    assert result.recommendations[0].score > result.recommendations[-1].score
+    assert all(r.source_task == source.name for r in result.recommendations)
+
+
+def test_a_classification_is_no_evidence_for_a_regression(
+    db_url: str, mlp_ref: str, tmp_path: Path
+) -> None:
+    import dataclasses
+
+    from byo_tasks import regression
+
+    with Store.open(db_url) as store:
+        tune(mlp_ref, store, steps=64, trials=8, execution=LOCAL)
+        similar = dataclasses.replace(regression(), name="blobs4-regression")
+        assert similar.metadata is not None
+        meta = dataclasses.replace(similar.metadata, dataset="blobs4", model_family="mlp")
+        similar = dataclasses.replace(similar, metadata=meta)
+        result = recommend(store, similar, run_range_test=False)
+    assert result.recommendations == ()
+
+
 def test_rescaling_skips_stored_range_tests_without_a_usable_range(tmp_path: Path) -> None:
     """The newest range test that found a range gives the rate; a failed one is passed over."""
     import numpy as np

@@ -13,8 +13,15 @@ Each member is a trial ``(policy, seed, steps, eval_every)`` exactly as
   then stops with ``diverged_at = t``, its update of step ``t`` not applied;
   its weights leave the stack and the other members go on untouched;
 - evaluation after every ``eval_every`` steps and at the end, by
-  :func:`lrscope.engine.evaluate` on a model holding the member's own
-  (unstacked) weights, so the metrics are computed exactly as the engine does.
+  :func:`lrscope.engine.evaluate` with the task's scorer on a model holding
+  the member's own (unstacked) weights, so every metric of the task (LRBench's,
+  regression's, the task's own) is computed exactly as the engine does.
+
+Batched trials run on the CPU in float32, one micro-batch per step, on
+batches of ``(inputs, targets)`` tensors read the default way;
+:func:`task_batching_problem` says why a task or runtime does not qualify
+(a training step, a custom batch function, bf16, gradient accumulation, a
+GPU, ...), and the executors then run those trials one by one.
 
 A member that is done (or diverged) leaves the stack, so the stack shrinks
 as members with smaller budgets finish. The first batch is also run through
@@ -44,10 +51,12 @@ from torch.utils.data import Dataset, TensorDataset
 from lrscope.batched.model import batching_problem, stack_model
 from lrscope.batched.sgd import SGDGroup, StackedSGD, sgd_groups
 from lrscope.engine import checkpoint as ckpt
-from lrscope.engine.data import BatchStream, as_tensors, fixed_subset, set_seed
+from lrscope.engine.data import BatchStream, as_tensors, fixed_subset, set_seed, tensor_columns
+from lrscope.engine.device import Compute, resolve
 from lrscope.engine.evaluation import Evaluation, evaluate
 from lrscope.engine.result import EvalPoint, TrialKey, TrialResult, summarize
-from lrscope.engine.trial import DIVERGENCE_FACTOR, TRAIN_EVAL_SAMPLES
+from lrscope.engine.runtime import Runtime
+from lrscope.engine.trial import DIVERGENCE_FACTOR, TRAIN_EVAL_SAMPLES, eval_point
 from lrscope.errors import LRScopeError, ParameterError
 from lrscope.policies import Policy, parse
 from lrscope.tasks.base import Task, default_loss
@@ -57,6 +66,7 @@ __all__ = [
     "BatchingError",
     "Member",
     "run_batched",
+    "runtime_batching_problem",
     "task_batching_problem",
 ]
 
@@ -85,11 +95,50 @@ class Member:
     eval_every: int | None = None
 
 
-def task_batching_problem(task: Task) -> str | None:
-    """Why ``task`` cannot be trained batched (a sentence), or None.
+def runtime_batching_problem(runtime: Runtime | None) -> str | None:
+    """Why trials under ``runtime`` cannot be trained batched (a sentence), or None.
+
+    Batched trials are exact in float32 on the CPU, one micro-batch per step.
+    """
+    if runtime is None:
+        return None
+    if runtime.precision != "fp32":
+        return f"precision {runtime.precision} (batched trials run in fp32)"
+    if runtime.grad_accum_steps != 1:
+        return f"gradient accumulation over {runtime.grad_accum_steps} micro-batches"
+    if runtime.device not in ("auto", "cpu"):
+        return f"device {runtime.device!r} (batched trials run on the CPU)"
+    if runtime.device == "auto" and resolve(runtime).device.type != "cpu":
+        return "device 'auto' resolves to an accelerator here (batched trials run on the CPU)"
+    return None
+
+
+def _data_problem(task: Task) -> str | None:
+    """Why the task's batches are not ``(inputs, targets)`` tensors read the default way."""
+    steps = task.batch_steps
+    for name in ("training_step", "eval_step", "split"):
+        if getattr(steps, name) is not None:
+            shown = "batch" if name == "split" else name
+            return f"the task has its own {shown} function"
+    columns = tensor_columns(task.train_data)
+    if columns is not None:
+        return None if len(columns) == 2 else f"its TensorDataset holds {len(columns)} tensors"
+    sample = task.train_data[0]
+    if not (isinstance(sample, (tuple, list)) and len(sample) == 2):
+        return f"its samples are {type(sample).__name__}, not (input, target) pairs"
+    if not isinstance(sample[0], torch.Tensor):
+        return f"its inputs are {type(sample[0]).__name__}, not tensors"
+    return None
+
+
+def task_batching_problem(task: Task, runtime: Runtime | None = None) -> str | None:
+    """Why ``task`` (under ``runtime``) cannot be trained batched (a sentence), or None.
 
     Builds one model and optimizer to look at them; the global RNGs are restored.
     """
+    problem = runtime_batching_problem(runtime) or _data_problem(task)
+    if problem is not None:
+        return problem
     rng = ckpt.capture_rng()
     try:
         model = task.model()
@@ -141,7 +190,10 @@ class _Sampler:
         if self.tensors is not None:
             index = torch.cat([p[0] for p in parts])
             return self.tensors[0].index_select(0, index), self.tensors[1].index_select(0, index)
-        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+        return (
+            torch.cat([torch.as_tensor(p[0]) for p in parts]),
+            torch.cat([torch.as_tensor(p[1]) for p in parts]),
+        )
 
     def keep(self, rows: list[int]) -> None:
         self.streams = [self.streams[r] for r in rows]
@@ -198,6 +250,11 @@ class _Group:
         self.optimizer = StackedSGD(groups)
         self.sampler = _Sampler(task.train_data, task.batch_size, [t.seed for t in trials])
         self.train_subset = fixed_subset(task.train_data, TRAIN_EVAL_SAMPLES)
+        self.compute: Compute = resolve(Runtime(device="cpu"))
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The task's loss (always set for the tasks that batch: no training step)."""
+        return self.task.batch_steps.batch_loss(outputs, targets)
 
     def losses(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Each member's mean loss on its part of the batch, shape ``(K,)``."""
@@ -209,14 +266,14 @@ class _Group:
         logit_parts = logits.view(count, -1, *logits.shape[1:]).unbind(0)
         label_parts = y.view(count, -1, *y.shape[1:]).unbind(0)
         pairs = zip(logit_parts, label_parts, strict=True)
-        return torch.stack([self.task.loss(a, b) for a, b in pairs])
+        return torch.stack([self.loss(a, b) for a, b in pairs])
 
     @torch.no_grad()
     def probe(self, x: torch.Tensor, y: torch.Tensor, values: list[float]) -> None:
         """Raise :class:`BatchingError` unless each member's unbatched loss agrees."""
         xs, ys = x.chunk(len(self.rows)), y.chunk(len(self.rows))
         for trial, xk, yk, batched in zip(self.rows, xs, ys, values, strict=True):
-            alone = float(self.task.loss(trial.model(xk), yk))
+            alone = float(self.loss(trial.model(xk), yk))
             both_bad = not math.isfinite(batched) and not math.isfinite(alone)
             if not both_bad and not math.isclose(batched, alone, rel_tol=PROBE_RTOL, abs_tol=1e-6):
                 raise BatchingError(
@@ -250,13 +307,15 @@ class _Group:
 def _evaluate(group: _Group, trial: _Trial) -> None:
     """The engine's evaluation of a member whose model holds its current weights."""
     task = group.task
-    test = evaluate(trial.model, task.test_data, task.num_classes, task.loss)
+    test = evaluate(trial.model, task.test_data, task.scorer, compute=group.compute)
     trial.last_eval = test
     if trial.curve and trial.curve[-1].step == trial.step:
         return
-    train = evaluate(trial.model, group.train_subset, task.num_classes, task.loss)
+    train = evaluate(
+        trial.model, group.train_subset, task.scorer, compute=group.compute, with_metrics=False
+    )
     lr = trial.policy(max(trial.step - 1, 0))
-    trial.curve.append(EvalPoint(trial.step, lr, train.loss, test.loss, test.top1, test.top5))
+    trial.curve.append(eval_point(trial.step, lr, train, test, task.scoring.primary))
 
 
 def _result(task: Task, trial: _Trial) -> TrialResult:
@@ -272,6 +331,7 @@ def _result(task: Task, trial: _Trial) -> TrialResult:
         wall_s=trial.wall_s,
         steps_done=trial.step,
         diverged_at=trial.diverged_at,
+        scoring=task.scoring,
     )
 
 

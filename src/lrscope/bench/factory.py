@@ -20,6 +20,7 @@ from lrscope.errors import ParameterError
 from lrscope.validation import Interval, OrNone, check
 
 if TYPE_CHECKING:  # pragma: no cover
+    from lrscope.engine.runtime import Runtime
     from lrscope.tasks import Task
 
 __all__ = ["make_executor", "ungrouped_reason"]
@@ -27,14 +28,14 @@ __all__ = ["make_executor", "ungrouped_reason"]
 log = logging.getLogger("lrscope.bench")
 
 
-def ungrouped_reason(tasks: Sequence[Task]) -> str | None:
-    """Why the trials of ``tasks`` cannot train in groups (naming the task), or None."""
+def ungrouped_reason(tasks: Sequence[Task], runtime: Runtime | None = None) -> str | None:
+    """Why the trials of ``tasks`` (under ``runtime``) cannot train in groups, or None."""
     if not tasks:
         return None
     from lrscope.batched import task_batching_problem
 
     for task in tasks:
-        problem = task_batching_problem(task)
+        problem = task_batching_problem(task, runtime)
         if problem is not None:
             return f"{task.name}: {problem}"
     return None
@@ -45,6 +46,7 @@ def make_executor(
     *,
     tasks: Sequence[Task] = (),
     trials: int | None = None,
+    runtime: Runtime | None = None,
 ) -> GroupExecutor:
     """The executor ``execution`` names, with its workers and group size resolved.
 
@@ -55,6 +57,8 @@ def make_executor(
             runs one trial at a time and the reason is logged (logger
             ``lrscope.bench``, INFO) and kept in its ``ungrouped_reason``.
         trials: how many trials it will run, if known (sizes ``"auto"`` groups).
+        runtime: the trials' runtime, if known: groups train in fp32 without
+            accumulation on the CPU, so any other runtime runs one at a time.
 
     The caller owns the executor: use it as a context manager or call
     ``close()`` (which stops worker processes and a Ray started for it).
@@ -67,7 +71,7 @@ def make_executor(
     if not isinstance(execution, Execution):
         raise ParameterError("make_executor", "execution", "an lrscope.bench.Execution", execution)
     trials = check("make_executor", "trials", trials, OrNone(Interval(int, 0, None)))
-    reason = ungrouped_reason(tasks) if execution.grouped else None
+    reason = ungrouped_reason(tasks, runtime) if execution.grouped else None
     if reason is not None:
         log.info("trials run one at a time, not in groups: %s", reason)
         execution = execution.ungrouped()

@@ -27,9 +27,15 @@ TOML schema (every key at the top level; unknown keys are an error)::
                              # at most the smallest budget); default: one
                              # epoch of the task, as in lrscope train
     data_dir = "data"        # optional: directory of on-disk datasets
+    device = "auto"          # optional: auto, cpu, cuda, cuda:N or mps (each worker
+                             # resolves it on its machine)
+    precision = "fp32"       # optional: fp32, bf16 or fp16
+    grad_accum_steps = 1     # optional: micro-batches per optimizer step
 
 Trials are ordered seed by seed (every policy with seed 0, then every policy
 with seed 1, ...), so an interrupted run already covers every policy once.
+Precision and gradient accumulation are part of every trial's key (its
+``runtime``); the device is not.
 """
 
 from __future__ import annotations
@@ -42,12 +48,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from lrscope.engine.result import TrialKey
+from lrscope.engine.runtime import PRECISIONS, DeviceName, Runtime
 from lrscope.errors import ParameterError, PlanError
 from lrscope.policies import Policy
 from lrscope.policies.spec import SpecList
 from lrscope.validation import (
+    COUNT,
     SEEDS,
     STEP_SIZE,
+    Choice,
     ListOf,
     OrNone,
     PathText,
@@ -57,14 +66,27 @@ from lrscope.validation import (
 
 __all__ = ["Plan", "load_plan", "plan_from_mapping"]
 
-_TOML_KEYS = ("task", "policies", "steps", "seeds", "eval_every", "data_dir")
+_TOML_KEYS = (
+    "task",
+    "policies",
+    "steps",
+    "seeds",
+    "eval_every",
+    "data_dir",
+    "device",
+    "precision",
+    "grad_accum_steps",
+)
 
 
 @dataclass(frozen=True, init=False)
 class Plan(Validated):
     """What to run: ``task`` x ``policies`` x ``seeds`` x ``steps`` at ``eval_every``.
 
-    Construction validates everything and canonicalizes the policy specs;
+    ``device``, ``precision`` and ``grad_accum_steps`` are the trials'
+    :class:`~lrscope.engine.Runtime` (:attr:`runtime`), carried to the
+    workers as plain data. Construction validates everything and canonicalizes
+    the policy specs;
     a value outside its range raises :class:`~lrscope.errors.ParameterError`
     (the message names the parameter, what is allowed and the value), a spec
     that does not parse :class:`~lrscope.errors.SpecError`. ``seeds`` may be
@@ -83,6 +105,9 @@ class Plan(Validated):
     steps: Annotated[tuple[int, ...], ListOf(STEP_SIZE, order="distinct", scalar=True)] = (1000,)
     eval_every: Annotated[int | None, OrNone(STEP_SIZE)] = None
     data_dir: Annotated[str | None, OrNone(PathText())] = None
+    device: Annotated[str, DeviceName()] = "auto"
+    precision: Annotated[str, Choice(PRECISIONS)] = "fp32"
+    grad_accum_steps: Annotated[int, COUNT] = 1
 
     def __init__(
         self,
@@ -93,6 +118,9 @@ class Plan(Validated):
         steps: int | Sequence[int] = 1000,
         eval_every: int | None = None,
         data_dir: str | os.PathLike[str] | None = None,
+        device: str = "auto",
+        precision: str = "fp32",
+        grad_accum_steps: int = 1,
     ) -> None:
         # typed for the forms callers give (a seed count, one budget, a path);
         # Validated.__post_init__ turns each into its canonical field value
@@ -103,6 +131,9 @@ class Plan(Validated):
             "steps": steps,
             "eval_every": eval_every,
             "data_dir": data_dir,
+            "device": device,
+            "precision": precision,
+            "grad_accum_steps": grad_accum_steps,
         }
         for name, value in given.items():
             object.__setattr__(self, name, value)
@@ -114,18 +145,29 @@ class Plan(Validated):
             allowed = f"None or an int in the range [1, {smallest}] (the smallest step budget)"
             raise ParameterError(self.owner_name(), "eval_every", allowed, self.eval_every)
 
+    @property
+    def runtime(self) -> Runtime:
+        """The trials' device, precision and gradient accumulation."""
+        return Runtime(
+            device=self.device, precision=self.precision, grad_accum_steps=self.grad_accum_steps
+        )
+
     def keys(self, task_name: str, steps_per_epoch: int) -> list[TrialKey]:
         """Every trial of the plan, seed-major, as stored.
 
         ``task_name`` is the built task's name (``Task.name``; for a user task
         the name its factory gives, not the ``file.py:function`` reference).
-        Without an ``eval_every`` the trials evaluate once per epoch,
-        ``steps_per_epoch`` (``Task.steps_per_epoch``), as
-        :func:`lrscope.engine.run_trial` does by default.
+        Without an ``eval_every`` the trials evaluate once per epoch, as
+        :func:`lrscope.engine.run_trial` does by default: ``steps_per_epoch``
+        micro-batches (``Task.steps_per_epoch``) make fewer optimizer steps
+        under gradient accumulation.
         """
-        every = self.eval_every if self.eval_every is not None else steps_per_epoch
+        runtime = self.runtime
+        every = self.eval_every
+        if every is None:
+            every = runtime.optimizer_steps(steps_per_epoch)
         return [
-            TrialKey(task_name, spec, seed, steps, every)
+            TrialKey(task_name, spec, seed, steps, every, runtime.identity)
             for steps in self.steps
             for seed in self.seeds
             for spec in self.policies
@@ -143,6 +185,9 @@ class Plan(Validated):
             "seeds": list(self.seeds),
             "eval_every": self.eval_every,
             "data_dir": self.data_dir,
+            "device": self.device,
+            "precision": self.precision,
+            "grad_accum_steps": self.grad_accum_steps,
         }
 
 
@@ -170,6 +215,9 @@ def plan_from_mapping(data: Mapping[str, Any], source: str = "plan") -> Plan:
             steps=data["steps"],
             eval_every=data.get("eval_every"),
             data_dir=data.get("data_dir"),
+            device=data.get("device", "auto"),
+            precision=data.get("precision", "fp32"),
+            grad_accum_steps=data.get("grad_accum_steps", 1),
         )
     except ParameterError as exc:
         if exc.owner != Plan.owner_name():  # a policy's own parameter

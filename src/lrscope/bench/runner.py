@@ -38,6 +38,7 @@ from lrscope.bench.factory import make_executor
 from lrscope.bench.plan import Plan
 from lrscope.bench.worker import TrialConfig, TrialOutcome, absolute_task_ref, cache_task
 from lrscope.engine.result import TrialKey, TrialResult
+from lrscope.engine.runtime import Runtime
 from lrscope.errors import LRScopeError, ParameterError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -184,6 +185,8 @@ def run_plan(
     Raises:
         PlanError, TaskError, DataError, ParameterError: invalid input, before
             any training.
+        DeviceError: the plan's device does not exist on this machine (for
+            trials that train here, not on a Ray cluster at an address).
 
     >>> summary = run_plan(Plan("mnist1d-cnn", ["FIX(k0=0.05)"], steps=200),
     ...                    Store.open("sqlite:///bench.db"),
@@ -191,6 +194,7 @@ def run_plan(
     """
     if not isinstance(execution, (Execution, Executor)):
         raise ParameterError("run_plan", "execution", "an Execution or an Executor", execution)
+    _check_device(plan, execution)
     if task is None:
         from lrscope.tasks import get_task
 
@@ -204,6 +208,7 @@ def run_plan(
         task=task,
         data_dir=plan.data_dir,
         on_progress=on_progress,
+        runtime=plan.runtime,
     )
 
 
@@ -216,6 +221,7 @@ def run_trials(
     task: Task | None = None,
     data_dir: str | None = None,
     on_progress: ProgressFn | None = None,
+    runtime: Runtime | None = None,
 ) -> BenchSummary:
     """Run the trials ``keys`` of one task not yet stored as done, in order; store each outcome.
 
@@ -225,10 +231,13 @@ def run_trials(
     stage). Every key names the task ``task_ref`` builds (``key.task ==
     task.name``); a key given twice runs once. Trials are handed to the
     executor in the order given, so groups are consecutive runs of ``keys``
-    (those already stored left out).
+    (those already stored left out). Every trial trains on ``runtime``
+    (default ``Runtime()``: fp32, no accumulation, the best device), whose
+    identity every key carries.
 
     Raises:
-        ParameterError: a key of another task, or ``execution`` of the wrong type.
+        ParameterError: a key of another task or of another runtime, or
+            ``execution`` of the wrong type.
         PlanError, TaskError, DataError: ``task_ref`` cannot be built, before any training.
     """
     start = time.perf_counter()
@@ -238,10 +247,15 @@ def run_trials(
         from lrscope.tasks import get_task
 
         task = get_task(task_ref, data_dir=data_dir)
+    runtime = runtime if runtime is not None else Runtime()
     ordered = list(dict.fromkeys(keys))
     for key in ordered:
-        if not isinstance(key, TrialKey) or key.task != task.name:
-            allowed = f"TrialKeys of the task {task.name!r}"
+        if (
+            not isinstance(key, TrialKey)
+            or key.task != task.name
+            or key.runtime != runtime.identity
+        ):
+            allowed = f"TrialKeys of the task {task.name!r} and runtime {runtime.identity!r}"
             raise ParameterError("run_trials", "keys", allowed, key)
     store.put_task(task.name, task.metadata)
     done = store.done_keys(task.name) if ordered else set()
@@ -249,13 +263,17 @@ def run_trials(
     run = _Run(store, len(ordered), len(ordered) - len(pending), on_progress)
     ref = absolute_task_ref(task_ref)
     configs = [
-        TrialConfig(k.task, ref, data_dir, k.spec, k.seed, k.steps, k.eval_every) for k in pending
+        TrialConfig(
+            k.task, ref, data_dir, k.spec, k.seed, k.steps, k.eval_every, **runtime.to_dict()
+        )
+        for k in pending
     ]
     cache_task(ref, data_dir, task)  # the local executor trains this very build
     if isinstance(execution, Execution):
         name, (workers, size) = execution.executor, execution.resolve(trials=len(pending))
         if configs:
-            with make_executor(execution, tasks=[task], trials=len(configs)) as owned, run:
+            made = make_executor(execution, tasks=[task], trials=len(configs), runtime=runtime)
+            with made as owned, run:
                 _execute(run, owned, configs, owned=True)
             name, workers, size = owned.name, owned.workers, owned.batch_trials
     else:
@@ -275,6 +293,22 @@ def run_trials(
         workers=workers,
         batch_trials=size,
     )
+
+
+def _check_device(plan: Plan, execution: Execution | Executor) -> None:
+    """A device this machine lacks is an error before any claim, when trials train here.
+
+    Trials on a Ray cluster at an address resolve the device there.
+    """
+    remote = (
+        execution.ray_address is not None
+        if isinstance(execution, Execution)
+        else execution.name not in ("local", "process")
+    )
+    if not remote:
+        from lrscope.engine.device import resolve
+
+        resolve(plan.runtime)
 
 
 def _execute(run: _Run, executor: Executor, configs: list[TrialConfig], *, owned: bool) -> None:

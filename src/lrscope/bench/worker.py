@@ -10,7 +10,8 @@ one task in a group of two or more train in lockstep in one stacked model
 order, divergence check and result.
 
 When a task cannot be batched (:func:`lrscope.batched.task_batching_problem`:
-BatchNorm, dropout, an optimizer other than SGD, ...) or a batched group fails
+BatchNorm, dropout, an optimizer other than SGD, a runtime other than fp32
+without accumulation on the CPU, ...) or a batched group fails
 for any reason (a first batched loss that differs from the unbatched one, a
 model factory that raises for one seed), its trials run one by one, and the
 reason is logged (logger ``lrscope.bench.worker``: INFO for a task that cannot
@@ -39,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lrscope.engine.result import TrialKey
+from lrscope.engine.runtime import Runtime
 
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.engine.result import TrialResult
@@ -64,8 +66,8 @@ TaskRef = tuple[str, str | None]
 """``(task_ref, data_dir)``: how a worker finds a task."""
 
 _TASKS: dict[TaskRef, Task] = {}  # one cache per worker process
-_PROBLEMS: dict[TaskRef, str] = {}  # why a task cannot be batched ("" when it can)
-_TOLD: set[TaskRef] = set()  # tasks whose reason for running one by one was logged
+_PROBLEMS: dict[tuple[TaskRef, str], str] = {}  # why a task under a runtime cannot be batched
+_TOLD: set[tuple[TaskRef, str]] = set()  # tasks whose reason for running one by one was logged
 _MALLOC_TUNED: list[bool] = []
 
 
@@ -76,7 +78,9 @@ class TrialConfig:
     ``task`` is the task's name (part of the :class:`TrialKey`); ``task_ref``
     is what a worker passes to :func:`lrscope.tasks.get_task` (the same, except
     that a ``path/file.py:function`` reference is made absolute so that a
-    worker with another working directory finds the file).
+    worker with another working directory finds the file). ``device``,
+    ``precision`` and ``grad_accum_steps`` are the trial's
+    :class:`~lrscope.engine.Runtime`, resolved by the worker on its machine.
     """
 
     task: str
@@ -86,11 +90,22 @@ class TrialConfig:
     seed: int
     steps: int
     eval_every: int
+    device: str = "auto"
+    precision: str = "fp32"
+    grad_accum_steps: int = 1
+
+    @property
+    def runtime(self) -> Runtime:
+        return Runtime(
+            device=self.device, precision=self.precision, grad_accum_steps=self.grad_accum_steps
+        )
 
     @property
     def key(self) -> TrialKey:
-        """The trial's identity in the store."""
-        return TrialKey(self.task, self.spec, self.seed, self.steps, self.eval_every)
+        """The trial's identity in the store (the runtime's identity included)."""
+        return TrialKey(
+            self.task, self.spec, self.seed, self.steps, self.eval_every, self.runtime.identity
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -228,7 +243,12 @@ def run_config(config: TrialConfig) -> TrialOutcome:
 
         task = _task(config.task_ref, config.data_dir)
         result = run_trial(
-            task, config.spec, steps=config.steps, seed=config.seed, eval_every=config.eval_every
+            task,
+            config.spec,
+            steps=config.steps,
+            seed=config.seed,
+            eval_every=config.eval_every,
+            runtime=config.runtime,
         )
     except (Exception, SystemExit) as exc:  # a task's sys.exit() fails its trial, not the run
         return TrialOutcome(config, error=_error_text(exc))
@@ -239,24 +259,26 @@ def _one_by_one(configs: Sequence[TrialConfig]) -> list[TrialOutcome]:
     return [run_config(config) for config in configs]
 
 
-def _batching_problem(key: TaskRef, task: Task) -> str:
+def _batching_problem(key: tuple[TaskRef, str], task: Task, runtime: Runtime) -> str:
     if key not in _PROBLEMS:
         from lrscope.batched import task_batching_problem
 
-        _PROBLEMS[key] = task_batching_problem(task) or ""
+        _PROBLEMS[key] = task_batching_problem(task, runtime) or ""
     return _PROBLEMS[key]
 
 
 def _run_part(configs: Sequence[TrialConfig]) -> list[TrialOutcome]:
-    """Trials of one task: in one stacked model when there are several and it can be."""
+    """Trials of one task and runtime: in one stacked model when there are several and it can be."""
     if len(configs) == 1:
         return _one_by_one(configs)
-    key = (configs[0].task_ref, configs[0].data_dir)
+    ref = (configs[0].task_ref, configs[0].data_dir)
+    runtime = configs[0].runtime
+    key = (ref, f"{runtime.device}/{runtime.identity}")
     try:
-        task = _task(*key)
+        task = _task(*ref)
     except Exception:  # each trial reports the error, as run_config does
         return _one_by_one(configs)
-    problem = _batching_problem(key, task)
+    problem = _batching_problem(key, task, runtime)
     if problem:
         if key not in _TOLD:
             _TOLD.add(key)
@@ -280,15 +302,16 @@ def _run_part(configs: Sequence[TrialConfig]) -> list[TrialOutcome]:
 
 
 def run_group(configs: Iterable[TrialConfig]) -> list[TrialOutcome]:
-    """Run a group of configs, the trials of each task together; one outcome per config,
-    in order. Never raises."""
+    """Run a group of configs, the trials of each task and runtime together; one outcome
+    per config, in order. Never raises."""
     items = list(configs)
-    parts: dict[TaskRef, list[TrialConfig]] = {}
+    parts: dict[tuple[str, str | None, str, str, int], list[TrialConfig]] = {}
     for config in items:
-        parts.setdefault((config.task_ref, config.data_dir), []).append(config)
+        runtime = (config.device, config.precision, config.grad_accum_steps)
+        parts.setdefault((config.task_ref, config.data_dir, *runtime), []).append(config)
     done: dict[int, TrialOutcome] = {}
-    for part in parts.values():
-        for config, outcome in zip(part, _run_part(part), strict=True):
+    for members in parts.values():
+        for config, outcome in zip(members, _run_part(members), strict=True):
             done[id(config)] = outcome
     return [done[id(config)] for config in items]
 

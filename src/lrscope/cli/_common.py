@@ -20,13 +20,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.console import Console
 
 from lrscope.errors import LRScopeError, TaskError
 from lrscope.validation import Interval, check
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lrscope.engine.runtime import Runtime
 
 DEFAULT_DB_URL = "sqlite:///lrscope.db"
 
@@ -48,6 +51,34 @@ ThreadsOpt = Annotated[
         "--threads",
         help="torch intra-op threads of this process; the small built-in models run "
         "fastest on 1 (0: torch's default, all cores).",
+    ),
+]
+
+DeviceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--device",
+        help="Where to train: auto (CUDA, else MPS, else the CPU), cpu, cuda, cuda:N or mps "
+        "(default: auto).",
+        show_default=False,
+    ),
+]
+PrecisionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--precision",
+        help="fp32, bf16 (autocast; runs on CPUs too) or fp16 (autocast and a gradient "
+        "scaler) (default: fp32).",
+        show_default=False,
+    ),
+]
+GradAccumOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--grad-accum",
+        help="Micro-batches per optimizer step (gradient accumulation; the policy counts "
+        "optimizer steps) (default: 1).",
+        show_default=False,
     ),
 ]
 
@@ -109,6 +140,26 @@ def set_torch_threads(command: str, threads: int) -> None:
         import torch
 
         torch.set_num_threads(threads)
+
+
+def runtime_option(
+    device: str | None, precision: str | None, grad_accum: int | None, *, check_device: bool = True
+) -> Runtime:
+    """The :class:`~lrscope.engine.Runtime` of ``--device``, ``--precision``, ``--grad-accum``.
+
+    Options not given take the runtime's defaults. Checked before any data is
+    loaded: a bad value is the runtime's ParameterError, and (with
+    ``check_device``) a device this machine lacks a DeviceError (imports torch).
+    """
+    from lrscope.engine.runtime import Runtime
+
+    given = {"device": device, "precision": precision, "grad_accum_steps": grad_accum}
+    runtime = Runtime.from_options(**{k: v for k, v in given.items() if v is not None})
+    if check_device:
+        from lrscope.engine.device import device_of
+
+        device_of(runtime.device)
+    return runtime
 
 
 # --- progress -----------------------------------------------------------------

@@ -24,12 +24,16 @@ import typer
 
 from lrscope.cli._common import (
     DbOpt,
+    DeviceOpt,
+    GradAccumOpt,
     JsonOpt,
+    PrecisionOpt,
     Progress,
     QuietOpt,
     emit,
     interrupt_note,
     resolve_db_url,
+    runtime_option,
     stdout,
 )
 from lrscope.cli._execution import (
@@ -64,7 +68,13 @@ def _plan(
     steps: list[int] | None,
     eval_every: int | None,
     data_dir: Path | None,
+    runtime: dict[str, Any],
 ) -> Plan:
+    """The plan of the options, or of the plan file with the options given replacing its values.
+
+    ``runtime`` holds the runtime options given (``device``, ``precision``,
+    ``grad_accum_steps``; those not given are None).
+    """
     from lrscope.bench import Plan, load_plan
 
     if plan_file is not None:
@@ -76,6 +86,7 @@ def _plan(
             steps=steps or None,
             eval_every=eval_every,
             data_dir=None if data_dir is None else str(data_dir),
+            **runtime,
         )
     if not task or not policies or not steps:
         given = (("--task", task), ("--policy", policies), ("--steps", steps))
@@ -88,6 +99,7 @@ def _plan(
         steps=steps,
         eval_every=eval_every,
         data_dir=data_dir,
+        **{k: v for k, v in runtime.items() if v is not None},
     )
 
 
@@ -122,6 +134,9 @@ def bench(
     data_dir: Annotated[
         Path | None, typer.Option("--data-dir", help="Directory of on-disk datasets.")
     ] = None,
+    device: DeviceOpt = None,
+    precision: PrecisionOpt = None,
+    grad_accum: GradAccumOpt = None,
     db: DbOpt = None,
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -129,10 +144,14 @@ def bench(
     """Run every policy x seed x budget of a plan (resumable) and store the trials."""
     from lrscope.tasks import get_task
 
-    plan = _plan(plan_file, task, policy, seeds, steps, eval_every, data_dir)
+    runtime_option(device, precision, grad_accum, check_device=False)  # one message per value
+    given = {"device": device, "precision": precision, "grad_accum_steps": grad_accum}
+    plan = _plan(plan_file, task, policy, seeds, steps, eval_every, data_dir, given)
     execution = build_execution(
         executor, workers, batch_trials, ray_address=ray_address, ray_timeout_s=ray_timeout
     )
+    if execution.ray_address is None:  # trials train on this machine: its devices count
+        runtime_option(plan.device, plan.precision, plan.grad_accum_steps)
     built = get_task(plan.task, data_dir=plan.data_dir)
     prepare_process(execution)
     summary, document = _run(plan, execution, built, db, quiet)

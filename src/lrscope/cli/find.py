@@ -34,12 +34,16 @@ import typer
 from lrscope.cli._common import (
     MAX_THREADS,
     DbOpt,
+    DeviceOpt,
+    GradAccumOpt,
     JsonOpt,
+    PrecisionOpt,
     Progress,
     QuietOpt,
     emit,
     interrupt_note,
     resolve_db_url,
+    runtime_option,
     stdout,
     task_failures,
 )
@@ -57,6 +61,7 @@ from lrscope.rangetest.settings import (
 from lrscope.validation import Choice, Interval, OrNone, check
 
 if TYPE_CHECKING:  # pragma: no cover
+    from lrscope.engine.runtime import Runtime
     from lrscope.rangetest import RangeTestResult, SweepResult
     from lrscope.tasks import Task
 
@@ -75,11 +80,19 @@ def register(app: typer.Typer) -> None:
 
 
 def _check_combination(
-    sweep: str | None, eval_every: int | None, lr: float | None, plot: Path | None
+    sweep: str | None,
+    eval_every: int | None,
+    lr: float | None,
+    plot: Path | None,
+    runtime: Runtime,
 ) -> None:
     """Reject options that do not go together, before any data is loaded."""
     if lr is not None and sweep is None:
         raise LRScopeError("--lr only applies with --sweep momentum|weight-decay")
+    if sweep is not None and runtime.to_dict() != type(runtime)().to_dict():
+        raise LRScopeError(
+            "--device, --precision and --grad-accum apply to the range test, not to --sweep"
+        )
     if sweep is not None and (plot is not None or eval_every is not None):
         raise LRScopeError("--plot and --eval-every only apply to the range test, not to --sweep")
 
@@ -206,18 +219,30 @@ def _run_sweep(the_task: Task, settings: SweepSettings, quiet: bool) -> SweepRes
 SMALL_BATCH_NUMEL = 65_536
 
 
+def _numel(sample: Any) -> int:
+    """Numbers in one sample: every tensor's, however nested (dicts, lists, tuples)."""
+    if hasattr(sample, "numel"):
+        return int(sample.numel())
+    if isinstance(sample, dict):
+        return sum(_numel(v) for v in sample.values())
+    if isinstance(sample, (list, tuple)):
+        return sum(_numel(v) for v in sample)
+    return 0
+
+
 def _auto_threads(the_task: Task) -> int | None:
     """1 for tasks whose batches are small (see :data:`SMALL_BATCH_NUMEL`), else None."""
-    sample = the_task.train_data[0][0]
-    numel = int(sample.numel()) if hasattr(sample, "numel") else 0
+    numel = _numel(the_task.train_data[0])
     return 1 if 0 < numel * the_task.batch_size < SMALL_BATCH_NUMEL else None
 
 
-def _store(result: RangeTestResult, db: str | None) -> tuple[int, str]:
+def _store(result: RangeTestResult, runtime: Runtime, db: str | None) -> tuple[int, str]:
+    """Store the result; its parameters carry the runtime's identity (precision, accumulation)."""
     from lrscope.store import Store
 
+    params = {**result.params(), "runtime": runtime.identity}
     with Store.open(resolve_db_url(db)) as store:
-        stored_id = store.put_range_test(str(result.task), result.to_dict(), result.params())
+        stored_id = store.put_range_test(str(result.task), result.to_dict(), params)
         return stored_id, store.url
 
 
@@ -289,6 +314,9 @@ def find(
             show_default=False,
         ),
     ] = None,
+    device: DeviceOpt = None,
+    precision: PrecisionOpt = None,
+    grad_accum: GradAccumOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -304,7 +332,8 @@ def find(
         eval_samples=eval_samples,
     )
     sweep_settings = None if sweep is None else _sweep_settings(sweep, lr, steps, seed)
-    _check_combination(sweep, eval_every, lr, plot)
+    runtime = runtime_option(device, precision, grad_accum)
+    _check_combination(sweep, eval_every, lr, plot, runtime)
     if plot is not None:
         check_output(_OWNER, "--plot", plot, IMAGE, db_url=resolve_db_url(db))
     threads = check(_OWNER, "--threads", threads, OrNone(Interval(int, 1, MAX_THREADS)))
@@ -323,7 +352,7 @@ def find(
 
     from lrscope.rangetest import plot_range_test, range_test
 
-    total = settings.steps_for(the_task.steps_per_epoch)
+    total = settings.steps_for(runtime.optimizer_steps(the_task.steps_per_epoch))
     done = [0]
     with (
         Progress(f"range test {the_task.name}", total, quiet=quiet) as progress,
@@ -337,8 +366,8 @@ def find(
             done[0] = finished
             progress.update(finished)
 
-        result = range_test(the_task, settings, seed=seed, on_progress=on_progress)
-    stored_id, stored_url = _store(result, db)
+        result = range_test(the_task, settings, seed=seed, runtime=runtime, on_progress=on_progress)
+    stored_id, stored_url = _store(result, runtime, db)
     if plot is not None:
         kept = f"the range test is stored as id {stored_id}"
         with (
@@ -347,7 +376,7 @@ def find(
             replacing(plot) as temporary,
         ):
             plot_range_test(result, temporary)
-    document = _document(result, stored_id, plot)
+    document = {**_document(result, stored_id, plot), "runtime": runtime.identity}
     emit(document, as_json, lambda: _render(result, stored_url, plot))
     if not document["usable"]:
         sys.stderr.write(f"warning: no usable range: {document['reason']}\n")

@@ -5,7 +5,11 @@
     lrscope interpolate --task T --from A.pt --to B.pt [--points 29]
         [--alpha-min -0.2] [--alpha-max 1.2] [--recompute-bn] [--train-samples N]
         [--data-dir D] [--label TEXT] [--plot FILE.png] [--loss-scale log|linear]
+        [--device auto|cpu|cuda[:N]|mps] [--precision fp32|bf16|fp16]
         [--db URL | --no-store] [--json] [--quiet]
+
+The networks are evaluated on ``--device`` under ``--precision``'s autocast
+(there is no training, so no gradient accumulation).
 
 ``--from`` is network A (:math:`\\alpha = 0`), ``--to`` is network B
 (:math:`\\alpha = 1`); the networks evaluated are
@@ -42,12 +46,15 @@ import typer
 
 from lrscope.cli._common import (
     DbOpt,
+    DeviceOpt,
     JsonOpt,
+    PrecisionOpt,
     Progress,
     QuietOpt,
     emit,
     interrupt_note,
     resolve_db_url,
+    runtime_option,
     stdout,
     task_failures,
 )
@@ -207,6 +214,8 @@ def interpolate(
     store: Annotated[
         bool, typer.Option("--store/--no-store", help="Store the results in the database.")
     ] = True,
+    device: DeviceOpt = None,
+    precision: PrecisionOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -226,6 +235,7 @@ def interpolate(
         train_samples=train_samples,
     )
     loss_scale = check("plot_interpolations", "loss_scale", loss_scale, LOSS_SCALE)
+    runtime = runtime_option(device, precision, None)
     db_url = resolve_db_url(db) if store else None
     if plot is not None:
         check_output(_OWNER, "--plot", plot, IMAGE, db_url=db_url)
@@ -256,7 +266,13 @@ def interpolate(
         for path_a, path_b, text in zip(sources_a, sources_b, labels, strict=True):
             results.append(
                 interpolate_weights(
-                    the_task, path_a, path_b, settings=settings, label=text, on_progress=on_progress
+                    the_task,
+                    path_a,
+                    path_b,
+                    settings=settings,
+                    label=text,
+                    on_progress=on_progress,
+                    runtime=runtime,
                 )
             )
     ids: list[int | None] = list(_store(db_url, results)) if db_url else [None] * len(results)

@@ -3,17 +3,19 @@
 ``lrscope rank --task T [--metric M] [--tie 0.003] [--min-seeds 2] [--steps N]
 [--format table|json|csv] [--json] [--db URL]`` ranks by the one rule of
 :mod:`lrscope.rank`, the rule of ``lrscope tune``, the report and the demo:
-the task's primary metric by default (final top-1 for classification), ties
-within ``--tie`` by cost. Groups measured on fewer than ``--min-seeds`` seeds
-(a search's one-seed trials), trials stopped early and other budgets are
-shown apart, never ranked. The ranked rows come first, best first, then the
-rows shown apart; each has ``spec``, ``steps``, ``eval_every``, ``n``,
-``n_diverged``, ``diverged_rate``, ``<metric>_mean`` and ``<metric>_std``
-for every LRBench metric, ``rank`` (null when shown apart), ``pareto`` and
-``apart`` (why it is not ranked, or null). ``--json`` is ``--format json``: a
-JSON list of rows, NaN as null. The table reads well at 80 columns (long
-specs are listed below it). A task with no trials in the database is an
-error (exit 2) that lists the tasks it holds.
+the task's primary metric at the end by default (final top-1 for
+classification, final MSE for regression, in its direction), ties within
+``--tie`` by cost; ``--metric`` must be one of the task's metrics. Groups
+measured on fewer than ``--min-seeds`` seeds (a search's one-seed trials),
+trials stopped early and other budgets are shown apart, never ranked. The
+ranked rows come first, best first, then the rows shown apart; each has
+``spec``, ``steps``, ``eval_every``, ``n``, ``n_diverged``,
+``diverged_rate``, ``<metric>_mean`` and ``<metric>_std`` for every LRBench
+metric and every metric of the task, ``rank`` (null when shown apart),
+``pareto`` and ``apart`` (why it is not ranked, or null). ``--json`` is
+``--format json``: a JSON list of rows, NaN as null. The table reads well at
+80 columns (long specs are listed below it). A task with no trials in the
+database is an error (exit 2) that lists the tasks it holds.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ def rank(
         typer.Option(
             "--metric",
             help=f"Rank by this metric's mean over seeds (default: the task's primary metric, "
-            f"top1 for classification): {metric_help()}.",
+            f"top1 for classification, mse for regression): {metric_help()}.",
             show_default=False,
         ),
     ] = None,

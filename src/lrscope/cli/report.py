@@ -2,13 +2,15 @@
 
 ``lrscope report [--task T] [--db URL] [-o report.html] [--metric M] [--top N]
 [--title TEXT] [--json]``. Per task: range tests, the policies' lr and
-momentum curves, test top-1 during training, the ranking with every LRBench
-metric (sortable), accuracy against cost with the Pareto front, and the
-interpolations. ``--json`` prints ``{"path", "bytes", "tasks", "wall_s"}``.
-A database that does not exist, an unknown task or metric, or an output path
-that is not a new file or an earlier lrscope report exit 2 before anything is
-read. Stored rows that cannot be read are left out, each named in a warning
-line and a note on the page.
+momentum curves, the task's primary metric during training (test top-1 for
+classification), the ranking with every metric of the task (sortable), the
+best value against cost with the Pareto front, and the interpolations. Each
+task ranks by its own primary metric unless ``--metric`` says otherwise.
+``--json`` prints ``{"path", "bytes", "tasks", "wall_s"}``. A database that
+does not exist, an unknown task or metric, or an output path that is not a
+new file or an earlier lrscope report exit 2 before anything is read. Stored
+rows that cannot be read are left out, each named in a warning line and a
+note on the page.
 """
 
 from __future__ import annotations
@@ -46,8 +48,8 @@ def report(
         str | None,
         typer.Option(
             "--metric",
-            help=f"Rank by this metric's mean over seeds (default: each task's primary metric, "
-            f"top1 for classification): {metric_help()}.",
+            help=f"Rank by this metric's mean over seeds (default: each task's primary metric "
+            f"at the end, top1 for classification, mse for regression): {metric_help()}.",
             show_default=False,
         ),
     ] = None,

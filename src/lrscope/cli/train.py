@@ -1,7 +1,8 @@
-"""``lrscope train``: one trial of a task under a policy, printing the LRBench metrics.
+"""``lrscope train``: one trial of a task under a policy, printing the task's metrics.
 
-Thin over :func:`lrscope.engine.run_trial`: parse the policy and check the
-output paths (so a bad spec or path fails before any data is loaded), resolve
+Thin over :func:`lrscope.engine.run_trial`: parse the policy, build the
+runtime (``--device``, ``--precision``, ``--grad-accum``) and check the output
+paths (so a bad spec, value or path fails before any data is loaded), resolve
 the task, train, render. A diverged trial is a result, not an error: it exits
 0 with ``"diverged": true``. A task whose own code fails while it trains
 (labels outside ``0 .. num_classes - 1``, shapes that do not fit, a model
@@ -18,12 +19,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from lrscope.cli._common import (
+    DeviceOpt,
+    GradAccumOpt,
     JsonOpt,
+    PrecisionOpt,
     Progress,
     QuietOpt,
     ThreadsOpt,
     emit,
     interrupt_note,
+    runtime_option,
     set_torch_threads,
     stdout,
     task_failures,
@@ -32,26 +37,14 @@ from lrscope.cli._outputs import TORCH, check_output, check_output_dir, writing
 
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.engine.result import TrialResult
+    from lrscope.metrics import Scoring
 
 __all__ = ["register", "train"]
 
 _OWNER = "lrscope train"
 
-_METRIC_UNITS = {
-    "top1": "fraction",
-    "top5": "fraction",
-    "best_top1": "fraction",
-    "best_iter": "steps",
-    "ac": "probability",
-    "cd": "probability",
-    "cdac": "probability",
-    "ld": "nats",
-    "n_params": "policy parameters",
-    "wall_s": "seconds",
-    "steps_done": "steps",
-    "diverged": "",
-    "diverged_at": "step",
-}
+#: What the table shows besides the task's metrics (whose units the metric table gives).
+_COUNTS = {"n_params": "count", "steps_done": "steps", "diverged": "", "diverged_at": "step"}
 
 TaskOpt = Annotated[
     str,
@@ -86,21 +79,30 @@ def register(app: typer.Typer) -> None:
     app.command("train")(train)
 
 
-def _render(result: TrialResult) -> None:
+def _text(value: object) -> str:
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.4g}"
+    return str(value)
+
+
+def _render(result: TrialResult, scoring: Scoring) -> None:
     from rich.table import Table
 
     table = Table(title=f"{result.task}  {result.spec}  seed {result.seed}")
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_column("unit")
-    for name, value in result.metrics().items():
-        if name not in _METRIC_UNITS:
-            continue
-        if isinstance(value, float):
-            text = "nan" if math.isnan(value) else f"{value:.4g}"
-        else:
-            text = str(value)
-        table.add_row(name, text, _METRIC_UNITS[name])
+    known = scoring.rankable()
+    shown = {**result.metrics, "best_iter": result.best_iter, "ld": result.ld}
+    shown["wall_s"] = result.wall_s
+    for name, value in shown.items():
+        metric = known.get(name)
+        table.add_row(name, _text(value), "" if metric is None else metric.unit)
+    summary = result.summary()
+    for name, unit in _COUNTS.items():
+        table.add_row(name, _text(summary[name]), unit)
+    if result.runtime:
+        table.add_row("runtime", result.runtime, "")
     stdout.print(table)
 
 
@@ -138,18 +140,22 @@ def train(
         ),
     ] = None,
     threads: ThreadsOpt = 1,
+    device: DeviceOpt = None,
+    precision: PrecisionOpt = None,
+    grad_accum: GradAccumOpt = None,
     curve: Annotated[
         bool, typer.Option("--curve", help="Include the evaluation curve in the JSON.")
     ] = False,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Train one trial and print top1, top5, ac, cd, cdac, ld, best_iter, n_params, diverged."""
+    """Train one trial and print its metrics (classification: top1, top5, ac, cd, cdac, ...)."""
     from lrscope.policies import parse
 
     pol = parse(policy)
     outputs = _check_outputs(save_weights, snapshot_dir, checkpoint)
     set_torch_threads(_OWNER, threads)
+    runtime = runtime_option(device, precision, grad_accum)
 
     from lrscope.engine import run_trial
     from lrscope.tasks import get_task
@@ -180,9 +186,10 @@ def train(
             snapshot_every_cycle=snapshot_every_cycle,
             on_progress=on_progress,
             save_weights=save_weights,
+            runtime=runtime,
         )
-    document: dict[str, Any] = result.to_dict() if curve else result.metrics()
-    emit(document, as_json, lambda: _render(result))
+    document: dict[str, Any] = result.to_dict() if curve else result.summary()
+    emit(document, as_json, lambda: _render(result, the_task.scoring))
 
 
 def _check_outputs(

@@ -22,12 +22,16 @@ import typer
 
 from lrscope.cli._common import (
     DbOpt,
+    DeviceOpt,
+    GradAccumOpt,
     JsonOpt,
+    PrecisionOpt,
     QuietOpt,
     ThreadsOpt,
     emit,
     interrupt_note,
     resolve_db_url,
+    runtime_option,
     set_torch_threads,
     stage_progress,
     stdout,
@@ -134,8 +138,8 @@ def tune(
         str | None,
         typer.Option(
             "--metric",
-            help=f"Rank by this metric's mean over seeds (default: the task's primary "
-            f"metric, top1 for classification): {metric_help()}.",
+            help="Rank by this metric's mean over seeds (default: the task's primary metric "
+            f"at the end, top1 for classification, mse for regression): {metric_help()}.",
             show_default=False,
         ),
     ] = None,
@@ -148,6 +152,9 @@ def tune(
         ),
     ] = DEFAULT_TIE,
     threads: ThreadsOpt = 1,
+    device: DeviceOpt = None,
+    precision: PrecisionOpt = None,
+    grad_accum: GradAccumOpt = None,
     db: DbOpt = None,
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -159,6 +166,7 @@ def tune(
 
     max_epochs = check("lrscope tune", "--max-epochs", max_epochs, _MAX_EPOCHS)
     budget = TuneBudget(steps=steps, minutes=minutes, trials=trials, max_epochs=max_epochs or None)
+    runtime = runtime_option(device, precision, grad_accum)
     execution = build_execution(
         executor,
         workers,
@@ -188,6 +196,7 @@ def tune(
             metric=metric,
             tie=tie,
             on_event=events,
+            runtime=runtime,
         )
     emit(result.to_dict(), json_, lambda: render_tune(result))
 

@@ -3,7 +3,7 @@
 >>> from lrscope.engine import run_trial
 >>> from lrscope.tasks import get_task
 >>> result = run_trial(get_task("mnist1d-cnn"), "FIX(k0=0.1)", steps=400, seed=0)
->>> result.metrics()["top1"]  # doctest: +SKIP
+>>> result.metrics["top1"]  # doctest: +SKIP
 
 The result types (:mod:`lrscope.engine.result`) are torch-free, so the store
 and the CLI can handle results without importing torch; everything else here
@@ -16,8 +16,12 @@ from typing import TYPE_CHECKING
 
 from lrscope._lazy import lazy_exports
 from lrscope.engine.result import EvalPoint, TrialKey, TrialResult
+from lrscope.engine.runtime import Runtime
 
 _LAZY: dict[str, str] = {
+    "Compute": "lrscope.engine.device",
+    "DeviceError": "lrscope.engine.device",
+    "resolve": "lrscope.engine.device",
     "CheckpointError": "lrscope.engine.checkpoint",
     "load_checkpoint": "lrscope.engine.checkpoint",
     "save_atomic": "lrscope.engine.checkpoint",
@@ -30,6 +34,7 @@ _LAZY: dict[str, str] = {
     "Evaluation": "lrscope.engine.evaluation",
     "evaluate": "lrscope.engine.evaluation",
     "evaluation_from_logits": "lrscope.engine.evaluation",
+    "evaluation_from_outputs": "lrscope.engine.evaluation",
     "predict": "lrscope.engine.evaluation",
     "run_trial": "lrscope.engine.trial",
 }
@@ -37,18 +42,23 @@ _LAZY: dict[str, str] = {
 __all__ = [
     "BatchStream",
     "CheckpointError",
+    "Compute",
+    "DeviceError",
     "EvalPoint",
     "Evaluation",
+    "Runtime",
     "TrialKey",
     "TrialResult",
     "as_tensors",
     "batches",
     "evaluate",
     "evaluation_from_logits",
+    "evaluation_from_outputs",
     "fixed_subset",
     "iter_batches",
     "load_checkpoint",
     "predict",
+    "resolve",
     "run_trial",
     "save_atomic",
     "set_seed",
@@ -64,7 +74,14 @@ if TYPE_CHECKING:  # pragma: no cover
         iter_batches,
         set_seed,
     )
-    from lrscope.engine.evaluation import Evaluation, evaluate, evaluation_from_logits, predict
+    from lrscope.engine.device import Compute, DeviceError, resolve
+    from lrscope.engine.evaluation import (
+        Evaluation,
+        evaluate,
+        evaluation_from_logits,
+        evaluation_from_outputs,
+        predict,
+    )
     from lrscope.engine.trial import run_trial
 
 

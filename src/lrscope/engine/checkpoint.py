@@ -1,9 +1,10 @@
 """Checkpoints and weight snapshots: tensors and plain data only, written atomically.
 
 A checkpoint holds everything a trial needs to continue bit for bit: model and
-optimizer state, the torch / numpy / Python RNG states, the data-order
-position, the steps done, the first training loss (the divergence reference)
-and the evaluation curve so far. It is written to a temporary file in the same
+optimizer state, the fp16 gradient scaler's state, the torch (CPU, and every
+CUDA device's when CUDA is in use) / numpy / Python RNG states, the
+data-order position, the steps done, the first training loss (the divergence
+reference) and the evaluation curve so far. It is written to a temporary file in the same
 directory and moved into place with :func:`os.replace`, so a crash never
 leaves a half-written file; it is read with ``torch.load(weights_only=True)``.
 """
@@ -29,7 +30,9 @@ __all__ = [
     "CHECKPOINT_KEYS",
     "CheckpointError",
     "capture_rng",
+    "cuda_rng_states",
     "load_checkpoint",
+    "restore_cuda_rng_states",
     "restore_rng",
     "restoring",
     "save_atomic",
@@ -98,6 +101,33 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
+def cuda_rng_states() -> list[torch.Tensor] | None:
+    """Every CUDA device's generator state, when CUDA is in use in this process; else None.
+
+    Only an initialised CUDA context has states worth keeping (asking for
+    them would otherwise initialise CUDA for nothing).
+    """
+    if not (torch.cuda.is_available() and torch.cuda.is_initialized()):  # type: ignore[no-untyped-call]
+        return None
+    return list(torch.cuda.get_rng_state_all())
+
+
+def restore_cuda_rng_states(states: list[torch.Tensor] | None) -> None:
+    """Put back what :func:`cuda_rng_states` captured (nothing for None).
+
+    Raises:
+        CheckpointError: the states are of CUDA devices this process cannot see.
+    """
+    if states is None:
+        return
+    if not torch.cuda.is_available() or torch.cuda.device_count() < len(states):
+        raise CheckpointError(
+            f"the checkpoint holds the random states of {len(states)} CUDA device(s), "
+            "which this machine does not have; resume it where it was written"
+        )
+    torch.cuda.set_rng_state_all(states)
+
+
 @contextmanager
 def restoring(path: str | os.PathLike[str], part: str) -> Iterator[None]:
     """A checkpoint ``part`` that does not fit (wrong weights, a mangled state) is a
@@ -115,11 +145,12 @@ def restoring(path: str | os.PathLike[str], part: str) -> Iterator[None]:
 
 
 def capture_rng() -> dict[str, Any]:
-    """The torch CPU, numpy and Python RNG states as tensors and plain data."""
+    """The torch CPU (and CUDA), numpy and Python RNG states as tensors and plain data."""
     _, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
     version, internal, gauss_next = random.getstate()
     return {
         "torch": torch.get_rng_state(),
+        "cuda": cuda_rng_states(),
         "numpy_keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
         "numpy_pos": int(pos),
         "numpy_has_gauss": int(has_gauss),
@@ -131,8 +162,9 @@ def capture_rng() -> dict[str, Any]:
 
 
 def restore_rng(state: dict[str, Any]) -> None:
-    """Undo :func:`capture_rng`: put the three generators back where they were."""
+    """Undo :func:`capture_rng`: put the generators back where they were."""
     torch.set_rng_state(state["torch"])
+    restore_cuda_rng_states(state.get("cuda"))
     keys = state["numpy_keys"].numpy().astype(np.uint32)
     np.random.set_state(
         ("MT19937", keys, state["numpy_pos"], state["numpy_has_gauss"], state["numpy_cached"])

@@ -1,12 +1,16 @@
 """Deterministic, resumable mini-batches without per-sample Python work.
 
-For a :class:`~torch.utils.data.TensorDataset` of ``(inputs, labels)`` (and a
-:class:`~torch.utils.data.Subset` of one) a batch is one ``index_select`` per
+For a :class:`~torch.utils.data.TensorDataset` (of any number of tensors:
+``(inputs, labels)``, ``(x1, x2, y)``, ...) and a
+:class:`~torch.utils.data.Subset` of one, a batch is one ``index_select`` per
 tensor: each epoch draws ``torch.randperm(N)`` from a :class:`torch.Generator`
 seeded by the trial seed and walks it in slices of ``batch_size`` (the last
 batch of an epoch may be smaller). Any other map-style dataset goes through a
-:class:`~torch.utils.data.DataLoader` fed with the same index batches, so the
-sample order is the same function of the seed either way.
+:class:`~torch.utils.data.DataLoader` fed with the same index batches and
+torch's ``default_collate`` (samples that are dicts, tuples, lists or
+namedtuples of tensors and numbers collate into one batch of the same
+structure), so the sample order is the same function of the seed either way.
+A batch is handed on as it comes; :mod:`lrscope.tasks.batches` reads it.
 
 The position in the data (generator state, current permutation, offset) is
 part of :meth:`BatchStream.state_dict`, which lets a checkpointed trial resume
@@ -23,9 +27,20 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
-__all__ = ["BatchStream", "as_tensors", "batches", "fixed_subset", "iter_batches", "set_seed"]
+from lrscope.errors import DataError
 
-Batch = tuple[torch.Tensor, torch.Tensor]
+__all__ = [
+    "BatchStream",
+    "as_tensors",
+    "batches",
+    "fixed_subset",
+    "iter_batches",
+    "set_seed",
+    "tensor_columns",
+]
+
+Batch = Any
+"""A collated batch: a tuple of tensors for a TensorDataset, else what ``default_collate`` gives."""
 
 
 def set_seed(seed: int) -> None:
@@ -35,17 +50,24 @@ def set_seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def as_tensors(dataset: Dataset[Any]) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """``(inputs, labels)`` when ``dataset`` is (a Subset of) a 2-tensor TensorDataset."""
-    if isinstance(dataset, TensorDataset) and len(dataset.tensors) == 2:
-        x, y = dataset.tensors
-        return x, y
+def tensor_columns(dataset: Dataset[Any]) -> tuple[torch.Tensor, ...] | None:
+    """The tensors of ``dataset`` when it is (a Subset of) a TensorDataset, else None."""
+    if isinstance(dataset, TensorDataset):
+        return tuple(dataset.tensors)
     if isinstance(dataset, Subset):
-        inner = as_tensors(dataset.dataset)
+        inner = tensor_columns(dataset.dataset)
         if inner is not None:
             index = torch.as_tensor(list(dataset.indices), dtype=torch.long)
-            return inner[0].index_select(0, index), inner[1].index_select(0, index)
+            return tuple(t.index_select(0, index) for t in inner)
     return None
+
+
+def as_tensors(dataset: Dataset[Any]) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``(inputs, labels)`` when ``dataset`` is (a Subset of) a 2-tensor TensorDataset."""
+    columns = tensor_columns(dataset)
+    if columns is None or len(columns) != 2:
+        return None
+    return columns[0], columns[1]
 
 
 def _collate_loader(dataset: Dataset[Any], index_batches: Sequence[list[int]]) -> DataLoader[Any]:
@@ -61,6 +83,9 @@ class BatchStream:
 
     >>> stream = BatchStream(TensorDataset(x, y), batch_size=100, seed=0)
     >>> inputs, labels = stream.next()
+
+    Raises:
+        DataError: an empty dataset.
     """
 
     def __init__(self, dataset: Dataset[Any], batch_size: int, seed: int) -> None:
@@ -68,9 +93,9 @@ class BatchStream:
         self.batch_size = batch_size
         self.size = len(dataset)  # type: ignore[arg-type]
         if self.size == 0:
-            raise ValueError("cannot draw batches from an empty dataset")
+            raise DataError("cannot draw training batches from an empty dataset")
         self.generator = torch.Generator().manual_seed(seed)
-        self._tensors = as_tensors(dataset)
+        self._tensors = tensor_columns(dataset)
         self._perm: torch.Tensor | None = None
         self._position = 0
         self.epochs = 0  # permutations drawn so far
@@ -84,7 +109,7 @@ class BatchStream:
         return perm
 
     def next(self) -> Batch:
-        """The next batch ``(inputs, labels)``; starts a new epoch when one runs out."""
+        """The next batch; starts a new epoch when one runs out."""
         perm = self._perm
         if perm is None or self._position >= self.size:
             perm = self._new_epoch()
@@ -93,13 +118,12 @@ class BatchStream:
         self._position = stop
         if self._tensors is not None:
             index = perm[start:stop]
-            return self._tensors[0].index_select(0, index), self._tensors[1].index_select(0, index)
+            return tuple(t.index_select(0, index) for t in self._tensors)
         if self._loader is None:
             rest = perm[start:].tolist()
             chunks = [rest[i : i + self.batch_size] for i in range(0, len(rest), self.batch_size)]
             self._loader = iter(_collate_loader(self.dataset, chunks))
-        x, y = next(self._loader)
-        return x, torch.as_tensor(y)
+        return next(self._loader)
 
     def __iter__(self) -> Iterator[Batch]:
         while True:
@@ -129,17 +153,15 @@ def batches(dataset: Dataset[Any], batch_size: int, *, seed: int = 0) -> Iterato
 
 def iter_batches(dataset: Dataset[Any], batch_size: int = 1000) -> Iterator[Batch]:
     """One pass over ``dataset`` in order, in batches of at most ``batch_size``."""
-    tensors = as_tensors(dataset)
+    tensors = tensor_columns(dataset)
     if tensors is not None:
-        x, y = tensors
-        for start in range(0, x.shape[0], batch_size):
-            yield x[start : start + batch_size], y[start : start + batch_size]
+        for start in range(0, tensors[0].shape[0], batch_size):
+            yield tuple(t[start : start + batch_size] for t in tensors)
         return
     loader = DataLoader(
         dataset, batch_size=batch_size, shuffle=False, num_workers=0, generator=torch.Generator()
     )
-    for x, y in loader:
-        yield x, torch.as_tensor(y)
+    yield from loader
 
 
 def fixed_subset(dataset: Dataset[Any], max_size: int = 10_000) -> Dataset[Any]:
@@ -153,7 +175,7 @@ def fixed_subset(dataset: Dataset[Any], max_size: int = 10_000) -> Dataset[Any]:
         return dataset
     index = torch.randperm(size, generator=torch.Generator().manual_seed(0))[:max_size]
     index = index.sort().values
-    tensors = as_tensors(dataset)
+    tensors = tensor_columns(dataset)
     if tensors is not None:
-        return TensorDataset(tensors[0].index_select(0, index), tensors[1].index_select(0, index))
+        return TensorDataset(*(t.index_select(0, index) for t in tensors))
     return Subset(dataset, index.tolist())

@@ -1,9 +1,17 @@
-"""One trial: train a task's model under a learning-rate policy, measure LRBench metrics.
+"""One trial: train a task's model under a learning-rate policy, measure its metrics.
 
 The loop drives the optimizer directly from the policy: before step ``t``
 (0-based) every parameter group gets ``lr = policy(t)`` and, when the policy
 cycles momentum, ``momentum = policy.momentum(t)`` (SGD, RMSprop) or
 ``betas = (policy.momentum(t), beta2)`` (Adam family).
+
+A step is one optimizer update: under gradient accumulation
+(``Runtime(grad_accum_steps=N)``) it takes ``N`` micro-batches of
+``task.batch_size``, each back-propagated with its loss divided by ``N``;
+its loss is their mean (:func:`lrscope.engine.device.accumulate`). The model
+and every batch are on the runtime's device, forward passes under its
+autocast (bf16 / fp16), fp16 updates through a gradient scaler (a skipped
+update still counts as a step).
 
 Divergence: the training loss of step ``t`` is checked before the update; if
 it is not finite, or larger than 10 times the loss of step 0 (the second rule
@@ -27,14 +35,16 @@ from torch import nn
 
 from lrscope.engine import checkpoint as ckpt
 from lrscope.engine.data import BatchStream, fixed_subset, set_seed
+from lrscope.engine.device import accumulate, resolve
 from lrscope.engine.evaluation import Evaluation, evaluate
 from lrscope.engine.result import EvalPoint, TrialKey, TrialResult, summarize
+from lrscope.engine.runtime import Runtime
 from lrscope.errors import ParameterError
 from lrscope.policies import Policy, parse
 from lrscope.tasks.base import Task
 from lrscope.validation import SEED, STEP_SIZE, Bool, OrNone, check
 
-__all__ = ["DIVERGENCE_FACTOR", "MAX_SNAPSHOTS", "TRAIN_EVAL_SAMPLES", "run_trial"]
+__all__ = ["DIVERGENCE_FACTOR", "MAX_SNAPSHOTS", "TRAIN_EVAL_SAMPLES", "eval_point", "run_trial"]
 
 _OWNER = "run_trial"
 
@@ -126,29 +136,35 @@ def _make_plan(
 class _Trial:
     """The mutable parts of one run of :func:`run_trial`."""
 
-    def __init__(self, task: Task, policy: Policy, seed: int, steps: int, eval_every: int) -> None:
+    def __init__(
+        self, task: Task, policy: Policy, seed: int, steps: int, eval_every: int, runtime: Runtime
+    ) -> None:
         self.on_eval: EvalFn | None = None
         self.task, self.policy, self.seed = task, policy, seed
-        self.steps, self.eval_every = steps, eval_every
+        self.steps, self.eval_every, self.runtime = steps, eval_every, runtime
+        self.compute = resolve(runtime)
         set_seed(seed)
-        self.model: nn.Module = task.model()
+        self.model: nn.Module = task.model().to(self.compute.device)
         self.model.train()
-        first_param = next(self.model.parameters(), None)
-        self.device = first_param.device if first_param is not None else torch.device("cpu")
         self.optimizer = task.optimizer(self.model.parameters())
         self.stream = BatchStream(task.train_data, task.batch_size, seed)
         self.train_subset = fixed_subset(task.train_data, TRAIN_EVAL_SAMPLES)
         self.state = _State()
 
+    @property
+    def key(self) -> TrialKey:
+        return TrialKey(
+            self.task.name,
+            self.policy.spec,
+            self.seed,
+            self.steps,
+            self.eval_every,
+            self.runtime.identity,
+        )
+
     # -- checkpoints --------------------------------------------------------
     def key_dict(self) -> dict[str, Any]:
-        return {
-            "task": self.task.name,
-            "spec": self.policy.spec,
-            "seed": self.seed,
-            "steps": self.steps,
-            "eval_every": self.eval_every,
-        }
+        return asdict(self.key)
 
     def save(self, path: Path, elapsed_s: float) -> None:
         ckpt.save_atomic(
@@ -160,6 +176,7 @@ class _Trial:
                 "elapsed_s": elapsed_s,
                 "model": self.model.state_dict(),
                 "optimizer": self.optimizer.state_dict(),
+                "scaler": self.compute.state_dict(),
                 "rng": ckpt.capture_rng(),
                 "data": self.stream.state_dict(),
                 "curve": [asdict(p) for p in self.state.curve],
@@ -169,15 +186,18 @@ class _Trial:
 
     def resume(self, path: Path) -> None:
         data = ckpt.load_checkpoint(path)
-        if data["key"] != self.key_dict():
+        stored = {"runtime": "", **data["key"]}
+        if stored != self.key_dict():
             raise ckpt.CheckpointError(
-                f"checkpoint {str(path)!r} belongs to trial {data['key']}, "
+                f"checkpoint {str(path)!r} belongs to trial {stored}, "
                 f"not to {self.key_dict()}; delete it or pass another path"
             )
         with ckpt.restoring(path, "model weights"):
             self.model.load_state_dict(data["model"])
         with ckpt.restoring(path, "optimizer state"):
             self.optimizer.load_state_dict(data["optimizer"])
+        with ckpt.restoring(path, "gradient scaler state"):
+            self.compute.load_state_dict(data.get("scaler", {}))
         with ckpt.restoring(path, "data position, random states or progress"):
             self.stream.load_state_dict(data["data"])
             ckpt.restore_rng(data["rng"])
@@ -186,7 +206,7 @@ class _Trial:
                 raise ValueError(f"step {self.state.step} is outside 0 .. {self.steps}")
             self.state.first_loss = data["first_loss"]
             self.state.elapsed_s = float(data["elapsed_s"])
-            self.state.curve = [EvalPoint(**p) for p in data["curve"]]
+            self.state.curve = [EvalPoint.from_dict(p) for p in data["curve"]]
 
     # -- evaluation ---------------------------------------------------------
     def evaluate_now(self) -> bool:
@@ -197,13 +217,15 @@ class _Trial:
         when ``on_eval`` asks to stop.
         """
         task, state = self.task, self.state
-        test = evaluate(self.model, task.test_data, task.num_classes, task.loss)
+        test = evaluate(self.model, task.test_data, task.scorer, compute=self.compute)
         state.last_eval = test
         if state.curve and state.curve[-1].step == state.step:
             return False
-        train = evaluate(self.model, self.train_subset, task.num_classes, task.loss)
+        train = evaluate(
+            self.model, self.train_subset, task.scorer, compute=self.compute, with_metrics=False
+        )
         lr = self.policy(max(state.step - 1, 0))
-        point = EvalPoint(state.step, lr, train.loss, test.loss, test.top1, test.top5)
+        point = eval_point(state.step, lr, train, test, task.scoring.primary)
         state.curve.append(point)
         return bool(self.on_eval(point)) if self.on_eval is not None else False
 
@@ -211,20 +233,15 @@ class _Trial:
     def train_step(self, t: int) -> bool:
         """One optimizer step; False (and no update) when the loss diverged."""
         _apply_policy(self.optimizer, self.policy, t)
-        x, y = self.stream.next()
-        if self.device.type != "cpu":
-            x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
-        loss = self.task.loss(self.model(x), y)
-        value = loss.item()
+        steps = self.task.batch_steps
+        value = accumulate(self.model, self.optimizer, steps, self.stream.next, self.compute)
         first = self.state.first_loss
         if first is None:
             first = self.state.first_loss = value
         if not math.isfinite(value) or (first > 0 and value > DIVERGENCE_FACTOR * first):
             self.state.diverged_at = t
             return False
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()  # type: ignore[no-untyped-call]
-        self.optimizer.step()
+        self.compute.step(self.optimizer)
         return True
 
     def result(self, wall_s: float) -> TrialResult:
@@ -232,16 +249,23 @@ class _Trial:
         final = state.last_eval
         if final is None:  # pragma: no cover - the loop always evaluates at the end
             raise RuntimeError("trial ended without an evaluation")
-        key = TrialKey(self.task.name, self.policy.spec, self.seed, self.steps, self.eval_every)
         return summarize(
-            key,
+            self.key,
             n_params=self.policy.n_params,
             final=final,
             curve=state.curve,
             wall_s=wall_s,
             steps_done=state.step,
             diverged_at=state.diverged_at,
+            scoring=self.task.scoring,
         )
+
+
+def eval_point(
+    step: int, lr: float, train: Evaluation, test: Evaluation, primary: str
+) -> EvalPoint:
+    """The curve point of an evaluation after ``step`` steps (the engine's and the batched's)."""
+    return EvalPoint(step, lr, train.loss, test.loss, test.top1, test.top5, test.value(primary))
 
 
 def run_trial(
@@ -259,6 +283,7 @@ def run_trial(
     on_progress: ProgressFn | None = None,
     save_weights: str | Path | None = None,
     on_eval: EvalFn | None = None,
+    runtime: Runtime | None = None,
 ) -> TrialResult:
     """Train ``task`` for ``steps`` optimizer steps under ``policy``; return curves and metrics.
 
@@ -269,7 +294,8 @@ def run_trial(
         seed: seeds weight initialisation (``random``, numpy and torch are
             seeded before ``task.model()`` is called) and the data order.
         eval_every: evaluate after every ``eval_every`` steps (default: one
-            epoch, ``task.steps_per_epoch``) and always after the last step.
+            epoch, ``task.steps_per_epoch`` optimizer steps, fewer under
+            gradient accumulation) and always after the last step.
         checkpoint: a file to resume from when it exists, and to write every
             ``checkpoint_every`` steps (default: every evaluation; ignored
             without ``checkpoint``). A resumed
@@ -286,6 +312,10 @@ def run_trial(
             True the trial stops after that evaluation (``steps_done <
             steps``, not diverged; its metrics are those of that evaluation).
             This is how the tuner prunes.
+        runtime: device, precision and gradient accumulation
+            (:class:`~lrscope.engine.Runtime`; default: ``Runtime()``, fp32
+            without accumulation on CUDA if there is one, else the CPU).
+            Checkpoints hold the CUDA generators' states too when CUDA is used.
 
     Returns:
         The :class:`~lrscope.engine.result.TrialResult` (metrics documented there).
@@ -297,8 +327,10 @@ def run_trial(
             [0, 2**32 - 1], snapshot options without ``snapshot_dir``, or
             more than :data:`MAX_SNAPSHOTS` snapshots.
         CheckpointError: ``checkpoint`` is unreadable or from another trial.
+        DeviceError: the runtime's device does not exist on this machine.
     """
     pol = parse(policy) if isinstance(policy, str) else policy
+    chosen = runtime if runtime is not None else Runtime()
     steps = check(_OWNER, "steps", steps, STEP_SIZE)
     seed = check(_OWNER, "seed", seed, SEED)
     eval_every = check(_OWNER, "eval_every", eval_every, OrNone(STEP_SIZE))
@@ -310,11 +342,11 @@ def run_trial(
             _OWNER, "snapshot_dir", "a directory when snapshots are requested", None
         )
     _check_snapshot_count(pol, steps, snapshot_every, snapshot_every_cycle)
-    every = eval_every or task.steps_per_epoch
+    every = eval_every or chosen.optimizer_steps(task.steps_per_epoch)
     if checkpoint is not None and checkpoint_every is None:
         checkpoint_every = every
     plan = _make_plan(pol, steps, every, checkpoint_every, snapshot_every, snapshot_every_cycle)
-    trial = _Trial(task, pol, seed, steps, every)
+    trial = _Trial(task, pol, seed, steps, every, chosen)
     trial.on_eval = on_eval
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
     if ckpt_path is not None and ckpt_path.exists():

@@ -39,7 +39,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from lrscope.engine import evaluate, fixed_subset, iter_batches
+from lrscope.engine import Compute, Runtime, evaluate, fixed_subset, iter_batches, resolve
 from lrscope.landscape.result import InterpolationPoint, InterpolationResult
 from lrscope.landscape.settings import ALPHAS, InterpolationSettings, alpha_grid
 from lrscope.landscape.weights import (
@@ -73,13 +73,16 @@ def evaluate_weights(
     model: nn.Module,
     alpha: float,
     train_subset: Dataset[Any],
+    compute: Compute | None = None,
 ) -> InterpolationPoint:
     """The metrics of ``model`` (already holding the weights of ``alpha``).
 
-    Both sets go through :func:`lrscope.engine.evaluate` (eval mode, no grad).
+    Both sets go through :func:`lrscope.engine.evaluate` (eval mode, no grad,
+    on ``compute``'s device and precision); top-1 and top-5 are NaN for a
+    task that is not classification.
     """
-    test = evaluate(model, task.test_data, task.num_classes, task.loss)
-    train = evaluate(model, train_subset, task.num_classes, task.loss)
+    test = evaluate(model, task.test_data, task.scorer, compute=compute)
+    train = evaluate(model, train_subset, task.scorer, compute=compute)
     return InterpolationPoint(
         alpha=alpha,
         train_loss=train.loss,
@@ -90,11 +93,16 @@ def evaluate_weights(
     )
 
 
-def _recompute(model: nn.Module, train_subset: Dataset[Any], batch_size: int) -> None:
-    inputs = (x for x, _ in iter_batches(train_subset, batch_size))
+def _recompute(task: Task, model: nn.Module, train_subset: Dataset[Any], compute: Compute) -> None:
+    batches = (compute.move(b) for b in iter_batches(train_subset, task.batch_size))
+
+    def forward(net: nn.Module, batch: Any) -> None:
+        with compute.autocast():
+            task.batch_steps.forward(net, batch)
+
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(BN_SEED)
-        recompute_batchnorm(model, inputs)
+        recompute_batchnorm(model, batches, forward)
 
 
 def _load_pair(
@@ -123,6 +131,7 @@ def interpolate(
     *,
     label: str = "",
     on_progress: ProgressFn | None = None,
+    runtime: Runtime | None = None,
     **options: object,
 ) -> InterpolationResult:
     """Evaluate the networks :math:`(1-\\alpha)\\,\\theta_A + \\alpha\\,\\theta_B` on ``task``.
@@ -146,6 +155,8 @@ def interpolate(
         label: stored with the result (plots, store).
         on_progress: called as ``on_progress(done, total)`` after each
             evaluated network.
+        runtime: the device and precision of the evaluations
+            (:class:`~lrscope.engine.Runtime`; default ``Runtime()``).
         options: settings by name, replacing those of ``settings``
             (``interpolate(task, a, b, recompute_bn=True)``).
 
@@ -164,7 +175,8 @@ def interpolate(
         chosen.alphas() if alphas is None else check(_OWNER, "alphas", alphas, ALPHAS)
     )
     label = check(_OWNER, "label", label, Text(min_length=0, max_length=500))
-    model = task.model()
+    compute = resolve(runtime)
+    model = task.model().to(compute.device)
     state_a, state_b = _load_pair(task, model, weights_a, weights_b)
     train_subset = fixed_subset(task.train_data, chosen.train_samples)
     total = len(values) + 2
@@ -174,8 +186,8 @@ def interpolate(
         nonlocal done
         model.load_state_dict(state)
         if recompute:
-            _recompute(model, train_subset, task.batch_size)
-        point = evaluate_weights(task, model, alpha, train_subset)
+            _recompute(task, model, train_subset, compute)
+        point = evaluate_weights(task, model, alpha, train_subset, compute)
         done += 1
         if on_progress is not None:
             on_progress(done, total)

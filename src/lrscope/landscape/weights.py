@@ -19,7 +19,7 @@ with :math:`net_1 = B`, :math:`net_2 = A`, and the same :math:`\\alpha`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -176,15 +176,21 @@ def _batchnorm_layers(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]
     ]
 
 
-def recompute_batchnorm(model: nn.Module, inputs: Iterable[torch.Tensor]) -> int:
+def recompute_batchnorm(
+    model: nn.Module,
+    inputs: Iterable[Any],
+    forward: Callable[[nn.Module, Any], object] | None = None,
+) -> int:
     """Re-estimate every BatchNorm layer's running statistics on ``inputs``.
 
     The running statistics are reset, each layer's ``momentum`` is set to
     ``None`` (so PyTorch keeps the cumulative average over batches:
     :math:`\\hat\\mu = \\frac{1}{n}\\sum_i \\mu_i` over the ``n`` batches, same for
     the unbiased variance), and the model does forward passes in train mode
-    under ``torch.no_grad()``. Momenta and the train/eval mode are restored
-    afterwards; the weights are untouched.
+    under ``torch.no_grad()``: ``model(x)`` for each of ``inputs``, or
+    ``forward(model, batch)`` for each batch when given (a task's
+    :meth:`~lrscope.tasks.batches.BatchSteps.forward`). Momenta and the
+    train/eval mode are restored afterwards; the weights are untouched.
 
     Returns:
         The number of BatchNorm layers updated (0 leaves the model as it was).
@@ -201,7 +207,10 @@ def recompute_batchnorm(model: nn.Module, inputs: Iterable[torch.Tensor]) -> int
     try:
         with torch.no_grad():
             for x in inputs:
-                model(x)
+                if forward is None:
+                    model(x)
+                else:
+                    forward(model, x)
     finally:
         for layer, momentum in zip(layers, momenta, strict=True):
             layer.momentum = momentum

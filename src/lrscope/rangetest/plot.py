@@ -84,15 +84,23 @@ def _diverged(ax: Axes, result: RangeTestResult, top: float | None) -> None:
 
 
 def _accuracy(ax: Axes, result: RangeTestResult) -> tuple[list[Artist], list[str]]:
+    """The test-subset accuracy on a second axis; its loss for a task without top-1."""
     handles, labels = ax.get_legend_handles_labels()
     if result.evals:
         ax2 = ax.twinx()
         lrs = [p.lr for p in result.evals]
-        (line,) = ax2.plot(lrs, [p.top1 for p in result.evals], "o-", color="#e6550d", ms=3)
-        ax2.set_ylabel("test-subset accuracy")
-        ax2.set_ylim(0.0, 1.0)
+        if any(math.isfinite(p.top1) for p in result.evals):
+            (line,) = ax2.plot(lrs, [p.top1 for p in result.evals], "o-", color="#e6550d", ms=3)
+            ax2.set_ylabel("test-subset accuracy")
+            ax2.set_ylim(0.0, 1.0)
+            labels.append("test accuracy")
+        else:  # a regression (or a loss-only task): its test loss
+            (line,) = ax2.plot(
+                lrs, [p.test_loss for p in result.evals], "o-", color="#e6550d", ms=3
+            )
+            ax2.set_ylabel("test-subset loss")
+            labels.append("test loss")
         handles.append(line)
-        labels.append("test accuracy")
     return list(handles), labels
 
 

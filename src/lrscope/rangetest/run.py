@@ -9,6 +9,13 @@ recorded with the debiased exponential average
 .. math:: a_t = \beta a_{t-1} + (1 - \beta)\,\ell_t,\quad a_{-1} = 0,\qquad
           s_t = a_t / (1 - \beta^{t+1}).
 
+With gradient accumulation (``Runtime(grad_accum_steps=N)``) a step takes
+``N`` micro-batches and :math:`\ell_t` is their mean loss; the ramp advances
+once per optimizer step. Batches of any structure are moved to the device
+(the runtime's for a task, the model's own for :func:`lr_range_test`) and
+forward passes run under the runtime's autocast (bf16, fp16 with a gradient
+scaler).
+
 The test stops after recording step ``t`` when :math:`\ell_t` is not finite, or
 when both :math:`s_t > f \min_{u < t} s_u` (``f = diverge_factor``, 4 by
 default, as in fastai and torch-lr-finder) and the median of the last
@@ -19,9 +26,10 @@ that step is ``diverged_at``. The second condition keeps a burst of up to
 :math:`1 / (t + 1)` in the first steps, from ending the test at its start.
 
 Optionally, after every ``eval_every`` steps the model is evaluated (eval
-mode, no gradients) on a fixed subset of ``eval_samples`` test samples: loss
-and top-1 accuracy against lr, Smith's accuracy-versus-lr plot (Smith 2017,
-Fig. 3).
+mode, no gradients) on a fixed subset of ``eval_samples`` test samples: the
+task's loss (the true validation loss: targets are never cast) and, for
+classification, top-1 accuracy against lr, Smith's accuracy-versus-lr plot
+(Smith 2017, Fig. 3).
 
 Nothing the caller can see changes: model parameters, buffers, gradients,
 train/eval modes and the optimizer's state and hyper-parameters are copied
@@ -44,8 +52,11 @@ from torch.utils.data import Dataset
 
 from lrscope.engine.checkpoint import capture_rng, restore_rng
 from lrscope.engine.data import BatchStream, fixed_subset, set_seed
+from lrscope.engine.device import Compute, accumulate, compute_on, resolve
 from lrscope.engine.evaluation import evaluate
+from lrscope.engine.runtime import Runtime
 from lrscope.errors import ParameterError
+from lrscope.metrics import LOSS_SCORING
 from lrscope.rangetest.reading import default_half_width, sustained_above
 from lrscope.rangetest.result import RangeEvalPoint, RangeTestResult
 from lrscope.rangetest.settings import (
@@ -61,6 +72,8 @@ from lrscope.rangetest.settings import (
 )
 from lrscope.rangetest.suggest import suggest
 from lrscope.tasks.base import Task
+from lrscope.tasks.batches import BatchSteps, EvalStep, LossFn, SplitFn, TrainingStep
+from lrscope.tasks.scoring import Scorer, make_scorer
 from lrscope.validation import SEED, check
 
 __all__ = [
@@ -76,9 +89,7 @@ __all__ = [
     "range_test",
 ]
 
-LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 ProgressFn = Callable[[int, int], None]
-Batch = tuple[torch.Tensor, torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -110,11 +121,12 @@ Evaluator = Callable[[nn.Module], tuple[float, float]]
 def _sweep(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
-    loss_fn: LossFn,
-    next_batch: Callable[[], Batch],
+    steps: BatchSteps,
+    next_batch: Callable[[], Any],
     run: _Run,
     evaluator: Evaluator | None,
     on_progress: ProgressFn | None,
+    compute: Compute,
 ) -> _Curves:
     """The training loop of the test; records into a :class:`_Curves`."""
     curves = _Curves()
@@ -127,13 +139,9 @@ def _sweep(
         lr = ramp(t)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        x, y = next_batch()
-        loss = loss_fn(model(x), y)
-        value = float(loss.item())
+        value = accumulate(model, optimizer, steps, next_batch, compute)
         if math.isfinite(value):
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
-            optimizer.step()
+            compute.step(optimizer)
         average = beta * average + (1 - beta) * value
         smoothed = average / (1 - beta ** (t + 1))
         curves.lr.append(lr)
@@ -185,9 +193,11 @@ def _result(
     return replace(result, suggestions=suggest(result))
 
 
-def _evaluator(data: Dataset[Any], num_classes: int | None, loss_fn: LossFn) -> Evaluator:
+def _evaluator(data: Dataset[Any], scorer: Scorer, compute: Compute) -> Evaluator:
+    """``evaluate(model) -> (test loss, top-1)``; top-1 is NaN unless the task classifies."""
+
     def run(model: nn.Module) -> tuple[float, float]:
-        measured = evaluate(model, data, num_classes, loss_fn)
+        measured = evaluate(model, data, scorer, compute=compute)
         return measured.loss, measured.top1
 
     return run
@@ -199,6 +209,7 @@ def range_test(
     *,
     seed: int = 0,
     on_progress: ProgressFn | None = None,
+    runtime: Runtime | None = None,
     **options: object,
 ) -> RangeTestResult:
     """Run a range test on a fresh model of ``task``; return curves and suggestions.
@@ -213,6 +224,10 @@ def range_test(
             :func:`lrscope.engine.run_trial`.
         on_progress: called as ``on_progress(steps_done, steps)`` after every
             step; an exception it raises stops the test and propagates.
+        runtime: device, precision and gradient accumulation
+            (:class:`~lrscope.engine.Runtime`; default ``Runtime()``). The
+            default number of steps is one epoch of optimizer steps, so fewer
+            under accumulation.
         options: settings by name, replacing those of ``settings``
             (``range_test(task, mode="linear", end_lr=1.0)``); see
             :class:`~lrscope.rangetest.RangeTestSettings` for each one.
@@ -223,22 +238,25 @@ def range_test(
     Raises:
         ParameterError: an unknown option or a value outside its range
             (the same message ``lrscope find`` prints).
+        DeviceError: the runtime's device does not exist on this machine.
     """
     chosen = RangeTestSettings.from_options(settings, **options)
     seed = check("range_test", "seed", seed, SEED)
-    run = _Run(chosen, chosen.steps_for(task.steps_per_epoch))
+    compute = resolve(runtime)
+    run = _Run(chosen, chosen.steps_for(compute.runtime.optimizer_steps(task.steps_per_epoch)))
     rng = capture_rng()
     try:
         started = time.perf_counter()
         set_seed(seed)
-        model = task.model()
+        model = task.model().to(compute.device)
         optimizer = task.optimizer(model.parameters())
         stream = BatchStream(task.train_data, task.batch_size, seed)
         evaluator = None
         if chosen.eval_every is not None:
             subset = fixed_subset(task.test_data, chosen.eval_samples)
-            evaluator = _evaluator(subset, task.num_classes, task.loss)
-        curves = _sweep(model, optimizer, task.loss, stream.next, run, evaluator, on_progress)
+            evaluator = _evaluator(subset, task.scorer, compute)
+        steps = task.batch_steps
+        curves = _sweep(model, optimizer, steps, stream.next, run, evaluator, on_progress, compute)
         wall_s = time.perf_counter() - started
     finally:
         restore_rng(rng)
@@ -275,22 +293,21 @@ class _Saved:
         restore_rng(self.rng)
 
 
-def _endless(loader: Iterable[Any], device: torch.device) -> Callable[[], Batch]:
+def _endless(loader: Iterable[Any]) -> Callable[[], Any]:
     """``next_batch()`` over ``loader``, starting it again whenever it runs out."""
     iterator: list[Iterator[Any]] = [iter(loader)]
 
-    def next_batch() -> Batch:
+    def next_batch() -> Any:
         try:
-            x, y = next(iterator[0])
+            return next(iterator[0])
         except StopIteration:
             iterator[0] = iter(loader)
             try:
-                x, y = next(iterator[0])
+                return next(iterator[0])
             except StopIteration:
                 raise ParameterError(
                     "lr_range_test", "loader", "an iterable that yields batches", loader
                 ) from None
-        return x.to(device), torch.as_tensor(y).to(device)
 
     return next_batch
 
@@ -305,27 +322,81 @@ def _length(loader: Iterable[Any]) -> int | None:
         return None
 
 
+def _model_compute(model: nn.Module, runtime: Runtime | None) -> Compute:
+    """The runtime on the model's own device; a ParameterError if it names another one."""
+    first = next(model.parameters(), None)
+    device = first.device if first is not None else torch.device("cpu")
+    chosen = runtime if runtime is not None else Runtime()
+    if chosen.device != "auto":
+        wanted = torch.device(chosen.device)
+        if wanted.type != device.type or (wanted.index is not None and wanted != device):
+            raise ParameterError(
+                "lr_range_test",
+                "runtime",
+                f"a runtime on the model's device ({device}) or device='auto'; "
+                "lr_range_test trains your model where it is (move it with model.to(...))",
+                chosen.device,
+            )
+    return compute_on(chosen, device)
+
+
+def _user_scorer(
+    loss_fn: LossFn | None,
+    batch: SplitFn | None,
+    training_step: TrainingStep | None,
+    eval_step: EvalStep | None,
+    num_classes: int | None,
+) -> Scorer:
+    if loss_fn is None and training_step is None:
+        raise ParameterError(
+            "lr_range_test",
+            "loss_fn",
+            "a loss function loss(outputs, targets), or a training_step(model, batch) -> loss",
+            None,
+        )
+    steps = BatchSteps(loss_fn, batch, training_step, eval_step)
+    if num_classes is not None:
+        return make_scorer(steps, num_classes=num_classes, owner="lr_range_test")
+    return Scorer(steps, (), LOSS_SCORING)
+
+
 def lr_range_test(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
-    loss_fn: LossFn,
-    loader: Iterable[Any],
+    loss_fn: LossFn | None = None,
+    loader: Iterable[Any] | None = None,
     settings: RangeTestSettings | None = None,
     *,
     eval_data: Dataset[Any] | None = None,
     num_classes: int | None = None,
+    batch: SplitFn | None = None,
+    training_step: TrainingStep | None = None,
+    eval_step: EvalStep | None = None,
+    runtime: Runtime | None = None,
     on_progress: ProgressFn | None = None,
     **options: object,
 ) -> RangeTestResult:
     """Run a range test on the caller's own model, optimizer, loss and data.
 
-    ``loader`` yields ``(inputs, labels)`` batches (a
-    :class:`~torch.utils.data.DataLoader` or any iterable; it is started again
-    when it runs out; batches are moved to the model's device). Every
-    parameter group gets the ramp's lr. ``eval_data`` (a map-style dataset of
-    ``(input, label)``) with ``eval_every`` adds the test-subset curve.
+    ``loader`` yields batches (a :class:`~torch.utils.data.DataLoader` or any
+    iterable; it is started again when it runs out; every tensor in a batch
+    is moved to the model's device, however nested). A batch is read as
+    :mod:`lrscope.tasks.batches` says: ``(inputs..., target)`` or a dict with
+    ``labels`` by default, ``batch(batch) -> (inputs, targets)`` when given;
+    the loss is ``loss_fn(outputs, targets)``, or ``training_step(model,
+    batch) -> loss`` in place of both (Hugging Face style: the model computes
+    its own loss). Every parameter group gets the ramp's lr.
+
+    ``eval_data`` (a map-style dataset of the same kind of samples) with
+    ``eval_every`` adds the test-subset curve: the loss (``loss_fn`` on the
+    outputs, or the ``training_step``'s, averaged over the samples;
+    ``eval_step(model, batch) -> (outputs, targets)`` gives the outputs of a
+    task with a training step) and, with ``num_classes``, top-1 accuracy.
+    ``runtime`` sets the precision and gradient accumulation
+    (:class:`~lrscope.engine.Runtime`; the model stays on its own device).
     ``settings`` and ``options`` as :func:`range_test`; ``steps`` defaults to
-    one pass over ``loader`` when it has a length, clipped to [300, 500].
+    one pass over ``loader`` when it has a length (in optimizer steps),
+    clipped to [300, 500].
 
     Afterwards the model's parameters, buffers, gradients and train/eval
     modes, the optimizer's state and param groups (lr included) and the
@@ -333,25 +404,33 @@ def lr_range_test(
     (e.g. ``KeyboardInterrupt`` from ``on_progress``).
 
     Raises:
-        ParameterError: a bad setting, or ``eval_every`` without ``eval_data``.
+        ParameterError: a bad setting, neither ``loss_fn`` nor
+            ``training_step``, no ``loader``, ``eval_every`` without
+            ``eval_data``, a runtime on another device than the model's.
     """
     chosen = RangeTestSettings.from_options(settings, **options)
+    scorer = _user_scorer(loss_fn, batch, training_step, eval_step, num_classes)
+    if loader is None:
+        raise ParameterError("lr_range_test", "loader", "an iterable that yields batches", None)
     if chosen.eval_every is not None and eval_data is None:
         raise ParameterError(
             "lr_range_test", "eval_data", "a dataset when eval_every is given", None
         )
-    run = _Run(chosen, chosen.steps_for(_length(loader)))
-    first = next(model.parameters(), None)
-    device = first.device if first is not None else torch.device("cpu")
+    compute = _model_compute(model, runtime)
+    length = _length(loader)
+    epoch = None if length is None else compute.runtime.optimizer_steps(length)
+    run = _Run(chosen, chosen.steps_for(epoch))
     saved = _Saved.take(model, optimizer)
     try:
         started = time.perf_counter()
         evaluator = None
         if eval_data is not None and chosen.eval_every is not None:
             subset = fixed_subset(eval_data, chosen.eval_samples)
-            evaluator = _evaluator(subset, num_classes, loss_fn)
-        next_batch = _endless(loader, device)
-        curves = _sweep(model, optimizer, loss_fn, next_batch, run, evaluator, on_progress)
+            evaluator = _evaluator(subset, scorer, compute)
+        next_batch = _endless(loader)
+        curves = _sweep(
+            model, optimizer, scorer.steps, next_batch, run, evaluator, on_progress, compute
+        )
         wall_s = time.perf_counter() - started
     finally:
         saved.restore(model, optimizer)

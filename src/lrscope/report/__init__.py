@@ -55,9 +55,10 @@ def build_report(
     Args:
         store: an open :class:`lrscope.store.Store`.
         task: a stored task name; None for every task.
-        metric: the ranking metric (:data:`lrscope.metrics.RANK_METRICS`);
-            default: each task's primary metric (final top-1 for
-            classification), as ``lrscope rank`` and ``lrscope tune`` rank.
+        metric: the ranking metric (one a task ranks by,
+            :meth:`lrscope.metrics.Scoring.rankable`); default: each task's
+            primary metric at the end (final top-1 for classification, final
+            MSE for regression), as ``lrscope rank`` and ``lrscope tune`` rank.
         top_n: how many of the best policies get curves (the table lists all).
         title: the page title.
         now: the time printed as "generated" (default: now, UTC).

@@ -5,8 +5,10 @@ Per task: the stored range tests (newest first), the ranking of
 rule, the rows shown apart, the Pareto front: not recomputed here; the same
 function ranks ``lrscope rank`` and ``lrscope tune``), the learning-rate and
 momentum curves of the top ``top_n`` ranked policies computed from their
-specs with :func:`lrscope.policies.parse`, their test top-1 curves over
-seeds, and the stored interpolations.
+specs with :func:`lrscope.policies.parse`, the curves of the task's primary
+metric over seeds (test top-1 for classification), and the stored
+interpolations. Each task is ranked by its own metrics (its stored scoring):
+by default its primary metric at the end, in its direction.
 
 Only the top ``top_n`` rows are drawn as curves (the table lists every row),
 and every curve is thinned (:mod:`lrscope.report.decimate`), so a store with
@@ -26,11 +28,12 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from lrscope.errors import LRScopeError, TaskError
-from lrscope.metrics import get_metric
+from lrscope.metrics import Scoring
 from lrscope.rank import left_out
 from lrscope.report.decimate import minmax_indices, pick, stride_indices
 from lrscope.report.model import (
     InterpolationView,
+    MetricCurve,
     PolicyCurve,
     PolicyRow,
     RangeTestView,
@@ -38,7 +41,7 @@ from lrscope.report.model import (
     StoreSummary,
     SuggestionMark,
     TaskView,
-    Top1Curve,
+    table_columns,
 )
 from lrscope.report.plots import PALETTE
 from lrscope.validation import Interval, check
@@ -67,16 +70,16 @@ def gather(
 ) -> ReportData:
     """Read ``store`` (every task, or only ``task``) into a :class:`ReportData`.
 
-    ``metric`` ranks every task (default: each task's primary metric, final
-    top-1 for classification, as ``lrscope rank`` and ``lrscope tune`` rank).
+    ``metric`` ranks every task (default: each task's primary metric at the
+    end, final top-1 for classification, final MSE for regression, as
+    ``lrscope rank`` and ``lrscope tune`` rank).
 
     Raises:
         TaskError: ``task`` is not in the store (the message lists those that are).
-        ParameterError: ``metric`` cannot rank (see :data:`lrscope.metrics.RANK_METRICS`),
-            or ``top_n`` is outside [1, len(PALETTE)].
+        ParameterError: ``metric`` is not one a task ranks by
+            (:meth:`lrscope.metrics.Scoring.rankable`), or ``top_n`` is
+            outside [1, len(PALETTE)].
     """
-    if metric is not None:
-        get_metric(metric, owner="the report")
     check("the report", "top_n", top_n, Interval(int, 1, len(PALETTE)))
     page_notes: list[str] = []
     records = store.tasks(on_unreadable=_left_out(page_notes))
@@ -89,6 +92,9 @@ def gather(
                 f"no task {task!r} in the store {store.url}; stored tasks: {names}{more}"
             )
         records = chosen
+    if metric is not None:  # a metric a task does not rank by fails before anything is drawn
+        for record in records:
+            Scoring.from_metadata(record.metadata).get(metric, owner="the report")
     sources = {source.id: source for source in store.sources()}
     views = tuple(_task_view(store, record, metric, top_n, sources) for record in records)
     summary = _summary(store, now, sources)
@@ -146,6 +152,7 @@ def _metadata(meta: Mapping[str, Any] | None) -> dict[str, str]:
         "input_shape": "input shape",
         "train_size": "train size",
         "num_classes": "classes",
+        "primary_metric": "primary metric",
     }
     shown: dict[str, str] = {}
     for key, label in names.items():
@@ -194,13 +201,15 @@ def _task_view(
     sources: Mapping[int, SourceRecord],
 ) -> TaskView:
     from lrscope.ladder import stored_ladder
-    from lrscope.rank import primary_metric, rank_trials
+    from lrscope.rank import rank_trials
 
+    scoring = Scoring.from_metadata(record.metadata)
+    chosen = scoring.get(metric or scoring.primary, owner="the report").name
     notes: list[str] = []
     trials = store.trials(task=record.name, on_unreadable=_left_out(notes))
     counts = Counter(t.status for t in trials)
     status_counts = {s: counts[s] for s in STATUS_ORDER if counts[s]}
-    ranking = rank_trials(trials, metric or primary_metric(record.metadata))
+    ranking = rank_trials(trials, chosen, scoring=scoring)
     imported: Counter[tuple[str, int, int | None]] = Counter(
         (t.spec, t.steps, t.eval_every)
         for t in trials
@@ -212,7 +221,7 @@ def _task_view(
     colors = {key: PALETTE[i] for i, key in enumerate(plotted)}
     drawn = rows[:top_n]
     policy_curves = tuple(c for c in (_policy_curve(row, notes) for row in drawn) if c is not None)
-    top1_curves = _top1_curves(drawn, trials)
+    metric_curves = _metric_curves(drawn, trials)
     range_tests = _range_tests(store, record.name, notes)
     interpolations = _interpolations(store, record.name, notes)
     documents = [r.source_id for r in store.range_tests(record.name, on_unreadable=_noted)]
@@ -224,17 +233,20 @@ def _task_view(
         range_tests=range_tests,
         rows=rows,
         apart=apart,
-        ranked_by=ranking.metric,
+        ranked_by=chosen,
+        pareto_axes=("best_iter", scoring.best.name),
         tie=ranking.tie,
         budget=ranking.steps,
         ladder=stored_ladder(trials, ranking),
         plotted=plotted,
         colors=colors,
         policy_curves=policy_curves,
-        top1_curves=top1_curves,
+        metric_curves=metric_curves,
         interpolations=interpolations,
         notes=tuple(notes),
         provenance=_provenance(record, trials, documents, sources),
+        scoring=scoring,
+        columns=table_columns(scoring),
     )
 
 
@@ -292,8 +304,16 @@ def _policy_curve(row: PolicyRow, notes: list[str]) -> PolicyCurve | None:
     return PolicyCurve(row.key, pick(steps, keep), pick(lr, keep))
 
 
-def _top1_curves(rows: Sequence[PolicyRow], trials: Iterable[TrialRecord]) -> tuple[Top1Curve, ...]:
-    """Per drawn row: test top-1 per evaluation step over its seeds (mean, min, max).
+def _primary(point: Mapping[str, Any]) -> Any:
+    """A stored curve point's primary metric (top-1 in points stored before they carried it)."""
+    value = point.get("primary")
+    return point.get("top1") if value is None else value
+
+
+def _metric_curves(
+    rows: Sequence[PolicyRow], trials: Iterable[TrialRecord]
+) -> tuple[MetricCurve, ...]:
+    """Per drawn row: the primary metric per evaluation step over its seeds (mean, min, max).
 
     The seeds that finished without diverging are used, as in the ranking;
     when every seed diverged, the diverged ones are drawn instead.
@@ -309,7 +329,7 @@ def _top1_curves(rows: Sequence[PolicyRow], trials: Iterable[TrialRecord]) -> tu
         per_step: dict[int, list[float]] = defaultdict(list)
         for trial in healthy:
             for point in trial.curve:
-                value = point.get("top1")
+                value = _primary(point)
                 if value is not None and math.isfinite(float(value)):
                     per_step[int(point["step"])].append(float(value))
         if not per_step:
@@ -318,7 +338,7 @@ def _top1_curves(rows: Sequence[PolicyRow], trials: Iterable[TrialRecord]) -> tu
         keep = stride_indices(len(steps), CURVE_POINTS // 2)
         steps = [steps[i] for i in keep]
         curves.append(
-            Top1Curve(
+            MetricCurve(
                 label=row.key,
                 steps=tuple(steps),
                 mean=tuple(math.fsum(per_step[s]) / len(per_step[s]) for s in steps),

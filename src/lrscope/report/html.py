@@ -15,11 +15,10 @@ from collections.abc import Sequence
 from html import escape
 
 from lrscope.ladder import TimeToAccuracy
-from lrscope.metrics import Metric, get_metric
+from lrscope.metrics import Metric
 from lrscope.report import plots
 from lrscope.report._assets import CSS, SORT_JS
 from lrscope.report.model import (
-    METRICS,
     PolicyRow,
     RangeTestView,
     ReportData,
@@ -130,7 +129,7 @@ def _toc(tasks: Sequence[TaskView]) -> str:
         sub = [f"{len(task.rows)} policies", f"{trials} trials"]
         best = _best_row(task)
         if best is not None:
-            info = _metric_info(task.ranked_by)
+            info = task.metric(task.ranked_by)
             shown = _metric_text(_metric_value(best, task.ranked_by)[0], info)
             shown += "%" if info.percent else ""
             sub.append(f"best <code>{e(best.spec)}</code> ({e(_sentence_label(info))} {shown})")
@@ -139,10 +138,6 @@ def _toc(tasks: Sequence[TaskView]) -> str:
             f'<span class="sub">{" · ".join(sub)}</span></li>'
         )
     return f'<nav class="card toc"><h2>Tasks</h2><ol>{"".join(items)}</ol></nav>'
-
-
-def _metric_info(name: str) -> Metric:
-    return get_metric(name, owner="the report")
 
 
 def _task_head(task: TaskView) -> str:
@@ -176,12 +171,13 @@ def _metric_value(row: PolicyRow, name: str) -> tuple[float, float]:
 
 
 def _sentence_label(info: Metric) -> str:
-    label = info.label.replace("\n", " ")
-    return label if label.isupper() else label.lower()
+    """The label inside a sentence: words lower-cased, acronyms kept ("best MSE", "top-1")."""
+    words = info.label.replace("\n", " ").split(" ")
+    return " ".join(word if word.isupper() else word.lower() for word in words)
 
 
 def _best_callout(task: TaskView, best: PolicyRow) -> str:
-    info = _metric_info(task.ranked_by)
+    info = task.metric(task.ranked_by)
     value, spread = _metric_value(best, task.ranked_by)
     text = _metric_text(value, info) + ("%" if info.percent else "")
     if best.n_seeds > 1 and math.isfinite(spread):
@@ -193,7 +189,8 @@ def _best_callout(task: TaskView, best: PolicyRow) -> str:
     )
     best_iter = best.mean.get("best_iter", math.nan)
     if math.isfinite(best_iter) and task.ranked_by != "best_iter":
-        sentence += f"; its best accuracy came at step {_num(best_iter, 0)} on average"
+        what = _sentence_label(task.scoring.primary_metric)
+        sentence += f"; its best {e(what)} came at step {_num(best_iter, 0)} on average"
     return sentence + ".</div>"
 
 
@@ -215,13 +212,13 @@ def _legend(task: TaskView) -> str:
 CAPTIONS = {
     "policies": "The learning rate each policy sets at every step (and the momentum, for "
     "policies that cycle it), computed from its spec over the trials' steps.",
-    "top1": "Test top-1 accuracy at each evaluation: the line is the mean over seeds, the band "
-    "runs from the worst to the best seed. The axis is zoomed to where the policies differ "
-    "(the first quarter of training may fall below it).",
-    "pareto": "One point per policy (mean over seeds; numbers are ranks): up is more accurate, "
-    "left reached its best accuracy in fewer steps, and the circled points on the dashed "
-    "staircase are the Pareto front, where no other policy is both at least as accurate and "
-    "cheaper.",
+    "curves": "The task's primary metric on the test set at each evaluation: the line is the "
+    "mean over seeds, the band runs from the worst to the best seed. The axis is zoomed to where "
+    "the policies differ (the first quarter of training may fall outside it).",
+    "pareto": "One point per policy (mean over seeds; numbers are ranks): up is better (the axis "
+    "of a lower-is-better metric is flipped), left reached its best value in fewer steps, and "
+    "the circled points on the dashed staircase are the Pareto front, where no other policy is "
+    "both at least as good and cheaper.",
     "interpolation": "Loss and accuracy of the weights (1 − α)·A + α·B along the straight line "
     "from A (α = 0) to B (α = 1); a bump between them is a barrier, a flat valley means both "
     "lie in one basin.",
@@ -261,8 +258,8 @@ def _task_section(index: int, task: TaskView) -> str:
 
 
 def _curves(task: TaskView, uid: str) -> list[str]:
-    """The colour legend, the policies' lr / momentum curves and the top-1 curves."""
-    if not (task.policy_curves or task.top1_curves):
+    """The colour legend, the policies' lr / momentum curves and the primary metric's curves."""
+    if not (task.policy_curves or task.metric_curves):
         return []
     shown = len(task.plotted)
     limit = f"the top {shown} policies by rank" if shown < len(task.rows) else "every policy"
@@ -276,27 +273,34 @@ def _curves(task: TaskView, uid: str) -> list[str]:
         title = f"{task.name}: policies"
         svg = plots.policy_curves_svg(task.policy_curves, task.colors, uid=f"{uid}-pc", title=title)
         parts.append(_figure(svg, CAPTIONS["policies"]))
-    if task.top1_curves:
-        parts.append("<h3>Test accuracy during training</h3>")
-        title = f"{task.name}: test top-1"
-        svg = plots.top1_svg(task.top1_curves, task.colors, uid=f"{uid}-acc", title=title)
-        parts.append(_figure(svg, CAPTIONS["top1"]))
+    if task.metric_curves:
+        metric = task.scoring.primary_metric
+        label = _sentence_label(metric)
+        what = "accuracy" if metric.name == "top1" else label
+        parts.append(f"<h3>Test {e(what)} during training</h3>")
+        title = f"{task.name}: test {label}"
+        svg = plots.metric_curves_svg(
+            task.metric_curves, task.colors, metric, uid=f"{uid}-acc", title=title
+        )
+        parts.append(_figure(svg, CAPTIONS["curves"]))
     return parts
 
 
 def _pareto(task: TaskView, uid: str) -> list[str]:
     if len(task.rows) < 2:
         return []
-    cost, accuracy = task.pareto_axes
+    cost, utility = task.pareto_axes
     svg = plots.pareto_svg(
         task.rows,
         task.colors,
         uid=f"{uid}-pf",
-        title=f"{task.name}: accuracy against cost",
-        x_metric=cost,
-        y_metric=accuracy,
+        title=f"{task.name}: {_sentence_label(task.metric(utility))} against cost",
+        x_metric=task.metric(cost),
+        y_metric=task.metric(utility),
     )
-    return ["<h3>Accuracy against cost</h3>", _figure(svg, CAPTIONS["pareto"])]
+    primary = task.scoring.primary_metric
+    what = "Accuracy" if primary.name == "top1" else f"Best {_sentence_label(primary)}"
+    return [f"<h3>{e(what)} against cost</h3>", _figure(svg, CAPTIONS["pareto"])]
 
 
 def _range_test(task: TaskView, view: RangeTestView, uid: str) -> str:
@@ -354,11 +358,11 @@ def _ranking(task: TaskView, uid: str) -> str:
             "num",
             "desc" if m.higher_is_better else "asc",
         )
-        for m in METRICS
+        for m in task.columns
     ]
-    heads.append(_header_cell("Pareto", "on the accuracy/cost Pareto front", "num", "desc", "c"))
+    heads.append(_header_cell("Pareto", "on the utility/cost Pareto front", "num", "desc", "c"))
     body = "".join(_ranking_row(task, row, several) for row in task.rows)
-    info = _metric_info(task.ranked_by)
+    info = task.metric(task.ranked_by)
     budget = "" if several or not budgets else f" of {_num(budgets[0], 0)} steps"
     tall = " tall" if len(task.rows) > TALL_TABLE_ROWS else ""
     tie = (
@@ -396,7 +400,7 @@ def _ranking_row(task: TaskView, row: PolicyRow, with_steps: bool) -> str:
     if with_steps:
         cells.append(f'<td data-v="{row.steps}">{_num(row.steps, 0)}</td>')
     cells.append(f'<td data-v="{row.n_seeds}">{row.n_seeds}{bad}</td>')
-    for info in METRICS:
+    for info in task.columns:
         mean = row.mean.get(info.name, math.nan)
         std = row.std.get(info.name, math.nan)
         text = _metric_text(mean, info)
@@ -411,7 +415,7 @@ def _ranking_row(task: TaskView, row: PolicyRow, with_steps: bool) -> str:
 
 def _apart(task: TaskView, uid: str) -> str:
     """The rows shown apart: never ranked, never on the Pareto front."""
-    info = _metric_info(task.ranked_by)
+    info = task.metric(task.ranked_by)
     label = info.label.replace("\n", " ") + (" %" if info.percent else "")
     heads = "".join(
         [
@@ -450,7 +454,7 @@ def _apart(task: TaskView, uid: str) -> str:
 
 def _ladder(task: TaskView, tta: TimeToAccuracy) -> str:
     """Time to accuracy of rank 1 against FIX on the stored budget ladder."""
-    info = _metric_info(tta.metric)
+    info = task.metric(tta.metric)
     rows = "".join(
         f"<tr><td>{_num(r.steps, 0)}</td><td>{_metric_text(r.winner, info)}</td>"
         f"<td>{_metric_text(r.baseline, info)}</td></tr>"

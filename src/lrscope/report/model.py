@@ -16,12 +16,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from lrscope.ladder import TimeToAccuracy
+from lrscope.metrics import CLASSIFICATION_SCORING, Metric, Scoring
 from lrscope.metrics import METRICS as METRIC_TABLE
-from lrscope.metrics import Metric
 
 __all__ = [
     "METRICS",
     "InterpolationView",
+    "MetricCurve",
     "PolicyCurve",
     "PolicyRow",
     "RangeTestView",
@@ -29,13 +30,13 @@ __all__ = [
     "StoreSummary",
     "SuggestionMark",
     "TaskView",
-    "Top1Curve",
+    "table_columns",
 ]
 
 
-#: The columns of the ranking table, in order: the LRBench metrics (Wu, Liu
-#: et al. 2019, section III) from the metric table of :mod:`lrscope.metrics`
-#: (label, direction, display digits, description).
+#: The columns of a classification task's ranking table, in order: the LRBench
+#: metrics (Wu, Liu et al. 2019, section III) from the metric table of
+#: :mod:`lrscope.metrics` (label, direction, display digits, description).
 METRICS: tuple[Metric, ...] = tuple(
     METRIC_TABLE[name]
     for name in (
@@ -43,6 +44,20 @@ METRICS: tuple[Metric, ...] = tuple(
         *("ac", "cd", "cdac", "ld", "n_params", "wall_s"),
     )
 )
+
+
+def table_columns(scoring: Scoring) -> tuple[Metric, ...]:
+    """The ranking table's columns for a task scored by ``scoring``.
+
+    Classification: :data:`METRICS`. Other tasks: their own final metrics
+    (``test_loss`` last), the best value of the primary metric, ``best_iter``,
+    ``ld``, #Param and wall time.
+    """
+    if scoring.is_classification:
+        return METRICS
+    own = sorted(scoring.metrics, key=lambda m: m.name == "test_loss")
+    rest = tuple(METRIC_TABLE[name] for name in ("best_iter", "ld", "n_params", "wall_s"))
+    return (*own, scoring.best, *rest)
 
 
 @dataclass(frozen=True)
@@ -133,8 +148,9 @@ class PolicyCurve:
 
 
 @dataclass(frozen=True)
-class Top1Curve:
-    """Test top-1 against step over the seeds of one policy: mean, min and max.
+class MetricCurve:
+    """The task's primary metric (test top-1 for classification) against step over the
+    seeds of one policy: mean, min and max.
 
     ``label`` is the :attr:`PolicyRow.key` of the row drawn.
     """
@@ -172,11 +188,15 @@ class TaskView:
     (:attr:`PolicyRow.key`) drawn in the curve plots (the top ``N`` by rank)
     and ``colors`` their colours, the same in every plot of the task.
     ``ranked_by`` is the metric of the ranking, ``tie`` its tie margin and
-    ``budget`` the ranked step budget; ``pareto_axes`` the (cost, accuracy)
-    metrics of the Pareto front. ``ladder`` is the time to accuracy of rank 1
-    against FIX on a stored budget ladder (``lrscope tune`` trains one), or
-    None. ``provenance`` says which of the task's results were imported from
-    other stores, and from which (empty when all were measured in this one).
+    ``budget`` the ranked step budget; ``pareto_axes`` the (cost, utility)
+    metrics of the Pareto front (``best_iter`` and the best value of the
+    primary metric); ``scoring`` the task's metrics (their labels and
+    directions); ``columns`` those of the ranking table; ``metric_curves`` the
+    primary metric during training. ``ladder`` is the time to accuracy of
+    rank 1 against FIX on a stored budget ladder (``lrscope tune`` trains
+    one), or None. ``provenance`` says which of the task's results were
+    imported from other stores, and from which (empty when all were measured
+    in this one).
     """
 
     name: str
@@ -193,10 +213,16 @@ class TaskView:
     plotted: tuple[str, ...] = ()
     colors: Mapping[str, str] = field(default_factory=dict)
     policy_curves: tuple[PolicyCurve, ...] = ()
-    top1_curves: tuple[Top1Curve, ...] = ()
+    metric_curves: tuple[MetricCurve, ...] = ()
     interpolations: tuple[InterpolationView, ...] = ()
     notes: tuple[str, ...] = ()
     provenance: str = ""
+    scoring: Scoring = CLASSIFICATION_SCORING
+    columns: tuple[Metric, ...] = METRICS
+
+    def metric(self, name: str) -> Metric:
+        """The definition of metric ``name`` of this task (label, unit, direction)."""
+        return self.scoring.get(name, owner="the report")
 
 
 @dataclass(frozen=True)

@@ -24,13 +24,15 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from lrscope._plaintext import plain_text
+from lrscope.metrics import METRICS as METRIC_TABLE
+from lrscope.metrics import Metric
 from lrscope.report.decimate import minmax_indices, stride_indices
 from lrscope.report.model import (
     InterpolationView,
+    MetricCurve,
     PolicyCurve,
     PolicyRow,
     RangeTestView,
-    Top1Curve,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -43,11 +45,11 @@ __all__ = [
     "PALETTE",
     "finish_svg",
     "interpolation_svg",
+    "metric_curves_svg",
+    "metric_limits",
     "pareto_svg",
     "policy_curves_svg",
     "range_test_svg",
-    "top1_limits",
-    "top1_svg",
 ]
 
 #: Colours of the plotted policies, in rank order (Tableau 10 without its grey).
@@ -253,13 +255,15 @@ def _mark_suggestions(ax: Axes, view: RangeTestView) -> None:
 
 
 def range_test_svg(view: RangeTestView, *, uid: str, title: str) -> str:
-    """Training loss against lr (log axis) with the suggestions marked; accuracy beside it.
+    """Training loss against lr (log axis) with the suggestions marked; the test subset's
+    accuracy beside it (its loss, for a task without top-1).
 
     The raw per-step loss is drawn thin and light, the smoothed loss bold; the
     y axis is cut at 1.15 times the loss at the start so a divergence does not
     flatten the interesting part.
     """
-    has_evals = bool(_finite_pairs(view.eval_lr, view.eval_top1)[0])
+    accuracy = bool(_finite_pairs(view.eval_lr, view.eval_top1)[0])
+    has_evals = accuracy or bool(_finite_pairs(view.eval_lr, view.eval_loss)[0])
     with _figure(FULL_W, 420, ncols=2 if has_evals else 1) as (fig, axes):
         ax = axes[0]
         lr, loss = _thin(view.lr, view.loss)
@@ -273,7 +277,7 @@ def range_test_svg(view: RangeTestView, *, uid: str, title: str) -> str:
         if limits is not None:
             ax.set_ylim(*limits)
         ax.set_xlabel("learning rate")
-        ax.set_ylabel("training loss (nats)")
+        ax.set_ylabel("training loss")
         ax.set_title("Loss against learning rate")
         handles, labels = ax.get_legend_handles_labels()
         fig.legend(
@@ -287,18 +291,21 @@ def range_test_svg(view: RangeTestView, *, uid: str, title: str) -> str:
         )
         if has_evals:
             ax2 = axes[1]
-            elr, top1 = _finite_pairs(view.eval_lr, view.eval_top1)
+            values = view.eval_top1 if accuracy else view.eval_loss
+            elr, shown = _finite_pairs(view.eval_lr, values)
             marker = "o" if len(elr) <= 40 else None
-            ax2.plot(elr, top1, color="#2da44e", marker=marker, ms=3.5, lw=1.6, label="test top-1")
+            what = "test top-1" if accuracy else "test loss"
+            ax2.plot(elr, shown, color="#2da44e", marker=marker, ms=3.5, lw=1.6, label=what)
             _mark_suggestions(ax2, view)
             if min(elr) > 0:
                 _log_axis(ax2)
-            _percent_axis(ax2)
-            ax2.set_ylim(bottom=0)
+            if accuracy:
+                _percent_axis(ax2)
+                ax2.set_ylim(bottom=0)
             ax2.set_xlim(ax.get_xlim())
             ax2.set_xlabel("learning rate")
-            ax2.set_ylabel("test top-1 (subset)")
-            ax2.set_title("Accuracy against learning rate")
+            ax2.set_ylabel(f"{what} (subset)")
+            ax2.set_title(f"{'Accuracy' if accuracy else 'Test loss'} against learning rate")
         return _to_svg(fig, uid, title)
 
 
@@ -339,41 +346,67 @@ def policy_curves_svg(
 
 
 ZOOM_FROM = 0.25
-"""The top-1 plot's y axis covers every mean from this share of training on."""
+"""The metric plot's y axis covers every mean from this share of training on."""
 
 
-def top1_limits(curves: Sequence[Top1Curve]) -> tuple[float, float] | None:
-    """The y range of the top-1 plot: where the policies differ, not 0 to 100 %.
+def metric_limits(
+    curves: Sequence[MetricCurve], metric: Metric = METRIC_TABLE["top1"]
+) -> tuple[float, float] | None:
+    """The y range of the metric plot: where the policies differ, not 0 to 100 %.
 
     It spans every curve's mean from :data:`ZOOM_FROM` of its steps on and
-    the top of every band, padded by a tenth of that span (at least half a
-    percentage point) and kept within [0, 1]. The first steps, where every
-    policy is still far below, fall under the axis. None without finite points.
+    the best seed's edge of every band (the top of a higher-is-better
+    metric's, the bottom of a lower-is-better one's), padded by a tenth of
+    that span (at least half a percentage point for a percentage, else 2 % of
+    the largest magnitude); a percentage is kept within [0, 1]. The first
+    steps, where every policy is still far off, fall outside the axis. None
+    without finite points. Returned low first, whatever the metric's direction.
     """
     late: list[float] = []
-    tops: list[float] = []
+    best: list[float] = []
     for curve in curves:
         if not curve.steps:
             continue
         cut = curve.steps[0] + ZOOM_FROM * (curve.steps[-1] - curve.steps[0])
         late += [m for t, m in zip(curve.steps, curve.mean, strict=True) if t >= cut]
-        tops += list(curve.high)
+        best += list(curve.high if metric.higher_is_better else curve.low)
     late = [v for v in late if math.isfinite(v)]
     if not late:
         return None
-    low = min(late)
-    high = max([v for v in tops if math.isfinite(v)] + late)
-    pad = max(0.1 * (high - low), 0.005)
-    return max(0.0, low - pad), min(1.0, high + pad)
+    edges = late + [v for v in best if math.isfinite(v)]
+    low, high = (min(late), max(edges)) if metric.higher_is_better else (min(edges), max(late))
+    floor = 0.005 if metric.percent else 0.02 * max(abs(low), abs(high), 1e-12)
+    pad = max(0.1 * (high - low), floor)
+    if metric.percent:
+        return max(0.0, low - pad), min(1.0, high + pad)
+    return low - pad, high + pad
 
 
-def top1_svg(
-    curves: Sequence[Top1Curve], colors: Mapping[str, str], *, uid: str, title: str
+def _metric_axis(ax: Axes, metric: Metric, axis: str = "y") -> None:
+    """Percent ticks for a percentage; a lower-is-better metric's axis flipped (up: better)."""
+    if metric.percent:
+        _percent_axis(ax, axis)
+    if not metric.higher_is_better:
+        (ax.invert_yaxis if axis == "y" else ax.invert_xaxis)()
+
+
+def _axis_name(metric: Metric) -> str:
+    """A metric's label inside an axis title: lower case but acronyms, drawn as written."""
+    words = metric.label.replace("\n", " ").split(" ")
+    return plain_text(" ".join(word if word.isupper() else word.lower() for word in words))
+
+
+def metric_curves_svg(
+    curves: Sequence[MetricCurve],
+    colors: Mapping[str, str],
+    metric: Metric,
+    *,
+    uid: str,
+    title: str,
 ) -> str:
-    """Test top-1 against step: the mean over seeds, with a band from min to max.
-
-    The y axis is zoomed to where the policies differ (:func:`top1_limits`).
-    """
+    """``metric`` (the task's primary metric) against step: the mean over seeds, with a band
+    from min to max. Up is better (a lower-is-better metric's axis is flipped); the y
+    axis is zoomed to where the policies differ (:func:`metric_limits`)."""
     with _figure(FULL_W, 360) as (fig, axes):
         ax = axes[0]
         for i, curve in enumerate(curves):
@@ -385,23 +418,14 @@ def top1_svg(
                 low, high = [curve.low[k] for k in keep], [curve.high[k] for k in keep]
                 ax.fill_between(steps, low, high, color=color, alpha=0.16, lw=0)
             ax.plot(steps, [curve.mean[k] for k in keep], color=color, lw=1.8, zorder=z)
-        _percent_axis(ax)
-        limits = top1_limits(curves)
+        limits = metric_limits(curves, metric)
         if limits is not None:
             ax.set_ylim(*limits)
+        _metric_axis(ax, metric)
         ax.set_xlabel("step")
-        ax.set_ylabel("test top-1")
+        ax.set_ylabel(f"test {_axis_name(metric)}")
         ax.set_xlim(left=0)
         return _to_svg(fig, uid, title)
-
-
-_AXIS_NAMES = {
-    "best_iter": "step of the best top-1",
-    "best_top1": "best test top-1",
-    "top1": "final test top-1",
-    "top5": "final test top-5",
-    "wall_s": "wall time per trial (s)",
-}
 
 
 def pareto_svg(
@@ -410,17 +434,19 @@ def pareto_svg(
     *,
     uid: str,
     title: str,
-    x_metric: str = "best_iter",
-    y_metric: str = "best_top1",
+    x_metric: Metric = METRIC_TABLE["best_iter"],
+    y_metric: Metric = METRIC_TABLE["best_top1"],
 ) -> str:
-    """Mean accuracy against mean cost per policy, the Pareto front as a staircase.
+    """Mean utility against mean cost per policy, the Pareto front as a staircase.
 
     Every policy is a point (grey unless it is drawn in colour elsewhere), with
-    its rank written beside it when it is coloured or on the front.
+    its rank written beside it when it is coloured or on the front. Up is
+    better: the axis of a lower-is-better utility (e.g. ``best_mse``) is flipped.
     """
     with _figure(FULL_W, 380) as (fig, axes):
         ax = axes[0]
-        points = [(r, r.mean.get(x_metric, math.nan), r.mean.get(y_metric, math.nan)) for r in rows]
+        x_name, y_name = x_metric.name, y_metric.name
+        points = [(r, r.mean.get(x_name, math.nan), r.mean.get(y_name, math.nan)) for r in rows]
         points = [p for p in points if math.isfinite(p[1]) and math.isfinite(p[2])]
         grey = [p for p in points if p[0].key not in colors]
         ax.scatter([p[1] for p in grey], [p[2] for p in grey], s=18, color=OTHER_COLOR, lw=0)
@@ -458,13 +484,21 @@ def pareto_svg(
                     color=MUTED_COLOR,
                     zorder=6,
                 )
-        if y_metric in ("top1", "top5", "best_top1"):
-            _percent_axis(ax)
-        ax.set_xlabel(_AXIS_NAMES.get(x_metric, x_metric) + " (mean over seeds)")
-        ax.set_ylabel(_AXIS_NAMES.get(y_metric, y_metric) + " (mean over seeds)")
+        _metric_axis(ax, y_metric)
+        ax.set_xlabel(_AXIS_NAMES.get(x_name, _axis_name(x_metric)) + " (mean over seeds)")
+        ax.set_ylabel(_AXIS_NAMES.get(y_name, _axis_name(y_metric)) + " (mean over seeds)")
         if front:
             ax.legend(loc="lower right")
         return _to_svg(fig, uid, title)
+
+
+_AXIS_NAMES = {
+    "best_iter": "step of the best value",
+    "best_top1": "best test top-1",
+    "top1": "final test top-1",
+    "top5": "final test top-5",
+    "wall_s": "wall time per trial (s)",
+}
 
 
 def interpolation_svg(view: InterpolationView, *, uid: str, title: str) -> str:

@@ -5,7 +5,7 @@ SQLAlchemy 2 over SQLite (the default, ``sqlite:///lrscope.db``) or PostgreSQL
 torch; :meth:`TrialRecord.to_result` and :meth:`Store.done_keys` import
 ``lrscope.engine.result`` when called.
 
-Tables (schema version 2, recorded in ``lrscope_meta``; Alembic revisions in
+Tables (schema version 3, recorded in ``lrscope_meta``; Alembic revisions in
 :mod:`lrscope.store.migrations`, version table ``lrscope_alembic_version``):
 
 - ``tasks``: ``name`` (unique), ``metadata`` (JSON: ``TaskMetadata.to_dict()``),
@@ -13,13 +13,16 @@ Tables (schema version 2, recorded in ``lrscope_meta``; Alembic revisions in
   holds two different problems), ``source_id``.
 - ``policies``: ``spec`` (unique, as given by the caller: pass ``Policy.spec``),
   ``name``, ``family``, ``n_params`` (parsed from the spec when it parses).
-- ``trials``: the key ``(task, spec, seed, steps, eval_every)`` (unique), the
-  ``status`` (``running``, ``done``, ``diverged``, ``pruned``, ``failed`` with ``error``),
-  every metric as a column (``top1, top5, best_top1, best_iter, ac, cd, cdac,
-  ld, n_params, wall_s, steps_done, diverged_at``; NaN stored as NULL), the
-  ``curve`` (JSON), the lrscope version, the claim (``owner`` token, ``host``,
-  ``boot_id``, ``pid``, ``pid_start``, ``attempts``) and the times
-  ``created_at``, ``started_at``, ``heartbeat_at``, ``finished_at`` (UTC).
+- ``trials``: the key ``(task, spec, seed, steps, eval_every, runtime)``
+  (unique; ``runtime`` is the runtime's identity, ``""`` for fp32 without
+  gradient accumulation), the ``status`` (``running``, ``done``,
+  ``diverged``, ``pruned``, ``failed`` with ``error``), every LRBench metric
+  as a column (``top1, top5, best_top1, best_iter, ac, cd, cdac, ld,
+  n_params, wall_s, steps_done, diverged_at``; NaN stored as NULL), every
+  final metric by name (``metrics``, JSON), the ``curve`` (JSON), the
+  lrscope version, the claim (``owner`` token, ``host``, ``boot_id``,
+  ``pid``, ``pid_start``, ``attempts``) and the times ``created_at``,
+  ``started_at``, ``heartbeat_at``, ``finished_at`` (UTC).
 - ``range_tests``: ``task``, ``params`` and ``result`` (JSON), version, time.
 - ``interpolations``: ``task``, ``data`` (JSON), version, time.
 

@@ -105,7 +105,14 @@ class ExportFilter:
         }
 
 
-_TRIAL_ORDER = (TrialRow.task, TrialRow.spec, TrialRow.seed, TrialRow.steps, TrialRow.eval_every)
+_TRIAL_ORDER = (
+    TrialRow.task,
+    TrialRow.spec,
+    TrialRow.seed,
+    TrialRow.steps,
+    TrialRow.eval_every,
+    TrialRow.runtime,
+)
 
 
 def _referenced(
@@ -154,6 +161,7 @@ def _trial_line(
         "seed": row.seed,
         "steps": row.steps,
         "eval_every": row.eval_every,
+        "runtime": row.runtime,
         "status": row.status,
         "error": row.error if failed else None,
         "result": trial_result(row),

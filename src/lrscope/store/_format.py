@@ -36,9 +36,11 @@ __all__ = [
 ]
 
 FORMAT_NAME = "lrscope-export"
-FORMAT_VERSION = 1
-"""The version of the export format this lrscope writes and reads (files of a
-newer version are refused; see docs/export-format.md for what changes it)."""
+FORMAT_VERSION = 2
+"""The version of the export format this lrscope writes (and the newest it
+reads; files of a newer version are refused; see docs/export-format.md for
+what changes it). Version 2 added the trials' ``runtime``; a version 1 file
+has none (its trials ran in fp32 without gradient accumulation: ``""``)."""
 
 RECORD_TYPES = ("source", "task", "policy", "trial", "range_test", "interpolation")
 """The record lines between the header and the end line, in the order they are written."""
@@ -123,7 +125,8 @@ class PolicyLine:
 
 @dataclass(frozen=True)
 class TrialLine:
-    """A trial: its key, status and (finished ones) result, metrics and curve."""
+    """A trial: its key (``runtime`` included), status and (finished ones) result,
+    metrics and curve."""
 
     line: int
     task: str
@@ -131,6 +134,7 @@ class TrialLine:
     seed: int
     steps: int
     eval_every: int
+    runtime: str
     status: str
     error: str | None
     result: Mapping[str, float | int | None] | None
@@ -144,8 +148,8 @@ class TrialLine:
     source: int | None
 
     @property
-    def key(self) -> tuple[str, str, int, int, int]:
-        return (self.task, self.spec, self.seed, self.steps, self.eval_every)
+    def key(self) -> tuple[str, str, int, int, int, str]:
+        return (self.task, self.spec, self.seed, self.steps, self.eval_every, self.runtime)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ Identity and what happens to each record:
   without metadata takes the file's); another fingerprint is a
   :class:`Conflict` and none of that task's records are imported;
 - a policy is its spec: added when a trial that uses it is added;
-- a trial is its key ``(task, spec, seed, steps, eval_every)``: a new key is
+- a trial is its key ``(task, spec, seed, steps, eval_every, runtime)``: a new key is
   added; a key the store holds finished with the same result (metrics, curve)
   is a duplicate, with another result a conflict (the stored one is kept); a
   key the store holds as ``failed`` takes the file's finished result; a
@@ -72,7 +72,7 @@ class DryRunError(Exception):
 def _trial_name(line: TrialLine) -> str:
     return (
         f"trial {line.task!r} / {line.spec!r} / seed {line.seed} / {line.steps} steps / "
-        f"eval every {line.eval_every}"
+        f"eval every {line.eval_every}" + (f" / {line.runtime}" if line.runtime else "")
     )
 
 
@@ -182,15 +182,18 @@ class _Import:
             TrialRow.seed,
             TrialRow.steps,
             TrialRow.eval_every,
+            TrialRow.runtime,
         )
-        stored: dict[tuple[str, str, int, int, int], tuple[int, str]] = {}
+        stored: dict[tuple[str, str, int, int, int, str], tuple[int, str]] = {}
         for start in range(0, len(wanted), 500):
             keys = [t.key for t in wanted[start : start + 500]]
             query = select(*key_columns, TrialRow.id, TrialRow.status).where(
                 tuple_(*key_columns).in_(keys)
             )
-            for task, spec, seed, steps, eval_every, row_id, status in self.session.execute(query):
-                stored[(task, spec, seed, steps, eval_every)] = (row_id, status)
+            for task, spec, seed, steps, every, runtime, row_id, status in self.session.execute(
+                query
+            ):
+                stored[(task, spec, seed, steps, every, runtime)] = (row_id, status)
         specs: set[str] = set()
         for line in wanted:
             held = stored.get(line.key)
@@ -227,7 +230,7 @@ class _Import:
 
     def _new_trial(self, line: TrialLine) -> TrialRow:
         row = TrialRow(task=line.task, spec=line.spec, seed=line.seed, steps=line.steps,
-                       eval_every=line.eval_every, attempts=1)  # fmt: skip
+                       eval_every=line.eval_every, runtime=line.runtime, attempts=1)  # fmt: skip
         self._fill(row, line)
         return row
 

@@ -42,7 +42,10 @@ class SupportsToDict(Protocol):
 
 
 class KeyLike(Protocol):
-    """What identifies a trial: :class:`lrscope.engine.result.TrialKey` or alike."""
+    """What identifies a trial: :class:`lrscope.engine.result.TrialKey` or alike.
+
+    A key without a ``runtime`` is one of the default runtime (``""``).
+    """
 
     @property
     def task(self) -> str: ...
@@ -56,7 +59,7 @@ class KeyLike(Protocol):
     def eval_every(self) -> int: ...
 
 
-KEY_FIELDS = ("task", "spec", "seed", "steps", "eval_every")
+KEY_FIELDS = ("task", "spec", "seed", "steps", "eval_every", "runtime")
 METRIC_FLOATS = ("top1", "top5", "best_top1", "ac", "cd", "cdac", "ld", "wall_s")
 METRIC_INTS = ("best_iter", "n_params", "steps_done")
 RESULT_FIELDS = (*KEY_FIELDS, *METRIC_FLOATS, *METRIC_INTS, "diverged")
@@ -67,10 +70,25 @@ def check_name(value: object, what: str) -> None:
         raise StoreError(f"a {what} must be a non-empty string, got {value!r}")
 
 
+def check_runtime(value: object) -> str:
+    """A runtime's identity (``""``, ``"bf16"``, ``"accum=4"``, ...), or a StoreError."""
+    from lrscope.engine.runtime import Runtime
+
+    if isinstance(value, str):
+        try:
+            return Runtime.from_identity(value).identity
+        except LRScopeError:
+            pass
+    raise StoreError(
+        f"a trial key's runtime is a runtime's identity ('' or e.g. 'bf16', 'accum=4', "
+        f"'fp16,accum=2'), got {value!r}"
+    )
+
+
 def key_fields(key: object) -> dict[str, Any]:
-    """The five key fields of a TrialKey (or any object with those attributes)."""
+    """The key fields of a TrialKey (or any object with those attributes; runtime: ``""``)."""
     try:
-        fields = {name: getattr(key, name) for name in KEY_FIELDS}
+        fields = {name: getattr(key, name) for name in KEY_FIELDS if name != "runtime"}
     except AttributeError:
         raise StoreError(
             f"a trial key has task, spec, seed, steps and eval_every (a TrialKey), got {key!r}"
@@ -81,6 +99,7 @@ def key_fields(key: object) -> dict[str, Any]:
         value = fields[name]
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise StoreError(f"a trial key's {name} must be an int >= 0, got {value!r}")
+    fields["runtime"] = check_runtime(getattr(key, "runtime", ""))
     return fields
 
 
@@ -95,10 +114,11 @@ def result_data(result: object) -> dict[str, Any]:
         raise StoreError(
             f"finish_trial takes a TrialResult or its to_dict(), got {type(result).__name__}"
         )
-    missing = [name for name in RESULT_FIELDS if name not in data]
+    fields = {"runtime": "", **data}  # a result of the default runtime may not say so
+    missing = [name for name in RESULT_FIELDS if name not in fields]
     if missing:
         raise StoreError(f"the trial result lacks the fields {missing}; give a TrialResult")
-    return dict(data)
+    return fields
 
 
 def set_claim(row: TrialRow, me: Worker, now: datetime) -> None:
@@ -204,6 +224,7 @@ def trial_record(row: TrialRow) -> TrialRecord:
         seed=row.seed,
         steps=row.steps,
         eval_every=row.eval_every,
+        runtime=row.runtime,
         status=row.status,
         error=row.error,
         top1=codec.float_out(row.top1),

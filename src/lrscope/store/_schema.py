@@ -1,6 +1,6 @@
 """The tables of the results store (SQLAlchemy 2 typed ORM).
 
-Schema version 2. Any change to these tables bumps :data:`SCHEMA_VERSION`
+Schema version 3. Any change to these tables bumps :data:`SCHEMA_VERSION`
 and adds an Alembic revision in :mod:`lrscope.store.migrations` (which moves
 :data:`HEAD_REVISION`); a database written by a newer lrscope is refused
 rather than misread. The migrations, applied to an empty database, give
@@ -33,10 +33,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from lrscope.store._codec import StoredJson
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The schema version this lrscope reads and writes (``lrscope_meta.schema_version``)."""
 
-REVISIONS = ("0001_baseline", "0002_provenance")
+REVISIONS = ("0001_baseline", "0002_provenance", "0003_runtime")
 """The Alembic revision of each schema version: ``REVISIONS[v - 1]`` is version ``v``."""
 HEAD_REVISION = REVISIONS[SCHEMA_VERSION - 1]
 """The revision of :data:`SCHEMA_VERSION` (a test checks it is Alembic's head)."""
@@ -139,13 +139,18 @@ class PolicyRow(Base):
 class TrialRow(Base):
     """One trial: its key, its claim (owner, heartbeat) and, once finished, its metrics.
 
-    The key ``(task, spec, seed, steps, eval_every)`` is unique: a key has one
-    row for its whole life (claimed, failed, re-claimed, done).
+    The key ``(task, spec, seed, steps, eval_every, runtime)`` is unique: a key
+    has one row for its whole life (claimed, failed, re-claimed, done).
+    ``runtime`` is the identity of the runtime the trial ran on
+    (:attr:`lrscope.engine.Runtime.identity`: ``""`` for fp32 without
+    gradient accumulation, ``"bf16"``, ``"accum=4"``, ...).
     """
 
     __tablename__ = "trials"
     __table_args__ = (
-        UniqueConstraint("task", "spec", "seed", "steps", "eval_every", name="uq_trials_key"),
+        UniqueConstraint(
+            "task", "spec", "seed", "steps", "eval_every", "runtime", name="uq_trials_key"
+        ),
         Index("ix_trials_task_status", "task", "status"),
     )
 
@@ -155,6 +160,7 @@ class TrialRow(Base):
     seed: Mapped[int] = mapped_column(BigInteger)
     steps: Mapped[int] = mapped_column(BigInteger)
     eval_every: Mapped[int] = mapped_column(BigInteger)
+    runtime: Mapped[str] = mapped_column(String(64), default="", server_default="")
     status: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
 

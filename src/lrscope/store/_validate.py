@@ -154,7 +154,7 @@ def parse_export(name: str, lines: Iterable[tuple[int, bytes]]) -> ParsedExport:
     sources: dict[int, SourceLine] = {}
     tasks: dict[str, TaskLine] = {}
     policies: dict[str, PolicyLine] = {}
-    trials: dict[tuple[str, str, int, int, int], TrialLine] = {}
+    trials: dict[tuple[str, str, int, int, int, str], TrialLine] = {}
     documents: list[DocumentLine] = []
     counts: Counter[str] = Counter()
     order = 0
@@ -219,7 +219,7 @@ def _parse_record(
     sources: dict[int, SourceLine],
     tasks: dict[str, TaskLine],
     policies: dict[str, PolicyLine],
-    trials: dict[tuple[str, str, int, int, int], TrialLine],
+    trials: dict[tuple[str, str, int, int, int, str], TrialLine],
     documents: list[DocumentLine],
 ) -> None:
     if kind == "source":

@@ -6,16 +6,20 @@ not diverge, ``pruned`` stopped early without diverging, ``diverged`` says
 where, ``failed`` has an error and no result. Accuracies (``top1``, ``top5``,
 ``best_top1``, ``ac``) are fractions in [0, 1]; ``cd``, ``cdac`` and
 ``wall_s`` are not negative; step counts lie within the trial; any metric
-may be null (NaN: not measured, or not defined for the task).
+may be null (NaN: not measured, or not defined for the task). ``runtime``
+(format version 2) is a runtime's identity; a trial without one (version 1)
+ran in fp32 without gradient accumulation (``""``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from lrscope.errors import StoreError
 from lrscope.store import _format as fmt
 from lrscope.store._fields import Fields, fail, short
 from lrscope.store._format import PolicyLine, SourceLine, TaskLine, TrialLine
+from lrscope.store._rows import check_runtime
 from lrscope.store._schema import STATUSES
 
 __all__ = ["EXPORTED_STATUSES", "RESULT_FIELDS", "parse_trial"]
@@ -116,6 +120,20 @@ def _check_status(status: str, result: Mapping[str, float | int | None], steps: 
         fail(f"a pruned trial stopped before its {steps} steps, but result.steps_done is {done}")
 
 
+def _runtime(fields: Fields) -> str:
+    """The trial's runtime identity; ``""`` in a file written before trials carried one."""
+    if "runtime" not in fields.data:
+        return ""
+    value = fields.text("runtime", fmt.MAX_VERSION_CHARS, empty=True)
+    try:
+        return check_runtime(value)
+    except StoreError:
+        fail(
+            f"runtime must be a runtime's identity ('', 'bf16', 'accum=4', ...), got {short(value)}"
+        )
+        raise  # pragma: no cover - fail raises
+
+
 def parse_trial(
     fields: Fields,
     line: int,
@@ -147,6 +165,7 @@ def parse_trial(
         metrics, curve = _metrics(raw_metrics), _curve(raw_curve, steps)
     if finished_at is None:
         fail(f"a {status} trial has a finished_at time")
+    runtime = _runtime(fields)
     return TrialLine(
         line=line,
         task=task,
@@ -154,6 +173,7 @@ def parse_trial(
         seed=fields.required_integer("seed", 0, fmt.MAX_INT),
         steps=steps,
         eval_every=fields.required_integer("eval_every", 0, fmt.MAX_INT),
+        runtime=runtime,
         status=status,
         error=error,
         result=result,

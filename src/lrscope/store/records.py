@@ -113,7 +113,9 @@ class TrialRecord:
     top5``). ``metrics`` maps every final metric the trial reported by name
     (empty for trials stored without it). ``host`` and ``pid`` name the
     process that claimed the trial last; ``attempts`` counts its claims;
-    ``source_id`` says where an imported trial came from.
+    ``source_id`` says where an imported trial came from; ``runtime`` is the
+    identity of the runtime it ran on (``""``: fp32, no gradient accumulation;
+    part of its key).
     """
 
     id: int
@@ -147,6 +149,7 @@ class TrialRecord:
     curve: tuple[CurvePoint, ...] = field(default_factory=tuple, repr=False)
     metrics: Mapping[str, float] = field(default_factory=dict)
     source_id: int | None = None
+    runtime: str = ""
 
     @property
     def finished(self) -> bool:
@@ -167,7 +170,7 @@ class TrialRecord:
         """The trial's :class:`~lrscope.engine.result.TrialKey`."""
         from lrscope.engine.result import TrialKey
 
-        return TrialKey(self.task, self.spec, self.seed, self.steps, self.eval_every)
+        return TrialKey(self.task, self.spec, self.seed, self.steps, self.eval_every, self.runtime)
 
     @property
     def imported(self) -> bool:
@@ -200,6 +203,7 @@ class TrialRecord:
             "diverged": self.diverged,
             "diverged_at": self.diverged_at,
             "curve": [dict(p) for p in self.curve],
+            "runtime": self.runtime,
         }
         if self.metrics:
             data["metrics"] = dict(self.metrics)

@@ -22,7 +22,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from lrscope.errors import TaskError
+from lrscope.errors import LRScopeError, TaskError
 from lrscope.tasks.base import Task
 from lrscope.tasks.builtin import BUILTIN_TASKS, builtin_task_names, make_builtin
 
@@ -81,7 +81,7 @@ def _call_factory(factory: Any, reference: str, data_dir: str | os.PathLike[str]
         pass  # builtins without a signature are called without arguments
     try:
         return factory(**kwargs)
-    except TaskError:
+    except LRScopeError:  # a bad Task (ParameterError), a missing data file (DataError), ...
         raise
     except (Exception, SystemExit) as exc:  # sys.exit() in a factory must not end lrscope quietly
         raise TaskError(

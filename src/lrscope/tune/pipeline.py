@@ -20,6 +20,14 @@ resumes instead of starting over, and reaches the same decisions):
 6. **Time to accuracy** on the budget ladder (:mod:`lrscope.ladder`):
    the winner and FIX again at 1/16 to 1/2 of the budget.
 
+What ranks is the task's primary metric at the end of the budget, in its
+direction (:class:`~lrscope.metrics.Scoring`: final top-1 for
+classification, final MSE for regression), unless ``metric`` says
+otherwise. Every stage runs on the same :class:`~lrscope.engine.Runtime`
+(device, precision, gradient accumulation), whose identity is part of every
+stored trial's key; epochs count optimizer steps (micro-batches divided by
+the accumulation).
+
 Every trial runs through :func:`lrscope.bench.run_trials` on one executor (the
 ``execution``: worker processes in groups by default), made before any
 training and closed at the end.
@@ -36,10 +44,11 @@ from typing import TYPE_CHECKING
 
 from lrscope.bench.execution import Execution
 from lrscope.engine.result import TrialKey
+from lrscope.engine.runtime import Runtime
 from lrscope.errors import LRScopeError, ParameterError
 from lrscope.ladder import TimeToAccuracy, time_to_accuracy
-from lrscope.metrics import Metric, get_metric
-from lrscope.rank import DEFAULT_TIE, primary_metric, rank_trials
+from lrscope.metrics import Metric
+from lrscope.rank import DEFAULT_TIE, rank_trials, trial_value
 from lrscope.tune.budget import (
     DEFAULT_MAX_EPOCHS,
     DEFAULT_ROUND_SIZE,
@@ -98,7 +107,17 @@ class _Run:
     executor: GroupExecutor
     data_dir: str | None
     on_event: EventFn | None
+    runtime: Runtime
     keys: list[TrialKey] = field(default_factory=list)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Optimizer steps per epoch on this runtime (accumulation makes fewer)."""
+        return self.runtime.optimizer_steps(self.task.steps_per_epoch)
+
+    def key(self, spec: str, seed: int, steps: int, eval_every: int) -> TrialKey:
+        """The stored identity of one of this run's trials (its runtime included)."""
+        return TrialKey(self.task.name, spec, seed, steps, eval_every, self.runtime.identity)
 
     def train(self, keys: Sequence[TrialKey], stage: str) -> dict[TrialKey, TrialRecord]:
         """Run ``keys`` (stored ones are skipped) and return their stored records."""
@@ -117,6 +136,7 @@ class _Run:
             task=self.task,
             data_dir=self.data_dir,
             on_progress=progress,
+            runtime=self.runtime,
         )
         if summary.failed:
             _emit(
@@ -146,21 +166,26 @@ def _suggestions(result: RangeTestResult) -> tuple[LRBounds, Suggestions]:
 
 
 def _range_test_stage(run: _Run, seed: int) -> tuple[LRBounds, Suggestions, float, int]:
-    """The task's range test with this seed: the stored one if any (resume), else run it.
+    """The task's range test with this seed and runtime: the stored one if any (resume),
+    else run it (stored with the runtime's identity in its parameters).
 
     Returns the bounds, the suggestions, its stored wall time and its steps.
     """
     from lrscope.rangetest import RangeTestResult, range_test
 
-    task = run.task
-    stored = [r for r in run.store.range_tests(task.name) if r.result.get("seed") == seed]
+    task, identity = run.task, run.runtime.identity
+    stored = [
+        r
+        for r in run.store.range_tests(task.name)
+        if r.result.get("seed") == seed and (r.params or {}).get("runtime", "") == identity
+    ]
     if stored:
         rt = RangeTestResult.from_dict(stored[-1].result)
         _emit(run.on_event, "range test", f"{task.name}: reusing stored range test {stored[-1].id}")
     else:
         _emit(run.on_event, "range test", f"{task.name}: ramping the learning rate")
-        rt = range_test(task, seed=seed)
-        run.store.put_range_test(task.name, rt.to_dict())
+        rt = range_test(task, seed=seed, runtime=run.runtime)
+        run.store.put_range_test(task.name, rt.to_dict(), {**rt.params(), "runtime": identity})
     bounds, suggestions = _suggestions(rt)
     _emit(
         run.on_event,
@@ -173,11 +198,8 @@ def _range_test_stage(run: _Run, seed: int) -> tuple[LRBounds, Suggestions, floa
 
 def _timing_stage(run: _Run, baseline: str, seed: int, size: int) -> tuple[StepCost, float]:
     """Two rounds of ``size`` short stored trials: the cost per step and per evaluation."""
-    rounds = timing_steps(run.task.steps_per_epoch)
-    keys = [
-        [TrialKey(run.task.name, baseline, seed + i, steps, steps) for i in range(size)]
-        for steps in rounds
-    ]
+    rounds = timing_steps(run.steps_per_epoch)
+    keys = [[run.key(baseline, seed + i, steps, steps) for i in range(size)] for steps in rounds]
     _emit(
         run.on_event, "timing", f"two rounds of {size} trials of {rounds[0]} and {rounds[1]} steps"
     )
@@ -197,26 +219,21 @@ def _timing_stage(run: _Run, baseline: str, seed: int, size: int) -> tuple[StepC
 def _outcome(record: TrialRecord | None, metric: str) -> Outcome:
     if record is None or record.status not in ("done", "diverged"):
         return Outcome("failed", math.nan)
-    value = getattr(record, metric, math.nan)
-    value = math.nan if value is None else float(value)
-    return Outcome(record.status, value)
+    return Outcome(record.status, trial_value(record, metric))
 
 
 def _search_stage(
     run: _Run, space: SearchSpace, plan: TunePlan, metric: Metric, sampler: str
 ) -> list[SearchPoint]:
     def run_round(specs: Sequence[str]) -> dict[str, Outcome]:
-        keys = {
-            spec: TrialKey(run.task.name, spec, plan.search_seed, plan.steps, plan.steps)
-            for spec in specs
-        }
+        keys = {spec: run.key(spec, plan.search_seed, plan.steps, plan.steps) for spec in specs}
         records = run.train(list(keys.values()), "search")
         return {spec: _outcome(records.get(key), metric.name) for spec, key in keys.items()}
 
     def on_round(index: int, rounds: int, points: Sequence[SearchPoint]) -> None:
         told = [p for p in points if p.outcome.status == "done"]
         best = max(told, key=lambda p: metric.sign() * p.outcome.value, default=None)
-        shown = "" if best is None else f"; best so far {best.outcome.value:.4f} {best.spec}"
+        shown = "" if best is None else f"; best so far {best.outcome.value:.4g} {best.spec}"
         _emit(run.on_event, "search", f"round {index}/{rounds} done{shown}")
 
     _emit(
@@ -245,9 +262,7 @@ def _ladder_keys(
     for steps in plan.ladder:
         for role, proposal in policies.items():
             spec = space.build(proposal, steps).spec
-            keys[(role, steps)] = [
-                TrialKey(run.task.name, spec, seed, steps, steps) for seed in plan.confirm_seeds
-            ]
+            keys[(role, steps)] = [run.key(spec, seed, steps, steps) for seed in plan.confirm_seeds]
     return keys
 
 
@@ -257,11 +272,8 @@ def _final_values(
     values = []
     for key in keys:
         record = records.get(key)
-        if record is None or record.status != "done":
-            values.append(math.nan)
-        else:
-            value = getattr(record, metric, math.nan)
-            values.append(math.nan if value is None else float(value))
+        done = record is not None and record.status == "done"
+        values.append(trial_value(record, metric) if done and record is not None else math.nan)
     return values
 
 
@@ -274,6 +286,7 @@ def _check_args(
     seed: int,
     tie: float,
     execution: object,
+    runtime: object,
 ) -> None:
     check("tune", "finalists", finalists_, FINALISTS)
     check("tune", "confirm_seeds", confirm_seeds, CONFIRM_SEEDS)
@@ -285,6 +298,8 @@ def _check_args(
         raise ParameterError("tune", "budget", "a TuneBudget", budget)
     if not isinstance(execution, Execution):
         raise ParameterError("tune", "execution", "an lrscope.bench.Execution", execution)
+    if runtime is not None and not isinstance(runtime, Runtime):
+        raise ParameterError("tune", "runtime", "None or an lrscope.engine.Runtime", runtime)
 
 
 def _budget(
@@ -322,6 +337,7 @@ def tune(
     metric: str | None = None,
     tie: float = DEFAULT_TIE,
     on_event: EventFn | None = None,
+    runtime: Runtime | None = None,
 ) -> TuneResult:
     """Find the best learning-rate policy for ``task``; store every trial (see the module).
 
@@ -343,29 +359,40 @@ def tune(
             groups where the model can be batched (else one at a time, with the
             reason logged and reported to ``on_event``).
         seed: the range test's and the search's seed.
-        metric: what ranks (a :data:`lrscope.metrics.RANK_METRICS` name);
-            default: the task's primary metric (final test top-1 for
-            classification), the model a user keeps at the end.
+        metric: what ranks (one of the task's rankable metrics,
+            :meth:`lrscope.metrics.Scoring.rankable`); default: the task's
+            primary metric at the end (final test top-1 for classification,
+            final MSE for regression), the model a user keeps.
         tie: ranking ties (see :mod:`lrscope.rank`); 0 ranks by ``metric`` alone.
         on_event: called as ``on_event(stage, message)`` as the run advances.
+        runtime: device, precision and gradient accumulation of every stage
+            (:class:`~lrscope.engine.Runtime`; default ``Runtime()``).
 
     Raises:
         ParameterError: a bad budget or option, before any training.
+        DeviceError: a device this machine lacks, before any training.
     """
     from lrscope.bench.factory import make_executor
+    from lrscope.engine import resolve
     from lrscope.tasks import get_task
 
     start = time.perf_counter()
     budget = _budget(budget, steps, minutes, trials, max_epochs)
-    _check_args(budget, finalists, confirm_seeds, round_size, sampler, seed, tie, execution)
+    _check_args(
+        budget, finalists, confirm_seeds, round_size, sampler, seed, tie, execution, runtime
+    )
+    chosen_runtime = runtime if runtime is not None else Runtime()
+    resolve(chosen_runtime)  # a device this machine lacks fails before any work
     task_obj = get_task(task, data_dir=data_dir) if isinstance(task, str) else task
-    metadata = None if task_obj.metadata is None else task_obj.metadata.to_dict()
-    chosen = get_metric(metric or primary_metric(metadata), owner="tune")
+    scoring = task_obj.scoring
+    chosen = scoring.get(metric or scoring.primary, owner="tune")
     task_ref = task if isinstance(task, str) else task_obj.name
     store.put_task(task_obj.name, task_obj.metadata)
     group = min(round_size, budget.trials or round_size)  # a round: what trains at once
-    with make_executor(execution, tasks=[task_obj], trials=group) as executor:
-        run = _Run(task_obj, task_ref, store, executor, data_dir, on_event)
+    with make_executor(
+        execution, tasks=[task_obj], trials=group, runtime=chosen_runtime
+    ) as executor:
+        run = _Run(task_obj, task_ref, store, executor, data_dir, on_event, chosen_runtime)
         _emit(on_event, "execution", f"trials on {executor.describe()}")
         if executor.ungrouped_reason is not None:
             _emit(on_event, "execution", f"not in groups: {executor.ungrouped_reason}")
@@ -401,7 +428,7 @@ def _plan_stage(
         spent_s += timing_s
     plan = size_plan(
         budget,
-        steps_per_epoch=run.task.steps_per_epoch,
+        steps_per_epoch=run.steps_per_epoch,
         round_size=settings.round_size,
         finalists=settings.finalists,
         search_seed=settings.seed,
@@ -424,7 +451,7 @@ def _confirm_stage(
     _emit(run.on_event, "confirm", f"{len(confirmed)} finalists and FIX on seeds "
           f"{', '.join(map(str, settings.seeds))}")  # fmt: skip
     keys = [
-        TrialKey(run.task.name, spec, s, plan.steps, plan.eval_every)
+        run.key(spec, s, plan.steps, plan.eval_every)
         for s in settings.seeds
         for spec in [*confirmed, baseline]
     ]
@@ -458,7 +485,7 @@ def _stages(run: _Run, budget: TuneBudget, settings: _Settings, start: float) ->
     metric, stages = settings.metric, {}
     bounds, suggestions, rt_wall, rt_steps = _range_test_stage(run, settings.seed)
     stages["range_test_s"] = time.perf_counter() - start
-    epoch = run.task.steps_per_epoch
+    epoch = run.steps_per_epoch
     centre = SearchSpace(bounds, max(budget.steps or 8 * epoch, 8), epoch).centre("FIX")
     baseline = SearchSpace(bounds, 8, epoch).build(centre).spec
     t0 = time.perf_counter()
@@ -472,7 +499,10 @@ def _stages(run: _Run, budget: TuneBudget, settings: _Settings, start: float) ->
     t0 = time.perf_counter()
     confirmed, records = _confirm_stage(run, points, plan, settings, baseline)
     stages["confirm_s"] = time.perf_counter() - t0
-    ranking = rank_trials(records.values(), metric.name, tie=settings.tie, steps=plan.steps)
+    scoring = run.task.scoring
+    ranking = rank_trials(
+        records.values(), metric.name, tie=settings.tie, steps=plan.steps, scoring=scoring
+    )
     if not ranking.rows or ranking.row(baseline) is None:
         raise LRScopeError(f"tune: the confirmation trials of {run.task.name} did not finish; "
                            "see `lrscope rank --task` and the stored errors")  # fmt: skip
@@ -480,10 +510,7 @@ def _stages(run: _Run, budget: TuneBudget, settings: _Settings, start: float) ->
     _emit(run.on_event, "winner", winner)
 
     def values(spec: str) -> list[float]:
-        keys = [
-            TrialKey(run.task.name, spec, s, plan.steps, plan.eval_every)
-            for s in plan.confirm_seeds
-        ]
+        keys = [run.key(spec, s, plan.steps, plan.eval_every) for s in plan.confirm_seeds]
         return _final_values(records, keys, metric.name)
 
     t0 = time.perf_counter()
@@ -506,7 +533,9 @@ def _stages(run: _Run, budget: TuneBudget, settings: _Settings, start: float) ->
         search=tuple(points),
         finalists=tuple(confirmed),
         baseline_spec=baseline,
-        ranking=rank_trials(touched, metric.name, tie=settings.tie, steps=plan.steps),
+        ranking=rank_trials(
+            touched, metric.name, tie=settings.tie, steps=plan.steps, scoring=scoring
+        ),
         winner_values=tuple(values(winner)),
         baseline_values=tuple(full["baseline"]),
         time_to_accuracy=tta,
@@ -515,6 +544,8 @@ def _stages(run: _Run, budget: TuneBudget, settings: _Settings, start: float) ->
         sampler=settings.sampler,
         stages_s=stages,
         ungrouped_reason=run.executor.ungrouped_reason,
+        primary_metric=scoring.primary,
+        runtime=run.runtime.identity,
     )
 
 

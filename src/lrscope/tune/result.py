@@ -18,8 +18,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from lrscope.metrics import get_metric
-
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.ladder import TimeToAccuracy
     from lrscope.rangetest.result import Suggestions
@@ -95,7 +93,11 @@ class TuneResult:
     ``ranking`` ranks this run's trials (:class:`~lrscope.rank.Ranking`: the
     confirmed policies in ``rows``, everything else in ``apart``);
     ``winner_values`` and ``baseline_values`` are the final metric values of
-    the winner and of FIX on the confirmation seeds, in seed order.
+    the winner and of FIX on the confirmation seeds, in seed order;
+    ``primary_metric`` is the task's (what ranks by default, and the best
+    value of which picks each trial's best evaluation); ``runtime`` the
+    identity of the runtime every trial ran on (``""``: fp32, no
+    accumulation).
     """
 
     task: str
@@ -116,6 +118,8 @@ class TuneResult:
     sampler: str
     stages_s: Mapping[str, float] = field(default_factory=dict)
     ungrouped_reason: str | None = None
+    primary_metric: str = "top1"
+    runtime: str = ""
 
     @property
     def winner(self) -> PolicyStats:
@@ -145,7 +149,7 @@ class TuneResult:
     @property
     def winner_reason(self) -> str:
         """Why rank 1 won: the best mean, or a tie broken by cost."""
-        chosen = get_metric(self.metric)
+        chosen = self.ranking.scoring.get(self.metric, owner="tune")
         n = len(self.plan.confirm_seeds)
         values = [r.value(self.metric) for r in self.ranking.rows]
         best = max(values, key=lambda v: chosen.sign() * v if math.isfinite(v) else -math.inf)
@@ -204,6 +208,8 @@ class TuneResult:
         return {
             "task": self.task,
             "metric": self.metric,
+            "primary_metric": self.primary_metric,
+            "runtime": self.runtime,
             "budget": {
                 "steps": self.budget.steps,
                 "minutes": self.budget.minutes,
