@@ -50,8 +50,8 @@ from lrscope.cli._execution import (
 from lrscope.metrics import metric_help
 from lrscope.rank import DEFAULT_TIE
 from lrscope.tune.budget import DEFAULT_MAX_EPOCHS, DEFAULT_ROUND_SIZE
-from lrscope.tune.select import DEFAULT_CONFIRM_SEEDS, DEFAULT_FINALISTS
-from lrscope.validation import COUNT, Interval, check
+from lrscope.tune.select import CONFIRM_SEEDS, DEFAULT_CONFIRM_SEEDS, DEFAULT_FINALISTS, FINALISTS
+from lrscope.validation import COUNT, NONNEGATIVE_FLOAT, Choice, Interval, check
 
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.cli._common import StageEvents
@@ -69,6 +69,24 @@ _MAX_EPOCHS = Interval(int, 0, None, "left")
 DataDirOpt = Annotated[
     str | None, typer.Option("--data-dir", help="Directory of on-disk datasets (CIFAR-10, MNIST).")
 ]
+
+
+_OWNER = "lrscope tune"
+
+
+def _check_options(
+    finalists: int, seeds: int, round_size: int, sampler: str, seed: int, tie: float
+) -> None:
+    """The options :func:`lrscope.tune.tune` would check, named as the command line spells them."""
+    from lrscope.tune.pipeline import TUNE_SEED
+    from lrscope.tune.search import SAMPLERS
+
+    check(_OWNER, "--finalists", finalists, FINALISTS)
+    check(_OWNER, "--seeds", seeds, CONFIRM_SEEDS)
+    check(_OWNER, "--round-size", round_size, COUNT)
+    check(_OWNER, "--sampler", sampler, Choice(SAMPLERS))
+    check(_OWNER, "--seed", seed, TUNE_SEED)
+    check(_OWNER, "--tie", tie, NONNEGATIVE_FLOAT)
 
 
 def register(app: typer.Typer) -> None:
@@ -161,11 +179,15 @@ def tune(
 ) -> None:
     """Range test, a search around it, confirmation on fresh seeds, ranking, time to accuracy."""
     from lrscope.store import Store
+    from lrscope.tasks import get_task
     from lrscope.tune import TuneBudget
     from lrscope.tune import tune as run_tune
 
-    max_epochs = check("lrscope tune", "--max-epochs", max_epochs, _MAX_EPOCHS)
+    # every option is checked, and the task built, before the store is opened: bad input
+    # leaves no database file behind and changes nothing in an existing one
+    max_epochs = check(_OWNER, "--max-epochs", max_epochs, _MAX_EPOCHS)
     budget = TuneBudget(steps=steps, minutes=minutes, trials=trials, max_epochs=max_epochs or None)
+    _check_options(finalists, seeds, round_size, sampler, seed, tie)
     runtime = runtime_option(device, precision, grad_accum)
     execution = build_execution(
         executor,
@@ -174,7 +196,10 @@ def tune(
         ray_address=ray_address,
         ray_timeout_s=ray_timeout,
     )
-    set_torch_threads("lrscope tune", threads)
+    set_torch_threads(_OWNER, threads)
+    built = get_task(task, data_dir=data_dir)
+    if metric is not None:
+        built.scoring.get(metric, owner=_OWNER)
     prepare_process(execution)
     with (
         Store.open(resolve_db_url(db)) as store,
@@ -197,6 +222,7 @@ def tune(
             tie=tie,
             on_event=events,
             runtime=runtime,
+            built=built,
         )
     emit(result.to_dict(), json_, lambda: render_tune(result))
 
@@ -238,9 +264,11 @@ def recommend(
     """Policies for a task from the stored history, carried over with their evidence."""
     from lrscope.recommend import recommend as run_recommend
     from lrscope.store import Store, database_file
+    from lrscope.tasks import get_task
 
     top = check("lrscope recommend", "--top", top, COUNT)
     set_torch_threads("lrscope recommend", threads)
+    built = get_task(task, data_dir=data_dir)  # an unknown task opens no store
     url = resolve_db_url(db)
     missing = (path := database_file(url)) is not None and not path.exists()
     # read-only unless it may store the range test it runs (or there is no store yet)
@@ -249,7 +277,5 @@ def recommend(
         interrupt_note(lambda: "lrscope recommend stopped; it stores only a finished range test"),
         task_failures(task, lambda: "in the range test of lrscope recommend"),
     ):
-        result = run_recommend(
-            store, task, top=top, data_dir=data_dir, run_range_test=not no_range_test
-        )
+        result = run_recommend(store, built, top=top, run_range_test=not no_range_test)
     emit(result.to_dict(), json_, lambda: _render_recommend(result))

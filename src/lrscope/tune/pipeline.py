@@ -338,6 +338,7 @@ def tune(
     tie: float = DEFAULT_TIE,
     on_event: EventFn | None = None,
     runtime: Runtime | None = None,
+    built: Task | None = None,
 ) -> TuneResult:
     """Find the best learning-rate policy for ``task``; store every trial (see the module).
 
@@ -367,6 +368,8 @@ def tune(
         on_event: called as ``on_event(stage, message)`` as the run advances.
         runtime: device, precision and gradient accumulation of every stage
             (:class:`~lrscope.engine.Runtime`; default ``Runtime()``).
+        built: the task the reference ``task`` names, if the caller has built
+            it already (e.g. to check ``metric`` before opening the store).
 
     Raises:
         ParameterError: a bad budget or option, before any training.
@@ -383,7 +386,10 @@ def tune(
     )
     chosen_runtime = runtime if runtime is not None else Runtime()
     resolve(chosen_runtime)  # a device this machine lacks fails before any work
-    task_obj = get_task(task, data_dir=data_dir) if isinstance(task, str) else task
+    if not isinstance(task, str):
+        task_obj = task
+    else:
+        task_obj = built if built is not None else get_task(task, data_dir=data_dir)
     scoring = task_obj.scoring
     chosen = scoring.get(metric or scoring.primary, owner="tune")
     task_ref = task if isinstance(task, str) else task_obj.name
