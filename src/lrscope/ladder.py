@@ -44,6 +44,7 @@ __all__ = [
     "LADDER_FRACTIONS",
     "Rung",
     "TimeToAccuracy",
+    "format_value",
     "ladder_steps",
     "stored_ladder",
     "time_to_accuracy",
@@ -105,16 +106,24 @@ class TimeToAccuracy:
         }
 
     def sentence(self) -> str:
-        """One line: ``FIX's best median top1 0.956: reached by the winner at 1,200 steps, by
+        """One line: ``FIX's best median top1 0.9560: reached by the winner at 1,200 steps, by
         FIX at 4,800: ratio 0.25``."""
         if self.baseline_steps is None:
             return "time to accuracy: FIX has no finite median on the ladder"
         win = "never" if self.winner_steps is None else f"at {self.winner_steps:,} steps"
         ratio = "" if self.ratio is None else f": ratio {self.ratio:.2f}"
         return (
-            f"FIX's best median {self.metric} {self.target:.4g}: reached by the winner {win}, "
+            f"FIX's best median {self.metric} {format_value(self.target)}: reached by the winner {win}, "
             f"by FIX at {self.baseline_steps:,}{ratio}"
         )
+
+
+def format_value(value: float) -> str:
+    """A metric value for a sentence: four decimals (``0.9560``, ``0.0123``), or four
+    significant digits when that would hide it (``1.234e-05``, ``1.235e+04``)."""
+    if value == 0 or 1e-3 <= abs(value) < 1e4:
+        return f"{value:.4f}"
+    return f"{value:.4g}"
 
 
 def _json(value: float) -> float | None:

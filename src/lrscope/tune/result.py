@@ -244,4 +244,6 @@ class TuneResult:
 
 
 def _num(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4f}"
+    from lrscope.ladder import format_value
+
+    return "-" if value is None else format_value(value)
