@@ -6,23 +6,13 @@ writes ``DIR/results.json`` and ``DIR/results.md`` (default DIR: ``benchmarks/re
 
 1. Scheduler overhead: ``benchmarks/scheduler_overhead.py``'s ``run()`` (one
    ``scheduler.step()`` of lrscope's PolicyScheduler vs torch's schedulers).
-2. Trials per hour on one plan: the 16 policies of ``benchmarks/plain_loop.py``
-   on ``mnist1d-cnn``, 1 seed, 1000 steps, evaluation every 250 steps, under:
-
-   - ``plain``: the hand-written PyTorch loop (DataLoader with shuffle, torch
-     schedulers, torch's default threads, one evaluation at the end);
-   - ``plain-1thread``: the same loop with one torch thread (for reference);
-   - ``local``: ``run_plan`` with the local executor (this process, default threads);
-   - ``process``: 2 worker processes, one torch thread each;
-   - ``batched``: one process, the 16 trials in one stacked model (K=16);
-   - ``process+batched``: 2 workers x K=8.
-
-   ``trials_per_hour = 3600 * trials / wall_s`` (wall time of the whole run,
-   worker start-up, evaluations and store writes included; task build
-   excluded); ``speedup_vs_plain`` is the ratio to ``plain``. ``mean_top1``
-   is the mean final test top-1 of the 16 trials; for lrscope configurations
-   ``max_abs_dtop1_vs_local`` compares each trial with the same trial run by
-   ``local``.
+2. Trials per hour on one plan (``benchmarks/trials_per_hour.py``): the 16
+   policies of ``benchmarks/plain_loop.py`` on ``mnist1d-cnn``, 1 seed, 1000
+   steps, evaluation every 250 steps, under the plain PyTorch loop at 1 and
+   at 2 torch threads, and lrscope's ``local``, ``process`` (2 workers),
+   ``batched`` (K = 16) and ``process+batched`` (2 workers x K = 8); three
+   interleaved rounds, each run in a fresh process, median wall times, every
+   ratio against the faster plain loop (also per round), load averages.
 3. Time to accuracy (``benchmarks/time_to_accuracy.py``): steps and seconds
    the tuned policy needs to reach the FIX and NSTEP defaults' best top-1.
 4. Tune with and without groups: the same ``lrscope tune`` (``--tune-steps``
@@ -36,8 +26,9 @@ writes ``DIR/results.json`` and ``DIR/results.md`` (default DIR: ``benchmarks/re
    may steer a search apart on a long run).
 
 The machine's load average is recorded around every measurement: other work
-on the machine slows every configuration, torch's multi-threaded plain loop most.
-``--quick`` shrinks everything (200 steps, eval every 100, fewer timings).
+on the machine slows every configuration, torch's multi-threaded plain loop
+most. ``--quick`` shrinks everything (200 steps, eval every 100, one round,
+fewer timings).
 """
 
 from __future__ import annotations
@@ -46,7 +37,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -57,126 +47,12 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import plain_loop  # noqa: E402
 import scheduler_overhead  # noqa: E402
 import time_to_accuracy  # noqa: E402
+import trials_per_hour  # noqa: E402
+from trials_per_hour import CONFIGS, load_average  # noqa: E402
 
-CONFIGS = ("plain", "plain-1thread", "local", "process", "batched", "process+batched")
 SECTIONS = ("overhead", "throughput", "tta", "tune")
-
-
-def _load() -> list[float]:
-    return [round(v, 2) for v in os.getloadavg()]
-
-
-def _lrscope_config(
-    name: str, task: Any, specs: list[str], steps: int, eval_every: int, workers: int, k: int
-) -> dict[str, Any]:
-    """Run the plan with one lrscope configuration into a fresh SQLite store."""
-    import torch
-
-    from lrscope.bench import Execution, Plan, make_executor, run_plan
-    from lrscope.bench.worker import keep_freed_memory
-    from lrscope.store import Store
-
-    plan = Plan(task.name, specs, seeds=1, steps=steps, eval_every=eval_every)
-    executions = {
-        "local": Execution("local"),
-        "process": Execution("process", workers=workers),
-        "batched": Execution("local", batch_trials=k * workers),
-        "process+batched": Execution("process", workers=workers, batch_trials=k),
-    }
-    execution = executions[name]
-    if execution.executor == "local" and execution.grouped:
-        keep_freed_memory()  # what `lrscope bench` does for its own process; workers do it too
-    with tempfile.TemporaryDirectory(prefix="lrscope-bench-") as tmp:
-        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
-        with Store.open(url) as store:
-            executor = make_executor(execution, tasks=[task], trials=len(plan))
-            start = time.perf_counter()
-            try:
-                summary = run_plan(plan, store, executor, task=task)
-            finally:
-                executor.close()
-            wall_s = time.perf_counter() - start
-            records = store.trials(task=task.name)
-    top1 = {r.spec: r.top1 for r in records}
-    in_process = execution.executor == "local"
-    return {
-        "executor": summary.executor,
-        "workers": summary.workers,
-        "batch_trials": summary.batch_trials,
-        "torch_threads": torch.get_num_threads() if in_process else 1,
-        "trials": summary.ran,
-        "failed": summary.failed,
-        "diverged": summary.diverged,
-        "wall_s": wall_s,
-        "top1": top1,
-    }
-
-
-def _plain_config(name: str, task_name: str, steps: int) -> dict[str, Any]:
-    threads = 1 if name == "plain-1thread" else None
-    report = plain_loop.run(task_name, steps, seed=0, threads=threads)
-    return {
-        "executor": "plain PyTorch loop",
-        "workers": 1,
-        "batch_trials": None,
-        "torch_threads": report["threads"],
-        "trials": report["trials"],
-        "failed": 0,
-        "diverged": None,
-        "wall_s": report["wall_s"],
-        "top1": dict(zip(report["specs"], report["top1"], strict=True)),
-    }
-
-
-def _canonical(specs: list[str]) -> list[str]:
-    from lrscope.policies import parse
-
-    return [parse(s).spec for s in specs]
-
-
-def throughput(
-    configs: Sequence[str], task_name: str, steps: int, eval_every: int, workers: int, k: int
-) -> dict[str, Any]:
-    """Section 2: every configuration on the same 16-trial plan."""
-    from lrscope.tasks import get_task
-
-    task = get_task(task_name)
-    specs = _canonical(plain_loop.plan_specs(steps))
-    rows: dict[str, dict[str, Any]] = {}
-    for name in configs:
-        before = _load()
-        if name.startswith("plain"):
-            row = _plain_config(name, task_name, steps)
-            row["top1"] = dict(zip(specs, row["top1"].values(), strict=True))
-        else:
-            row = _lrscope_config(name, task, specs, steps, eval_every, workers, k)
-        row["load_avg_before"], row["load_avg_after"] = before, _load()
-        row["trials_per_hour"] = 3600.0 * row["trials"] / row["wall_s"]
-        values = list(row["top1"].values())
-        row["mean_top1"] = statistics.fmean(values)
-        rows[name] = row
-        print(f"{name}: {row['wall_s']:.1f} s, mean top1 {row['mean_top1']:.4f}", file=sys.stderr)
-    plain = rows.get("plain")
-    for row in rows.values():
-        row["speedup_vs_plain"] = (
-            row["trials_per_hour"] / plain["trials_per_hour"] if plain else None
-        )
-    reference = rows.get("local")
-    for name, row in rows.items():
-        if reference is not None and not name.startswith("plain"):
-            diffs = [abs(row["top1"][s] - reference["top1"][s]) for s in specs]
-            row["max_abs_dtop1_vs_local"] = max(diffs)
-    return {
-        "task": task_name,
-        "specs": specs,
-        "seeds": 1,
-        "steps": steps,
-        "eval_every": eval_every,
-        "configs": rows,
-    }
 
 
 def _tune_run(task: str, steps: int, trials: int, workers: int, grouped: bool) -> dict[str, Any]:
@@ -207,9 +83,9 @@ def tune_groups(task: str, steps: int, trials: int, workers: int) -> dict[str, A
     """Section 4: the same tune with the default groups and one trial at a time."""
     runs = {}
     for name, grouped in (("grouped", True), ("one at a time", False)):
-        before = _load()
+        before = load_average()
         runs[name] = _tune_run(task, steps, trials, workers, grouped)
-        runs[name]["load_avg_before"], runs[name]["load_avg_after"] = before, _load()
+        runs[name]["load_avg_before"], runs[name]["load_avg_after"] = before, load_average()
         print(f"tune {name}: {runs[name]['wall_s']:.1f} s", file=sys.stderr)
     same = runs["grouped"].pop("keys") == runs["one at a time"].pop("keys")
     ratio = runs["grouped"]["wall_s"] / runs["one at a time"]["wall_s"]
@@ -225,25 +101,7 @@ def _markdown(report: dict[str, Any]) -> str:
         "",
     ]
     if tp:
-        lines += [
-            f"Trials per hour: {len(tp['specs'])} policies x 1 seed on `{tp['task']}`, "
-            f"{tp['steps']} steps, evaluation every {tp['eval_every']} steps.",
-            "",
-            "| configuration | workers x K | threads | wall s | trials/h | vs plain "
-            "| mean top1 | max abs dtop1 vs local | load before |",
-            "|---|---|---|---|---|---|---|---|---|",
-        ]
-        for name, row in tp["configs"].items():
-            k = row["batch_trials"] or 1
-            dtop = row.get("max_abs_dtop1_vs_local")
-            speedup = row["speedup_vs_plain"]
-            lines.append(
-                f"| {name} | {row['workers']} x {k} | {row['torch_threads']} "
-                f"| {row['wall_s']:.1f} | {row['trials_per_hour']:.0f} "
-                f"| {'' if speedup is None else f'{speedup:.2f}x'} | {row['mean_top1']:.4f} "
-                f"| {'' if dtop is None else f'{dtop:.3f}'} | {row['load_avg_before'][0]} |"
-            )
-        lines.append("")
+        lines += trials_per_hour.markdown(tp)
     tta = report.get("time_to_accuracy")
     if tta:
         lines += [
@@ -308,6 +166,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--batch-trials", type=int, default=8, help="K per worker")
     parser.add_argument("--tuned", default=None, help="time to accuracy: the tuned spec")
     parser.add_argument("--only", nargs="+", choices=CONFIGS, default=list(CONFIGS))
+    parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (3)")
     parser.add_argument("--skip", nargs="*", choices=SECTIONS, default=[])
     parser.add_argument("--tune-steps", type=int, default=None, help="tune: steps per trial")
     parser.add_argument("--tune-trials", type=int, default=None, help="tune: search points")
@@ -324,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "python": platform.python_version(),
             "default_torch_threads": torch.get_num_threads(),
         },
-        "load_avg_before": _load(),
+        "load_avg_before": load_average(),
     }
     if "overhead" not in args.skip:
         number, repeat, rounds = (500, 3, 2) if args.quick else (2000, 5, 3)
@@ -332,8 +191,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             groups=(1, 4), number=number, repeat=repeat, rounds=rounds
         )
     if "throughput" not in args.skip:
-        report["throughput"] = throughput(
-            args.only, args.task, steps, eval_every, args.workers, args.batch_trials
+        rounds = args.rounds or (1 if args.quick else 3)
+        report["throughput"] = trials_per_hour.run(
+            args.only, args.task, steps, eval_every, args.workers, args.batch_trials, rounds
         )
     if "tta" not in args.skip:
         report["time_to_accuracy"] = time_to_accuracy.run(
@@ -346,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             args.tune_trials or (16 if args.quick else 32),
             args.workers,
         )
-    report["load_avg_after"] = _load()
+    report["load_avg_after"] = load_average()
     report["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(report, indent=2) + "\n")

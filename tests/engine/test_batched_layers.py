@@ -57,6 +57,11 @@ LAYERS: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
         (7,),
     ),
     "linear-3d-input": (lambda: nn.Sequential(nn.Linear(7, 4)), (2, 7)),
+    # outputs wider than a member's B = 5 rows: the untransposed product, with and without bias
+    "linear-wide": (
+        lambda: nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, 6, bias=False)),
+        (3,),
+    ),
     "conv1d": (
         lambda: nn.Sequential(
             nn.Conv1d(2, 4, 3, stride=2, padding=1), nn.ReLU(), nn.Conv1d(4, 3, 2, dilation=2)
@@ -221,3 +226,34 @@ def test_stacked_sgd_keep_drops_members() -> None:
     sgd.keep(torch.tensor([2, 0]))
     assert all(buf.shape[0] == 2 for buf in sgd.buffers.values())
     assert all(started.tolist() == [True, True] for started in sgd.started.values())
+
+
+def test_stacked_sgd_takes_the_group_path_again_after_members_leave() -> None:
+    """Buffers created for all members, one member dropped: updates still equal torch's."""
+    torch.manual_seed(6)
+    models = [nn.Linear(3, 2).double() for _ in range(K)]
+    optimizers = [torch.optim.SGD(m.parameters(), lr=0.1, momentum=0.9) for m in models]
+    names = {id(p): n for n, p in models[0].named_parameters()}
+    groups = sgd_groups(optimizers[0], names)
+    assert not isinstance(groups, str)
+    params = stacked_params(models)
+    sgd = StackedSGD(groups)
+    g = torch.Generator().manual_seed(7)
+    kept = list(range(K))
+    for t in range(4):
+        if t == 2:
+            kept = [0, 2]
+            sgd.keep(torch.tensor(kept))
+            params = {n: p.detach()[kept].clone().requires_grad_() for n, p in params.items()}
+        for k in kept:
+            for param in models[k].parameters():
+                param.grad = torch.randn(param.shape, dtype=param.dtype, generator=g)
+            optimizers[k].step()
+        for name, stacked in params.items():
+            grads = [dict(models[k].named_parameters())[name].grad for k in kept]
+            stacked.grad = torch.stack([grad for grad in grads if grad is not None])
+        sgd.step(params, [0.1] * len(kept), [None] * len(kept))
+        assert sgd.complete == set(params)
+        for row, k in enumerate(kept):
+            for name, param in models[k].named_parameters():
+                torch.testing.assert_close(params[name][row], param, rtol=1e-12, atol=1e-14)

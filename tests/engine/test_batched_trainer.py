@@ -14,6 +14,7 @@ same matrix kernels batched or not, so MLPs agree exactly.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 
 import pytest
@@ -21,7 +22,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset, Subset, TensorDataset
 
-from lrscope.batched import BatchingError, Member, run_batched, task_batching_problem
+from lrscope.batched import BatchingError, Member, run_batched, task_batching_problem, trainer
 from lrscope.engine import TrialResult, run_trial
 from lrscope.errors import ParameterError
 from lrscope.tasks import Task
@@ -238,6 +239,65 @@ def test_progress_is_reported_every_step() -> None:
     results = run_batched(task, members, on_progress=lambda d, t: seen.append((d, t)))
     assert seen == [(s, 6) for s in range(1, 7)]
     assert [[p.step for p in r.curve] for r in results] == [[2, 4], [3, 6]]
+
+
+LANES = [
+    Member("FIX(k0=0.05)", seed=0, steps=30, eval_every=10),
+    Member("FIX(k0=1000)", seed=1, steps=30, eval_every=10),  # diverges
+    Member("onecycle(max_lr=0.1, total_steps=30)", seed=2, steps=30, eval_every=15),
+    Member("EXP(k0=0.1, gamma=0.98)", seed=3, steps=20, eval_every=10),
+    Member("COS(k0=0.01, k1=0.1, l=15)", seed=4, steps=30, eval_every=10),
+    Member("SIN(k0=0.01, k1=0.1, l=10)", seed=5, steps=25, eval_every=5),
+]
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_lanes_side_by_side_give_the_one_thread_results(threads: int) -> None:
+    """6 members in 2 or 3 lanes: each member's metrics and curve are exactly the one-lane ones."""
+    task = wave_task()
+    one_lane = run_batched(task, LANES)
+    seen: list[tuple[int, int]] = []
+    torch.set_num_threads(threads)  # the fixture restores one thread afterwards
+    lanes = run_batched(task, LANES, on_progress=lambda d, t: seen.append((d, t)))
+    assert torch.get_num_threads() == threads
+    assert one_lane[1].diverged
+    for a, b in zip(lanes, one_lane, strict=True):
+        assert a.curve == b.curve
+        assert a.summary() | {"wall_s": 0} == b.summary() | {"wall_s": 0}
+    assert seen == [(s, 30) for s in range(1, 31)]
+
+
+def test_a_failing_lane_stops_the_others_and_raises() -> None:
+    task = wave_task()
+    torch.set_num_threads(2)
+
+    def stop(done: int, steps: int) -> None:
+        if done == 3:
+            raise KeyboardInterrupt  # what Ctrl-C in a progress bar looks like
+
+    with pytest.raises(KeyboardInterrupt):
+        run_batched(task, LANES, on_progress=stop)
+    assert torch.get_num_threads() == 2
+    assert not [t for t in threading.enumerate() if t.name.startswith("lrscope-batched-lane")]
+
+
+def test_a_lane_refused_on_its_first_batch_raises_batching_error() -> None:
+    torch.set_num_threads(2)
+    task = wave_task(model=MixesSamples)
+    members = [Member("FIX(k0=0.05)", s, 10) for s in range(4)]
+    with pytest.raises(BatchingError, match="mixes the samples"):
+        run_batched(task, members)
+
+
+@pytest.mark.parametrize(
+    ("members", "threads", "sizes"),
+    [(16, 2, [8, 8]), (5, 8, [3, 2]), (7, 3, [3, 2, 2]), (3, 2, [3]), (16, 1, [16])],
+)
+def test_lanes_hold_at_least_two_members(members: int, threads: int, sizes: list[int]) -> None:
+    trials = list(range(members))
+    lanes = trainer._lanes(trials, threads)  # type: ignore[arg-type]
+    assert [len(lane) for lane in lanes] == sizes
+    assert [t for lane in lanes for t in lane] == trials
 
 
 # --- the engine's evaluation for every kind of task, and the fallbacks ------------------

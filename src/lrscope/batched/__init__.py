@@ -7,9 +7,10 @@
 ... # doctest: +SKIP
 
 - :mod:`lrscope.batched.layers`: stacked Linear, Conv1d/2d/3d, LayerNorm.
+- :mod:`lrscope.batched.conv`: the stacked convolution (im2col, batched GEMM, col2im).
 - :mod:`lrscope.batched.model`: which models can be batched, building the stacked model.
 - :mod:`lrscope.batched.sgd`: torch.optim.SGD's update with per-member lr and momentum.
-- :mod:`lrscope.batched.trainer`: :func:`run_batched` (data, divergence, evaluation).
+- :mod:`lrscope.batched.trainer`: :func:`run_batched` (data, divergence, evaluation, lanes).
 
 Each member's metrics equal those of :func:`lrscope.engine.run_trial` with the
 same arguments up to floating-point summation order: the stacked layers sum

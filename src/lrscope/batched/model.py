@@ -27,8 +27,8 @@ import copy
 
 from torch import nn
 
+from lrscope.batched.conv import ConvGeometry
 from lrscope.batched.layers import (
-    ConvGeometry,
     StackedConv,
     StackedLayerNorm,
     StackedLinear,

@@ -88,14 +88,36 @@ def _shape(count: int, tensor: torch.Tensor) -> tuple[int, ...]:
     return (count,) + (1,) * (tensor.dim() - 1)
 
 
+class _Rates:
+    """One value per member as a ``(K, 1, ..., 1)`` view per (dimensions, dtype) asked for."""
+
+    def __init__(self, values: Sequence[float]) -> None:
+        self.values = torch.tensor(values, dtype=torch.float64)
+        self.views: dict[tuple[int, torch.dtype], torch.Tensor] = {}
+
+    def like(self, tensor: torch.Tensor) -> torch.Tensor:
+        key = (tensor.dim(), tensor.dtype)
+        view = self.views.get(key)
+        if view is None:
+            shape = _shape(len(self.values), tensor)
+            view = self.views[key] = self.values.to(tensor.dtype).view(shape)
+        return view
+
+
 class StackedSGD:
-    """SGD state (momentum buffers) for stacked parameters ``(K, *shape)``."""
+    """SGD state (momentum buffers) for stacked parameters ``(K, *shape)``.
+
+    A step updates each parameter group with a handful of ``torch._foreach_*``
+    calls over all its tensors; the per-tensor path is taken only while some
+    member has no momentum or no buffer yet.
+    """
 
     def __init__(self, groups: Sequence[SGDGroup]) -> None:
         self.groups = list(groups)
         self.buffers: dict[str, torch.Tensor] = {}
         # Members (rows) whose buffer exists; absent key: no row has one yet.
         self.started: dict[str, torch.Tensor] = {}
+        self.complete: set[str] = set()  # names whose buffer rows have all started
 
     def momenta(self, policy_momenta: Sequence[float | None]) -> list[list[float]]:
         """Per group, each member's momentum: its policy's value, else the group's."""
@@ -111,49 +133,62 @@ class StackedSGD:
         policy_momenta: Sequence[float | None],
     ) -> None:
         """Update every stacked parameter in place (``lrs[k]``: member ``k``'s lr)."""
-        count = len(lrs)
-        neg_lr = torch.tensor([-lr for lr in lrs], dtype=torch.float64)
+        neg_lr = _Rates([-lr for lr in lrs])
         for group, momenta in zip(self.groups, self.momenta(policy_momenta), strict=True):
-            mom = torch.tensor(momenta, dtype=torch.float64)
-            active = [m != 0 for m in momenta]
-            for name in group.names:
-                param = params[name]
-                if param.grad is None:
-                    continue
-                d = self._direction(name, param, group, mom, active)
-                param.addcmul_(d, neg_lr.view(_shape(count, param)).to(param.dtype))
+            names = [name for name in group.names if params[name].grad is not None]
+            if not names:
+                continue
+            tensors = [params[name] for name in names]
+            grads = [t.grad for t in tensors if t.grad is not None]
+            ds = list(torch._foreach_neg(grads)) if group.maximize else grads
+            if group.weight_decay != 0:
+                ds = list(torch._foreach_add(ds, tensors, alpha=group.weight_decay))
+            steps = self._momentum(names, ds, group, momenta)
+            torch._foreach_addcmul_(tensors, steps, [neg_lr.like(t) for t in tensors])
 
-    def _direction(
-        self,
-        name: str,
-        param: torch.Tensor,
-        group: SGDGroup,
-        mom: torch.Tensor,
-        active: list[bool],
-    ) -> torch.Tensor:
-        grad = param.grad
-        assert grad is not None
-        d = -grad if group.maximize else grad
-        if group.weight_decay != 0:
-            d = d.add(param, alpha=group.weight_decay)
+    def _momentum(
+        self, names: list[str], ds: list[torch.Tensor], group: SGDGroup, momenta: list[float]
+    ) -> list[torch.Tensor]:
+        """The directions after the momentum lines (buffers updated in place or replaced)."""
+        active = [m != 0 for m in momenta]
         if not any(active):
-            return d
-        view = mom.view(_shape(len(active), param)).to(param.dtype)
+            return ds
+        mom = _Rates(momenta)
+        views = [mom.like(d) for d in ds]
+        if all(active) and self.complete.issuperset(names):
+            bufs = [self.buffers[name] for name in names]
+            torch._foreach_mul_(bufs, views)
+            torch._foreach_add_(bufs, ds, alpha=1 - group.dampening)
+        else:
+            bufs = [
+                self._buffer(name, d, group, view, active)
+                for name, d, view in zip(names, ds, views, strict=True)
+            ]
+        stepped = list(torch._foreach_addcmul(ds, bufs, views)) if group.nesterov else bufs
+        if all(active):
+            return stepped
+        on = torch.tensor(active)
+        return [
+            torch.where(on.view(_shape(len(active), d)), s, d)
+            for s, d in zip(stepped, ds, strict=True)
+        ]
+
+    def _buffer(
+        self, name: str, d: torch.Tensor, group: SGDGroup, view: torch.Tensor, active: list[bool]
+    ) -> torch.Tensor:
+        """One parameter's updated buffer when the group's fast path does not apply."""
         buf = self.buffers.get(name)
-        started = self.started.get(name)
         if all(active) and buf is None:
             buf = self.buffers[name] = d.clone()
             self.started[name] = torch.ones(len(active), dtype=torch.bool)
-        elif all(active) and started is not None and bool(started.all()):
+        elif all(active) and name in self.complete:
             assert buf is not None
             buf.mul_(view).add_(d, alpha=1 - group.dampening)
         else:  # some members without momentum this step, or without a buffer yet
             buf = self._masked_buffer(name, d, group, view, active)
-        stepped = d.addcmul(buf, view) if group.nesterov else buf
-        if all(active):
-            return stepped
-        on = torch.tensor(active).view(_shape(len(active), param))
-        return torch.where(on, stepped, d)
+        if bool(self.started[name].all()):
+            self.complete.add(name)
+        return buf
 
     def _masked_buffer(
         self,
@@ -184,3 +219,4 @@ class StackedSGD:
             self.buffers[name] = buf.index_select(0, rows)
         for name, started in self.started.items():
             self.started[name] = started.index_select(0, rows)
+        self.complete = {name for name, started in self.started.items() if bool(started.all())}
