@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from lrscope.bench import Execution
@@ -42,7 +43,9 @@ def test_tune_then_recommend_json(tmp_path: Path) -> None:
     assert len(tuned["search"]) == 8  # type: ignore[arg-type]
     assert tuned["winner"]["rank"] == 1  # type: ignore[index]
     advice = _ok(["recommend", "--task", LINEAR, "--top", "1", "--db", db, "--json"])
-    (rec,) = advice["recommendations"]  # type: ignore[misc]
+    recs = advice["recommendations"]
+    assert isinstance(recs, list)
+    (rec,) = recs
     assert rec["source_task"] == "blobs4-mlp"
     assert rec["trial_ids"]
 
@@ -93,7 +96,9 @@ def test_demo_writes_store_report_plots_and_summary(tmp_path: Path) -> None:
     assert f'PolicyScheduler(optimizer, "{result.tune.winner_spec}")' in str(summary["python"])
 
 
-def test_demo_prints_the_peer_style_summary_at_80_columns(tmp_path: Path) -> None:
+def test_demo_prints_the_peer_style_summary_at_80_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from rich.console import Console
 
     from lrscope.cli import demo as demo_cli
@@ -101,12 +106,9 @@ def test_demo_prints_the_peer_style_summary_at_80_columns(tmp_path: Path) -> Non
 
     result = run_demo(tmp_path / "out", minutes=0.2, task=MLP, execution=LOCAL)
     console = Console(width=80, record=True)
-    old = (tune_cli.stdout, demo_cli.stdout)
-    tune_cli.stdout = demo_cli.stdout = console
-    try:
-        demo_cli._render(result)
-    finally:
-        tune_cli.stdout, demo_cli.stdout = old
+    monkeypatch.setattr(tune_cli, "stdout", console)
+    monkeypatch.setattr(demo_cli, "stdout", console)
+    demo_cli._render(result)
     text = console.export_text()
     assert max(len(line) for line in text.splitlines()) <= 80
     for needle in ("winner", "FIX", "time to accuracy:", "compute:", "report :"):

@@ -17,6 +17,7 @@ from lrscope.tune.budget import (
     SAFETY,
     StepCost,
     TuneBudget,
+    TunePlan,
     size_plan,
     timing_steps,
 )
@@ -25,7 +26,9 @@ COST = StepCost(step_s=0.0005, eval_s=0.03)
 SEEDS = (1, 2, 3)
 
 
-def plan(budget: TuneBudget, cost: StepCost | None = COST, spent: float = 0.0, epoch: int = 32):
+def plan(
+    budget: TuneBudget, cost: StepCost | None = COST, spent: float = 0.0, epoch: int = 32
+) -> TunePlan:
     return size_plan(
         budget,
         steps_per_epoch=epoch,

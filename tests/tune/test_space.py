@@ -67,7 +67,7 @@ def test_rounding_keeps_three_significant_digits() -> None:
 def _proposals() -> st.SearchStrategy[Proposal]:
     def for_family(family: str) -> st.SearchStrategy[Proposal]:
         dims = SPACE.dims()
-        params = {}
+        params: dict[str, st.SearchStrategy[float]] = {}
         for name in SPACE.family_params(family):
             dim = dims[name]
             if dim.integer:

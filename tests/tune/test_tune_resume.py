@@ -66,7 +66,11 @@ def finish(db_url: str) -> dict[str, Any]:
     return document
 
 
-def stored(db_url: str) -> dict[tuple[object, ...], tuple[object, ...]]:
+Trials = dict[tuple[object, ...], tuple[object, ...]]
+"""Stored trials: key -> (status, top1, best_iter, steps_done)."""
+
+
+def stored(db_url: str) -> Trials:
     """Every stored trial: key -> (status, top1, best_iter, steps_done)."""
     with Store.open(db_url) as store:
         return {
@@ -93,7 +97,7 @@ def kill_when(db_url: str, ready: Callable[[str], bool]) -> None:
 
     threading.Thread(target=read, daemon=True).start()
     deadline = time.monotonic() + 300
-    seen = []
+    seen: list[str] = []
     try:
         while True:
             assert time.monotonic() < deadline, "".join(seen)[-3000:]
@@ -112,7 +116,7 @@ def kill_when(db_url: str, ready: Callable[[str], bool]) -> None:
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dict]:
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Trials]:
     url = f"sqlite:///{tmp_path_factory.mktemp('whole') / 'whole.db'}"
     document = finish(url)
     return document, stored(url)
@@ -129,7 +133,7 @@ def _measured(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("moment", ["range test", "search", "confirmation"])
 def test_a_tune_killed_and_resumed_reaches_the_uninterrupted_decisions(
-    tmp_path: Path, moment: str, uninterrupted: tuple[dict[str, Any], dict]
+    tmp_path: Path, moment: str, uninterrupted: tuple[dict[str, Any], Trials]
 ) -> None:
     whole, whole_trials = uninterrupted
     url = f"sqlite:///{tmp_path / 'killed.db'}"
