@@ -113,8 +113,8 @@ class TimeToAccuracy:
         win = "never" if self.winner_steps is None else f"at {self.winner_steps:,} steps"
         ratio = "" if self.ratio is None else f": ratio {self.ratio:.2f}"
         return (
-            f"FIX's best median {self.metric} {format_value(self.target)}: reached by the winner {win}, "
-            f"by FIX at {self.baseline_steps:,}{ratio}"
+            f"FIX's best median {self.metric} {format_value(self.target)}: reached by the "
+            f"winner {win}, by FIX at {self.baseline_steps:,}{ratio}"
         )
 
 

@@ -403,7 +403,7 @@ def rank_trials(
         ParameterError: a ``metric`` the task does not rank by, a negative
             ``tie``, ``min_seeds`` < 1.
     """
-    chosen = scoring.get(metric or scoring.primary, owner=_OWNER)
+    chosen = scoring.get(metric or scoring.default_rank_metric, owner=_OWNER)
     min_seeds = check(_OWNER, "min_seeds", min_seeds, COUNT)
     steps = check(_OWNER, "steps", steps, OrNone(COUNT))
     rows = aggregate(records, scoring)
@@ -465,7 +465,7 @@ def rank(
             ``min_seeds`` < 1, ``steps`` not None or an int >= 1.
     """
     scoring = task_scoring(store, task)
-    chosen = scoring.get(metric or scoring.primary, owner=_OWNER)
+    chosen = scoring.get(metric or scoring.default_rank_metric, owner=_OWNER)
     check(_OWNER, "steps", steps, OrNone(STEP_SIZE))
     trials = store.trials(task=task, on_unreadable=left_out("the ranking"))
     records = [r for r in trials if steps is None or r.steps == steps]

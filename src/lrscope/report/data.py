@@ -204,7 +204,7 @@ def _task_view(
     from lrscope.rank import rank_trials
 
     scoring = Scoring.from_metadata(record.metadata)
-    chosen = scoring.get(metric or scoring.primary, owner="the report").name
+    chosen = scoring.get(metric or scoring.default_rank_metric, owner="the report").name
     notes: list[str] = []
     trials = store.trials(task=record.name, on_unreadable=_left_out(notes))
     counts = Counter(t.status for t in trials)

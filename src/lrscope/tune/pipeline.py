@@ -391,7 +391,7 @@ def tune(
     else:
         task_obj = built if built is not None else get_task(task, data_dir=data_dir)
     scoring = task_obj.scoring
-    chosen = scoring.get(metric or scoring.primary, owner="tune")
+    chosen = scoring.get(metric or scoring.default_rank_metric, owner="tune")
     task_ref = task if isinstance(task, str) else task_obj.name
     store.put_task(task_obj.name, task_obj.metadata)
     group = min(round_size, budget.trials or round_size)  # a round: what trains at once
