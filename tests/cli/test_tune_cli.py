@@ -61,16 +61,16 @@ def test_recommend_on_an_empty_store_suggests_tune(tmp_path: Path) -> None:
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'bad.db'}"
     assert "'steps'" in _usage_error(["tune", "--task", MLP, "--db", db])
-    assert "'confirm_seeds'" in _usage_error(["tune", "--task", MLP, "--steps", "64", "--seeds",
+    assert "'--seeds'" in _usage_error(["tune", "--task", MLP, "--steps", "64", "--seeds",
                                               "2", "--db", db])  # fmt: skip
     assert "'trials'" in _usage_error(["tune", "--task", MLP, "--trials", "0", "--db", db])
-    assert "'finalists'" in _usage_error(["tune", "--task", MLP, "--steps", "64", "--finalists",
+    assert "'--finalists'" in _usage_error(["tune", "--task", MLP, "--steps", "64", "--finalists",
                                           "1", "--db", db])  # fmt: skip
     assert "executor" in _usage_error(["tune", "--task", MLP, "--steps", "64", "--executor",
                                        "gpu", "--db", db])  # fmt: skip
     assert "no-such-task" in _usage_error(["tune", "--task", "no-such-task", "--steps", "64",
                                            "--db", db])  # fmt: skip
-    assert "'tie'" in _usage_error(["tune", "--task", MLP, "--steps", "64", "--tie", "-0.1",
+    assert "'--tie'" in _usage_error(["tune", "--task", MLP, "--steps", "64", "--tie", "-0.1",
                                     "--db", db])  # fmt: skip
     assert "--max-epochs" in _usage_error(["tune", "--task", MLP, "--minutes", "1",
                                            "--max-epochs", "-1", "--db", db])  # fmt: skip
