@@ -20,10 +20,13 @@ writes ``DIR/results.json`` and ``DIR/results.md`` (default DIR: ``benchmarks/re
    processes), once with the default group size (``batch_trials="auto"``) and
    once one trial at a time (K = 1), side by side in this run, each into a
    fresh store. ``ratio = grouped wall s / ungrouped wall s`` (the target:
-   at most 0.4). The search is the same in both (its rounds do not depend on
-   the group size); ``same_trials`` says whether both stored the same trial
-   identities (they do when the measured values agree; float summation order
-   may steer a search apart on a long run).
+   at most 0.4); ``cpu_ratio`` the same for CPU seconds (this process and its
+   reaped worker processes: less sensitive to other jobs on the machine), and
+   both per optimizer step. The search asks the same points in both (its
+   rounds do not depend on the group size); ``same_trials`` says whether both
+   stored the same trial identities (they do when the measured values agree;
+   float summation order may steer a search apart on a long run, and then the
+   two runs train different amounts: compare per step).
 
 The machine's load average is recorded around every measurement: other work
 on the machine slows every configuration, torch's multi-threaded plain loop
@@ -37,6 +40,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import sys
 import tempfile
 import time
@@ -55,6 +59,15 @@ from trials_per_hour import CONFIGS, load_average  # noqa: E402
 SECTIONS = ("overhead", "throughput", "tta", "tune")
 
 
+def _cpu_s() -> float:
+    """CPU seconds of this process and of its finished children (the worker processes)."""
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def _tune_run(task: str, steps: int, trials: int, workers: int, grouped: bool) -> dict[str, Any]:
     from lrscope.bench import Execution
     from lrscope.store import Store
@@ -65,13 +78,15 @@ def _tune_run(task: str, steps: int, trials: int, workers: int, grouped: bool) -
         tempfile.TemporaryDirectory(prefix="lrscope-tune-") as tmp,
         Store.open(f"sqlite:///{Path(tmp) / 'tune.db'}") as store,
     ):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _cpu_s()
         result = tune(task, store, steps=steps, trials=trials, execution=execution)
         wall_s = time.perf_counter() - start
+        cpu_s = _cpu_s() - cpu  # the executor is closed: its workers are reaped
         keys = sorted(str(r.key) for r in store.trials(task=result.task))
     return {
         "execution": result.execution,
         "wall_s": wall_s,
+        "cpu_s": cpu_s,
         "trials": result.compute.trials,
         "steps": result.compute.steps,
         "winner": result.winner_spec,
@@ -88,9 +103,14 @@ def tune_groups(task: str, steps: int, trials: int, workers: int) -> dict[str, A
         runs[name]["load_avg_before"], runs[name]["load_avg_after"] = before, load_average()
         print(f"tune {name}: {runs[name]['wall_s']:.1f} s", file=sys.stderr)
     same = runs["grouped"].pop("keys") == runs["one at a time"].pop("keys")
-    ratio = runs["grouped"]["wall_s"] / runs["one at a time"]["wall_s"]
+    grouped, single = runs["grouped"], runs["one at a time"]
+    per_step = {k: (grouped[k] / grouped["steps"]) / (single[k] / single["steps"])
+                for k in ("wall_s", "cpu_s")}  # fmt: skip
     return {"task": task, "steps": steps, "trials": trials, "workers": workers, "runs": runs,
-            "ratio": ratio, "target": 0.4, "same_trials": same}  # fmt: skip
+            "ratio": grouped["wall_s"] / single["wall_s"], "target": 0.4,
+            "cpu_ratio": grouped["cpu_s"] / single["cpu_s"],
+            "per_step_ratio": per_step["wall_s"], "per_step_cpu_ratio": per_step["cpu_s"],
+            "same_trials": same}  # fmt: skip
 
 
 def _markdown(report: dict[str, Any]) -> str:
@@ -124,18 +144,21 @@ def _markdown(report: dict[str, Any]) -> str:
             f"Tune with and without groups on `{tg['task']}`: {tg['steps']} steps per trial, "
             f"{tg['trials']} search points, {tg['workers']} worker processes, side by side:",
             "",
-            "| run | execution | wall s | trials | optimizer steps | winner |",
-            "|---|---|---|---|---|---|",
+            "| run | execution | wall s | CPU s | trials | optimizer steps | winner | load |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for name, run in tg["runs"].items():
+            load = f"{run['load_avg_before'][0]}, {run['load_avg_after'][0]}"
             lines.append(
-                f"| {name} | {run['execution']} | {run['wall_s']:.1f} | {run['trials']} "
-                f"| {run['steps']:,} | `{run['winner']}` |"
+                f"| {name} | {run['execution']} | {run['wall_s']:.1f} | {run['cpu_s']:.1f} "
+                f"| {run['trials']} | {run['steps']:,} | `{run['winner']}` | {load} |"
             )
         lines += [
             "",
-            f"Grouped / one at a time: **{tg['ratio']:.2f}** (target at most {tg['target']}); "
-            f"the same trials stored: {'yes' if tg['same_trials'] else 'no'}.",
+            f"Grouped / one at a time: **{tg['ratio']:.2f}** wall time (target at most "
+            f"{tg['target']}), {tg['cpu_ratio']:.2f} CPU time; per optimizer step "
+            f"{tg['per_step_ratio']:.2f} wall, {tg['per_step_cpu_ratio']:.2f} CPU. "
+            f"The same trials stored: {'yes' if tg['same_trials'] else 'no'}.",
             "",
         ]
     so = report.get("scheduler_overhead")
