@@ -33,7 +33,7 @@ from torch.optim import SGD
 from torch.optim import lr_scheduler as sch
 from torch.utils.data import DataLoader
 
-__all__ = ["PLAN", "PlainPolicy", "plan_specs", "run", "train_one"]
+__all__ = ["PLAN", "PlainPolicy", "plan_specs", "run", "test_top1", "train_one", "train_recipe"]
 
 SchedulerFactory = Callable[[SGD, int], sch.LRScheduler]
 
@@ -176,6 +176,67 @@ def train_one(task: Any, policy: PlainPolicy, steps: int, seed: int = 0) -> floa
             correct += int(((logits.argmax(1) == y) & finite).sum())
             total += len(y)
     return correct / total
+
+
+def test_top1(model: torch.nn.Module, task: Any) -> float:
+    """Final test top-1 of ``model`` on the task's test set (a non-finite row counts as wrong)."""
+    model.eval()
+    correct = total = 0
+    with torch.no_grad():
+        for x, y in DataLoader(task.test_data, batch_size=1000):
+            logits = model(x)
+            finite = torch.isfinite(logits).all(dim=1)
+            correct += int(((logits.argmax(1) == y) & finite).sum())
+            total += len(y)
+    return correct / total
+
+
+OptimizerFactory = Callable[[torch.nn.Module], torch.optim.Optimizer]
+RecipeScheduler = Callable[[torch.optim.Optimizer, int], Any]
+
+
+def train_recipe(
+    task: Any,
+    make_optimizer: OptimizerFactory,
+    make_scheduler: RecipeScheduler | None,
+    steps: int,
+    seed: int,
+) -> float:
+    """One trial of any recipe in the loop a PyTorch user writes; the final test top-1.
+
+    ``torch.manual_seed(seed)`` before the model is built; a ``DataLoader``
+    shuffled by a generator seeded with ``seed``; ``make_optimizer(model)``
+    and ``make_scheduler(optimizer, steps)`` (None: no scheduler), stepped
+    after every optimizer step; cross-entropy; one evaluation at the end.
+    Optimizers with ``train()`` and ``eval()`` (schedule-free ones) are put in
+    the matching mode around training and evaluation.
+    """
+    torch.manual_seed(seed)
+    model = task.model()
+    optimizer = make_optimizer(model)
+    scheduler = None if make_scheduler is None else make_scheduler(optimizer, steps)
+    generator = torch.Generator().manual_seed(seed)
+    loader = DataLoader(task.train_data, batch_size=task.batch_size, shuffle=True,
+                        generator=generator)  # fmt: skip
+    modes = hasattr(optimizer, "train") and hasattr(optimizer, "eval")
+    model.train()
+    if modes:
+        optimizer.train()
+    done = 0
+    while done < steps:
+        for x, y in loader:
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            done += 1
+            if done == steps:
+                break
+    if modes:
+        optimizer.eval()
+    return test_top1(model, task)
 
 
 def run(

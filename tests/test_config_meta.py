@@ -34,7 +34,8 @@ from lrscope.rangetest.settings import (
     SweepSettings,
     WeightDecaySettings,
 )
-from lrscope.tune.candidates import LRBounds
+from lrscope.tune.budget import TuneBudget
+from lrscope.tune.space import LRBounds
 from lrscope.validation import Relation, Validated
 
 #: Valid arguments of the classes with required parameters (the others build
@@ -43,6 +44,7 @@ from lrscope.validation import Relation, Validated
 EXAMPLES: dict[type[Validated], dict[str, Any]] = {
     Plan: {"task": "mnist1d-cnn", "policies": ["FIX(k0=0.1)"], "steps": 100},
     LRBounds: {"suggested_lr": 0.05, "min_lr": 0.01, "max_lr": 0.2, "peak_lr": 0.2},
+    TuneBudget: {"steps": 100, "trials": 8},  # two units: either one alone is a budget
     Metric: {"name": "mape", "label": "MAPE", "direction": "min", "unit": "%", "description": ""},
     Scoring: {"metrics": (metric("a"), metric("b")), "primary": "a"},
     # ray accepts every other field's values (local takes one worker, no address)
@@ -60,6 +62,7 @@ KNOWN = {
     Execution,
     Plan,
     LRBounds,
+    TuneBudget,
     RangeTestSettings,
     SweepSettings,
     MomentumSweepSettings,

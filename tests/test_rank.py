@@ -1,4 +1,5 @@
-"""lrscope.rank: aggregation over seeds, NaN handling, ordering, Pareto front, exports."""
+"""lrscope.rank: aggregation over seeds, NaN handling, the one rule, rows apart, Pareto front,
+exports, and the table at 80 columns."""
 
 from __future__ import annotations
 
@@ -10,12 +11,23 @@ import math
 import statistics
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lrscope.engine.result import TrialResult
 from lrscope.errors import LRScopeError, ParameterError
 from lrscope.metrics import AGGREGATED_METRICS as METRICS
-from lrscope.metrics import CLASSIFICATION_SCORING, RANK_METRICS
-from lrscope.rank import TrialLike, aggregate, pareto_front, rank_trials
+from lrscope.metrics import CLASSIFICATION_SCORING, RANK_METRICS, REGRESSION_SCORING
+from lrscope.rank import (
+    DEFAULT_TIE,
+    PolicyStats,
+    TrialLike,
+    aggregate,
+    order_rows,
+    pareto_front,
+    rank_trials,
+)
+from lrscope.rank_table import RankingTable
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,6 +38,7 @@ class Record:
     spec: str
     seed: int
     steps: int
+    eval_every: int
     status: str
     top1: float
     top5: float
@@ -51,6 +64,7 @@ def trial(
     *,
     status: str = "done",
     steps: int = 100,
+    eval_every: int = 10,
     task: str = "t",
     **extra: float,
 ) -> Record:
@@ -59,6 +73,7 @@ def trial(
         spec=spec,
         seed=seed,
         steps=steps,
+        eval_every=eval_every,
         status=status,
         top1=best_top1 - 0.01,
         top5=1.0,
@@ -162,8 +177,8 @@ def test_lower_is_better_metrics_rank_ascending() -> None:
         trial("B", 0, 0.8, 90, ld=0.2),
         trial("C", 0, 0.7, 90, ld=0.9),
     ]
-    assert [r.spec for r in rank_trials(records, "ld").rows] == ["B", "A", "C"]
-    assert [r.spec for r in rank_trials(records, "top1").rows] == ["A", "B", "C"]
+    assert [r.spec for r in rank_trials(records, "ld", min_seeds=1).rows] == ["B", "A", "C"]
+    assert [r.spec for r in rank_trials(records, "top1", min_seeds=1).rows] == ["A", "B", "C"]
 
 
 def test_rank_by_diverged_rate() -> None:
@@ -198,7 +213,7 @@ def test_engine_results_rank_like_store_records() -> None:
         result("A", 1, 0.1, diverged=True),
         result("B", 0, 0.9),
     ]
-    ranking = rank_trials(records)
+    ranking = rank_trials(records, min_seeds=1)
     assert [(r.spec, r.n, r.n_diverged) for r in ranking.rows] == [("B", 1, 0), ("A", 2, 1)]
     assert ranking.rows[1].mean["best_top1"] == pytest.approx(0.8)
 
@@ -212,7 +227,7 @@ def test_pareto_front_of_accuracy_against_cost() -> None:
         trial("same", 0, 0.80, 20),  # as accurate as cheap, costlier: dominated
         trial("boom", 0, 0.1, 1, status="diverged"),
     ]
-    ranking = rank_trials(records)
+    ranking = rank_trials(records, min_seeds=1)
     front = {r.spec for r in ranking.rows if r.pareto}
     assert front == {"best", "cheap", "mid"}
 
@@ -224,7 +239,7 @@ def test_pareto_front_keeps_exact_duplicates() -> None:
 
 def test_json_rows_have_every_metric_and_null_for_nan() -> None:
     records = [trial("A", 0, 0.8, 50), trial("B", 0, 0.1, 1, status="diverged")]
-    rows = json.loads(rank_trials(records).to_json())
+    rows = json.loads(rank_trials(records, min_seeds=1).to_json())
     assert [r["spec"] for r in rows] == ["A", "B"]
     for row in rows:
         for key in ("spec", "steps", "n", "diverged_rate", "rank", "pareto"):
@@ -249,24 +264,30 @@ def test_csv_round_trips_the_rows() -> None:
 
 def test_dataframe_matches_dicts() -> None:
     records = [trial("A", 0, 0.8, 50), trial("A", 1, 0.6, 50), trial("B", 0, 0.9, 10)]
-    ranking = rank_trials(records)
+    ranking = rank_trials(records, min_seeds=1)
     frame = ranking.to_dataframe()
     assert list(frame["spec"]) == ["B", "A"]
     assert frame.loc[1, "best_top1_mean"] == pytest.approx(0.7)
     assert {f"{m}_mean" for m in METRICS} <= set(frame.columns)
 
 
-def test_table_renders_every_row() -> None:
+def _console_lines(renderable: object, width: int) -> list[str]:
     from rich.console import Console
 
+    console = Console(width=width, record=True)
+    console.print(renderable)
+    return console.export_text().splitlines()
+
+
+def test_table_renders_every_row_and_the_rows_apart() -> None:
     records = [
         trial("A", 0, 0.8, 50),
         trial("A", 1, 0.9, 70),
         trial("B", 0, 0.1, 1, status="diverged"),
+        trial("B", 1, 0.1, 1, status="diverged"),
+        trial("C", 0, 0.99, 1),
     ]
-    console = Console(width=250, record=True)
-    console.print(rank_trials(records).table())
-    lines = console.export_text().splitlines()
+    lines = _console_lines(RankingTable(rank_trials(records)), 250)
     row_a = next(line for line in lines if "│ A " in line)
     row_b = next(line for line in lines if "│ B " in line)
     assert "85.00±7.07" in row_a
@@ -274,7 +295,168 @@ def test_table_renders_every_row() -> None:
     assert "*" in row_a
     assert "100%" in row_b
     assert "-" in row_b
+    row_c = next(line for line in lines if "│ C " in line)
+    assert "1 seed" in row_c
+    assert lines.index(row_c) > lines.index(row_b)  # below, in the table of rows apart
+
+
+LONG = [
+    "onecycle(max_lr=0.343, total_steps=4800, pct_start=0.25, div_factor=25.0)",
+    "sgdr(max_lr=0.206, period=686, mult=2, min_lr=0.00391, decay=0.5)",
+    "TRIEXP(k0=0.0412, k1=0.214, gamma=0.999521, l=160)",
+    "FIX(k0=0.171)",
+]
+
+
+def test_the_table_reads_well_at_80_columns() -> None:
+    records = [
+        trial(spec, s, 0.9 + i / 100, 50 + s) for i, spec in enumerate(LONG) for s in (0, 1, 2)
+    ]
+    ranking = rank_trials(records, tie=0)
+    lines = _console_lines(RankingTable(ranking, marks={"FIX(k0=0.171)": "FIX baseline"}), 80)
+    assert max(len(line) for line in lines) <= 80
+    for row in ranking.rows:  # every spec whole, on a line of its own below the table
+        (line,) = [line for line in lines if row.spec in line]
+        assert line.lstrip().startswith(f"{row.rank}  {row.spec}")
+    assert any("FIX(k0=0.171)  [FIX baseline]" in line for line in lines)
+    wide = _console_lines(RankingTable(ranking), 250)  # room enough: the specs sit in the table
+    assert any(LONG[0] in line and "│" in line for line in wide)
+
+
+def test_groups_by_spec_steps_and_evaluation_grid() -> None:
+    rows = aggregate([trial("A", 0, 0.8, 5), trial("A", 1, 0.9, 5, eval_every=100)])
+    assert [(r.spec, r.eval_every, r.n) for r in rows] == [("A", 10, 1), ("A", 100, 1)]
+
+
+def test_one_seed_other_budgets_and_stopped_trials_are_shown_apart() -> None:
+    records = [
+        *(trial("A", s, 0.90, 50) for s in (1, 2, 3)),
+        *(trial("B", s, 0.80, 50) for s in (1, 2, 3)),
+        trial("lucky", 0, 0.99, 50),  # one seed: a search's
+        *(trial("A", s, 0.95, 10, steps=50) for s in (1, 2)),  # a shorter budget
+        *(trial("C", s, 0.97, 20, status="pruned") for s in (1, 2)),  # stopped early
+    ]
+    ranking = rank_trials(records)
+    assert ranking.steps == 100
+    assert [r.spec for r in ranking.rows] == ["A", "B"]
+    assert [r.rank for r in ranking.rows] == [1, 2]
+    apart = {(r.spec, r.steps): r.apart for r in ranking.apart}
+    assert apart == {("lucky", 100): "1 seed", ("A", 50): "other budget",
+                     ("C", 100): "stopped early"}  # fmt: skip
+    assert not any(r.pareto or r.rank for r in ranking.apart)
+    rows = ranking.to_dicts()
+    assert [r["rank"] for r in rows] == [1, 2, None, None, None]
+    assert rows[2]["apart"]
+    assert rows[0]["apart"] is None
+    shorter = rank_trials(records, steps=50)
+    assert [r.spec for r in shorter.rows] == ["A"]
+    assert [r.spec for r in rank_trials(records, min_seeds=1).rows] == ["lucky", "A", "B"]
+
+
+def test_ties_go_to_the_lower_cost_and_tie_zero_ranks_by_the_metric_alone() -> None:
+    records = [
+        *(trial("best", s, 0.910, 90, top1=0.900) for s in (0, 1)),
+        *(trial("close", s, 0.910, 30, top1=0.898) for s in (0, 1)),  # within 0.003: tied
+        *(trial("far", s, 0.910, 10, top1=0.890) for s in (0, 1)),  # cheapest, not tied
+    ]
+    assert [r.spec for r in rank_trials(records).rows] == ["close", "best", "far"]
+    assert [r.spec for r in rank_trials(records, tie=0).rows] == ["best", "close", "far"]
+    assert rank_trials(records).tie == DEFAULT_TIE
+
+
+@st.composite
+def _rows(draw: st.DrawFn) -> list[PolicyStats]:
+    n = draw(st.integers(1, 8))
+    values = draw(st.lists(st.floats(0.9, 1.0), min_size=n, max_size=n))
+    costs = draw(st.lists(st.integers(1, 100), min_size=n, max_size=n))
+    records = [
+        trial(f"P{i}", s, 1.0, cost, top1=value)
+        for i, (value, cost) in enumerate(zip(values, costs, strict=True))
+        for s in (0, 1)
+    ]
+    return aggregate(records)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_rows(), st.sampled_from([0.0, 0.003, 0.02]))
+def test_each_next_row_is_tied_with_the_best_left_and_no_tied_row_is_cheaper(
+    rows: list[PolicyStats], tie: float
+) -> None:
+    from lrscope.metrics import get_metric
+
+    ordered = order_rows(rows, get_metric("top1"), tie)
+    assert sorted(r.spec for r in ordered) == sorted(r.spec for r in rows)
+    for i, row in enumerate(ordered):
+        left = ordered[i:]
+        best = max(r.mean["top1"] for r in left)
+        assert row.mean["top1"] >= best - tie - 1e-12
+        tied = [r for r in left if r.mean["top1"] >= best - tie - 1e-12]
+        assert row.mean["best_iter"] <= min(r.mean["best_iter"] for r in tied)
+
+
+@dataclasses.dataclass(frozen=True)
+class RegressionRecord:
+    """A regression trial as the ranking sees it: LRBench's columns NaN, its own metrics."""
+
+    spec: str
+    seed: int
+    metrics: dict[str, float]
+    best_iter: int
+    task: str = "r"
+    steps: int = 100
+    eval_every: int = 10
+    status: str = "done"
+    n_params: int | None = 1
+    diverged: bool = False
+
+
+def test_the_default_metric_is_the_task_primary_metric() -> None:
+    assert rank_trials([trial("A", 0, 0.9, 5)]).metric == "top1"
+    assert rank_trials([], scoring=REGRESSION_SCORING).metric == "mse"
+
+
+def test_a_regression_ranks_by_its_final_mse_lowest_first() -> None:
+    def reg(spec: str, seed: int, mse: float, best: float, best_iter: int) -> RegressionRecord:
+        return RegressionRecord(spec, seed, {"mse": mse, "best_mse": best}, best_iter)
+
+    records = [
+        reg("LOW", 0, 0.010, 0.009, 90), reg("LOW", 1, 0.012, 0.011, 90),
+        reg("HIGH", 0, 0.050, 0.001, 10), reg("HIGH", 1, 0.060, 0.002, 10),
+    ]  # fmt: skip
+    ranking = rank_trials(records, tie=0, scoring=REGRESSION_SCORING)
+    assert [row.spec for row in ranking.rows] == ["LOW", "HIGH"]
+    assert ranking.rows[0].mean["mse"] == pytest.approx(0.011)
+    assert math.isnan(ranking.rows[0].mean["top1"])
+    # the front is best_mse (lower is better) against best_iter: HIGH is best in both
+    assert [row.pareto for row in ranking.rows] == [False, True]
+    with pytest.raises(ParameterError, match="'best_mse'"):
+        rank_trials(records, "top1", scoring=REGRESSION_SCORING)
 
 
 def test_rank_metrics_cover_the_lrbench_metrics() -> None:
     assert set(RANK_METRICS) == {*METRICS, "diverged_rate"}
+
+
+def test_a_policy_that_diverges_on_a_seed_ranks_after_every_one_that_never_does() -> None:
+    records = [
+        *(trial("steady", s, 0.90, 50, top1=0.90) for s in (0, 1, 2)),
+        trial("flaky", 0, 0.99, 50, top1=0.99),
+        trial("flaky", 1, 0.99, 50, top1=0.99),
+        trial("flaky", 2, 0.10, 5, status="diverged"),
+    ]
+    ranking = rank_trials(records)
+    assert [r.spec for r in ranking.rows] == ["steady", "flaky"]
+    assert ranking.rows[1].mean["top1"] == pytest.approx(0.99)  # its numbers stay its own
+
+
+def test_the_ranked_budget_is_where_most_policies_were_measured() -> None:
+    records = [
+        *(trial(spec, s, 0.9, 5) for spec in ("A", "B", "C") for s in (1, 2)),  # 3 policies
+        *(trial("A", s, 0.8, 5, steps=300) for s in range(16)),  # one policy, longer, 16 seeds
+        *(trial(spec, s, 0.9, 5, steps=50) for spec in ("A", "B", "C") for s in (1, 2)),
+    ]
+    ranking = rank_trials(records)
+    assert ranking.steps == 100  # three policies at 100 and at 50: the larger of the two
+    assert [r.spec for r in ranking.rows] == ["A", "B", "C"]
+    assert {(r.steps, r.apart) for r in ranking.apart} == {(300, "other budget"),
+                                                           (50, "other budget")}  # fmt: skip

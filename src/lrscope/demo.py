@@ -1,15 +1,18 @@
 """``lrscope demo``: the main job, end to end, on the built-in default task.
 
-Tunes ``mnist1d-cnn`` within a wall-time budget (range test, every policy
-family, pruned cheap trials, full trials over three seeds, ranking), stores
-everything in ``OUT/lrscope.db``, draws the range test and the winning
-policies, writes the HTML report and returns a summary: the winner, its
-metrics against the FIX baseline, and the Python that uses it.
+Tunes ``mnist1d-cnn`` within a wall-time budget (:func:`lrscope.tune.tune`:
+range test, a search over every policy family around it, confirmation of the
+finalists and FIX on fresh seeds, the ranking, time to accuracy on a budget
+ladder), stores everything in ``OUT/lrscope.db``, draws the range test and
+the winning policies, writes the HTML report and returns the peer-style
+summary: the winner against the FIX baseline (rank, median, mean and spread
+over the confirmation seeds, from the same ranking as ``lrscope rank`` and
+the report), the time-to-accuracy ratio, the compute spent, and the Python
+that uses the winner.
 """
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,7 +26,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "DEFAULT_MINUTES",
-    "DEFAULT_SURVIVORS",
     "DEFAULT_TASK",
     "DemoResult",
     "run_demo",
@@ -31,15 +33,13 @@ __all__ = [
 ]
 
 DEFAULT_TASK = "mnist1d-cnn"
-DEFAULT_MINUTES = 7.0
-"""Tuning budget; with the report the demo ends well within 10 minutes on 2 cores.
+DEFAULT_MINUTES = 4.0
+"""The whole tune's budget: with the report the demo ends within 5 minutes on 2 cores.
 
-On 2 cores ``mnist1d-cnn`` reaches the 150-epoch cap of a full trial
-(:data:`lrscope.tune.pipeline.DEFAULT_MAX_EPOCHS`) with minutes to spare, so the
-demo ends sooner than this."""
-DEFAULT_SURVIVORS = 5
-"""Candidates promoted to full trials: two more than ``tune``'s default, as the
-capped budget leaves time for them and a wider final comparison picks better."""
+The plan is sized from timing trials to :data:`lrscope.tune.budget.SAFETY` of
+this; on a quiet 2-core machine the trials reach the epoch cap
+(:data:`lrscope.tune.budget.DEFAULT_MAX_EPOCHS`) with time to spare, so the
+demo ends sooner and gives the same plan on every such machine."""
 
 
 def usage_snippet(spec: str) -> str:
@@ -62,23 +62,15 @@ class DemoResult:
     tune: TuneResult
 
     def summary(self) -> dict[str, Any]:
-        t = self.tune
-        tta = t.time_to_accuracy
+        """The tune's peer-style summary (:meth:`TuneResult.summary`) with the files written."""
         return {
-            "task": t.task,
-            "winner": t.winner_spec,
-            "winner_reason": t.winner_reason,
-            "winner_best_top1_mean": t.winner["best_top1_mean"],
-            "winner_top1_median": statistics.median(t.winner_top1) if t.winner_top1 else None,
-            "baseline": t.baseline_spec,
-            "baseline_top1_mean": t.baseline["top1_mean"],
-            "baseline_best_top1_mean": t.baseline["best_top1_mean"],
-            "time_to_accuracy_ratio": None if tta is None else tta.ratio,
+            **self.tune.summary(),
+            "winner_spec": self.tune.winner_spec,
             "report": str(self.report),
             "db": self.db_url,
             "plots": [str(p) for p in self.plots],
-            "python": usage_snippet(t.winner_spec),
-            "wall_s": t.wall_s,
+            "python": usage_snippet(self.tune.winner_spec),
+            "wall_s": self.tune.compute.wall_s,
         }
 
 
@@ -87,14 +79,13 @@ def run_demo(
     *,
     minutes: float = DEFAULT_MINUTES,
     task: str = DEFAULT_TASK,
-    survivors: int = DEFAULT_SURVIVORS,
     execution: Execution = DEFAULT_EXECUTION,
     on_event: EventFn | None = None,
 ) -> DemoResult:
     """Tune ``task`` into ``out_dir/lrscope.db``, then plot and report; see the module docstring.
 
-    ``execution`` says how the full trials run (default: worker processes,
-    in groups where the model can be batched; see :func:`lrscope.tune.tune`).
+    ``execution`` says how the trials run (default: worker processes, in
+    groups where the model can be batched; see :func:`lrscope.tune.tune`).
     """
     from lrscope.policies import parse
     from lrscope.policies.plot import draw_policies
@@ -108,24 +99,15 @@ def run_demo(
     out.mkdir(parents=True, exist_ok=True)
     db_url = f"sqlite:///{(out / 'lrscope.db').resolve()}"
     with Store.open(db_url) as store:
-        result = tune(
-            task,
-            store,
-            minutes=minutes,
-            survivors=survivors,
-            execution=execution,
-            on_event=on_event,
-        )
+        result = tune(task, store, minutes=minutes, execution=execution, on_event=on_event)
         range_tests = store.range_tests(result.task)
         plots = []
         if range_tests:
             rt = RangeTestResult.from_dict(range_tests[-1].result)
             plots.append(plot_range_test(rt, out / "range_test.png"))
-        specs = [result.winner_spec, result.baseline_spec]
+        specs = dict.fromkeys([result.winner_spec, result.baseline_spec])
         policies_png = out / "policies.png"
         draw_policies([parse(s) for s in specs], policies_png, result.steps)
         plots.append(policies_png)
-        report = write_report(
-            store, out / "report.html", metric="top1", title="lrscope demo report"
-        )
+        report = write_report(store, out / "report.html", title="lrscope demo report")
     return DemoResult(out, db_url, report, tuple(plots), result)

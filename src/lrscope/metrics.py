@@ -383,8 +383,10 @@ class Scoring(Validated):
 
     @property
     def default_rank_metric(self) -> str:
-        """What ``lrscope rank`` and the report order by: ``best_<primary>``."""
-        return self.best.name
+        """What ``lrscope rank``, ``tune``, the report and the demo order by: the
+        primary metric at the end of the budget (the model a user keeps; its best
+        value over the evaluations would credit a checkpoint nobody kept)."""
+        return self.primary
 
     def rankable(self) -> dict[str, Metric]:
         """Every metric a ranking of this task can order by (``--metric``).

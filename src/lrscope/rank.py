@@ -1,37 +1,63 @@
-"""Rank LR policies from stored trials: aggregate over seeds, order, Pareto front.
+"""Rank LR policies from stored trials: the one ranking rule of lrscope.
 
-Trials are grouped by ``(task, spec, steps)``. For each group:
+``lrscope rank``, ``lrscope tune``'s table and winner, the report and the demo
+summary all rank with :func:`rank_trials`, so they rank the same trials by the
+same rule and quote the same numbers.
 
-- ``n``: trials measured (stored ``done`` or ``diverged``; ``failed`` and
-  ``running`` trials are not measurements and are left out); ``n_diverged``
-  and ``diverged_rate = n_diverged / n``.
+Trials are grouped by ``(task, spec, steps, eval_every)``: one policy at one
+budget, measured on one evaluation grid (``best_<primary>`` and ``best_iter``
+depend on the grid). For each group:
+
+- ``n``: trials measured (stored ``done`` or ``diverged``, or ``pruned``:
+  stopped early on purpose; ``failed`` and ``running`` trials are not
+  measurements and are left out); ``n_diverged`` and
+  ``diverged_rate = n_diverged / n``.
 - for every metric ``m`` the task's scoring aggregates
   (:meth:`lrscope.metrics.Scoring.aggregated`: LRBench's columns of
   :data:`lrscope.metrics.AGGREGATED_METRICS`, NaN for a task that is not
   classification, then the task's own final metrics and ``best_<primary>``),
   ``m_mean`` and ``m_std``: the mean and the sample standard deviation
   (``n - 1`` in the denominator) over the *non-diverged* trials whose value
-  is finite. A diverged trial's numbers
-  describe a model that blew up, so they are not averaged in; the failure
-  shows in ``diverged_rate`` instead. With one such value the std is NaN;
-  with none (every seed diverged) mean and std are NaN. NaN is printed as
-  ``-`` in the table, empty in CSV and ``null`` in JSON.
+  is finite. A diverged trial's numbers describe a model that blew up, so
+  they are not averaged in; the failure shows in ``diverged_rate`` instead.
+  With one such value the std is NaN; with none (every seed diverged) mean
+  and std are NaN. NaN is printed as ``-`` in the table, empty in CSV and
+  ``null`` in JSON.
 - ``n_params``: the policy's number of parameters (LRBench's #Param).
 
-Ranking (:func:`rank_trials`): by the chosen metric's mean (default: the
-best value of the task's primary metric, ``best_top1`` for classification,
-``best_mse`` for regression), best first, in the metric's direction from
-:mod:`lrscope.metrics` (higher is better for accuracies, confidence and R²,
-lower for ``best_iter``, ``ld``, ``cd``, ``cdac``, ``wall_s``,
-``diverged_rate``, losses and errors); ties by the smaller ``best_iter``
-mean, then the smaller ``diverged_rate``, then the spec. Groups whose metric
-mean is NaN (every seed diverged) come last.
+Which groups are ranked: those measured on at least ``min_seeds`` seeds
+(:data:`DEFAULT_MIN_SEEDS`) that trained their whole budget, at the main
+budget (``steps``, default: the budget at which the most such groups were
+measured, the largest of those: where the comparison is; a tune's timing
+trials or time-to-accuracy ladder, one or two policies at shorter budgets,
+never take it from its confirmed policies). The others
+are *shown apart* (:attr:`Ranking.apart`, each with its reason): one-seed
+groups (a search's trials: one seed says little, and the best of many
+one-seed results is flattered by luck), trials stopped early, and other
+budgets. They are never ranked and never on the Pareto front.
 
-Pareto front (``pareto``): the groups not dominated in utility (the mean of
-``best_<primary>``, in the primary metric's direction) against cost
-(``best_iter_mean``, the steps needed to reach it, lower is better); a group
-is dominated when another is at least as good in both and strictly better in
-one. Groups with a NaN in either are never on the front.
+The rule (:func:`order_rows`), LRBench's (Wu, Liu et al. 2019: the highest
+utility at the lowest cost), robustness first: groups that diverged on fewer
+of their seeds come first (a mean over the seeds that did not blow up would
+flatter a policy that diverges one time in three; no user wants it). Among
+groups that diverge equally often: take the best remaining group by the
+metric's mean (in its direction from :mod:`lrscope.metrics`: higher is
+better for accuracies, confidence and R², lower for losses, errors,
+``best_iter``, ``ld``, ``cd``, ``cdac``, ``wall_s`` and ``diverged_rate``;
+NaN last); the
+groups within ``tie`` of it are tied, and among them the one of lowest cost,
+``best_iter`` mean (the steps to its best evaluation, LRBench's
+"#Iterations"), comes next; repeat. ``tie=0`` orders by the metric alone
+(exact ties by the smaller ``best_iter`` mean, then the spec). The default
+metric is the task's primary metric at the end of the budget (its
+:class:`~lrscope.metrics.Scoring`, :func:`task_scoring`: final test top-1 for
+classification, final test MSE for regression): the model a user keeps.
+
+Pareto front (``pareto``): among the ranked groups, those not dominated in
+utility (the mean of ``best_<primary>``, in the primary metric's direction)
+against cost (``best_iter_mean``, lower is better); a group is dominated when
+another is at least as good in both and strictly better in one. Groups with a
+NaN in either are never on the front.
 
 >>> ranking = rank(Store.open(), "mnist1d-cnn")            # doctest: +SKIP
 >>> ranking.rows[0].spec, ranking.to_dataframe().shape     # doctest: +SKIP
@@ -45,33 +71,54 @@ import json
 import math
 import statistics
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lrscope.errors import LRScopeWarning
 from lrscope.metrics import AGGREGATED_METRICS, CLASSIFICATION_SCORING, Metric, Scoring
-from lrscope.validation import FINITE_FLOAT, INVALID, STEP_SIZE, OrNone, check
+from lrscope.validation import (
+    COUNT,
+    FINITE_FLOAT,
+    INVALID,
+    NONNEGATIVE_FLOAT,
+    STEP_SIZE,
+    OrNone,
+    check,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas  # type: ignore[import-untyped,unused-ignore]
-    from rich.table import Table
 
     from lrscope.store import Store
 
 __all__ = [
+    "DEFAULT_MIN_SEEDS",
+    "DEFAULT_TIE",
     "PolicyStats",
     "Ranking",
     "TrialLike",
     "aggregate",
     "left_out",
+    "order_rows",
     "pareto_front",
     "rank",
     "rank_trials",
     "task_scoring",
+    "trial_value",
 ]
 
-_MEASURED = ("done", "diverged")
+DEFAULT_TIE = 0.003
+"""Metric differences up to this count as ties (in the metric's units).
+
+On MNIST-1D (1,000 test samples) the final top-1 of one policy varies by
+about 0.005 from seed to seed, so a 3-seed mean has a standard error of about
+0.003: closer than that, two policies are not told apart."""
+DEFAULT_MIN_SEEDS = 2
+"""Groups measured on fewer seeds are shown apart, not ranked (a spread needs two)."""
+
+_MEASURED = ("done", "diverged", "pruned")
 _OWNER = "the ranking"
 
 
@@ -79,12 +126,13 @@ class TrialLike(Protocol):
     """What a ranking reads of a trial: a store ``TrialRecord`` or a ``TrialResult``.
 
     Besides these, every metric of :data:`lrscope.metrics.AGGREGATED_METRICS`
-    is read as an attribute of that name, and any other metric (a task's own,
-    ``test_loss``, ``best_<primary>``) from the record's ``metrics`` mapping
-    (a float; ``None`` or NaN when not measured). A record with a ``status``
-    (the store's) is measured when it is ``done`` or ``diverged``; one
-    without (an engine result) always is, and counts as diverged when
-    ``diverged`` is true.
+    and ``eval_every`` are read as attributes of those names, and any other
+    metric (a task's own, ``test_loss``, ``best_<primary>``) from the record's
+    ``metrics`` mapping (a float; ``None`` or NaN when not measured; no
+    ``eval_every`` is one grid). A record with a
+    ``status`` (the store's) is measured when it is ``done``, ``diverged`` or
+    ``pruned``; one without (an engine result) always is, and counts as
+    diverged when ``diverged`` is true.
     """
 
     @property
@@ -122,6 +170,13 @@ def _measured(record: TrialLike, metric: str) -> float | None:
     return _finite(metrics.get(metric)) if isinstance(metrics, Mapping) else None
 
 
+def trial_value(record: TrialLike, metric: str) -> float:
+    """One trial's value of ``metric`` (an LRBench column, or a task's own metric,
+    ``test_loss`` or ``best_<primary>`` from its ``metrics``); NaN when not measured."""
+    value = _measured(record, metric)
+    return math.nan if value is None else value
+
+
 def _mean_std(values: Sequence[float]) -> tuple[float, float]:
     if not values:
         return math.nan, math.nan
@@ -135,8 +190,11 @@ class PolicyStats:
 
     ``mean[m]`` and ``std[m]`` for every aggregated metric ``m`` (see the
     module docstring for which, and for NaN), ``n`` trials measured of which
-    ``n_diverged`` diverged, ``rank`` (1 = best; 0 before ranking),
-    ``pareto`` (on the utility/cost front).
+    ``n_diverged`` diverged, ``rank`` (1 = best; 0 when not ranked),
+    ``pareto`` (on the utility/cost front),
+    ``eval_every`` (the evaluation grid; None when the records have none),
+    ``partial`` (the trials stopped early) and ``apart``: why the row is shown
+    apart from the ranking (empty for a ranked row).
     """
 
     task: str
@@ -150,11 +208,18 @@ class PolicyStats:
     rank: int = 0
     pareto: bool = False
     seeds: tuple[int, ...] = field(default_factory=tuple)
+    eval_every: int | None = None
+    partial: bool = False
+    apart: str = ""
 
     @property
     def diverged_rate(self) -> float:
         """Fraction of the measured trials that diverged, in [0, 1]."""
         return self.n_diverged / self.n if self.n else math.nan
+
+    @property
+    def ranked(self) -> bool:
+        return self.rank > 0
 
     def value(self, metric: str) -> float:
         """What the ranking orders by for ``metric``: its mean, or ``diverged_rate``."""
@@ -163,12 +228,16 @@ class PolicyStats:
         return self.mean.get(metric, math.nan)
 
     def to_dict(self) -> dict[str, Any]:
-        """Flat row: identity, counts, ``<metric>_mean`` / ``<metric>_std``, rank, pareto."""
+        """Flat row: identity, counts, ``<metric>_mean`` / ``<metric>_std``, rank, pareto.
+
+        ``rank`` is None and ``apart`` the reason for a row shown apart.
+        """
         row: dict[str, Any] = {
-            "rank": self.rank,
+            "rank": self.rank or None,
             "task": self.task,
             "spec": self.spec,
             "steps": self.steps,
+            "eval_every": self.eval_every,
             "n": self.n,
             "n_diverged": self.n_diverged,
             "diverged_rate": self.diverged_rate,
@@ -179,26 +248,38 @@ class PolicyStats:
             row[f"{metric}_mean"] = mean
             row[f"{metric}_std"] = self.std.get(metric, math.nan)
         row["pareto"] = self.pareto
+        row["apart"] = self.apart or None
         return row
+
+
+def _group_key(record: TrialLike) -> tuple[str, str, int, int, bool]:
+    every = getattr(record, "eval_every", None)
+    return (
+        str(record.task),
+        str(record.spec),
+        int(record.steps),
+        -1 if every is None else int(every),
+        _status(record) == "pruned",
+    )
 
 
 def aggregate(
     records: Iterable[TrialLike], scoring: Scoring = CLASSIFICATION_SCORING
 ) -> list[PolicyStats]:
-    """Group measured trials by ``(task, spec, steps)`` and average over seeds.
+    """Group measured trials by ``(task, spec, steps, eval_every)`` and average over seeds.
 
     ``records`` are store records or :class:`~lrscope.engine.TrialResult`
     objects (:class:`TrialLike`); ``scoring`` (the task's) names the metrics
-    averaged. The result is unranked, sorted by key.
+    averaged. Trials stopped early (``pruned``) form groups
+    of their own (``partial``). The result is unranked, sorted by key.
     """
-    groups: dict[tuple[str, str, int], list[TrialLike]] = {}
+    groups: dict[tuple[str, str, int, int, bool], list[TrialLike]] = {}
     for record in records:
         if _status(record) in _MEASURED:
-            key = (str(record.task), str(record.spec), int(record.steps))
-            groups.setdefault(key, []).append(record)
+            groups.setdefault(_group_key(record), []).append(record)
     stats = []
-    for (task, spec, steps), members in sorted(groups.items()):
-        healthy = [r for r in members if _status(r) == "done"]
+    for (task, spec, steps, every, partial), members in sorted(groups.items()):
+        healthy = [r for r in members if _status(r) != "diverged"]
         means, stds = {}, {}
         for metric in scoring.aggregated():
             values = [v for r in healthy if (v := _measured(r, metric)) is not None]
@@ -215,6 +296,8 @@ def aggregate(
                 mean=means,
                 std=stds,
                 seeds=tuple(sorted(int(r.seed) for r in members)),
+                eval_every=None if every < 0 else every,
+                partial=partial,
             )
         )
     return stats
@@ -222,15 +305,39 @@ def aggregate(
 
 def _sort_key(row: PolicyStats, metric: Metric) -> tuple[Any, ...]:
     missing, signed = metric.sort_key(row.value(metric.name))
+    rate = row.diverged_rate
+    return (rate, missing, signed, _cost(row), row.spec, row.steps, row.eval_every or 0)
+
+
+def _cost(row: PolicyStats) -> float:
     best_iter = row.value("best_iter")
-    return (
-        missing,
-        signed,
-        math.inf if math.isnan(best_iter) else best_iter,
-        row.diverged_rate,
-        row.spec,
-        row.steps,
-    )
+    return math.inf if math.isnan(best_iter) else best_iter
+
+
+def order_rows(rows: Iterable[PolicyStats], metric: Metric, tie: float) -> list[PolicyStats]:
+    """``rows`` in ranking order: utility first, ties within ``tie`` by cost (see the module).
+
+    Raises:
+        ParameterError: ``tie`` is not a finite float >= 0.
+    """
+    tie = check(_OWNER, "tie", tie, NONNEGATIVE_FLOAT)
+    remaining = sorted(rows, key=lambda r: _sort_key(r, metric))
+    ordered: list[PolicyStats] = []
+    while remaining:
+        best = remaining[0]
+        best_value = best.value(metric.name)
+        chosen = best
+        if not math.isnan(best_value):  # tie 0: equal values (to float noise) only
+            tied = [
+                row
+                for row in remaining
+                if metric.sign() * (best_value - row.value(metric.name)) <= tie + 1e-12
+                and row.diverged_rate <= best.diverged_rate
+            ]
+            chosen = min(tied, key=lambda r: (_cost(r), remaining.index(r)))
+        ordered.append(chosen)
+        remaining.remove(chosen)
+    return ordered
 
 
 def pareto_front(
@@ -257,31 +364,77 @@ def pareto_front(
     return front
 
 
+def _apart_reason(row: PolicyStats, min_seeds: int, budget: int | None) -> str:
+    if row.partial:
+        return "stopped early"
+    if row.n < min_seeds:
+        return f"{row.n} seed" + "s" * (row.n != 1)
+    if row.steps != budget:
+        return "other budget"
+    return ""
+
+
 def rank_trials(
     records: Iterable[TrialLike],
     metric: str | None = None,
     *,
+    tie: float = DEFAULT_TIE,
+    min_seeds: int = DEFAULT_MIN_SEEDS,
+    steps: int | None = None,
     scoring: Scoring = CLASSIFICATION_SCORING,
 ) -> Ranking:
-    """Aggregate ``records`` (see :func:`aggregate`), order them, mark the Pareto front.
+    """Aggregate ``records`` (see :func:`aggregate`), rank them, mark the Pareto front.
 
-    ``scoring`` is the task's (classification's by default); ``metric``
-    defaults to its :attr:`~lrscope.metrics.Scoring.default_rank_metric`
-    (``best_<primary>``).
+    Args:
+        records: the trials (store records or engine results).
+        metric: what ranks (one of the task's rankable metrics,
+            :meth:`lrscope.metrics.Scoring.rankable`); default the task's
+            primary metric (``scoring.primary``: final top-1 for
+            classification, final MSE for regression).
+        tie: metric differences up to this are ties, broken by cost
+            (:func:`order_rows`); 0 ranks by the metric alone.
+        min_seeds: groups with fewer measured seeds are shown apart.
+        steps: the budget ranked (others are shown apart); default the
+            budget with the most groups that can be ranked (ties: the largest).
+        scoring: the task's (classification's by default): its metrics, their
+            directions and the primary one.
 
     Raises:
-        ParameterError: ``metric`` is not one the task's scoring ranks by
-            (:meth:`lrscope.metrics.Scoring.rankable`).
+        ParameterError: a ``metric`` the task does not rank by, a negative
+            ``tie``, ``min_seeds`` < 1.
     """
     chosen = scoring.get(metric or scoring.default_rank_metric, owner=_OWNER)
-    rows = sorted(aggregate(records, scoring), key=lambda r: _sort_key(r, chosen))
-    front = pareto_front(rows, scoring)
-    ranked = tuple(
+    min_seeds = check(_OWNER, "min_seeds", min_seeds, COUNT)
+    steps = check(_OWNER, "steps", steps, OrNone(COUNT))
+    rows = aggregate(records, scoring)
+    candidates = [r for r in rows if not r.partial and r.n >= min_seeds]
+    counts = Counter(r.steps for r in candidates)
+    budget = steps if steps is not None else max(counts, key=lambda b: (counts[b], b), default=None)
+    ranked = order_rows([r for r in candidates if r.steps == budget], chosen, tie)
+    front = pareto_front(ranked, scoring)
+    ranked_rows = tuple(
         replace(row, rank=i + 1, pareto=on_front)
-        for i, (row, on_front) in enumerate(zip(rows, front, strict=True))
+        for i, (row, on_front) in enumerate(zip(ranked, front, strict=True))
     )
-    tasks = sorted({row.task for row in ranked})
-    return Ranking(task=", ".join(tasks), metric=chosen.name, rows=ranked, scoring=scoring)
+    kept = {id(row) for row in ranked}
+    apart = tuple(
+        replace(row, apart=_apart_reason(row, min_seeds, budget) or "not ranked")
+        for row in sorted(
+            (r for r in rows if id(r) not in kept),
+            key=lambda r: (-r.steps, _sort_key(r, chosen)),
+        )
+    )
+    tasks = sorted({row.task for row in rows})
+    return Ranking(
+        task=", ".join(tasks),
+        metric=chosen.name,
+        rows=ranked_rows,
+        apart=apart,
+        tie=tie,
+        min_seeds=min_seeds,
+        steps=budget,
+        scoring=scoring,
+    )
 
 
 def task_scoring(store: Store, task: str) -> Scoring:
@@ -290,24 +443,35 @@ def task_scoring(store: Store, task: str) -> Scoring:
     return Scoring.from_metadata(None if record is None else record.metadata)
 
 
-def rank(store: Store, task: str, metric: str | None = None, steps: int | None = None) -> Ranking:
-    """Rank the trials of ``task`` stored in ``store`` (optionally one step budget).
+def rank(
+    store: Store,
+    task: str,
+    metric: str | None = None,
+    steps: int | None = None,
+    *,
+    tie: float = DEFAULT_TIE,
+    min_seeds: int = DEFAULT_MIN_SEEDS,
+) -> Ranking:
+    """Rank the trials of ``task`` stored in ``store`` (see :func:`rank_trials`).
 
     The task's stored metadata says how it is scored (its metrics, their
-    directions, the primary one); ``metric`` defaults to ``best_<primary>``.
-    A stored trial that cannot be read (a damaged row) is left out with an
+    directions, the primary one: :func:`task_scoring`); ``metric`` defaults
+    to the primary one. ``steps`` keeps only the trials of that budget. A stored trial that cannot
+    be read (a damaged row) is left out with an
     :class:`~lrscope.errors.LRScopeWarning` naming it; the others are ranked.
 
     Raises:
-        ParameterError: ``metric`` is not one the task ranks by, or ``steps``
-            is not None or an int >= 1.
+        ParameterError: a ``metric`` the task does not rank by, a negative ``tie``,
+            ``min_seeds`` < 1, ``steps`` not None or an int >= 1.
     """
     scoring = task_scoring(store, task)
     chosen = scoring.get(metric or scoring.default_rank_metric, owner=_OWNER)
-    steps = check(_OWNER, "steps", steps, OrNone(STEP_SIZE))
+    check(_OWNER, "steps", steps, OrNone(STEP_SIZE))
     trials = store.trials(task=task, on_unreadable=left_out("the ranking"))
     records = [r for r in trials if steps is None or r.steps == steps]
-    ranking = rank_trials(records, chosen.name, scoring=scoring)
+    ranking = rank_trials(
+        records, chosen.name, tie=tie, min_seeds=min_seeds, steps=steps, scoring=scoring
+    )
     return replace(ranking, task=task)
 
 
@@ -330,19 +494,32 @@ def _cell(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class Ranking:
-    """Ranked rows, best first, with exporters (JSON, CSV, DataFrame, rich table).
+    """Ranked rows, best first, the rows shown apart, and exporters (JSON, CSV, DataFrame).
 
-    ``scoring`` is the task's: the definitions behind the columns.
+    ``rows`` are ranked (``rank`` 1, 2, ...) at the budget ``steps`` by
+    ``metric`` with the ``tie`` margin; ``apart`` holds every other group,
+    each with its reason (:attr:`PolicyStats.apart`); ``scoring`` is the
+    task's: the definitions behind the columns. The exporters list the
+    ranked rows first, then the rows shown apart. For a terminal table that
+    reads well at any width: :class:`lrscope.rank_table.RankingTable`.
     """
 
     task: str
     metric: str
     rows: tuple[PolicyStats, ...]
+    apart: tuple[PolicyStats, ...] = ()
+    tie: float = DEFAULT_TIE
+    min_seeds: int = DEFAULT_MIN_SEEDS
+    steps: int | None = None
     scoring: Scoring = CLASSIFICATION_SCORING
 
+    def row(self, spec: str) -> PolicyStats | None:
+        """The ranked row of ``spec`` (the first, if it is ranked twice), or None."""
+        return next((row for row in self.rows if row.spec == spec), None)
+
     def to_dicts(self) -> list[dict[str, Any]]:
-        """One flat dict per row, best first (NaN kept as float NaN)."""
-        return [row.to_dict() for row in self.rows]
+        """One flat dict per row, ranked rows first (NaN kept as float NaN)."""
+        return [row.to_dict() for row in (*self.rows, *self.apart)]
 
     def to_json(self) -> str:
         """JSON list of the rows; NaN becomes ``null``."""
@@ -367,39 +544,3 @@ class Ranking:
         import pandas  # type: ignore[import-untyped,unused-ignore]
 
         return pandas.DataFrame(self.to_dicts())
-
-    def table(self) -> Table:
-        """A rich table, best first: each metric as ``mean±std`` in its display unit.
-
-        Shows the ranking metric, the best value of the primary metric,
-        best_iter, the primary metric, ld and wall_s (headers, units and
-        digits from :mod:`lrscope.metrics`); ``-`` is NaN; ``*`` marks the
-        Pareto front. Every metric is in :meth:`to_dicts`, JSON and CSV.
-        """
-        from rich.table import Table
-        from rich.text import Text
-
-        scoring = self.scoring
-        shown = (scoring.best.name, "best_iter", scoring.primary, "ld", "wall_s")
-        names = [m for m in (self.metric, *shown) if m != "diverged_rate"]
-        known = scoring.rankable()
-        metrics = [known[m] for m in dict.fromkeys(names)]
-        several_budgets = len({row.steps for row in self.rows}) > 1
-        table = Table(title=Text(f"{self.task}: ranked by {self.metric} (* = Pareto front)"))
-        table.add_column("#", justify="right")
-        table.add_column("policy", overflow="fold")
-        if several_budgets:
-            table.add_column("steps", justify="right")
-        table.add_column("n", justify="right")
-        table.add_column("div", justify="right")
-        for metric in metrics:
-            table.add_column(metric.header, justify="right")
-        table.add_column("*", justify="center")
-        for row in self.rows:
-            cells: list[str | Text] = [str(row.rank), Text(row.spec)]  # specs are not markup
-            cells += [str(row.steps)] if several_budgets else []
-            cells += [str(row.n), f"{row.diverged_rate:.0%}"]
-            cells += [m.format(row.value(m.name), row.std.get(m.name, math.nan)) for m in metrics]
-            cells.append("*" if row.pareto else "")
-            table.add_row(*cells)
-        return table

@@ -22,9 +22,12 @@ as similar from :data:`MIN_SIMILARITY` (a shared dataset, or a shared model
 family together with the input format), when it is scored by the same
 primary metric (a regression's MSE is no evidence for a classification's
 top-1). Each similar task's best policies (ranked by the final value of that
-primary metric, in its direction, with :mod:`lrscope.rank` among its trials
-at its largest budget, so the short trials of a tuning run do not compete
-with its full ones) are carried over with :func:`lrscope.policies.rescale.rescale`:
+primary metric, in its direction, with :mod:`lrscope.rank`, the one ranking
+rule: the policies measured on two seeds or more at the ranked budget, so a
+tuning run's one-seed search trials and shorter ladder trials do not compete
+with its confirmed ones; a task with one-seed trials only is ranked from
+those, and its evidence weighs less) are carried over with
+:func:`lrscope.policies.rescale.rescale`:
 learning rates times the ratio of the two tasks' range-test suggestions
 (target over source; the target's range test is run, and stored unless the
 store is read-only, if none is stored and ``run_range_test`` is true), step
@@ -322,7 +325,12 @@ def _lr_factor(target: float | None, source: float | None, note: str) -> tuple[f
 def _evidence(
     row: PolicyStats, trials: Sequence[TrialRecord], sources: Mapping[int, SourceRecord]
 ) -> Evidence:
-    members = [t for t in trials if t.spec == row.spec and t.steps == row.steps]
+    members = [
+        t
+        for t in trials
+        if (t.spec, t.steps, t.eval_every) == (row.spec, row.steps, row.eval_every)
+        and t.status in ("done", "diverged")
+    ]
     imported = [t for t in members if t.source_id is not None]
     origins = [LOCAL] * (len(imported) < len(members)) + [
         sources[t.source_id].label if t.source_id in sources else f"source {t.source_id}"
@@ -355,10 +363,10 @@ def _carry(
 
     scoring = Scoring.from_metadata(source.metadata)
     primary = scoring.primary_metric
-    budget = max(t.steps for t in source.trials)
-    at_budget = [t for t in source.trials if t.steps == budget]
-    ranked = rank_trials(at_budget, primary.name, scoring=scoring).rows
-    rows = [r for r in ranked if math.isfinite(r.value(primary.name))]
+    ranking = rank_trials(source.trials, primary.name, scoring=scoring)  # confirmed seeds
+    if not ranking.rows:  # a history of one-seed trials only: weak evidence, weighed as such
+        ranking = rank_trials(source.trials, primary.name, min_seeds=1, scoring=scoring)
+    rows = [r for r in ranking.rows if math.isfinite(r.value(primary.name))]
     if not rows:
         return []
     exact = source.name == task.name
@@ -391,7 +399,7 @@ def _carry(
                 lr_factor=lr_factor,
                 step_factor=step_factor,
                 lr_basis=basis,
-                evidence=_evidence(row, at_budget, sources),
+                evidence=_evidence(row, source.trials, sources),
             )
         )
     return out

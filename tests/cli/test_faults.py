@@ -82,7 +82,7 @@ def test_a_spec_beyond_the_parser_limits(case: str, command: str, tmp_path: Path
         (["bench", "--task", TINY, "--policy", "FIX(k0=0.1)", "--steps", "5",
           "--seeds", str(10**20)], "'seeds' parameter of the benchmark plan"),
         (["tune", "--task", TINY, "--steps", "64", "--seeds", str(10**20)],
-         "'seeds' parameter of tune"),
+         "'--seeds' parameter of lrscope tune"),
         (["bench", "--task", TINY, "--policy", "FIX(k0=0.1)", "--steps", "5", "--executor",
           "process", "--workers", str(10**6)], "'workers'"),
         (["bench", "--task", TINY, "--policy", "FIX(k0=0.1)", "--steps", "5",
@@ -105,6 +105,38 @@ def test_a_count_beyond_its_maximum(args: list[str], needle: str, stored: Path) 
     extra = ["--db", url(db)] if args[0] in ("find", "bench", "tune", "interpolate") else []
     error_line(invoke(*args, *extra), needle)
     assert table_rows(db) == before
+
+
+TUNE = ["tune", "--task", TINY, "--steps", "64"]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        ([*TUNE, "--seeds", "2"], "'--seeds' parameter of lrscope tune must be an int in"),
+        ([*TUNE, "--finalists", "2"], "'--finalists' parameter of lrscope tune"),
+        ([*TUNE, "--round-size", "0"], "'--round-size' parameter of lrscope tune"),
+        ([*TUNE, "--sampler", "grid"], "'--sampler' parameter of lrscope tune"),
+        ([*TUNE, "--seed", "-1"], "'--seed' parameter of lrscope tune"),
+        ([*TUNE, "--tie", "-0.5"], "'--tie' parameter of lrscope tune"),
+        ([*TUNE, "--tie", "nan"], "'--tie' parameter of lrscope tune"),
+        ([*TUNE, "--max-epochs", "-1"], "'--max-epochs' parameter of lrscope tune"),
+        ([*TUNE, "--metric", "mse"], "'metric' parameter of lrscope tune"),
+        ([*TUNE, "--trials", "0"], "'trials' parameter of the tune budget"),
+        (["tune", "--task", TINY], "'steps' parameter of the tune budget"),
+        ([*TUNE, "--precision", "fp64"], "'precision' parameter of the runtime"),
+        ([*TUNE, "--executor", "process", "--workers", "0"], "'workers'"),
+        ([*TUNE, "--threads", str(10**6)], "'--threads' parameter of lrscope tune"),
+        (["tune", "--task", "no-such-task", "--steps", "64"], "unknown task 'no-such-task'"),
+        (["recommend", "--task", "no-such-task"], "unknown task 'no-such-task'"),
+        (["recommend", "--task", TINY, "--top", "0"], "'--top' parameter of lrscope recommend"),
+    ],
+)  # fmt: skip
+def test_bad_input_creates_no_store(args: list[str], needle: str, tmp_path: Path) -> None:
+    """Everything is checked (and the task built) before the store is opened: no file appears."""
+    db = tmp_path / "never.db"
+    error_line(invoke(*args, "--db", url(db)), needle)
+    assert not db.exists()
 
 
 @pytest.mark.parametrize("steps", ["0", "-1"])

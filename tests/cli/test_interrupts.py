@@ -148,7 +148,7 @@ def test_find(signame: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("signame", SIGNALS)
 def test_tune(signame: str, tmp_path: Path) -> None:
     db = tmp_path / "t.db"
-    args = ["tune", "--task", SLOW, "--steps", "2000", "--seeds", "1", "--survivors", "1",
+    args = ["tune", "--task", SLOW, "--steps", "2000", "--trials", "4", "--round-size", "4",
             "--executor", "process", "--workers", "2", "--db", url(db), "--json",
             "--quiet"]  # fmt: skip
     _check(_interrupt(args, SIGNALS[signame][0], tmp_path), signame,

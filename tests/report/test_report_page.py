@@ -156,7 +156,7 @@ def test_colours_are_consistent_across_table_legend_and_plots(realistic: tuple[S
 def test_top_n_limits_curves_but_not_the_table(url: str) -> None:
     specs = [f"FIX(k0={0.001 * (i + 1):g})" for i in range(20)]
     with Store.open(url) as store:
-        add_trials(store, "many", specs, seeds=1)
+        add_trials(store, "many", specs, seeds=2)
         data = gather(store, top_n=5)
         page = build_report(store, top_n=5)
     view = data.tasks[0]
@@ -270,8 +270,8 @@ def test_task_filter_and_write_report(url: str, tmp_path: Path) -> None:
     assert "<h2>one</h2>" not in page
 
 
-def test_headline_policy_comes_from_the_largest_budget(url: str) -> None:
-    """A tuning run's short one-seed trials may rank first; the headline must not."""
+def test_one_seed_trials_are_shown_apart_and_never_the_headline(url: str) -> None:
+    """A tuning run's one-seed search trials may look best; they are not ranked."""
     with Store.open(url) as store:
         add_trials(store, "tuned", SPECS[1:3], seeds=2, steps=2000)
         key = TrialKey("tuned", SPECS[0], 0, 1000, 100)  # a shorter trial, far better
@@ -279,10 +279,13 @@ def test_headline_policy_comes_from_the_largest_budget(url: str) -> None:
         assert trial_id is not None
         data = trial_dict("tuned", SPECS[0], 0, quality=0.99, steps=1000, rng=random.Random(0))
         store.finish_trial(trial_id, data)
-        ranking = gather(store, now=NOW)
+        view = gather(store, now=NOW).tasks[0]
         page = build_report(store, now=NOW)
-    first = min(ranking.tasks[0].rows, key=lambda r: r.rank or 0)
-    assert first.spec == SPECS[0]  # it does rank first in the table
+    assert {r.spec for r in view.rows} == set(SPECS[1:3])
+    assert [(r.spec, r.apart, r.rank) for r in view.apart] == [(SPECS[0], "1 seed", None)]
     (callout,) = re.findall(r'<div class="best">(.*?)</div>', page, flags=re.S)
-    assert html.escape(SPECS[1]) in callout
+    assert html.escape(view.rows[0].spec) in callout
     assert html.escape(SPECS[0]) not in callout
+    assert "Shown apart, not ranked" in page
+    (apart_table,) = re.findall(r'<table class="sortable apart".*?</table>', page, flags=re.S)
+    assert html.escape(SPECS[0]) in apart_table.replace("<wbr>", "")

@@ -10,9 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lrscope._plaintext import plain_text
+from lrscope.metrics import METRICS, REGRESSION_SCORING, Metric
 from lrscope.report.decimate import minmax_indices, stride_indices
-from lrscope.report.model import InterpolationView
-from lrscope.report.plots import finish_svg, interpolation_svg
+from lrscope.report.model import InterpolationView, MetricCurve
+from lrscope.report.plots import finish_svg, interpolation_svg, metric_limits
 
 
 @given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=3000), st.integers(4, 500))
@@ -95,3 +96,42 @@ def test_a_real_figure_is_lean_and_escaped() -> None:
     assert 'role="img"' in svg
     assert len(svg) < 40_000
     assert re.search(r"\d\.\d{2,}", " ".join(re.findall(r' d="([^"]*)"', svg))) is None
+
+
+def _limits(curves: list[MetricCurve], metric: Metric = METRICS["top1"]) -> tuple[float, float]:
+    limits = metric_limits(curves, metric)
+    assert limits is not None
+    return limits
+
+
+def test_the_accuracy_chart_zooms_to_where_the_policies_differ() -> None:
+    steps = tuple(range(0, 1001, 100))
+    rising = tuple(0.3 + 0.65 * min(1.0, t / 300) for t in steps)  # 30 % early, 95 % late
+    close = tuple(v + 0.02 for v in rising)  # another policy, 2 points better
+    curves = [
+        MetricCurve("a", steps, rising, rising, rising, 3),
+        MetricCurve("b", steps, close, close, tuple(v + 0.01 for v in close), 3),
+    ]
+    # from a quarter of training on (step 300 here) the means are 0.95 and 0.97 and the
+    # best band tops at 0.98: the axis spans 94.5 % to 98.5 %, not 30 % to 100 %
+    low, high = _limits(curves)
+    assert (low, high) == pytest.approx((0.945, 0.985))
+    wide = [curves[0], MetricCurve("c", steps, tuple(v - 0.2 for v in rising), rising, rising, 1)]
+    low, high = _limits(wide)
+    assert low == pytest.approx(0.75 - 0.1 * 0.2)
+    assert high == pytest.approx(0.95 + 0.1 * 0.2)
+    assert metric_limits([]) is None
+    flat = [MetricCurve("f", (0, 10), (0.999, 0.999), (0.999, 0.999), (1.0, 1.0), 2)]
+    low, high = _limits(flat)
+    assert (low, high) == pytest.approx((0.994, 1.0))
+
+
+def test_a_lower_is_better_chart_zooms_to_the_best_seeds_and_is_not_clamped() -> None:
+    steps = tuple(range(0, 1001, 100))
+    falling = tuple(2.0 - 1.9 * min(1.0, t / 300) for t in steps)  # 2.0 early, 0.1 late
+    curves = [MetricCurve("a", steps, falling, tuple(v - 0.02 for v in falling), falling, 3)]
+    # from step 300 the mean is 0.1 and the best seed's band bottom 0.08: the axis spans
+    # 0.08 to 0.1 padded by 2 % of 0.1 (a tenth of the span is less), above 1 kept open
+    low, high = _limits(curves, REGRESSION_SCORING.primary_metric)
+    assert low == pytest.approx(0.08 - 0.002)
+    assert high == pytest.approx(0.1 + 0.002)

@@ -47,7 +47,7 @@ def test_policies_carry_over_to_a_similar_task_with_evidence(
     db_url: str, mlp_ref: str, linear_ref: str
 ) -> None:
     with Store.open(db_url) as store:
-        tuned = tune(mlp_ref, store, steps=96, seeds=2, survivors=2, execution=LOCAL)
+        tuned = tune(mlp_ref, store, steps=96, trials=16, execution=LOCAL)
         result = recommend(store, linear_ref, top=2)
         source_trials = {t.id: t for t in store.trials("blobs4-mlp")}
         target_tests = store.range_tests("blobs4-linear")
@@ -56,8 +56,8 @@ def test_policies_carry_over_to_a_similar_task_with_evidence(
     assert len(target_tests) == 1  # the target's range test was run and stored
     (first, second) = result.recommendations
     assert first.source_task == "blobs4-mlp"
-    assert first.source_spec == tuned.ranking[0].spec
-    assert second.source_spec == tuned.ranking[1].spec
+    assert first.source_spec == tuned.ranking.rows[0].spec  # the ranking of tune's own
+    assert second.source_spec == tuned.ranking.rows[1].spec
     assert first.similarity == pytest.approx(0.75)
     assert first.step_factor == pytest.approx(4 / 8)  # epochs of 4 and 8 steps
     target_lr = _suggested(target_tests[0].result)
@@ -71,10 +71,11 @@ def test_policies_carry_over_to_a_similar_task_with_evidence(
     )
     assert first.spec == expected.spec
     assert first.steps == 48
-    assert len(first.trial_ids) == 2
+    assert len(first.trial_ids) == 3  # the confirmation seeds, not the one-seed search trial
     for trial_id in first.trial_ids:
         assert source_trials[trial_id].spec == first.source_spec
-    assert first.metrics["n"] == 2
+        assert source_trials[trial_id].seed in (1, 2, 3)
+    assert first.metrics["n"] == 3
     assert "best_top1_mean" in first.metrics
 
 
@@ -88,13 +89,13 @@ def _suggested(result: Mapping[str, object]) -> float:
 
 def test_exact_match_recommends_the_task_own_winners_unscaled(db_url: str, mlp_ref: str) -> None:
     with Store.open(db_url) as store:
-        tuned = tune(mlp_ref, store, steps=96, seeds=1, survivors=1, execution=LOCAL)
+        tuned = tune(mlp_ref, store, steps=96, trials=8, execution=LOCAL)
         result = recommend(store, mlp_ref, top=1)
     (rec,) = result.recommendations
     assert rec.source_task == "blobs4-mlp"
     assert rec.similarity == 1.0
     assert (rec.lr_factor, rec.step_factor) == (1.0, 1.0)
-    assert rec.spec == tuned.ranking[0].spec
+    assert rec.spec == tuned.winner_spec
 
 
 def _imported_digits_mlp(tmp_path: Path) -> str:
@@ -211,11 +212,11 @@ def test_recommendations_are_frozen_typed_values(db_url: str, mlp_ref: str) -> N
     import json
 
     with Store.open(db_url) as store:
-        tune(mlp_ref, store, steps=96, seeds=1, survivors=1, execution=LOCAL)
+        tune(mlp_ref, store, steps=96, trials=8, execution=LOCAL)
         (rec,) = recommend(store, mlp_ref, top=1).recommendations
     with pytest.raises(dataclasses.FrozenInstanceError):
         rec.spec = "FIX(k0=1.0)"  # type: ignore[misc]
-    assert json.loads(json.dumps(rec.to_dict()))["evidence"]["n_seeds"] == 1
+    assert json.loads(json.dumps(rec.to_dict()))["evidence"]["n_seeds"] == 3  # confirmation
 
 
 def test_a_regression_learns_from_regressions_by_their_primary_metric(tmp_path: Path) -> None:
@@ -249,7 +250,7 @@ def test_a_classification_is_no_evidence_for_a_regression(
     from byo_tasks import regression
 
     with Store.open(db_url) as store:
-        tune(mlp_ref, store, steps=64, seeds=1, survivors=1, execution=LOCAL)
+        tune(mlp_ref, store, steps=64, trials=8, execution=LOCAL)
         similar = dataclasses.replace(regression(), name="blobs4-regression")
         assert similar.metadata is not None
         meta = dataclasses.replace(similar.metadata, dataset="blobs4", model_family="mlp")

@@ -14,7 +14,8 @@
   :mod:`lrscope.bench.factory`: :func:`make_executor`.
 - :mod:`lrscope.bench.worker`: what crosses to a worker and back, and what
   runs there (groups of trials, batched when the task allows).
-- :mod:`lrscope.bench.runner`: :func:`run_plan` (claims, records, resume).
+- :mod:`lrscope.bench.runner`: :func:`run_plan` and :func:`run_trials` (any
+  list of trials: claims, records, resume).
 
 Importing this package imports neither torch nor ray.
 """
@@ -25,7 +26,7 @@ from lrscope.bench.execution import EXECUTORS, Execution, default_workers
 from lrscope.bench.executors import Executor, GroupExecutor, LocalExecutor, ProcessExecutor
 from lrscope.bench.factory import make_executor
 from lrscope.bench.plan import Plan, load_plan, plan_from_mapping
-from lrscope.bench.runner import BenchSummary, run_plan
+from lrscope.bench.runner import BenchSummary, run_plan, run_trials
 from lrscope.bench.worker import TrialConfig, TrialOutcome
 
 __all__ = [
@@ -44,4 +45,5 @@ __all__ = [
     "make_executor",
     "plan_from_mapping",
     "run_plan",
+    "run_trials",
 ]

@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -38,13 +38,14 @@ from lrscope.bench.factory import make_executor
 from lrscope.bench.plan import Plan
 from lrscope.bench.worker import TrialConfig, TrialOutcome, absolute_task_ref, cache_task
 from lrscope.engine.result import TrialKey, TrialResult
+from lrscope.engine.runtime import Runtime
 from lrscope.errors import LRScopeError, ParameterError
 
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.store import Store
     from lrscope.tasks import Task
 
-__all__ = ["BenchSummary", "run_plan"]
+__all__ = ["BenchSummary", "run_plan", "run_trials"]
 
 log = logging.getLogger("lrscope.bench")
 
@@ -191,7 +192,6 @@ def run_plan(
     ...                    Store.open("sqlite:///bench.db"),
     ...                    Execution("process", batch_trials=4))  # doctest: +SKIP
     """
-    start = time.perf_counter()
     if not isinstance(execution, (Execution, Executor)):
         raise ParameterError("run_plan", "execution", "an Execution or an Executor", execution)
     _check_device(plan, execution)
@@ -199,20 +199,76 @@ def run_plan(
         from lrscope.tasks import get_task
 
         task = get_task(plan.task, data_dir=plan.data_dir)
-    store.put_task(task.name, task.metadata)
-    runtime = plan.runtime
     keys = plan.keys(task.name, task.steps_per_epoch)
-    done = store.done_keys(task.name)
-    pending = [k for k in keys if k not in done]
-    run = _Run(store, len(keys), len(keys) - len(pending), on_progress)
-    ref = absolute_task_ref(plan.task)
+    return run_trials(
+        plan.task,
+        keys,
+        store,
+        execution,
+        task=task,
+        data_dir=plan.data_dir,
+        on_progress=on_progress,
+        runtime=plan.runtime,
+    )
+
+
+def run_trials(
+    task_ref: str,
+    keys: Sequence[TrialKey],
+    store: Store,
+    execution: Execution | Executor = Execution(),
+    *,
+    task: Task | None = None,
+    data_dir: str | None = None,
+    on_progress: ProgressFn | None = None,
+    runtime: Runtime | None = None,
+) -> BenchSummary:
+    """Run the trials ``keys`` of one task not yet stored as done, in order; store each outcome.
+
+    What :func:`run_plan` does for a plan's cross product, for any list of
+    trials (:func:`lrscope.tune.tune` runs its search rounds, confirmation
+    and budget ladder this way: specs that differ per budget, seeds per
+    stage). Every key names the task ``task_ref`` builds (``key.task ==
+    task.name``); a key given twice runs once. Trials are handed to the
+    executor in the order given, so groups are consecutive runs of ``keys``
+    (those already stored left out). Every trial trains on ``runtime``
+    (default ``Runtime()``: fp32, no accumulation, the best device), whose
+    identity every key carries.
+
+    Raises:
+        ParameterError: a key of another task or of another runtime, or
+            ``execution`` of the wrong type.
+        PlanError, TaskError, DataError: ``task_ref`` cannot be built, before any training.
+    """
+    start = time.perf_counter()
+    if not isinstance(execution, (Execution, Executor)):
+        raise ParameterError("run_trials", "execution", "an Execution or an Executor", execution)
+    if task is None:
+        from lrscope.tasks import get_task
+
+        task = get_task(task_ref, data_dir=data_dir)
+    runtime = runtime if runtime is not None else Runtime()
+    ordered = list(dict.fromkeys(keys))
+    for key in ordered:
+        if (
+            not isinstance(key, TrialKey)
+            or key.task != task.name
+            or key.runtime != runtime.identity
+        ):
+            allowed = f"TrialKeys of the task {task.name!r} and runtime {runtime.identity!r}"
+            raise ParameterError("run_trials", "keys", allowed, key)
+    store.put_task(task.name, task.metadata)
+    done = store.done_keys(task.name) if ordered else set()
+    pending = [k for k in ordered if k not in done]
+    run = _Run(store, len(ordered), len(ordered) - len(pending), on_progress)
+    ref = absolute_task_ref(task_ref)
     configs = [
         TrialConfig(
-            k.task, ref, plan.data_dir, k.spec, k.seed, k.steps, k.eval_every, **runtime.to_dict()
+            k.task, ref, data_dir, k.spec, k.seed, k.steps, k.eval_every, **runtime.to_dict()
         )
         for k in pending
     ]
-    cache_task(ref, plan.data_dir, task)  # the local executor trains this very build
+    cache_task(ref, data_dir, task)  # the local executor trains this very build
     if isinstance(execution, Execution):
         name, (workers, size) = execution.executor, execution.resolve(trials=len(pending))
         if configs:

@@ -20,6 +20,8 @@ from lrscope.cli._common import (
 )
 from lrscope.cli._execution import GroupedBatchTrialsOpt, WorkersOpt, build_execution
 from lrscope.cli._outputs import IMAGE, REPORT, check_output, check_output_dir
+from lrscope.demo import DEFAULT_MINUTES
+from lrscope.validation import POSITIVE_FLOAT, check
 
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.demo import DemoResult
@@ -40,32 +42,11 @@ def _render(result: DemoResult) -> None:
     render_tune(result.tune)
     s = result.summary()
     stdout.print()
-    stdout.print("[bold]Summary[/bold]")
-    stdout.print(f"  winning policy : {s['winner']}", highlight=False)
-    if s["winner_reason"]:
-        stdout.print(f"  chosen for     : {s['winner_reason']}", highlight=False)
-    stdout.print(
-        f"  final top1     : median {s['winner_top1_median']:.4f} over {len(result.tune.seeds)} "
-        f"seeds (best during training {s['winner_best_top1_mean']:.4f} on average)",
-        highlight=False,
-    )
-    stdout.print(
-        f"  FIX baseline   : {s['baseline']}: final top1 {s['baseline_top1_mean']:.4f}, "
-        f"best {s['baseline_best_top1_mean']:.4f}",
-        highlight=False,
-    )
-    if s["time_to_accuracy_ratio"] is not None:
-        stdout.print(
-            f"  steps to FIX's best top1, winner / FIX: {s['time_to_accuracy_ratio']:.2f}",
-            highlight=False,
-        )
-    stdout.print(f"  report         : {s['report']}", highlight=False)
-    stdout.print(f"  plots          : {', '.join(s['plots'])}", highlight=False)
-    stdout.print(
-        f"  results        : {s['db']}  (try: lrscope rank --task {s['task']} --db ...)",
-        highlight=False,
-    )
-    stdout.print("\nUse it in your own training loop:\n")
+    stdout.print(f"report : {s['report']}", highlight=False, markup=False)
+    stdout.print(f"plots  : {', '.join(s['plots'])}", highlight=False, markup=False)
+    stdout.print(f"results: {s['db']}", highlight=False, markup=False)
+    stdout.print(f"         (try: lrscope rank --task {s['task']} --db ...)", highlight=False)
+    stdout.print("\nUse the winner in your own training loop:\n")
     stdout.print(s["python"], highlight=False, markup=False)
 
 
@@ -82,7 +63,9 @@ def demo(
     out: Annotated[
         Path, typer.Option("--out", help="Directory for lrscope.db, report.html and the plots.")
     ] = Path("."),
-    minutes: Annotated[float, typer.Option("--minutes", help="Tuning budget in minutes.")] = 7.0,
+    minutes: Annotated[
+        float, typer.Option("--minutes", help="Tuning budget of the whole run, in minutes.")
+    ] = DEFAULT_MINUTES,
     workers: WorkersOpt = None,
     batch_trials: GroupedBatchTrialsOpt = "auto",
     threads: ThreadsOpt = 1,
@@ -92,10 +75,8 @@ def demo(
     """Tune mnist1d-cnn, store everything, write the report, print the winner and how to use it."""
     from lrscope.cli.tune import stopped_tuning
     from lrscope.demo import DEFAULT_TASK, run_demo
-    from lrscope.errors import ParameterError
 
-    if not minutes > 0:
-        raise ParameterError("lrscope demo", "--minutes", "a float in the range (0, inf)", minutes)
+    minutes = check("lrscope demo", "--minutes", minutes, POSITIVE_FLOAT)
     execution = build_execution("process", workers, batch_trials)
     _check_outputs(out)
     set_torch_threads("lrscope demo", threads)

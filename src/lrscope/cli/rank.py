@@ -1,16 +1,21 @@
 """``lrscope rank``: stored trials of a task, aggregated per policy and ranked.
 
-``lrscope rank --task T [--metric M] [--steps N] [--format table|json|csv]
-[--json] [--db URL]``. The rows are best first; each has ``spec``, ``steps``,
-``n``, ``n_diverged``, ``diverged_rate``, ``<metric>_mean`` and
-``<metric>_std`` for every LRBench metric and every metric of the task,
-``rank`` and ``pareto`` (see :mod:`lrscope.rank` for how NaN and diverged
-seeds are treated). Without ``--metric`` the rows are ordered by the best
-value of the task's primary metric (``best_top1`` for classification,
-``best_mse`` for regression), in its direction; ``--metric`` must be one of
-the task's metrics. ``--json``
-is ``--format json``: a JSON list of rows, NaN as null. A task with no trials
-in the database is an error (exit 2) that lists the tasks it holds.
+``lrscope rank --task T [--metric M] [--tie 0.003] [--min-seeds 2] [--steps N]
+[--format table|json|csv] [--json] [--db URL]`` ranks by the one rule of
+:mod:`lrscope.rank`, the rule of ``lrscope tune``, the report and the demo:
+the task's primary metric at the end by default (final top-1 for
+classification, final MSE for regression, in its direction), ties within
+``--tie`` by cost; ``--metric`` must be one of the task's metrics. Groups
+measured on fewer than ``--min-seeds`` seeds (a search's one-seed trials),
+trials stopped early and other budgets are shown apart, never ranked. The
+ranked rows come first, best first, then the rows shown apart; each has
+``spec``, ``steps``, ``eval_every``, ``n``, ``n_diverged``,
+``diverged_rate``, ``<metric>_mean`` and ``<metric>_std`` for every LRBench
+metric and every metric of the task, ``rank`` (null when shown apart),
+``pareto`` and ``apart`` (why it is not ranked, or null). ``--json`` is
+``--format json``: a JSON list of rows, NaN as null. The table reads well at
+80 columns (long specs are listed below it). A task with no trials in the
+database is an error (exit 2) that lists the tasks it holds.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import typer
 from lrscope.cli._common import DbOpt, JsonOpt, print_json, resolve_db_url, stdout
 from lrscope.errors import TaskError
 from lrscope.metrics import metric_help
+from lrscope.rank import DEFAULT_MIN_SEEDS, DEFAULT_TIE
 from lrscope.validation import Choice, check
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -61,10 +67,22 @@ def rank(
         str | None,
         typer.Option(
             "--metric",
-            help=f"Rank by this metric's mean over seeds: {metric_help()}.",
+            help=f"Rank by this metric's mean over seeds (default: the task's primary metric, "
+            f"top1 for classification, mse for regression): {metric_help()}.",
             show_default=False,
         ),
     ] = None,
+    tie: Annotated[
+        float,
+        typer.Option(
+            "--tie",
+            help="Metric differences up to this are ties, ranked by cost (steps to the best "
+            "evaluation); 0: the metric alone.",
+        ),
+    ] = DEFAULT_TIE,
+    min_seeds: Annotated[
+        int, typer.Option("--min-seeds", help="Fewer seeds than this: shown apart, not ranked.")
+    ] = DEFAULT_MIN_SEEDS,
     steps: Annotated[
         int | None, typer.Option("--steps", help="Only the trials with this step budget.")
     ] = None,
@@ -79,7 +97,7 @@ def rank(
     output_format = check("lrscope rank", "--format", output_format, Choice(FORMATS))
     with Store.open(resolve_db_url(db), create=False, readonly=True) as store:
         _check_task_known(store, task)
-        ranking = rank_store(store, task, metric, steps=steps)
+        ranking = rank_store(store, task, metric, steps=steps, tie=tie, min_seeds=min_seeds)
     fmt = "json" if json_ else output_format
     if fmt == "json":
         print_json(ranking.to_dicts())
@@ -90,7 +108,9 @@ def rank(
 
 
 def _render(ranking: Ranking) -> None:
-    if not ranking.rows:
+    from lrscope.rank_table import RankingTable
+
+    if not ranking.rows and not ranking.apart:
         stdout.print(f"no finished trials of {ranking.task} yet")
         return
-    stdout.print(ranking.table())
+    stdout.print(RankingTable(ranking))

@@ -48,8 +48,8 @@ def report(
         str | None,
         typer.Option(
             "--metric",
-            help="Rank by this metric's mean over seeds (default: each task's best value of "
-            f"its primary metric, best_top1 for classification): {metric_help()}.",
+            help=f"Rank by this metric's mean over seeds (default: each task's primary metric "
+            f"at the end, top1 for classification, mse for regression): {metric_help()}.",
             show_default=False,
         ),
     ] = None,

@@ -1,12 +1,15 @@
 """``lrscope tune`` and ``lrscope recommend``: automatic tuning and advice from history.
 
-``lrscope tune --task T (--steps N | --minutes M) [--seeds 3] [--survivors 3]
-[--tie 0.003] [--max-epochs 150] [--executor process] [--workers N]
+``lrscope tune --task T (--steps N | --minutes M | --trials N) [--max-epochs 150]
+[--finalists 4] [--seeds 3] [--round-size 16] [--sampler tpe|random]
+[--metric M] [--tie 0.003] [--executor process] [--workers N]
 [--batch-trials K|auto] [--ray-address A] [--ray-timeout S] [--data-dir D]
-[--db URL] [--json]`` runs :func:`lrscope.tune.tune` and prints the ranking
-and the winner. Full trials run in groups sized to the work (``auto``) unless
-``--batch-trials`` says otherwise; a model that cannot be batched runs one
-trial at a time, and the reason is printed.
+[--db URL] [--json]`` runs :func:`lrscope.tune.tune` and prints the ranking of
+the confirmed policies (the search's one-seed trials and the ladder's shorter
+budgets shown apart) and the peer-style summary: winner and FIX, time to
+accuracy, compute spent. Trials run in groups sized to the work (``auto``)
+unless ``--batch-trials`` says otherwise; a model that cannot be batched runs
+one trial at a time, and the reason is printed.
 ``lrscope recommend --task T [--top 3] [--no-range-test] [--db URL] [--json]``
 prints :func:`lrscope.recommend.recommend`'s policies with their evidence.
 """
@@ -45,9 +48,10 @@ from lrscope.cli._execution import (
     prepare_process,
 )
 from lrscope.metrics import metric_help
-from lrscope.tune.pipeline import DEFAULT_MAX_EPOCHS
-from lrscope.tune.select import DEFAULT_TIE
-from lrscope.validation import COUNT, Interval, check
+from lrscope.rank import DEFAULT_TIE
+from lrscope.tune.budget import DEFAULT_MAX_EPOCHS, DEFAULT_ROUND_SIZE
+from lrscope.tune.select import CONFIRM_SEEDS, DEFAULT_CONFIRM_SEEDS, DEFAULT_FINALISTS, FINALISTS
+from lrscope.validation import COUNT, NONNEGATIVE_FLOAT, Choice, Interval, check
 
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.cli._common import StageEvents
@@ -67,6 +71,24 @@ DataDirOpt = Annotated[
 ]
 
 
+_OWNER = "lrscope tune"
+
+
+def _check_options(
+    finalists: int, seeds: int, round_size: int, sampler: str, seed: int, tie: float
+) -> None:
+    """The options :func:`lrscope.tune.tune` would check, named as the command line spells them."""
+    from lrscope.tune.pipeline import TUNE_SEED
+    from lrscope.tune.search import SAMPLERS
+
+    check(_OWNER, "--finalists", finalists, FINALISTS)
+    check(_OWNER, "--seeds", seeds, CONFIRM_SEEDS)
+    check(_OWNER, "--round-size", round_size, COUNT)
+    check(_OWNER, "--sampler", sampler, Choice(SAMPLERS))
+    check(_OWNER, "--seed", seed, TUNE_SEED)
+    check(_OWNER, "--tie", tie, NONNEGATIVE_FLOAT)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``tune`` and ``recommend`` to the ``lrscope`` app."""
     app.command("tune")(tune)
@@ -78,63 +100,52 @@ def stopped_tuning(command: str, events: StageEvents) -> str:
     stage = f" during the {events.stage} stage" if events.stage else ""
     return (
         f"{command} stopped{stage}; the range test and the trials finished so far are "
-        "stored, and running the same command again reuses them"
+        "stored, and running the same command again resumes them to the same answer"
     )
 
 
 def render_tune(result: TuneResult) -> None:
-    """Human summary of a tuning run: ranking table, winner against FIX, time to accuracy."""
-    from rich.table import Table
-    from rich.text import Text
+    """Human output of a tuning run: the ranking (one rule, as ``lrscope rank``) and the summary."""
+    from lrscope.rank_table import RankingTable
 
-    table = Table(
-        title=f"{result.task}: full trials, {result.steps} steps, seeds {list(result.seeds)}"
-    )
-    primary = result.primary_metric
-    best = f"best_{primary}"
-    headers = ("#", "policy", f"{primary} (final)", f"best {primary}", "steps to FIX best")
-    for header in (*headers, "diverged"):
-        table.add_column(header)
-    for row in result.ranking:
-        reached = result.steps_to_fix_best.get(row.spec)
-        table.add_row(
-            str(row.rank),
-            Text(("* " if row.spec == result.winner_spec else "") + row.spec),
-            f"{row.value(primary):.4g} ± {row.std.get(primary, float('nan')):.2g}",
-            f"{row.value(best):.4g}",
-            "never" if reached is None else str(reached),
-            f"{row.diverged_rate:.0%}",
-        )
-    stdout.print(table)
-    why = f" ({result.winner_reason})" if result.winner_reason else ""
-    stdout.print(f"winner: [bold]{result.winner_spec}[/bold]{why}", highlight=False)
-    stdout.print(
-        f"baseline {result.baseline_spec}: best {primary} {result.baseline_stats.value(best):.4g}",
-        highlight=False,
-    )
-    tta = result.time_to_accuracy
-    if tta is not None:
-        winner_steps = "never" if tta.winner_steps is None else f"{tta.winner_steps} steps"
-        ratio = "" if tta.ratio is None else f" (ratio {tta.ratio:.2f})"
-        stdout.print(
-            f"to reach FIX's best {tta.metric} {tta.target:.4g}: winner {winner_steps}, "
-            f"FIX {tta.baseline_steps} steps{ratio}",
-            highlight=False,
-        )
+    marks = {result.baseline_spec: "FIX baseline"}
+    stdout.print(RankingTable(result.ranking, marks=marks))
+    stdout.print()
+    for line in result.summary_lines():
+        stdout.print(line, highlight=False, markup=False)
 
 
 def tune(
     task: TaskOpt,
-    steps: Annotated[
-        int | None, typer.Option("--steps", help="Optimizer steps per full trial.")
-    ] = None,
+    steps: Annotated[int | None, typer.Option("--steps", help="Optimizer steps per trial.")] = None,
     minutes: Annotated[
-        float | None, typer.Option("--minutes", help="Wall-time budget of the whole run.")
+        float | None,
+        typer.Option(
+            "--minutes", help="Wall-time budget of the whole run (sizes what is not given)."
+        ),
     ] = None,
-    seeds: Annotated[int, typer.Option("--seeds", help="Seeds per full trial.")] = 3,
-    survivors: Annotated[
-        int, typer.Option("--survivors", help="Candidates promoted to full trials.")
-    ] = 3,
+    trials: Annotated[
+        int | None, typer.Option("--trials", help="Points the search samples (centres included).")
+    ] = None,
+    max_epochs: Annotated[
+        int,
+        typer.Option("--max-epochs", help="Cap of a --minutes-sized trial, in epochs (0: no cap)."),
+    ] = DEFAULT_MAX_EPOCHS,
+    finalists: Annotated[
+        int,
+        typer.Option(
+            "--finalists",
+            help="Best families of the search (its best point each) confirmed with FIX (>= 3).",
+        ),
+    ] = DEFAULT_FINALISTS,
+    seeds: Annotated[
+        int, typer.Option("--seeds", help="Confirmation seeds (>= 3), after the search's seed.")
+    ] = DEFAULT_CONFIRM_SEEDS,
+    round_size: Annotated[
+        int, typer.Option("--round-size", help="Search points asked at once (one round).")
+    ] = DEFAULT_ROUND_SIZE,
+    sampler: Annotated[str, typer.Option("--sampler", help="tpe or random.")] = "tpe",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the range test and search.")] = 0,
     executor: ExecutorOpt = "process",
     workers: WorkersOpt = None,
     batch_trials: GroupedBatchTrialsOpt = "auto",
@@ -145,8 +156,8 @@ def tune(
         str | None,
         typer.Option(
             "--metric",
-            help="Pick the winner by this metric's mean over seeds (default: the task's "
-            f"primary metric at the end, top1 for classification): {metric_help()}.",
+            help="Rank by this metric's mean over seeds (default: the task's primary metric "
+            f"at the end, top1 for classification, mse for regression): {metric_help()}.",
             show_default=False,
         ),
     ] = None,
@@ -154,16 +165,10 @@ def tune(
         float,
         typer.Option(
             "--tie",
-            help="Metric differences up to this are ties, won by the first to FIX's best "
-            "value of the primary metric (0: metric alone).",
+            help="Metric differences up to this are ties, ranked by cost (steps to the best "
+            "evaluation); 0: the metric alone.",
         ),
     ] = DEFAULT_TIE,
-    max_epochs: Annotated[
-        int,
-        typer.Option(
-            "--max-epochs", help="Cap of a --minutes-sized full trial, in epochs (0: no cap)."
-        ),
-    ] = DEFAULT_MAX_EPOCHS,
     threads: ThreadsOpt = 1,
     device: DeviceOpt = None,
     precision: PrecisionOpt = None,
@@ -172,11 +177,17 @@ def tune(
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Range test, candidate policies, pruned cheap trials, full trials, ranking: all stored."""
+    """Range test, a search around it, confirmation on fresh seeds, ranking, time to accuracy."""
     from lrscope.store import Store
+    from lrscope.tasks import get_task
+    from lrscope.tune import TuneBudget
     from lrscope.tune import tune as run_tune
 
-    max_epochs = check("lrscope tune", "--max-epochs", max_epochs, _MAX_EPOCHS)
+    # every option is checked, and the task built, before the store is opened: bad input
+    # leaves no database file behind and changes nothing in an existing one
+    max_epochs = check(_OWNER, "--max-epochs", max_epochs, _MAX_EPOCHS)
+    budget = TuneBudget(steps=steps, minutes=minutes, trials=trials, max_epochs=max_epochs or None)
+    _check_options(finalists, seeds, round_size, sampler, seed, tie)
     runtime = runtime_option(device, precision, grad_accum)
     execution = build_execution(
         executor,
@@ -185,7 +196,10 @@ def tune(
         ray_address=ray_address,
         ray_timeout_s=ray_timeout,
     )
-    set_torch_threads("lrscope tune", threads)
+    set_torch_threads(_OWNER, threads)
+    built = get_task(task, data_dir=data_dir)
+    if metric is not None:
+        built.scoring.get(metric, owner=_OWNER)
     prepare_process(execution)
     with (
         Store.open(resolve_db_url(db)) as store,
@@ -196,17 +210,19 @@ def tune(
         result = run_tune(
             task,
             store,
-            steps=steps,
-            minutes=minutes,
-            seeds=seeds,
-            survivors=survivors,
+            budget,
+            finalists=finalists,
+            confirm_seeds=seeds,
+            round_size=round_size,
+            sampler=sampler,
+            seed=seed,
             execution=execution,
             data_dir=data_dir,
             metric=metric,
             tie=tie,
-            max_epochs=max_epochs or None,
             on_event=events,
             runtime=runtime,
+            built=built,
         )
     emit(result.to_dict(), json_, lambda: render_tune(result))
 
@@ -248,9 +264,11 @@ def recommend(
     """Policies for a task from the stored history, carried over with their evidence."""
     from lrscope.recommend import recommend as run_recommend
     from lrscope.store import Store, database_file
+    from lrscope.tasks import get_task
 
     top = check("lrscope recommend", "--top", top, COUNT)
     set_torch_threads("lrscope recommend", threads)
+    built = get_task(task, data_dir=data_dir)  # an unknown task opens no store
     url = resolve_db_url(db)
     missing = (path := database_file(url)) is not None and not path.exists()
     # read-only unless it may store the range test it runs (or there is no store yet)
@@ -259,7 +277,5 @@ def recommend(
         interrupt_note(lambda: "lrscope recommend stopped; it stores only a finished range test"),
         task_failures(task, lambda: "in the range test of lrscope recommend"),
     ):
-        result = run_recommend(
-            store, task, top=top, data_dir=data_dir, run_range_test=not no_range_test
-        )
+        result = run_recommend(store, built, top=top, run_range_test=not no_range_test)
     emit(result.to_dict(), json_, lambda: _render_recommend(result))

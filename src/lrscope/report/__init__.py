@@ -7,10 +7,13 @@ PosixPath('report.html')
 
 Per task: the range tests (loss and accuracy against lr, suggestions marked),
 the policies' lr and momentum curves, test top-1 against step (mean over
-seeds with a min-max band), the ranking table with every LRBench metric
-(sortable in the page), accuracy against cost with the Pareto front, and the
-stored interpolations. The page needs no network: styles, the sorting script
-and the figures (SVG) are inline. matplotlib is imported only while drawing.
+seeds with a min-max band, the axis zoomed to where the policies differ),
+the ranking table with every LRBench metric (sortable in the page; the
+ranking of ``lrscope rank`` and ``lrscope tune``), the rows shown apart
+(one-seed search trials, other budgets, trials stopped early), accuracy
+against cost with the Pareto front, and the stored interpolations. The page
+needs no network: styles, the sorting script and the figures (SVG) are
+inline. matplotlib is imported only while drawing.
 """
 
 from __future__ import annotations
@@ -52,8 +55,10 @@ def build_report(
     Args:
         store: an open :class:`lrscope.store.Store`.
         task: a stored task name; None for every task.
-        metric: the ranking metric (default: each task's best value of its
-            primary metric, ``best_top1`` for classification).
+        metric: the ranking metric (one a task ranks by,
+            :meth:`lrscope.metrics.Scoring.rankable`); default: each task's
+            primary metric at the end (final top-1 for classification, final
+            MSE for regression), as ``lrscope rank`` and ``lrscope tune`` rank.
         top_n: how many of the best policies get curves (the table lists all).
         title: the page title.
         now: the time printed as "generated" (default: now, UTC).

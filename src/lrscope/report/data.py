@@ -1,13 +1,14 @@
 """Gather what the report shows from a results store into :mod:`lrscope.report.model` views.
 
 Per task: the stored range tests (newest first), the ranking of
-:func:`lrscope.rank.rank_trials` (aggregation over seeds, order, Pareto front:
-not recomputed here), the learning-rate and momentum curves of the top
-``top_n`` policies computed from their specs with :func:`lrscope.policies.parse`,
-the curves of the task's primary metric over seeds (test top-1 for
-classification), and the stored interpolations. Each task is ranked by its
-own metrics (its stored scoring): by default the best value of its primary
-metric.
+:func:`lrscope.rank.rank_trials` (aggregation over seeds, the one ranking
+rule, the rows shown apart, the Pareto front: not recomputed here; the same
+function ranks ``lrscope rank`` and ``lrscope tune``), the learning-rate and
+momentum curves of the top ``top_n`` ranked policies computed from their
+specs with :func:`lrscope.policies.parse`, the curves of the task's primary
+metric over seeds (test top-1 for classification), and the stored
+interpolations. Each task is ranked by its own metrics (its stored scoring):
+by default its primary metric at the end, in its direction.
 
 Only the top ``top_n`` rows are drawn as curves (the table lists every row),
 and every curve is thinned (:mod:`lrscope.report.decimate`), so a store with
@@ -69,8 +70,9 @@ def gather(
 ) -> ReportData:
     """Read ``store`` (every task, or only ``task``) into a :class:`ReportData`.
 
-    ``metric`` ranks every task (default: each task's best value of its
-    primary metric, ``best_top1`` for classification).
+    ``metric`` ranks every task (default: each task's primary metric at the
+    end, final top-1 for classification, final MSE for regression, as
+    ``lrscope rank`` and ``lrscope tune`` rank).
 
     Raises:
         TaskError: ``task`` is not in the store (the message lists those that are).
@@ -198,6 +200,7 @@ def _task_view(
     top_n: int,
     sources: Mapping[int, SourceRecord],
 ) -> TaskView:
+    from lrscope.ladder import stored_ladder
     from lrscope.rank import rank_trials
 
     scoring = Scoring.from_metadata(record.metadata)
@@ -207,10 +210,13 @@ def _task_view(
     counts = Counter(t.status for t in trials)
     status_counts = {s: counts[s] for s in STATUS_ORDER if counts[s]}
     ranking = rank_trials(trials, chosen, scoring=scoring)
-    imported = Counter(
-        (t.spec, t.steps) for t in trials if t.status in ("done", "diverged") and t.imported
+    imported: Counter[tuple[str, int, int | None]] = Counter(
+        (t.spec, t.steps, t.eval_every)
+        for t in trials
+        if t.status in ("done", "diverged", "pruned") and t.imported
     )
     rows = _rows(ranking.rows, imported)
+    apart = _rows(ranking.apart, imported)
     plotted = tuple(row.key for row in rows[:top_n])
     colors = {key: PALETTE[i] for i, key in enumerate(plotted)}
     drawn = rows[:top_n]
@@ -226,8 +232,12 @@ def _task_view(
         status_counts=status_counts,
         range_tests=range_tests,
         rows=rows,
+        apart=apart,
         ranked_by=chosen,
         pareto_axes=("best_iter", scoring.best.name),
+        tie=ranking.tie,
+        budget=ranking.steps,
+        ladder=stored_ladder(trials, ranking),
         plotted=plotted,
         colors=colors,
         policy_curves=policy_curves,
@@ -241,9 +251,10 @@ def _task_view(
 
 
 def _rows(
-    stats: Sequence[PolicyStats], imported: Mapping[tuple[str, int], int]
+    stats: Sequence[PolicyStats], imported: Mapping[tuple[str, int, int | None], int]
 ) -> tuple[PolicyRow, ...]:
     budgets = Counter(s.spec for s in stats)
+    grids = Counter((s.spec, s.steps) for s in stats)
     rows = []
     for s in stats:
         mean = dict(s.mean)
@@ -251,6 +262,8 @@ def _rows(
         mean["n_params"] = math.nan if s.n_params is None else float(s.n_params)
         std["n_params"] = math.nan
         label = s.spec if budgets[s.spec] == 1 else f"{s.spec} @ {s.steps:,} steps"
+        if grids[(s.spec, s.steps)] > 1:
+            label += f", eval every {s.eval_every}"
         rows.append(
             PolicyRow(
                 spec=s.spec,
@@ -262,7 +275,9 @@ def _rows(
                 pareto=s.pareto,
                 steps=s.steps,
                 label=label,
-                n_imported=imported.get((s.spec, s.steps), 0),
+                apart=s.apart,
+                eval_every=s.eval_every,
+                n_imported=imported.get((s.spec, s.steps, s.eval_every), 0),
             )
         )
     return tuple(rows)
@@ -303,13 +318,13 @@ def _metric_curves(
     The seeds that finished without diverging are used, as in the ranking;
     when every seed diverged, the diverged ones are drawn instead.
     """
-    by_key: dict[tuple[str, int], list[TrialRecord]] = defaultdict(list)
+    by_key: dict[tuple[str, int, int | None], list[TrialRecord]] = defaultdict(list)
     for trial in trials:
-        if trial.finished:
-            by_key[(trial.spec, trial.steps)].append(trial)
+        if trial.finished and trial.status != "pruned":
+            by_key[(trial.spec, trial.steps, trial.eval_every)].append(trial)
     curves = []
     for row in rows:
-        members = by_key.get((row.spec, row.steps), [])
+        members = by_key.get((row.spec, row.steps, row.eval_every), [])
         healthy = [t for t in members if t.status == "done"] or members
         per_step: dict[int, list[float]] = defaultdict(list)
         for trial in healthy:

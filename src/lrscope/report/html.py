@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 from html import escape
 
+from lrscope.ladder import TimeToAccuracy
 from lrscope.metrics import Metric
 from lrscope.report import plots
 from lrscope.report._assets import CSS, SORT_JS
@@ -113,16 +114,12 @@ def _header(summary: StoreSummary, title: str) -> str:
 
 
 def _best_row(task: TaskView) -> PolicyRow | None:
-    """The headline policy: the best ranked row at the task's largest step budget.
+    """The headline policy: rank 1 of the ranking (the ranked budget, confirmed seeds).
 
-    Short budgets (a tuning run's one-seed cheap trials) are ranked in the
-    table too, but a headline from them would compare unlike with unlike.
+    Rows shown apart (a search's one-seed trials, shorter budgets) are never
+    the headline: a lucky seed or an unlike budget would compare unlike with unlike.
     """
-    ranked = [r for r in task.rows if r.rank is not None]
-    if not ranked:
-        return None
-    budget = max(r.steps for r in ranked)
-    return min((r for r in ranked if r.steps == budget), key=lambda r: r.rank or 0)
+    return next((r for r in task.rows if r.rank == 1), None)
 
 
 def _toc(tasks: Sequence[TaskView]) -> str:
@@ -216,7 +213,8 @@ CAPTIONS = {
     "policies": "The learning rate each policy sets at every step (and the momentum, for "
     "policies that cycle it), computed from its spec over the trials' steps.",
     "curves": "The task's primary metric on the test set at each evaluation: the line is the "
-    "mean over seeds, the band runs from the worst to the best seed.",
+    "mean over seeds, the band runs from the worst to the best seed. The axis is zoomed to where "
+    "the policies differ (the first quarter of training may fall outside it).",
     "pareto": "One point per policy (mean over seeds; numbers are ranks): up is better (the axis "
     "of a lower-is-better metric is flipped), left reached its best value in fewer steps, and "
     "the circled points on the dashed staircase are the Pareto front, where no other policy is "
@@ -244,12 +242,16 @@ def _task_section(index: int, task: TaskView) -> str:
     parts.extend(_curves(task, uid))
     if task.rows:
         parts.append(_ranking(task, uid))
+        if task.ladder is not None:
+            parts.append(_ladder(task, task.ladder))
         parts.extend(_pareto(task, uid))
+    if task.apart:
+        parts.append(_apart(task, uid))
     for j, view in enumerate(task.interpolations):
         parts.append(f"<h3>Interpolation: {e(view.title)}</h3>")
         svg = plots.interpolation_svg(view, uid=f"{uid}-ip{j}", title=f"{task.name}: {view.title}")
         parts.append(_figure(svg, CAPTIONS["interpolation"]))
-    if not (task.range_tests or task.rows or task.interpolations):
+    if not (task.range_tests or task.rows or task.apart or task.interpolations):
         parts.append(EMPTY_TASK)
     parts.append("</section>")
     return "\n".join(parts)
@@ -363,11 +365,18 @@ def _ranking(task: TaskView, uid: str) -> str:
     info = task.metric(task.ranked_by)
     budget = "" if several or not budgets else f" of {_num(budgets[0], 0)} steps"
     tall = " tall" if len(task.rows) > TALL_TABLE_ROWS else ""
+    tie = (
+        f" Policies within {task.tie:g} of a better one are tied, and the tied one of lower "
+        "cost (fewer steps to its best evaluation) ranks first."
+        if task.tie
+        else ""
+    )
     return (
         "<h3>Ranking</h3>"
-        f'<p class="small">All {len(task.rows)} policies{budget}, ranked by mean '
-        f"{e(_sentence_label(info))} over seeds; cells show mean ± standard deviation. "
-        "Click a column header to sort.</p>"
+        f'<p class="small">The {len(task.rows)} policies{budget} measured on at least two '
+        f"seeds, ranked by mean {e(_sentence_label(info))} over seeds, as "
+        f"<code>lrscope rank</code> and <code>lrscope tune</code> rank them.{e(tie)} Cells "
+        "show mean ± standard deviation. Click a column header to sort.</p>"
         f'<div class="table-wrap{tall}"><table class="sortable ranking" id="{uid}-ranking">'
         f"<thead><tr>{''.join(heads)}</tr></thead><tbody>{body}</tbody></table></div>"
     )
@@ -402,3 +411,71 @@ def _ranking_row(task: TaskView, row: PolicyRow, with_steps: bool) -> str:
     cells.append(f'<td class="c" data-v="{int(row.pareto)}">{mark}</td>')
     cls = ' class="top"' if row.rank == 1 else ""
     return f"<tr{cls}>{''.join(cells)}</tr>"
+
+
+def _apart(task: TaskView, uid: str) -> str:
+    """The rows shown apart: never ranked, never on the Pareto front."""
+    info = task.metric(task.ranked_by)
+    label = info.label.replace("\n", " ") + (" %" if info.percent else "")
+    heads = "".join(
+        [
+            _header_cell("Policy", "policy spec", "text", "asc", "l"),
+            _header_cell("Steps", "step budget of the trials", "num", "desc"),
+            _header_cell("Seeds", "trials measured", "num", "desc"),
+            _header_cell(
+                label, info.description, "num", "desc" if info.higher_is_better else "asc"
+            ),
+            _header_cell("Why apart", "why the row is not ranked", "text", "asc", "l"),
+        ]
+    )
+    body = []
+    for row in task.apart:
+        mean, _ = _metric_value(row, task.ranked_by)
+        body.append(
+            "<tr>"
+            f'<td class="l spec" data-v="{e(row.spec)}"><code>{_breakable(row.spec)}</code></td>'
+            f'<td data-v="{row.steps}">{_num(row.steps, 0)}</td>'
+            f'<td data-v="{row.n_seeds}">{row.n_seeds}</td>'
+            f'<td data-v="{_data_v(mean)}">{_metric_text(mean, info)}</td>'
+            f'<td class="l" data-v="{e(row.apart)}">{e(row.apart)}</td>'
+            "</tr>"
+        )
+    tall = " tall" if len(task.apart) > TALL_TABLE_ROWS else ""
+    return (
+        "<h3>Shown apart, not ranked</h3>"
+        f'<p class="small">{len(task.apart)} groups of trials that a ranking would compare '
+        "unlike with unlike: one-seed trials (a search's: the best of many one-seed results is "
+        "flattered by luck), trials stopped early and other step budgets (a tune's "
+        "time-to-accuracy ladder). They are never ranked nor on the Pareto front.</p>"
+        f'<div class="table-wrap{tall}"><table class="sortable apart" id="{uid}-apart">'
+        f"<thead><tr>{heads}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+    )
+
+
+def _ladder(task: TaskView, tta: TimeToAccuracy) -> str:
+    """Time to accuracy of rank 1 against FIX on the stored budget ladder."""
+    info = task.metric(tta.metric)
+    rows = "".join(
+        f"<tr><td>{_num(r.steps, 0)}</td><td>{_metric_text(r.winner, info)}</td>"
+        f"<td>{_metric_text(r.baseline, info)}</td></tr>"
+        for r in tta.rungs
+    )
+    winner = "never" if tta.winner_steps is None else f"at {_num(tta.winner_steps, 0)} steps"
+    ratio = "" if tta.ratio is None else f" The ratio is <b>{tta.ratio:.2f}</b>."
+    unit = "%" if info.percent else ""
+    sentence = (
+        f"FIX's best median {e(_sentence_label(info))} over the ladder is "
+        f"{_metric_text(tta.target, info)}{unit}; rank 1 reaches it {winner}, FIX at "
+        f"{_num(tta.baseline_steps or math.nan, 0)} steps.{ratio}"
+    )
+    return (
+        "<h3>Time to accuracy</h3>"
+        '<p class="small">Rank 1 and FIX trained again at shorter budgets, each rebuilt for '
+        "its budget, on the same seeds: the median over the seeds of the final "
+        f"{e(_sentence_label(info))} at each budget (Smith 2017 compares iterations to an "
+        f"accuracy this way). {sentence}</p>"
+        '<div class="table-wrap"><table class="ladder"><thead><tr><th>Steps</th>'
+        f"<th>Rank 1 median{' %' if info.percent else ''}</th>"
+        f"<th>FIX median{' %' if info.percent else ''}</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table></div>"
+    )

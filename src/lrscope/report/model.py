@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from lrscope.ladder import TimeToAccuracy
 from lrscope.metrics import CLASSIFICATION_SCORING, Metric, Scoring
 from lrscope.metrics import METRICS as METRIC_TABLE
 
@@ -106,10 +107,12 @@ class PolicyRow:
 
     ``mean`` and ``std`` map metric names (:data:`METRICS`) to the mean and the
     sample standard deviation over the seeds that did not diverge; ``rank`` is
-    1 for the best policy (``None`` if unranked). ``label`` names the row in
+    1 for the best policy (``None`` for a row shown apart, whose ``apart`` says
+    why: one seed, stopped early, another budget). ``label`` names the row in
     legends and keys its colour: the spec, with the step budget appended when
-    the task holds the same spec at several budgets. ``n_imported`` counts the
-    seeds measured in another store (imported).
+    the task holds the same spec at several budgets. ``eval_every`` is the
+    evaluation grid of its trials (None when unknown); ``n_imported`` counts
+    the seeds measured in another store (imported).
     """
 
     spec: str
@@ -121,6 +124,8 @@ class PolicyRow:
     pareto: bool = False
     steps: int = 0
     label: str = ""
+    apart: str = ""
+    eval_every: int | None = None
     n_imported: int = 0
 
     @property
@@ -177,16 +182,21 @@ class InterpolationView:
 class TaskView:
     """Everything the page shows about one task.
 
-    ``rows`` lists every policy in rank order; ``plotted`` the row keys
+    ``rows`` lists the ranked policies in rank order (:func:`lrscope.rank.rank_trials`,
+    the rule of ``lrscope rank`` and ``lrscope tune``) and ``apart`` the rows
+    shown apart, never ranked; ``plotted`` the row keys
     (:attr:`PolicyRow.key`) drawn in the curve plots (the top ``N`` by rank)
     and ``colors`` their colours, the same in every plot of the task.
-    ``ranked_by`` is the metric of the ranking; ``pareto_axes`` the (cost,
-    utility) metrics of the Pareto front (``best_iter`` and the best value of
-    the primary metric); ``scoring`` the task's metrics (their labels and
+    ``ranked_by`` is the metric of the ranking, ``tie`` its tie margin and
+    ``budget`` the ranked step budget; ``pareto_axes`` the (cost, utility)
+    metrics of the Pareto front (``best_iter`` and the best value of the
+    primary metric); ``scoring`` the task's metrics (their labels and
     directions); ``columns`` those of the ranking table; ``metric_curves`` the
-    primary metric during training. ``provenance`` says which of the task's
-    results were imported from other stores, and from which (empty when all
-    were measured in this one).
+    primary metric during training. ``ladder`` is the time to accuracy of
+    rank 1 against FIX on a stored budget ladder (``lrscope tune`` trains
+    one), or None. ``provenance`` says which of the task's results were
+    imported from other stores, and from which (empty when all were measured
+    in this one).
     """
 
     name: str
@@ -194,7 +204,11 @@ class TaskView:
     status_counts: Mapping[str, int] = field(default_factory=dict)
     range_tests: tuple[RangeTestView, ...] = ()
     rows: tuple[PolicyRow, ...] = ()
-    ranked_by: str = "best_top1"
+    apart: tuple[PolicyRow, ...] = ()
+    ranked_by: str = "top1"
+    tie: float = 0.0
+    budget: int | None = None
+    ladder: TimeToAccuracy | None = None
     pareto_axes: tuple[str, str] = ("best_iter", "best_top1")
     plotted: tuple[str, ...] = ()
     colors: Mapping[str, str] = field(default_factory=dict)

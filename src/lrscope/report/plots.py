@@ -46,6 +46,7 @@ __all__ = [
     "finish_svg",
     "interpolation_svg",
     "metric_curves_svg",
+    "metric_limits",
     "pareto_svg",
     "policy_curves_svg",
     "range_test_svg",
@@ -344,6 +345,43 @@ def policy_curves_svg(
         return _to_svg(fig, uid, title)
 
 
+ZOOM_FROM = 0.25
+"""The metric plot's y axis covers every mean from this share of training on."""
+
+
+def metric_limits(
+    curves: Sequence[MetricCurve], metric: Metric = METRIC_TABLE["top1"]
+) -> tuple[float, float] | None:
+    """The y range of the metric plot: where the policies differ, not 0 to 100 %.
+
+    It spans every curve's mean from :data:`ZOOM_FROM` of its steps on and
+    the best seed's edge of every band (the top of a higher-is-better
+    metric's, the bottom of a lower-is-better one's), padded by a tenth of
+    that span (at least half a percentage point for a percentage, else 2 % of
+    the largest magnitude); a percentage is kept within [0, 1]. The first
+    steps, where every policy is still far off, fall outside the axis. None
+    without finite points. Returned low first, whatever the metric's direction.
+    """
+    late: list[float] = []
+    best: list[float] = []
+    for curve in curves:
+        if not curve.steps:
+            continue
+        cut = curve.steps[0] + ZOOM_FROM * (curve.steps[-1] - curve.steps[0])
+        late += [m for t, m in zip(curve.steps, curve.mean, strict=True) if t >= cut]
+        best += list(curve.high if metric.higher_is_better else curve.low)
+    late = [v for v in late if math.isfinite(v)]
+    if not late:
+        return None
+    edges = late + [v for v in best if math.isfinite(v)]
+    low, high = (min(late), max(edges)) if metric.higher_is_better else (min(edges), max(late))
+    floor = 0.005 if metric.percent else 0.02 * max(abs(low), abs(high), 1e-12)
+    pad = max(0.1 * (high - low), floor)
+    if metric.percent:
+        return max(0.0, low - pad), min(1.0, high + pad)
+    return low - pad, high + pad
+
+
 def _metric_axis(ax: Axes, metric: Metric, axis: str = "y") -> None:
     """Percent ticks for a percentage; a lower-is-better metric's axis flipped (up: better)."""
     if metric.percent:
@@ -367,7 +405,8 @@ def metric_curves_svg(
     title: str,
 ) -> str:
     """``metric`` (the task's primary metric) against step: the mean over seeds, with a band
-    from min to max. Up is better (a lower-is-better metric's axis is flipped)."""
+    from min to max. Up is better (a lower-is-better metric's axis is flipped); the y
+    axis is zoomed to where the policies differ (:func:`metric_limits`)."""
     with _figure(FULL_W, 360) as (fig, axes):
         ax = axes[0]
         for i, curve in enumerate(curves):
@@ -379,6 +418,9 @@ def metric_curves_svg(
                 low, high = [curve.low[k] for k in keep], [curve.high[k] for k in keep]
                 ax.fill_between(steps, low, high, color=color, alpha=0.16, lw=0)
             ax.plot(steps, [curve.mean[k] for k in keep], color=color, lw=1.8, zorder=z)
+        limits = metric_limits(curves, metric)
+        if limits is not None:
+            ax.set_ylim(*limits)
         _metric_axis(ax, metric)
         ax.set_xlabel("step")
         ax.set_ylabel(f"test {_axis_name(metric)}")

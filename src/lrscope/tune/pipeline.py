@@ -1,295 +1,161 @@
-"""``lrscope tune``: the LRBench evaluator run automatically, end to end.
+"""``lrscope tune``: a range test, a search around it, confirmation, the winner, its time.
 
 Stages (every trial is stored, so a second call with the same arguments
-resumes instead of starting over):
+resumes instead of starting over, and reaches the same decisions):
 
-1. **Range test** (Smith 2017, section 3.3) on the task: ``suggested_lr``, the
-   cyclic bounds ``[min_lr, max_lr]`` and the one-cycle peak.
-2. **Candidates**: one policy per family (the 13 LRBench functions, onecycle,
-   sgdr), derived from those numbers, the epoch length and the budget
-   (:mod:`lrscope.tune.candidates`).
-3. **Cheap trials**: every candidate, re-derived for a quarter of the budget,
-   trains once; Optuna's :class:`~optuna.pruners.SuccessiveHalvingPruner`
-   stops the weak ones at their rung (their trials are stored as ``pruned``).
-4. **Full trials**: the best ``survivors`` candidates and the FIX baseline at
-   the suggested lr, over ``seeds`` seeds at the full budget, through
-   :func:`lrscope.bench.run_plan` as the ``execution`` says (any executor, in
-   groups of trials trained together where the model allows).
-5. **Ranking** of the full trials (:mod:`lrscope.rank`) and the **winner**
-   (:mod:`lrscope.tune.select`): the best final mean of the task's primary
-   metric (top-1 for classification, MSE for regression, in its direction),
-   except that policies within ``tie`` of it count as tied and the one first
-   to reach the best value of FIX's seed-mean curve wins (LRBench: highest
-   accuracy at the lowest cost). Its time to accuracy against FIX is
-   reported: the steps it needs to reach that value, divided by the steps FIX
-   needs (Smith 2017 reports 25k against 70k iterations: 0.36).
+1. **Range test** (Smith 2017, section 3.3) on the search seed: the
+   suggested rate, the cyclic bounds and the one-cycle peak
+   (:class:`~lrscope.tune.space.LRBounds`).
+2. **Plan** (:mod:`lrscope.tune.budget`): the budget (steps per trial,
+   search trials, minutes) sized into steps per trial and search rounds; a
+   minutes budget from two stored rounds of timing trials.
+3. **Search** (:mod:`lrscope.tune.search`): every family's centre, then
+   Optuna's TPE over every family's parameters (:mod:`lrscope.tune.space`),
+   in rounds that train together in groups (:mod:`lrscope.batched`), each
+   point at the full budget on the search seed.
+4. **Confirmation** (:mod:`lrscope.tune.select`): the best finalists and the
+   FIX baseline at the suggested rate, on seeds the search did not use.
+5. **Ranking** of this run's trials by the one rule of :mod:`lrscope.rank`:
+   the winner is rank 1 of the confirmed policies.
+6. **Time to accuracy** on the budget ladder (:mod:`lrscope.ladder`):
+   the winner and FIX again at 1/16 to 1/2 of the budget.
 
-Every stage runs on the same :class:`~lrscope.engine.Runtime` (device,
-precision, gradient accumulation), which is part of every stored trial's
-identity.
+What ranks is the task's primary metric at the end of the budget, in its
+direction (:class:`~lrscope.metrics.Scoring`: final top-1 for
+classification, final MSE for regression), unless ``metric`` says
+otherwise. Every stage runs on the same :class:`~lrscope.engine.Runtime`
+(device, precision, gradient accumulation), whose identity is part of every
+stored trial's key; epochs count optimizer steps (micro-batches divided by
+the accumulation).
 
-A budget is either ``steps`` per full trial or ``minutes`` for the whole run
-(or both: then the minutes cap the cheap stage). With minutes only, two short
-timed trials on the task (:func:`measure_step_cost`) give the seconds per
-step and per evaluation, and :func:`budget_steps` sizes the trials to fit,
-up to ``max_epochs`` epochs (:data:`DEFAULT_MAX_EPOCHS`).
+Every trial runs through :func:`lrscope.bench.run_trials` on one executor (the
+``execution``: worker processes in groups by default), made before any
+training and closed at the end.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import statistics
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lrscope.bench.execution import Execution
-from lrscope.errors import ParameterError
-from lrscope.tune.candidates import MIN_STEPS, LRBounds, candidate_policies
-from lrscope.tune.select import DEFAULT_TIE, TimeToAccuracy, check_tie, pick_winner
-from lrscope.validation import COUNT, MAX_SEEDS, POSITIVE_FLOAT, Interval, OrNone, check
+from lrscope.engine.result import TrialKey
+from lrscope.engine.runtime import Runtime
+from lrscope.errors import LRScopeError, ParameterError
+from lrscope.ladder import TimeToAccuracy, time_to_accuracy
+from lrscope.metrics import Metric
+from lrscope.rank import DEFAULT_TIE, rank_trials, trial_value
+from lrscope.tune.budget import (
+    DEFAULT_MAX_EPOCHS,
+    DEFAULT_ROUND_SIZE,
+    StepCost,
+    TuneBudget,
+    TunePlan,
+    size_plan,
+    timing_steps,
+)
+from lrscope.tune.result import Compute, TuneResult
+from lrscope.tune.search import SAMPLERS, Outcome, SearchPoint, run_search
+from lrscope.tune.select import (
+    CONFIRM_SEEDS,
+    DEFAULT_CONFIRM_SEEDS,
+    DEFAULT_FINALISTS,
+    FINALISTS,
+    check_tie,
+)
+from lrscope.tune.select import finalists as pick_finalists
+from lrscope.tune.space import LRBounds, Proposal, SearchSpace
+from lrscope.validation import COUNT, Choice, Interval, check
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lrscope.bench.executors import Executor
-    from lrscope.engine.result import TrialResult
-    from lrscope.engine.runtime import Runtime
-    from lrscope.metrics import Scoring
+    from lrscope.bench.executors import GroupExecutor
     from lrscope.rangetest.result import RangeTestResult, Suggestions
-    from lrscope.rank import PolicyStats
-    from lrscope.store import Store
+    from lrscope.store import Store, TrialRecord
     from lrscope.tasks import Task
 
-__all__ = [
-    "DEFAULT_EXECUTION",
-    "DEFAULT_MAX_EPOCHS",
-    "CandidateOutcome",
-    "StepCost",
-    "TuneResult",
-    "budget_steps",
-    "measure_step_cost",
-    "tune",
-]
+__all__ = ["DEFAULT_EXECUTION", "DEFAULT_MAX_EPOCHS", "EventFn", "tune"]
 
 log = logging.getLogger(__name__)
 
 EventFn = Callable[[str, str], None]
 
-CHEAP_FRACTION = 4
-"""Cheap trials train ``steps // CHEAP_FRACTION`` steps."""
-EVALS_PER_TRIAL = 30
-"""Evaluations per full trial (the resolution of the time-to-accuracy curves)."""
-CHEAP_EVALS = 8
-"""Evaluations per cheap trial (the pruner's reports)."""
-CALIBRATION_STEPS = 100
-SAFETY = 0.85
-"""Share of a minutes budget the cost model plans to use (the rest is margin)."""
-MIN_EPOCHS = 4
-DEFAULT_MAX_EPOCHS = 150
-"""Cap of a minutes-sized full trial, in epochs.
-
-More is not better on small training sets: on ``mnist1d-cnn`` (4,000
-samples) the best policies' final top-1 over 8 seeds is 0.961 to 0.966 at
-150 epochs and 0.955 after 530 (the models overfit once annealed), while
-every extra epoch costs time. Minutes left over by the cap end the run early.
-"""
-
+TUNE_SEED = Interval(int, 0, 2**31 - 1)
+"""The range test's and search's seed; the confirmation and timing seeds follow it."""
 
 DEFAULT_EXECUTION = Execution("process", batch_trials="auto")
-"""How full trials run by default: worker processes (one per CPU), each training
-its share of the trials in one group (:mod:`lrscope.batched`) where the model
-can be batched."""
+"""How trials run by default: worker processes (one per CPU), each training its share of
+a round in one group (:mod:`lrscope.batched`) where the model can be batched."""
 
 
-@dataclass(frozen=True)
-class CandidateOutcome:
-    """One candidate's cheap trial: ``value`` is the best value of the task's primary
-    metric, signed so that higher is better (top-1 as is, MSE negated; -inf if diverged)."""
-
-    family: str
-    cheap_spec: str
-    full_spec: str
-    value: float
-    steps_done: int
-    pruned: bool
-    diverged: bool
+def _emit(on_event: EventFn | None, stage: str, message: str) -> None:
+    log.info("%s: %s", stage, message)
+    if on_event is not None:
+        on_event(stage, message)
 
 
-@dataclass(frozen=True)
-class TuneResult:
-    """What :func:`tune` found, and the evidence.
+@dataclass
+class _Run:
+    """One tune call's context: where trials go, how they run, what was touched."""
 
-    ``suggestions`` are the range test's (:class:`~lrscope.rangetest.Suggestions`);
-    ``ranking`` holds the full trials' rows, best first
-    (:class:`~lrscope.rank.PolicyStats`); ``winner_stats`` and
-    ``baseline_stats`` are the winner's and FIX's rows among them;
-    ``steps_to_fix_best[spec]`` the steps each row's seed-mean curve needs
-    to reach FIX's best top-1 (``None``: never). ``winner`` and ``baseline``
-    give those two rows as ``--json`` prints them.
-    """
-
-    task: str
-    steps: int
-    cheap_steps: int
-    eval_every: int
-    seeds: tuple[int, ...]
-    suggestions: Suggestions
-    candidates: tuple[CandidateOutcome, ...]
-    survivors: tuple[str, ...]
-    baseline_spec: str
-    ranking: tuple[PolicyStats, ...]
-    winner_stats: PolicyStats
-    baseline_stats: PolicyStats
-    steps_to_fix_best: Mapping[str, int | None]
-    winner_top1: tuple[float, ...]
-    time_to_accuracy: TimeToAccuracy | None
-    wall_s: float
-    stages_s: dict[str, float] = field(default_factory=dict)
-    winner_reason: str = ""
-    tie: float = DEFAULT_TIE
-    tied: tuple[str, ...] = ()
-    metric: str = "top1"
-    primary_metric: str = "top1"
-    runtime: str = ""
+    task: Task
+    task_ref: str
+    store: Store
+    executor: GroupExecutor
+    data_dir: str | None
+    on_event: EventFn | None
+    runtime: Runtime
+    keys: list[TrialKey] = field(default_factory=list)
 
     @property
-    def winner_spec(self) -> str:
-        return self.winner_stats.spec
+    def steps_per_epoch(self) -> int:
+        """Optimizer steps per epoch on this runtime (accumulation makes fewer)."""
+        return self.runtime.optimizer_steps(self.task.steps_per_epoch)
 
-    def row(self, stats: PolicyStats) -> dict[str, object]:
-        """``stats`` as a ``--json`` ranking row: its flat dict plus ``steps_to_fix_best``."""
-        return {**stats.to_dict(), "steps_to_fix_best": self.steps_to_fix_best.get(stats.spec)}
+    def key(self, spec: str, seed: int, steps: int, eval_every: int) -> TrialKey:
+        """The stored identity of one of this run's trials (its runtime included)."""
+        return TrialKey(self.task.name, spec, seed, steps, eval_every, self.runtime.identity)
 
-    @property
-    def winner(self) -> dict[str, object]:
-        """The winner's ranking row as ``--json`` prints it (see :meth:`row`)."""
-        return self.row(self.winner_stats)
+    def train(self, keys: Sequence[TrialKey], stage: str) -> dict[TrialKey, TrialRecord]:
+        """Run ``keys`` (stored ones are skipped) and return their stored records."""
+        from lrscope.bench import run_trials
 
-    @property
-    def baseline(self) -> dict[str, object]:
-        """FIX's ranking row as ``--json`` prints it (see :meth:`row`)."""
-        return self.row(self.baseline_stats)
+        self.keys.extend(k for k in keys if k not in self.keys)
 
-    def to_dict(self) -> dict[str, Any]:
-        tta = self.time_to_accuracy
-        return {
-            "task": self.task,
-            "steps": self.steps,
-            "cheap_steps": self.cheap_steps,
-            "eval_every": self.eval_every,
-            "seeds": list(self.seeds),
-            "suggestions": self.suggestions.to_dict(),
-            "candidates": [c.__dict__ for c in self.candidates],
-            "survivors": list(self.survivors),
-            "baseline_spec": self.baseline_spec,
-            "winner_spec": self.winner_spec,
-            "winner": self.winner,
-            "baseline": self.baseline,
-            "winner_top1": list(self.winner_top1),
-            "winner_top1_median": statistics.median(self.winner_top1) if self.winner_top1 else None,
-            "time_to_accuracy": None if tta is None else tta.__dict__,
-            "ranking": [self.row(stats) for stats in self.ranking],
-            "wall_s": self.wall_s,
-            "stages_s": self.stages_s,
-            "winner_reason": self.winner_reason,
-            "tie": self.tie,
-            "tied": list(self.tied),
-            "metric": self.metric,
-            "primary_metric": self.primary_metric,
-            "runtime": self.runtime,
-        }
+        def progress(done: int, total: int) -> None:
+            _emit(self.on_event, stage, f"{done}/{total}")  # trials: a progress bar's count
 
+        summary = run_trials(
+            self.task_ref,
+            keys,
+            self.store,
+            self.executor,
+            task=self.task,
+            data_dir=self.data_dir,
+            on_progress=progress,
+            runtime=self.runtime,
+        )
+        if summary.failed:
+            _emit(
+                self.on_event, stage, f"{summary.failed} trial(s) failed (their errors are stored)"
+            )
+        return self.stored(keys)
 
-_STEPS = Interval(int, MIN_STEPS, None, "left")
-
-
-def _check_args(steps: int | None, minutes: float | None, seeds: int, survivors: int) -> None:
-    if steps is None and minutes is None:
-        allowed = f"{_STEPS.describe()} when minutes is not given"
-        raise ParameterError("tune", "steps", allowed, steps)
-    check("tune", "steps", steps, OrNone(_STEPS))
-    check("tune", "minutes", minutes, OrNone(POSITIVE_FLOAT))
-    check("tune", "seeds", seeds, Interval(int, 1, MAX_SEEDS))
-    check("tune", "survivors", survivors, COUNT)
-
-
-@dataclass(frozen=True)
-class StepCost:
-    """Measured cost of a trial on this machine: ``step_s`` per optimizer step and
-    ``eval_s`` per evaluation (test set and train subsample), both in seconds.
-    """
-
-    step_s: float
-    eval_s: float
-
-    def trial_s(self, steps: int, evals: int) -> float:
-        return steps * self.step_s + evals * self.eval_s
-
-
-def measure_step_cost(
-    task: Task, policy: str, steps: int = CALIBRATION_STEPS, runtime: Runtime | None = None
-) -> StepCost:
-    """Time two short unstored trials (``steps`` and ``2 * steps`` steps, one
-    evaluation each, on ``runtime``): the difference is ``steps`` optimizer
-    steps, the rest is the cost of an evaluation plus set-up (counted as
-    evaluation, conservatively).
-    """
-    from lrscope.engine import run_trial
-
-    def timed(n: int) -> float:
-        start = time.perf_counter()
-        run_trial(task, policy, steps=n, eval_every=n, runtime=runtime)
-        return time.perf_counter() - start
-
-    timed(8)  # warm-up: first calls allocate and dispatch lazily
-    short, long = timed(steps), timed(2 * steps)
-    step_s = max(long - short, 1e-6) / steps
-    return StepCost(step_s=step_s, eval_s=max(short - steps * step_s, 0.0))
-
-
-def budget_steps(
-    seconds: float,
-    cost: StepCost,
-    *,
-    n_candidates: int,
-    survivors: int,
-    seeds: int,
-    parallel: float,
-    steps_per_epoch: int,
-    max_epochs: int | None = None,
-) -> int:
-    """Full-trial steps ``T`` so that the cheap and full stages fit in ``seconds``,
-    at most ``max_epochs`` epochs (no cap when ``None``).
-
-    Cost model, with the measured :class:`StepCost`: the cheap stage trains
-    ``n_candidates`` trials of ``T / CHEAP_FRACTION`` steps and
-    :data:`CHEAP_EVALS` evaluations one after the other (pruning only makes
-    it cheaper); the full stage ``(survivors + 1) * seeds`` trials of ``T``
-    steps and :data:`EVALS_PER_TRIAL` evaluations spread over ``parallel``
-    workers. :data:`SAFETY` of the time is kept in reserve.
-    """
-    trials = (survivors + 1) * seeds
-    fixed_s = cost.eval_s * (n_candidates * CHEAP_EVALS + trials * EVALS_PER_TRIAL / parallel)
-    per_step_s = cost.step_s * (n_candidates / CHEAP_FRACTION + trials / parallel)
-    floor = max(MIN_EPOCHS * steps_per_epoch, 8 * CHEAP_FRACTION)
-    steps = int((SAFETY * seconds - fixed_s) / per_step_s)
-    if max_epochs is not None and steps >= max_epochs * steps_per_epoch:
-        return max(max_epochs * steps_per_epoch, floor)  # whole epochs, as asked
-    if steps <= floor:
-        return floor
-    # two significant digits: readable budgets, and a re-run whose time
-    # estimate differs slightly usually lands on the same budget (and resumes)
-    return max(int(float(f"{steps:.2g}")), floor)
+    def stored(self, keys: Iterable[TrialKey]) -> dict[TrialKey, TrialRecord]:
+        wanted = set(keys)
+        return {r.key: r for r in self.store.trials(self.task.name) if r.key in wanted}
 
 
 def _suggestions(result: RangeTestResult) -> tuple[LRBounds, Suggestions]:
-    """The candidates' bounds; :class:`~lrscope.rangetest.NoUsableRangeError` without a range."""
+    """The search's centre; :class:`~lrscope.rangetest.NoUsableRangeError` without a range."""
     from lrscope.rangetest import NoUsableRangeError, suggest
 
     found = result.suggestions or suggest(result)
     if not found.usable:
-        raise NoUsableRangeError("tune candidates", found.reason, result.task)
+        raise NoUsableRangeError("the tune search", found.reason, result.task)
     bounds = LRBounds.rounded(
         suggested_lr=found.suggested_lr.lr,
         min_lr=found.min_lr.lr,
@@ -299,359 +165,401 @@ def _suggestions(result: RangeTestResult) -> tuple[LRBounds, Suggestions]:
     return bounds, found
 
 
-def _emit(on_event: EventFn | None, stage: str, message: str) -> None:
-    log.info("%s: %s", stage, message)
-    if on_event is not None:
-        on_event(stage, message)
+def _range_test_stage(run: _Run, seed: int) -> tuple[LRBounds, Suggestions, float, int]:
+    """The task's range test with this seed and runtime: the stored one if any (resume),
+    else run it (stored with the runtime's identity in its parameters).
+
+    Returns the bounds, the suggestions, its stored wall time and its steps.
+    """
+    from lrscope.rangetest import RangeTestResult, range_test
+
+    task, identity = run.task, run.runtime.identity
+    stored = [
+        r
+        for r in run.store.range_tests(task.name)
+        if r.result.get("seed") == seed and (r.params or {}).get("runtime", "") == identity
+    ]
+    if stored:
+        rt = RangeTestResult.from_dict(stored[-1].result)
+        _emit(run.on_event, "range test", f"{task.name}: reusing stored range test {stored[-1].id}")
+    else:
+        _emit(run.on_event, "range test", f"{task.name}: ramping the learning rate")
+        rt = range_test(task, seed=seed, runtime=run.runtime)
+        run.store.put_range_test(task.name, rt.to_dict(), {**rt.params(), "runtime": identity})
+    bounds, suggestions = _suggestions(rt)
+    _emit(
+        run.on_event,
+        "range test",
+        f"suggested lr {bounds.suggested_lr:.3g}, bounds [{bounds.min_lr:.3g}, "
+        f"{bounds.max_lr:.3g}], one-cycle peak {bounds.peak_lr:.3g}",
+    )
+    return bounds, suggestions, rt.wall_s, rt.steps_done
+
+
+def _timing_stage(run: _Run, baseline: str, seed: int, size: int) -> tuple[StepCost, float]:
+    """Two rounds of ``size`` short stored trials: the cost per step and per evaluation."""
+    rounds = timing_steps(run.steps_per_epoch)
+    keys = [[run.key(baseline, seed + i, steps, steps) for i in range(size)] for steps in rounds]
+    _emit(
+        run.on_event, "timing", f"two rounds of {size} trials of {rounds[0]} and {rounds[1]} steps"
+    )
+    walls = []
+    for round_keys in keys:
+        records = run.train(round_keys, "timing")
+        walls.append([records[k].wall_s for k in round_keys if k in records])
+    if not all(walls) or any(not math.isfinite(w) for ws in walls for w in ws):
+        raise ParameterError("tune", "task", "a task whose short trials train", run.task.name)
+    groups = math.ceil(size / run.executor.batch_trials)
+    parallel = max(1, min(run.executor.workers, groups))
+    cost = StepCost.from_timing(walls[0], walls[1], rounds, parallel)
+    spent = sum(sum(w) for w in walls) / parallel
+    return cost, spent
+
+
+def _outcome(record: TrialRecord | None, metric: str) -> Outcome:
+    if record is None or record.status not in ("done", "diverged"):
+        return Outcome("failed", math.nan)
+    return Outcome(record.status, trial_value(record, metric))
+
+
+def _search_stage(
+    run: _Run, space: SearchSpace, plan: TunePlan, metric: Metric, sampler: str
+) -> list[SearchPoint]:
+    def run_round(specs: Sequence[str]) -> dict[str, Outcome]:
+        keys = {spec: run.key(spec, plan.search_seed, plan.steps, plan.steps) for spec in specs}
+        records = run.train(list(keys.values()), "search")
+        return {spec: _outcome(records.get(key), metric.name) for spec, key in keys.items()}
+
+    def on_round(index: int, rounds: int, points: Sequence[SearchPoint]) -> None:
+        told = [p for p in points if p.outcome.status == "done"]
+        best = max(told, key=lambda p: metric.sign() * p.outcome.value, default=None)
+        shown = "" if best is None else f"; best so far {best.outcome.value:.4g} {best.spec}"
+        _emit(run.on_event, "search", f"round {index}/{rounds} done{shown}")
+
+    _emit(
+        run.on_event,
+        "search",
+        f"{plan.search_trials} points in rounds of {plan.round_size}, "
+        f"{plan.steps:,} steps each, seed {plan.search_seed}",
+    )
+    return run_search(
+        space,
+        run_round,
+        trials=plan.search_trials,
+        round_size=plan.round_size,
+        seed=plan.search_seed,
+        metric=metric,
+        sampler=sampler,
+        on_round=on_round,
+    )
+
+
+def _ladder_keys(
+    run: _Run, space: SearchSpace, plan: TunePlan, policies: Mapping[str, Proposal]
+) -> dict[tuple[str, int], list[TrialKey]]:
+    """The ladder's trials by (role, budget): each policy rebuilt for each shorter budget."""
+    keys: dict[tuple[str, int], list[TrialKey]] = {}
+    for steps in plan.ladder:
+        for role, proposal in policies.items():
+            spec = space.build(proposal, steps).spec
+            keys[(role, steps)] = [run.key(spec, seed, steps, steps) for seed in plan.confirm_seeds]
+    return keys
+
+
+def _final_values(
+    records: Mapping[TrialKey, TrialRecord], keys: Sequence[TrialKey], metric: str
+) -> list[float]:
+    values = []
+    for key in keys:
+        record = records.get(key)
+        done = record is not None and record.status == "done"
+        values.append(trial_value(record, metric) if done and record is not None else math.nan)
+    return values
+
+
+def _check_args(
+    budget: TuneBudget,
+    finalists_: int,
+    confirm_seeds: int,
+    round_size: int,
+    sampler: str,
+    seed: int,
+    tie: float,
+    execution: object,
+    runtime: object,
+) -> None:
+    check("tune", "finalists", finalists_, FINALISTS)
+    check("tune", "confirm_seeds", confirm_seeds, CONFIRM_SEEDS)
+    check("tune", "round_size", round_size, COUNT)
+    check("tune", "sampler", sampler, Choice(SAMPLERS))
+    check("tune", "seed", seed, TUNE_SEED)
+    check_tie(tie)
+    if not isinstance(budget, TuneBudget):
+        raise ParameterError("tune", "budget", "a TuneBudget", budget)
+    if not isinstance(execution, Execution):
+        raise ParameterError("tune", "execution", "an lrscope.bench.Execution", execution)
+    if runtime is not None and not isinstance(runtime, Runtime):
+        raise ParameterError("tune", "runtime", "None or an lrscope.engine.Runtime", runtime)
+
+
+def _budget(
+    budget: TuneBudget | None,
+    steps: int | None,
+    minutes: float | None,
+    trials: int | None,
+    max_epochs: int | None,
+) -> TuneBudget:
+    if budget is None:
+        return TuneBudget(steps=steps, minutes=minutes, trials=trials, max_epochs=max_epochs)
+    given = {"steps": steps, "minutes": minutes, "trials": trials}
+    for name, value in given.items():
+        if value is not None:
+            raise ParameterError("tune", name, "None when a TuneBudget is given", value)
+    return budget
 
 
 def tune(
     task: Task | str,
     store: Store,
+    budget: TuneBudget | None = None,
     *,
     steps: int | None = None,
     minutes: float | None = None,
-    seeds: int = 3,
-    survivors: int = 3,
+    trials: int | None = None,
+    max_epochs: int | None = DEFAULT_MAX_EPOCHS,
+    finalists: int = DEFAULT_FINALISTS,
+    confirm_seeds: int = DEFAULT_CONFIRM_SEEDS,
+    round_size: int = DEFAULT_ROUND_SIZE,
+    sampler: str = "tpe",
     execution: Execution = DEFAULT_EXECUTION,
     data_dir: str | None = None,
     seed: int = 0,
     metric: str | None = None,
     tie: float = DEFAULT_TIE,
-    max_epochs: int | None = DEFAULT_MAX_EPOCHS,
     on_event: EventFn | None = None,
     runtime: Runtime | None = None,
+    built: Task | None = None,
 ) -> TuneResult:
-    """Find the best learning-rate policy for ``task`` automatically; store everything.
+    """Find the best learning-rate policy for ``task``; store every trial (see the module).
 
     Args:
         task: a :class:`~lrscope.tasks.Task` or a task reference (built-in
             name, ``pkg.module:function``, ``file.py:function``). Executors
             other than ``local`` need a reference their workers can resolve.
-        store: where range test and trials go (and are resumed from).
-        steps: optimizer steps per full trial.
-        minutes: wall-time budget of the whole run; sizes ``steps`` when
-            ``steps`` is not given, and caps the cheap stage.
-        seeds: seeds of every full trial (0 .. seeds-1).
-        survivors: candidates promoted from the cheap to the full stage.
-        execution: how full trials run (:class:`lrscope.bench.Execution`:
-            executor, workers, Ray address, group size). The default,
-            :data:`DEFAULT_EXECUTION`, trains them on worker processes in
-            groups sized to the work where the model can be batched (else one
-            at a time, with the reason logged and reported to ``on_event``).
-            The executor is made (and a Ray address reached) before any
-            training, and closed at the end.
-        seed: seed of the range test and of the cheap trials.
-        metric: what picks the winner among the full trials (one of the
-            task's rankable metrics, mean over seeds). The default is the
-            task's primary metric at the end (final test top-1 for
-            classification, MSE for regression): the model a user gets at the
-            end of the budget (``best_top1`` would credit an evaluation a run
-            without checkpoint selection never keeps).
-        tie: policies whose ``metric`` mean is within ``tie`` of the best are
-            tied, and the one first to reach FIX's best value of the primary
-            metric wins (:func:`lrscope.tune.select.pick_winner`); 0 picks by
-            ``metric`` alone.
-        max_epochs: cap, in epochs, of a full trial sized from ``minutes``
-            (:data:`DEFAULT_MAX_EPOCHS`); ``None`` fills the minutes. An explicit
-            ``steps`` is never capped.
+        store: where the range test and trials go (and are resumed from).
+        budget: what the whole run may spend (:class:`TuneBudget`); or give
+            ``steps`` (per trial), ``minutes`` (whole run), ``trials``
+            (search points) and ``max_epochs`` (cap of a minutes-sized trial).
+        finalists: families of the search confirmed, the best point of each (>= 3), with FIX.
+        confirm_seeds: seeds of the confirmation (>= 3): ``seed + 1`` on.
+        round_size: points asked of the sampler at once (one round), however
+            the trials run; the search's points do not depend on ``execution``.
+        sampler: ``tpe`` (default) or ``random`` (see :mod:`lrscope.tune.search`).
+        execution: how trials run (:class:`lrscope.bench.Execution`). The
+            default, :data:`DEFAULT_EXECUTION`, trains on worker processes in
+            groups where the model can be batched (else one at a time, with the
+            reason logged and reported to ``on_event``).
+        seed: the range test's and the search's seed.
+        metric: what ranks (one of the task's rankable metrics,
+            :meth:`lrscope.metrics.Scoring.rankable`); default: the task's
+            primary metric at the end (final test top-1 for classification,
+            final MSE for regression), the model a user keeps.
+        tie: ranking ties (see :mod:`lrscope.rank`); 0 ranks by ``metric`` alone.
         on_event: called as ``on_event(stage, message)`` as the run advances.
         runtime: device, precision and gradient accumulation of every stage
             (:class:`~lrscope.engine.Runtime`; default ``Runtime()``).
+        built: the task the reference ``task`` names, if the caller has built
+            it already (e.g. to check ``metric`` before opening the store).
+
+    Raises:
+        ParameterError: a bad budget or option, before any training.
+        DeviceError: a device this machine lacks, before any training.
     """
     from lrscope.bench.factory import make_executor
-    from lrscope.engine import Runtime, resolve
+    from lrscope.engine import resolve
     from lrscope.tasks import get_task
 
-    _check_args(steps, minutes, seeds, survivors)
-    check_tie(tie)
-    check("tune", "max_epochs", max_epochs, OrNone(COUNT))
-    if not isinstance(execution, Execution):
-        raise ParameterError("tune", "execution", "an lrscope.bench.Execution", execution)
+    start = time.perf_counter()
+    budget = _budget(budget, steps, minutes, trials, max_epochs)
+    _check_args(
+        budget, finalists, confirm_seeds, round_size, sampler, seed, tie, execution, runtime
+    )
     chosen_runtime = runtime if runtime is not None else Runtime()
     resolve(chosen_runtime)  # a device this machine lacks fails before any work
-    start = time.perf_counter()
-    task_obj = get_task(task, data_dir=data_dir) if isinstance(task, str) else task
+    if not isinstance(task, str):
+        task_obj = task
+    else:
+        task_obj = built if built is not None else get_task(task, data_dir=data_dir)
     scoring = task_obj.scoring
-    metric = scoring.get(metric or scoring.primary, owner="tune").name
+    chosen = scoring.get(metric or scoring.default_rank_metric, owner="tune")
     task_ref = task if isinstance(task, str) else task_obj.name
     store.put_task(task_obj.name, task_obj.metadata)
-    stages: dict[str, float] = {}
-    seed_list = tuple(range(seeds))
-    trials = (survivors + 1) * seeds
-    epoch = chosen_runtime.optimizer_steps(task_obj.steps_per_epoch)
+    group = min(round_size, budget.trials or round_size)  # a round: what trains at once
     with make_executor(
-        execution, tasks=[task_obj], trials=trials, runtime=chosen_runtime
+        execution, tasks=[task_obj], trials=group, runtime=chosen_runtime
     ) as executor:
-        _emit(on_event, "execution", f"full trials on {executor.describe()}")
+        run = _Run(task_obj, task_ref, store, executor, data_dir, on_event, chosen_runtime)
+        _emit(on_event, "execution", f"trials on {executor.describe()}")
         if executor.ungrouped_reason is not None:
             _emit(on_event, "execution", f"not in groups: {executor.ungrouped_reason}")
-        bounds, suggestions = _range_test_stage(task_obj, store, seed, on_event, chosen_runtime)
-        stages["range_test_s"] = time.perf_counter() - start
-        parallel = (
-            1.0 if executor.workers == 1 else max(1.0, 0.9 * min(executor.workers, survivors + 1))
-        )
-        deadline = None if minutes is None else start + minutes * 60.0
-        if steps is None:
-            cost = measure_step_cost(
-                task_obj, f"FIX(k0={bounds.suggested_lr!r})", runtime=chosen_runtime
-            )
-            steps = budget_steps(
-                (deadline or 0.0) - time.perf_counter(),
-                cost,
-                n_candidates=15,
-                survivors=survivors,
-                seeds=seeds,
-                parallel=parallel,
-                steps_per_epoch=epoch,
-                max_epochs=max_epochs,
-            )
-        cheap_steps = max(steps // CHEAP_FRACTION, 8)
-        eval_every = max(steps // EVALS_PER_TRIAL, 1)
-        _emit(on_event, "budget", f"{steps} steps per full trial, {cheap_steps} per cheap trial")
+        settings = _Settings(chosen, finalists, confirm_seeds, round_size, sampler, seed, tie)
+        return _stages(run, budget, settings, start)
 
-        t0 = time.perf_counter()
-        outcomes = _cheap_stage(
-            task_obj, store, bounds, steps, cheap_steps, seed, deadline, on_event, chosen_runtime
-        )
-        stages["cheap_s"] = time.perf_counter() - t0
 
-        full = candidate_policies(bounds, steps, epoch)
-        baseline_spec = full["FIX"].spec
-        promoted = _promote(outcomes, survivors, baseline_spec)
-        _emit(on_event, "survivors", ", ".join(promoted))
+@dataclass(frozen=True)
+class _Settings:
+    """The options of one tune call, checked (see :func:`tune`)."""
 
-        t0 = time.perf_counter()
-        _full_stage(
-            task_obj,
-            task_ref,
-            store,
-            [*promoted, baseline_spec],
-            steps,
-            seed_list,
-            eval_every,
-            executor,
-            data_dir,
-            on_event,
-            chosen_runtime,
-        )
-        stages["full_s"] = time.perf_counter() - t0
-    return _conclude(
-        task_obj.name,
-        store,
-        steps,
-        cheap_steps,
-        eval_every,
-        seed_list,
-        suggestions,
-        outcomes,
-        promoted,
-        baseline_spec,
-        metric,
-        tie,
-        start,
-        stages,
-        scoring,
-        chosen_runtime.identity,
+    metric: Metric
+    finalists: int
+    confirm_seeds: int
+    round_size: int
+    sampler: str
+    seed: int
+    tie: float
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        """The confirmation seeds: the ones after the search's."""
+        return tuple(range(self.seed + 1, self.seed + 1 + self.confirm_seeds))
+
+
+def _plan_stage(
+    run: _Run, budget: TuneBudget, settings: _Settings, baseline: str, spent_s: float
+) -> TunePlan:
+    """The plan of ``budget``; a minutes budget left open is timed first (stored)."""
+    cost = None
+    if budget.minutes is not None and (budget.steps is None or budget.trials is None):
+        cost, timing_s = _timing_stage(run, baseline, settings.seed, settings.round_size)
+        spent_s += timing_s
+    plan = size_plan(
+        budget,
+        steps_per_epoch=run.steps_per_epoch,
+        round_size=settings.round_size,
+        finalists=settings.finalists,
+        search_seed=settings.seed,
+        confirm_seeds=settings.seeds,
+        cost=cost,
+        spent_s=spent_s,
     )
+    estimate = "" if plan.estimate_s is None else f", about {plan.estimate_s / 60:.1f} min"
+    _emit(run.on_event, "plan", f"{plan.steps:,} steps per trial, {plan.search_trials} search "
+          f"points, {plan.trials} trials at most ({plan.note}{estimate})")  # fmt: skip
+    return plan
 
 
-def _range_test_stage(
-    task: Task, store: Store, seed: int, on_event: EventFn | None, runtime: Runtime
-) -> tuple[LRBounds, Suggestions]:
-    """The task's range test with this seed and runtime: the stored one if any (resume),
-    else run it (stored with the runtime's identity in its parameters)."""
-    from lrscope.rangetest import RangeTestResult, range_test
-
-    stored = [
-        r
-        for r in store.range_tests(task.name)
-        if r.result.get("seed") == seed and (r.params or {}).get("runtime", "") == runtime.identity
+def _confirm_stage(
+    run: _Run, points: Sequence[SearchPoint], plan: TunePlan, settings: _Settings, baseline: str
+) -> tuple[list[str], dict[TrialKey, TrialRecord]]:
+    """The finalists and FIX on the confirmation seeds: their specs and stored records."""
+    chosen = pick_finalists(points, settings.finalists, settings.metric, exclude=[baseline])
+    confirmed = [p.spec for p in chosen]
+    _emit(run.on_event, "confirm", f"{len(confirmed)} finalists and FIX on seeds "
+          f"{', '.join(map(str, settings.seeds))}")  # fmt: skip
+    keys = [
+        run.key(spec, s, plan.steps, plan.eval_every)
+        for s in settings.seeds
+        for spec in [*confirmed, baseline]
     ]
-    if stored:
-        rt = RangeTestResult.from_dict(stored[-1].result)
-        _emit(on_event, "range test", f"{task.name}: reusing stored range test {stored[-1].id}")
-    else:
-        _emit(on_event, "range test", f"{task.name}: ramping the learning rate")
-        rt = range_test(task, seed=seed, runtime=runtime)
-        store.put_range_test(task.name, rt.to_dict(), {**rt.params(), "runtime": runtime.identity})
-    bounds, suggestions = _suggestions(rt)
-    _emit(
-        on_event,
-        "range test",
-        f"suggested lr {bounds.suggested_lr:.3g}, bounds [{bounds.min_lr:.3g}, "
-        f"{bounds.max_lr:.3g}], one-cycle peak {bounds.peak_lr:.3g}",
+    return confirmed, run.train(keys, "confirm")
+
+
+def _ladder_stage(
+    run: _Run,
+    space: SearchSpace,
+    plan: TunePlan,
+    metric: Metric,
+    roles: Mapping[str, Proposal],
+    full: Mapping[str, list[float]],
+) -> TimeToAccuracy:
+    """Winner and FIX at the ladder's shorter budgets; their time to accuracy.
+
+    ``roles`` maps ``baseline`` (and ``winner`` unless FIX won) to the
+    proposal to rebuild; ``full`` their final values at the full budget.
+    """
+    ladder = _ladder_keys(run, space, plan, roles)
+    _emit(run.on_event, "ladder", f"{sum(len(k) for k in ladder.values())} trials at "
+          f"{', '.join(f'{s:,}' for s in plan.ladder)} steps")  # fmt: skip
+    records = run.train([k for ks in ladder.values() for k in ks], "ladder")
+    rungs: dict[str, dict[int, list[float]]] = {role: {plan.steps: full[role]} for role in full}
+    for (role, steps), role_keys in ladder.items():
+        rungs[role][steps] = _final_values(records, role_keys, metric.name)
+    return time_to_accuracy(rungs.get("winner", rungs["baseline"]), rungs["baseline"], metric)
+
+
+def _stages(run: _Run, budget: TuneBudget, settings: _Settings, start: float) -> TuneResult:
+    metric, stages = settings.metric, {}
+    bounds, suggestions, rt_wall, rt_steps = _range_test_stage(run, settings.seed)
+    stages["range_test_s"] = time.perf_counter() - start
+    epoch = run.steps_per_epoch
+    centre = SearchSpace(bounds, max(budget.steps or 8 * epoch, 8), epoch).centre("FIX")
+    baseline = SearchSpace(bounds, 8, epoch).build(centre).spec
+    t0 = time.perf_counter()
+    plan = _plan_stage(run, budget, settings, baseline, rt_wall)
+    stages["plan_s"] = time.perf_counter() - t0
+    space = SearchSpace(bounds, plan.steps, epoch)
+    t0 = time.perf_counter()
+    points = _search_stage(run, space, plan, metric, settings.sampler)
+    stages["search_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    confirmed, records = _confirm_stage(run, points, plan, settings, baseline)
+    stages["confirm_s"] = time.perf_counter() - t0
+    scoring = run.task.scoring
+    ranking = rank_trials(
+        records.values(), metric.name, tie=settings.tie, steps=plan.steps, scoring=scoring
     )
-    return bounds, suggestions
+    if not ranking.rows or ranking.row(baseline) is None:
+        raise LRScopeError(f"tune: the confirmation trials of {run.task.name} did not finish; "
+                           "see `lrscope rank --task` and the stored errors")  # fmt: skip
+    winner = ranking.rows[0].spec
+    _emit(run.on_event, "winner", winner)
 
+    def values(spec: str) -> list[float]:
+        keys = [run.key(spec, s, plan.steps, plan.eval_every) for s in plan.confirm_seeds]
+        return _final_values(records, keys, metric.name)
 
-def _promote(outcomes: Sequence[CandidateOutcome], survivors: int, baseline: str) -> list[str]:
-    """The ``survivors`` best completed candidates (full-budget specs), FIX excluded."""
-    ranked = sorted(
-        (c for c in outcomes if not c.pruned and not c.diverged and c.full_spec != baseline),
-        key=lambda c: (-c.value, c.family),
-    )
-    return [c.full_spec for c in ranked[:survivors]]
+    t0 = time.perf_counter()
+    roles = {"baseline": centre}
+    full = {"baseline": values(baseline)}
+    if winner != baseline:
+        roles["winner"] = next(p.proposal for p in points if p.spec == winner)
+        full["winner"] = values(winner)
+    tta = _ladder_stage(run, space, plan, metric, roles, full)
+    stages["ladder_s"] = time.perf_counter() - t0
 
-
-def _cheap_stage(
-    task: Task,
-    store: Store,
-    bounds: LRBounds,
-    steps: int,
-    cheap_steps: int,
-    seed: int,
-    deadline: float | None,
-    on_event: EventFn | None,
-    runtime: Runtime,
-) -> list[CandidateOutcome]:
-    import optuna
-
-    from lrscope.tune.cheap import run_cheap_trial
-
-    # an exception in a trial propagates anyway; Optuna's warning would print its traceback
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    epoch = runtime.optimizer_steps(task.steps_per_epoch)
-    cheap = candidate_policies(bounds, cheap_steps, epoch)
-    full = candidate_policies(bounds, steps, epoch)
-    primary = task.scoring.primary_metric
-    eval_every = max(cheap_steps // CHEAP_EVALS, 1)
-    names = list(cheap)
-    study = optuna.create_study(
-        direction="maximize",
-        sampler=optuna.samplers.GridSampler({"family": names}, seed=seed),
-        pruner=optuna.pruners.SuccessiveHalvingPruner(
-            min_resource=max(cheap_steps // 2, 1), reduction_factor=2
-        ),
-    )
-    outcomes: dict[str, CandidateOutcome] = {}
-
-    def objective(trial: optuna.Trial) -> float:
-        family = str(trial.suggest_categorical("family", names))
-        result, pruned = run_cheap_trial(
-            task, store, cheap[family], cheap_steps, seed, eval_every, trial, runtime
-        )
-        value = -math.inf if result.diverged else primary.sign() * result.best
-        if math.isnan(value):
-            value = -math.inf
-        outcomes[family] = CandidateOutcome(
-            family,
-            cheap[family].spec,
-            full[family].spec,
-            value,
-            result.steps_done,
-            pruned,
-            result.diverged,
-        )
-        shown = f"{primary.name} {result.best:.4g}"
-        state = "pruned" if pruned else ("diverged" if result.diverged else shown)
-        _emit(on_event, "cheap trial", f"{family}: {state} after {result.steps_done} steps")
-        if pruned:
-            raise optuna.TrialPruned()
-        return value
-
-    timeout = None if deadline is None else max(deadline - time.perf_counter(), 1.0) * 0.5
-    study.optimize(objective, n_trials=len(names), timeout=timeout)
-    return [outcomes[name] for name in names if name in outcomes]
-
-
-def _full_stage(
-    task: Task,
-    task_ref: str,
-    store: Store,
-    specs: list[str],
-    steps: int,
-    seeds: tuple[int, ...],
-    eval_every: int,
-    executor: Executor,
-    data_dir: str | None,
-    on_event: EventFn | None,
-    runtime: Runtime,
-) -> None:
-    from lrscope.bench import Plan, run_plan
-
-    plan = Plan(
-        task_ref,
-        specs,
-        steps=steps,
-        seeds=list(seeds),
-        eval_every=eval_every,
-        data_dir=data_dir,
-        **runtime.to_dict(),
-    )
-    _emit(on_event, "full trials", f"{len(plan)} trials")
-
-    def progress(done: int, total: int) -> None:
-        _emit(on_event, "full trials", f"{done}/{total}")
-
-    summary = run_plan(plan, store, executor, task=task, on_progress=progress)
-    if summary.failed:
-        _emit(on_event, "full trials", f"{summary.failed} trial(s) failed; see lrscope rank")
-
-
-def _conclude(
-    task: str,
-    store: Store,
-    steps: int,
-    cheap_steps: int,
-    eval_every: int,
-    seeds: tuple[int, ...],
-    suggestions: Suggestions,
-    outcomes: Sequence[CandidateOutcome],
-    promoted: Sequence[str],
-    baseline_spec: str,
-    metric: str,
-    tie: float,
-    start: float,
-    stages: dict[str, float],
-    scoring: Scoring,
-    runtime: str,
-) -> TuneResult:
-    from lrscope.rank import rank_trials
-
-    specs = {*promoted, baseline_spec}
-    records = [
-        r
-        for r in store.trials(task)
-        if r.spec in specs
-        and r.steps == steps
-        and r.eval_every == eval_every
-        and r.seed in seeds
-        and r.key.runtime == runtime
-    ]
-    rows = rank_trials(records, metric, scoring=scoring).rows
-    if not rows:
-        raise ParameterError("tune", "steps", "a budget whose full trials finish", steps)
-    results: dict[str, list[TrialResult]] = {}
-    for record in records:
-        results.setdefault(record.spec, []).append(record.to_result())
-    chosen = pick_winner(rows, results, baseline_spec, metric, tie, scoring)
-    winner = chosen.row
-    baseline = next(row for row in rows if row.spec == baseline_spec)
-    winner_top1 = tuple(r.top1 for r in results[winner.spec])
-    tta = chosen.reach[winner.spec]
+    touched = list(run.stored(run.keys).values())
     return TuneResult(
-        task=task,
-        steps=steps,
-        cheap_steps=cheap_steps,
-        eval_every=eval_every,
-        seeds=seeds,
+        task=run.task.name,
+        metric=metric.name,
+        budget=budget,
+        plan=plan,
+        bounds=bounds,
         suggestions=suggestions,
-        candidates=tuple(outcomes),
-        survivors=tuple(promoted),
-        baseline_spec=baseline_spec,
-        ranking=rows,
-        winner_stats=winner,
-        baseline_stats=baseline,
-        steps_to_fix_best=chosen.steps_to_target,
-        winner_top1=winner_top1,
+        search=tuple(points),
+        finalists=tuple(confirmed),
+        baseline_spec=baseline,
+        ranking=rank_trials(
+            touched, metric.name, tie=settings.tie, steps=plan.steps, scoring=scoring
+        ),
+        winner_values=tuple(values(winner)),
+        baseline_values=tuple(full["baseline"]),
         time_to_accuracy=tta,
-        wall_s=time.perf_counter() - start,
+        compute=_compute(touched, rt_steps, start),
+        execution=run.executor.describe(),
+        sampler=settings.sampler,
         stages_s=stages,
-        winner_reason=chosen.reason,
-        tie=tie,
-        tied=chosen.tied,
-        metric=metric,
+        ungrouped_reason=run.executor.ungrouped_reason,
         primary_metric=scoring.primary,
-        runtime=runtime,
+        runtime=run.runtime.identity,
+    )
+
+
+def _compute(records: Sequence[TrialRecord], range_test_steps: int, start: float) -> Compute:
+    """What the run spent: its trials, their steps and the range test's, the wall time."""
+    return Compute(
+        trials=len(records),
+        steps=range_test_steps + sum(r.steps_done or 0 for r in records),
+        trial_s=sum(r.wall_s for r in records if math.isfinite(r.wall_s)),
+        wall_s=time.perf_counter() - start,
     )

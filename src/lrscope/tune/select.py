@@ -1,212 +1,94 @@
-"""Choosing the winner of a tuning run: utility first, then cost (Wu, Liu et al. 2019).
+"""What a tune confirms, and how the winner is chosen.
 
-LRBench ranks LR policies by utility (the accuracy of the trained model) and
-prefers, among equally good ones, the one with the lowest cost ("SIN2 as the
-winner for the highest accuracy with the lowest cost"). :func:`pick_winner`
-does exactly that with the full trials of :func:`lrscope.tune.tune`:
-
-1. utility: the ranking metric's mean over seeds (the task's primary metric
-   at the end: final test top-1 for classification, MSE for regression, by
-   default). Policies within ``tie`` of the best mean are *tied*: on a small
-   test set such differences are noise. On MNIST-1D (1,000 test samples) the
-   final top-1 of one policy varies by about 0.005 from seed to seed, so a
-   3-seed mean has a standard error of about 0.003: :data:`DEFAULT_TIE`.
-2. cost: among the tied, the policy whose seed-mean curve of the primary
-   metric first reaches the best value of the FIX baseline's seed-mean curve
-   wins (:func:`time_to_accuracy`, Smith 2017's comparison of 25k against 70k
-   iterations); a policy that never reaches it comes after every one that does,
-   and remaining ties keep the utility order. "Best" and "reach" follow the
-   primary metric's direction (the highest top-1, the lowest MSE).
+The search trains every point on one seed. One seed says little (on
+MNIST-1D the final top-1 of one policy varies by about 0.005 from seed to
+seed) and the best of fifty one-seed results is flattered by luck, so no
+winner is chosen from them. Instead the best point of each of the
+:data:`DEFAULT_FINALISTS` best families (:func:`finalists`) is trained again
+on seeds the search did not use, together with the FIX baseline, and the
+winner comes from those confirmed trials only: it is rank 1 of
+:func:`lrscope.rank.rank_trials`, the one ranking rule of lrscope (LRBench's:
+the best mean of the ranking metric, ties within ``tie`` broken by cost; Wu,
+Liu et al. 2019). ``lrscope
+rank``, the report and the demo summary rank the same trials with the same
+function, so they agree on the winner, on FIX's rank and on its numbers.
 """
 
 from __future__ import annotations
 
 import math
-import statistics
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
-from lrscope.errors import ParameterError
-from lrscope.metrics import CLASSIFICATION_SCORING, Metric, Scoring
-from lrscope.validation import NONNEGATIVE_FLOAT, check
+from lrscope.rank import DEFAULT_TIE
+from lrscope.validation import COUNT, NONNEGATIVE_FLOAT, Interval, check
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lrscope.rank import PolicyStats
+    from lrscope.metrics import Metric
+    from lrscope.tune.search import SearchPoint
 
 __all__ = [
+    "DEFAULT_CONFIRM_SEEDS",
+    "DEFAULT_FINALISTS",
     "DEFAULT_TIE",
-    "CurvePoint",
-    "TimeToAccuracy",
-    "TrialCurve",
-    "Winner",
+    "MIN_CONFIRM_SEEDS",
+    "MIN_FINALISTS",
     "check_tie",
-    "mean_curve",
-    "pick_winner",
-    "time_to_accuracy",
+    "finalists",
 ]
 
-DEFAULT_TIE = 0.003
-"""Metric differences up to this count as ties (in the metric's units)."""
-
-
-class CurvePoint(Protocol):
-    """One evaluation of a trial: the step and the task's primary metric there."""
-
-    @property
-    def step(self) -> int: ...
-    @property
-    def primary(self) -> float: ...
-
-
-class TrialCurve(Protocol):
-    """A trial's evaluation curve (an engine ``TrialResult`` has one)."""
-
-    @property
-    def curve(self) -> Sequence[CurvePoint]: ...
-
-
-@dataclass(frozen=True)
-class TimeToAccuracy:
-    """Steps each seed-mean curve needs to reach ``target`` (FIX's best ``metric``).
-
-    ``ratio = winner_steps / baseline_steps``; ``None`` where the winner never
-    reaches the target.
-    """
-
-    target: float
-    winner_steps: int | None
-    baseline_steps: int
-    ratio: float | None
-    metric: str = "top1"
-
-
-def mean_curve(results: Sequence[TrialCurve]) -> list[tuple[int, float]]:
-    """``(step, mean primary metric over the trials evaluated at that step)``, by step.
-
-    Only steps every trial evaluated count (a diverged trial's curve ends early,
-    so the mean covers its steps only).
-    """
-    if not results:
-        return []
-    common = set.intersection(*({p.step for p in r.curve} for r in results))
-    by_step: dict[int, list[float]] = {}
-    for r in results:
-        for p in r.curve:
-            if p.step in common:
-                by_step.setdefault(p.step, []).append(p.primary)
-    return [(step, statistics.fmean(v)) for step, v in sorted(by_step.items())]
-
-
-def time_to_accuracy(
-    winner: Sequence[TrialCurve],
-    baseline: Sequence[TrialCurve],
-    metric: Metric = CLASSIFICATION_SCORING.primary_metric,
-) -> TimeToAccuracy | None:
-    """Steps to reach the best ``metric`` of the baseline's seed-mean curve, winner vs baseline.
-
-    ``metric`` is the task's primary metric (the curves' ``primary``): its
-    direction says what "best" and "reach" mean.
-    """
-    base_curve = [(step, v) for step, v in mean_curve(baseline) if not math.isnan(v)]
-    win_curve = mean_curve(winner)
-    if not base_curve or not win_curve:
-        return None
-    target = base_curve[0][1]
-    for _, value in base_curve:
-        if metric.better(value, target):
-            target = value
-
-    def reaches(value: float) -> bool:
-        return not math.isnan(value) and not metric.better(target, value)
-
-    base_steps = next(step for step, v in base_curve if reaches(v))
-    win_steps = next((step for step, v in win_curve if reaches(v)), None)
-    ratio = None if win_steps is None or base_steps == 0 else win_steps / base_steps
-    return TimeToAccuracy(target, win_steps, base_steps, ratio, metric.name)
+DEFAULT_FINALISTS = 4
+"""Policies of the search confirmed (with FIX, five policies: one group of 15 trials on
+three seeds)."""
+MIN_FINALISTS = 3
+DEFAULT_CONFIRM_SEEDS = 3
+"""Seeds of the confirmation; the search's seed is not one of them."""
+MIN_CONFIRM_SEEDS = 3
+FINALISTS = Interval(int, MIN_FINALISTS, None, "left")
+CONFIRM_SEEDS = Interval(int, MIN_CONFIRM_SEEDS, 1000)
 
 
 def check_tie(tie: float, owner: str = "tune") -> float:
-    """``tie`` if it is a finite float >= 0, else a :class:`ParameterError`."""
+    """``tie`` if it is a finite float >= 0, else a :class:`~lrscope.errors.ParameterError`."""
     value: float = check(owner, "tie", tie, NONNEGATIVE_FLOAT)
     return value
 
 
-@dataclass(frozen=True)
-class Winner:
-    """The chosen ranking row, the rows tied with the best, and why it won.
+def finalists(
+    points: Iterable[SearchPoint], count: int, metric: Metric, exclude: Sequence[str] = ()
+) -> list[SearchPoint]:
+    """The best point of each of the ``count`` best families of the search, best first.
 
-    ``reach[spec]`` is each row's time to FIX's best primary metric (``None``: no curve).
+    One point per family: the search's points of one family differ by less
+    than one seed's noise, and confirming four variants of the family that
+    was luckiest on the search seed would test one idea four times;
+    confirming the best of different families tests different schedules. Only
+    points that trained to the end without diverging count; the order is the
+    final value in the metric's direction, ties by ask order (the earlier
+    point first). Specs in ``exclude`` (the FIX baseline, confirmed anyway)
+    are left out; when fewer families trained, the next best points of any
+    family fill the list.
     """
-
-    row: PolicyStats
-    tied: tuple[str, ...]
-    reach: dict[str, TimeToAccuracy | None]
-    reason: str
-
-    @property
-    def steps_to_target(self) -> dict[str, int | None]:
-        """Steps each spec's seed-mean curve needs to reach FIX's best (``None``: never)."""
-        return {spec: None if t is None else t.winner_steps for spec, t in self.reach.items()}
-
-
-def pick_winner(
-    rows: Sequence[PolicyStats],
-    results: Mapping[str, Sequence[TrialCurve]],
-    baseline_spec: str,
-    metric: str,
-    tie: float = DEFAULT_TIE,
-    scoring: Scoring = CLASSIFICATION_SCORING,
-) -> Winner:
-    """The winner among ranking ``rows`` (best first, as :func:`lrscope.rank.rank_trials`
-    orders them), with ``results[spec]`` the full trials of each row.
-
-    See the module docstring for the rule. ``scoring`` is the task's (its
-    primary metric draws the curves). ``steps_to_target`` maps every spec to
-    the steps its seed-mean curve needs to reach FIX's best value (``None``:
-    never, or no curve).
-
-    Raises:
-        ParameterError: no rows, a ``metric`` the task does not rank by or a
-            negative ``tie``.
-    """
-    chosen_metric = scoring.get(metric, owner="pick_winner")
-    tie = check_tie(tie, "pick_winner")
-    if not rows:
-        raise ParameterError("pick_winner", "rows", "a non-empty ranking", list(rows))
-    baseline = results.get(baseline_spec, ())
-    primary = scoring.primary_metric
-    reach = {
-        row.spec: time_to_accuracy(results.get(row.spec, ()), baseline, primary) for row in rows
-    }
-    steps_to = {spec: None if t is None else t.winner_steps for spec, t in reach.items()}
-    best = rows[0]
-    best_value = best.value(chosen_metric.name)
-    if math.isnan(best_value) or tie == 0:
-        return Winner(best, (best.spec,), reach, f"best {metric}")
-    sign = chosen_metric.sign()
-    tied = [
-        row
-        for row in rows
-        if sign * (best_value - row.value(chosen_metric.name)) <= tie + 1e-12
-        and row.diverged_rate <= best.diverged_rate
-    ]
-    order = {row.spec: i for i, row in enumerate(rows)}
-
-    def cost(row: PolicyStats) -> tuple[float, int]:
-        steps = steps_to[row.spec]
-        return (math.inf if steps is None else float(steps), order[row.spec])
-
-    chosen = min(tied, key=cost)
-    names = tuple(row.spec for row in tied)
-    target = f"FIX's best {primary.name}"
-    if len(tied) == 1:
-        reason = f"best {metric}"
-    elif chosen.spec == best.spec:
-        reason = f"best {metric}, and first to {target} among {len(tied)} tied"
-    else:
-        reason = (
-            f"{metric} within {tie:g} of the best (a tie), and first to {target} "
-            f"among {len(tied)} tied"
+    count = check("finalists", "count", count, COUNT)
+    ranked = [
+        p
+        for p in sorted(
+            (p for p in points if p.outcome.status == "done" and math.isfinite(p.outcome.value)),
+            key=lambda p: (-metric.sign() * p.outcome.value, p.number),
         )
-    return Winner(chosen, names, reach, reason)
+        if p.spec not in exclude
+    ]
+    chosen: list[SearchPoint] = []
+    families: set[str] = set()
+    for point in ranked:  # the best of each family first
+        if point.family not in families:
+            families.add(point.family)
+            chosen.append(point)
+    specs = {p.spec for p in chosen}
+    for point in ranked:  # then, if families ran out, the next best points
+        if len(chosen) >= count:
+            break
+        if point.spec not in specs:
+            specs.add(point.spec)
+            chosen.append(point)
+    return sorted(chosen[:count], key=ranked.index)
