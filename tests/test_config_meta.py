@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import pkgutil
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -74,8 +74,11 @@ KNOWN = {
 }
 
 
-def _subclasses(cls: type) -> set[type]:
-    found = set()
+_T = TypeVar("_T")
+
+
+def _subclasses(cls: type[_T]) -> set[type[_T]]:
+    found: set[type[_T]] = set()
     for sub in cls.__subclasses__():
         found |= {sub, *_subclasses(sub)}
     return found

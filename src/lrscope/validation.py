@@ -40,7 +40,7 @@ import os
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, TypeGuard, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeGuard, TypeVar
 
 from lrscope.errors import ParameterError
 
@@ -555,6 +555,9 @@ class Validated:
     name :meth:`owner_name` (``owner``, else the class name).
     """
 
+    if TYPE_CHECKING:  # every subclass is a dataclass: dataclasses.replace/fields accept it
+        __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
+
     owner: ClassVar[str] = ""
     """The name error messages use ("the range test"); the class name when empty."""
     relations: ClassVar[tuple[Relation, ...]] = ()
@@ -601,4 +604,4 @@ class Validated:
                 )
         if base is None:
             return cls(**options)
-        return dataclasses.replace(base, **options)  # type: ignore[type-var]
+        return dataclasses.replace(base, **options)

@@ -10,6 +10,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+
+from lrscope.engine.result import TrialKey
+from lrscope.errors import ParameterError, TaskError
+from lrscope.report import build_report, gather, write_report
+from lrscope.report.plots import PALETTE
+from lrscope.store import Store
 from report_testlib import (
     METADATA,
     SPECS,
@@ -19,12 +25,6 @@ from report_testlib import (
     realistic_store,
     trial_dict,
 )
-
-from lrscope.engine.result import TrialKey
-from lrscope.errors import ParameterError, TaskError
-from lrscope.report import build_report, gather, write_report
-from lrscope.report.plots import PALETTE
-from lrscope.store import Store
 
 EVIL = "<script>alert(1)</script>"
 EVIL_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"

@@ -15,14 +15,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
-from store_testlib import (
-    STORE_V1,
-    STORE_V1_EXPECTED,
-    build_v1_store,
-    sqlite_dump,
-    store_v1_copy,
-    subprocess_env,
-)
 from typer.testing import CliRunner
 
 from lrscope.cli.app import app
@@ -31,6 +23,14 @@ from lrscope.store import SCHEMA_VERSION, Store, task_fingerprint
 from lrscope.store._db import parse_url
 from lrscope.store._schema import HEAD_REVISION, REVISIONS, Base
 from pg_testlib import fresh_pg_schema_url, pg_base_url
+from store_testlib import (
+    STORE_V1,
+    STORE_V1_EXPECTED,
+    build_v1_store,
+    sqlite_dump,
+    store_v1_copy,
+    subprocess_env,
+)
 
 EXPECTED = json.loads(STORE_V1_EXPECTED.read_text())
 runner = CliRunner()

@@ -100,9 +100,8 @@ def test_exact_match_recommends_the_task_own_winners_unscaled(db_url: str, mlp_r
 
 def _imported_digits_mlp(tmp_path: Path) -> str:
     """An empty store into which the digits-mlp results of lrscope 0.1.0 are imported."""
-    from store_testlib import store_v1_copy  # type: ignore[import-not-found,unused-ignore]
-
     from lrscope.store.exchange import export_store, import_file
+    from store_testlib import store_v1_copy  # type: ignore[import-not-found,unused-ignore]
 
     lab = store_v1_copy(tmp_path)
     with Store.open(lab) as store:  # upgraded to this schema, then exported
@@ -178,9 +177,8 @@ def test_recommend_with_a_range_test_on_imported_history(tmp_path: Path) -> None
 
 
 def test_evidence_is_weighed_by_seeds_and_similarity(db_url: str, linear_ref: str) -> None:
-    from store_testlib import Key, claim, result_dict  # type: ignore[import-not-found,unused-ignore]
-
     from lrscope.recommend import SEED_PRIOR
+    from store_testlib import Key, claim, result_dict  # type: ignore[import-not-found,unused-ignore]
 
     near = {"dataset": "blobs4", "model_family": "mlp", "input_shape": [10], "train_size": 256,
             "num_classes": 4, "batch_size": 64}  # fmt: skip

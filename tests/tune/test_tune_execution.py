@@ -15,7 +15,6 @@ import json
 import logging
 import math
 import socket
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ from lrscope.bench import Execution, default_workers
 from lrscope.cli.app import app
 from lrscope.errors import ParameterError, PlanError
 from lrscope.store import Store
+from lrscope.tasks import get_task
 from lrscope.tune import tune
 from lrscope.tune.pipeline import DEFAULT_EXECUTION
 from trial_testlib import EXACT_FIELDS, stored_trials
@@ -38,10 +38,7 @@ def make_bn_mlp() -> object:
     """``blobs4-mlp`` with a BatchNorm layer: its trials cannot be batched."""
     from torch import nn
 
-    sys.path.insert(0, str(HERE))
-    from tune_tasks import make_mlp
-
-    task = make_mlp()
+    task = get_task(f"{HERE / 'tune_tasks.py'}:make_mlp")
     task.name = "blobs4-mlp-bn"
     task.model = lambda: nn.Sequential(nn.Linear(10, 32), nn.BatchNorm1d(32), nn.Linear(32, 4))
     return task

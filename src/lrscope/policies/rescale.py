@@ -143,4 +143,4 @@ def rescale(
     }
     if "warmup_steps" in changes and "total_steps" in changes:
         _fit_phases(policy, changes, step_factor)
-    return dataclasses.replace(policy, **changes)  # type: ignore[type-var]
+    return dataclasses.replace(policy, **changes)
