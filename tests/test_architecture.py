@@ -5,6 +5,8 @@
   light module imports torch, matplotlib or ray, even inside a function.
 - No import cycle among the modules of ``src/lrscope``, counting imports made
   inside functions (not those under ``if TYPE_CHECKING:``, which never run).
+- Type-and-range checks are spelled once, in ``lrscope.validation``: no module
+  hand-rolls ``isinstance(x, bool) or not isinstance(x, ...)``.
 - ``__version__`` has one home, which the build reads; ``lrscope --version``
   prints it.
 """
@@ -193,3 +195,22 @@ def test_the_command_line_prints_the_version() -> None:
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0
     assert result.stdout == f"lrscope {lrscope.__version__}\n"
+
+
+HAND_ROLLED_CHECK = re.compile(r"isinstance\([^)]*bool\) or not isinstance")
+
+
+def test_type_checks_are_spelled_only_in_the_validation_vocabulary() -> None:
+    found = [
+        f"{path.relative_to(SRC)}:{number}: {line.strip()}"
+        for path in sorted((SRC / "lrscope").rglob("*.py"))
+        if path.name != "validation.py"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if HAND_ROLLED_CHECK.search(line)
+    ]
+    assert not found, "use lrscope.validation (check, is_integer, is_real):\n" + "\n".join(found)
+
+
+def test_the_hand_rolled_check_pattern_finds_what_it_guards_against() -> None:
+    assert HAND_ROLLED_CHECK.search("if isinstance(v, bool) or not isinstance(v, int):")
+    assert not HAND_ROLLED_CHECK.search("if not is_integer(v):")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import doctest
 import importlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,7 +48,7 @@ def test_the_readme_runs_a_range_test_on_your_own_model(
     x = torch.randn(256, 8, generator=generator)
     y = (x[:, 0] > 0).long()
     layers = (torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
-    names = {
+    names: dict[str, Any] = {  # the README code's globals: anything it defines
         "MyNet": lambda: torch.nn.Sequential(*layers),
         "loader": DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True),
         "epochs": 2,

@@ -32,7 +32,8 @@ def test_plain_text_draws_without_mathtext(text: str) -> None:
     from matplotlib.text import Text
 
     shown = Text(text=plain_text(text))
-    literal, math = shown._preprocess_math(shown.get_text())  # what Text.draw shows
+    # what Text.draw shows; _preprocess_math is private, so matplotlib's stubs leave it out
+    literal, math = shown._preprocess_math(shown.get_text())  # type: ignore[attr-defined]
     assert not math
     assert literal.removeprefix("\u200b") == text
     assert f"<!-- {literal} -->" in _svg(plain_text(text)).replace("&#x27;", "'")
@@ -48,6 +49,6 @@ def test_any_text_is_literal(text: str) -> None:
     from matplotlib.text import Text
 
     shown = Text(text=plain_text(text))
-    literal, math = shown._preprocess_math(shown.get_text())
+    literal, math = shown._preprocess_math(shown.get_text())  # type: ignore[attr-defined]
     assert not math
     assert literal in (text, "\u200b" + text)

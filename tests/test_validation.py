@@ -39,6 +39,8 @@ from lrscope.validation import (
     Text,
     Validated,
     check,
+    is_integer,
+    is_real,
 )
 
 
@@ -167,7 +169,8 @@ class _Window(Validated):
 
 
 def test_validated_checks_fields_then_relations_then_the_hook() -> None:
-    assert _Window(stop=2e1) == _Window(stop=20)  # canonical form at construction
+    # a float on purpose (type: ignore): construction makes it the canonical int
+    assert _Window(stop=2e1) == _Window(stop=20)  # type: ignore[arg-type]
     with pytest.raises(ParameterError, match="'stop' parameter of the window must be an int"):
         _Window(stop=0, start=5)  # the field fails before the relation
     with pytest.raises(ParameterError, match=r"greater than start=5\. Got 5 instead"):
@@ -186,3 +189,15 @@ def test_from_options_replaces_fields_of_a_base_and_names_unknown_options() -> N
         "The 'width' parameter of the window must be one of the options start, stop, every. "
         "Got 3 instead."
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "integer", "real"),
+    [(3, True, True), (0, True, True), (2.5, False, True), (float("nan"), False, True),
+     (True, False, False), (False, False, False), ("3", False, False), (None, False, False)],
+)  # fmt: skip
+def test_is_integer_and_is_real_never_count_a_bool(
+    value: object, integer: bool, real: bool
+) -> None:
+    assert is_integer(value) is integer
+    assert is_real(value) is real

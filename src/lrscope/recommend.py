@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING
 from lrscope.metrics import Metric, Scoring
 from lrscope.policies import parse
 from lrscope.policies.rescale import rescale
+from lrscope.validation import is_real
 
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.rank import PolicyStats
@@ -103,7 +104,7 @@ _MEASURED = ("done", "diverged")
 
 
 def _number(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not is_real(value):
         return None
     return float(value)
 

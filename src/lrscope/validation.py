@@ -40,7 +40,7 @@ import os
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeGuard, TypeVar
 
 from lrscope.errors import ParameterError
 
@@ -76,6 +76,8 @@ __all__ = [
     "Validated",
     "check",
     "declared_params",
+    "is_integer",
+    "is_real",
 ]
 
 
@@ -523,6 +525,21 @@ def check(owner: str, name: str, value: object, constraint: Constraint) -> Any:
     if coerced is INVALID:
         raise ParameterError(owner, name, constraint.describe(), value)
     return coerced
+
+
+def is_integer(value: object) -> TypeGuard[int]:
+    """Whether ``value`` is a Python ``int`` and not a ``bool``.
+
+    ``True`` is an ``int`` to Python but never a count, an id or a step to
+    lrscope. For the checks of stored and imported records, whose errors are
+    the store's own; arguments and settings go through :func:`check`.
+    """
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_real(value: object) -> TypeGuard[int | float]:
+    """Whether ``value`` is a Python ``int`` or ``float`` and not a ``bool``."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 _V = TypeVar("_V", bound="Validated")

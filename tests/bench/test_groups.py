@@ -33,6 +33,7 @@ from lrscope.bench import (
 from lrscope.bench.worker import run_group
 from lrscope.cli.app import app
 from lrscope.store import Store
+from lrscope.tasks import Task, get_task
 from trial_testlib import assert_same_trials, stored_trials
 
 HERE = Path(__file__).resolve().parent
@@ -48,14 +49,11 @@ SPECS = [
 ]
 
 
-def make_batchnorm_task() -> object:
+def make_batchnorm_task() -> Task:
     """The tiny task with a BatchNorm layer: cannot be batched (loaded by file path)."""
     from torch import nn
 
-    sys.path.insert(0, str(HERE))
-    from tiny_task import make_task
-
-    task = make_task()
+    task = get_task(TINY)
     task.name = "tiny-bn"
     task.model = lambda: nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.Linear(16, 3))
     return task
@@ -127,11 +125,8 @@ def test_a_task_that_cannot_be_batched_runs_one_at_a_time_with_the_reason_logged
 
 
 def test_make_executor_keeps_the_reason_it_did_not_group() -> None:
-    sys.path.insert(0, str(HERE))
-    from tiny_task import make_task
-
-    bn, tiny = make_batchnorm_task(), make_task()
-    with make_executor(Execution("batched"), tasks=[bn], trials=8) as executor:  # type: ignore[list-item]
+    bn, tiny = make_batchnorm_task(), get_task(TINY)
+    with make_executor(Execution("batched"), tasks=[bn], trials=8) as executor:
         assert (executor.batch_trials, executor.describe()) == (1, "local, one trial at a time")
         assert executor.ungrouped_reason is not None
         assert executor.ungrouped_reason.startswith("tiny-bn: ")

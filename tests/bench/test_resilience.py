@@ -134,9 +134,9 @@ def test_kill_9_mid_run_then_rerun_stores_every_trial_once(
     plan = write_plan(tmp_path / "plan.toml", seeds=seeds, steps=steps)
     db_url = f"sqlite:///{tmp_path / 'bench.db'}"
     Store.open(db_url).close()  # tables exist before the poller reads
-    workers = "2" if executor == "process" else "1"
+    n_workers = "2" if executor == "process" else "1"
     command = bench_command(
-        plan, db_url, "--executor", executor, "--workers", workers, "--batch-trials", batch_trials
+        plan, db_url, "--executor", executor, "--workers", n_workers, "--batch-trials", batch_trials
     )
     workers = kill_mid_run(command, db_url, len(SPECS) * seeds)
     if executor == "process":

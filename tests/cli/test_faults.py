@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from fault_tasks import DOLLAR_NAME
 from fault_testlib import TINY, error_line, fault_task, invoke, table_rows, url
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from fault_testlib import error_line, fault_task, invoke, table_rows, url
 
 pytestmark = pytest.mark.usefixtures("keep_torch_threads")

@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 
 import pytest
-from fault_testlib import error_line, execute, invoke, table_rows, url
 
+from fault_testlib import error_line, execute, invoke, table_rows, url
 from lrscope.store import Store, UnreadableRowError
 
 DAMAGE = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -33,10 +34,10 @@ def db(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'find.db'}"
 
 
-def _find(*args: str) -> dict[str, object]:
+def _find(*args: str) -> dict[str, Any]:
     result = runner.invoke(app, ["find", "--task", TASK, "--quiet", "--json", *args])
     assert result.exit_code == 0, result.output + result.stderr
-    data: dict[str, object] = json.loads(result.stdout)
+    data: dict[str, Any] = json.loads(result.stdout)  # a JSON document: any shape
     return data
 
 
@@ -137,7 +138,7 @@ def test_bad_input_exits_2_with_one_line(args: list[str], needle: str) -> None:
     ],
 )
 def test_the_command_line_prints_the_library_message(
-    args: list[str], options: dict[str, object]
+    args: list[str], options: dict[str, Any]
 ) -> None:
     """``lrscope find --mode cubic`` and ``range_test(task, mode="cubic")``: one message."""
     from lrscope.errors import ParameterError
@@ -172,7 +173,9 @@ def test_no_usable_range_exits_0_and_says_so_on_stderr_and_in_json(db: str) -> N
     assert lines[0] == f"warning: no usable range: {data['reason']}"
     with Store.open(db) as store:  # stored all the same
         (record,) = store.range_tests("tiny-random-labels")
-    assert record.result["suggestions"]["usable"] is False
+    suggestions = record.result["suggestions"]
+    assert isinstance(suggestions, dict)
+    assert suggestions["usable"] is False
     human = runner.invoke(app, ["find", "--task", RANDOM_LABELS, "--quiet", "--db", db])
     assert human.exit_code == 0
     assert human.stderr.strip().startswith("warning: no usable range:")

@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 import pytest
-from fault_testlib import fault_task, url
 
 import lrscope
+from fault_testlib import fault_task, url
 
 pytestmark = pytest.mark.slow
 

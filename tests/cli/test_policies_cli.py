@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 import lrscope
 from lrscope.cli.app import app
@@ -19,7 +19,7 @@ from lrscope.policies import policy_names
 runner = CliRunner()
 
 
-def invoke(*args: str) -> object:
+def invoke(*args: str) -> Result:
     return runner.invoke(app, ["policies", *args])
 
 
@@ -27,7 +27,7 @@ def tri2_reference(t: int, k0: float, k1: float, l: int) -> float:  # noqa: E741
     """docs/policies.md's TRI2, written out independently of the library."""
     x = t % (2 * l)
     tri = x / l if x <= l else 2 - x / l
-    return k0 + (k1 - k0) * tri / 2 ** math.floor(t / (2 * l))
+    return k0 + (k1 - k0) * tri / 2.0 ** math.floor(t / (2 * l))
 
 
 def test_acceptance_values_json_matches_policies_md() -> None:

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
-from fault_testlib import fault_task, invoke
 
+from fault_testlib import fault_task, invoke
 from lrscope.cli import _common
 from lrscope.cli._common import Interrupted, Progress, interrupt_note, stage_progress, task_failures
 from lrscope.errors import ParameterError, TaskError

@@ -8,6 +8,8 @@ gradient must equal torch's to rounding.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -43,6 +45,11 @@ def geometries(draw: st.DrawFn) -> Geometry:
     return tuple(kernel), options, tuple(size)
 
 
+def _bias(layer: nn.Conv1d | nn.Conv2d) -> torch.Tensor:
+    assert layer.bias is not None
+    return layer.bias.detach()
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     geometry=geometries(),
@@ -59,11 +66,11 @@ def test_stacked_conv_equals_torch_for_any_geometry(
     standard: bool,
 ) -> None:
     kernel, options, size = geometry
-    layer = nn.Conv1d if len(kernel) == 1 else nn.Conv2d
+    layer: Callable[..., nn.Conv1d | nn.Conv2d] = nn.Conv1d if len(kernel) == 1 else nn.Conv2d
     g = torch.Generator().manual_seed(0)
     convs = [layer(in_ch, out_ch, kernel, bias=bias, **options).double() for _ in range(K)]
     weight = torch.stack([c.weight.detach() for c in convs]).requires_grad_()
-    stacked_bias = torch.stack([c.bias.detach() for c in convs]).requires_grad_() if bias else None
+    stacked_bias = torch.stack([_bias(c) for c in convs]).requires_grad_() if bias else None
     x = torch.randn(K * B, in_ch, *size, dtype=torch.float64, generator=g, requires_grad=True)
     out = conv(x, weight, stacked_bias, ConvGeometry.of(convs[0]), OutputLayout(standard))
     assert out.is_contiguous() if standard else out.movedim(1, -1).is_contiguous()
@@ -81,6 +88,7 @@ def test_stacked_conv_equals_torch_for_any_geometry(
         torch.testing.assert_close(weight.grad[k], c.weight.grad, rtol=1e-10, atol=1e-12)
         if stacked_bias is not None:
             assert stacked_bias.grad is not None
+            assert c.bias is not None
             torch.testing.assert_close(stacked_bias.grad[k], c.bias.grad, rtol=1e-10, atol=1e-12)
 
 

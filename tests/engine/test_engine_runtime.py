@@ -150,6 +150,7 @@ def _dtypes(task: Task, runtime: Runtime) -> tuple[list[torch.dtype], TrialResul
 
     def model() -> nn.Module:
         net = factory()
+        assert isinstance(net, nn.Sequential)
         net[0].register_forward_hook(lambda m, i, out: seen.append(out.dtype))
         return net
 

@@ -76,7 +76,8 @@ def train(
         model=model,
         args=args,
         train_dataset=dataset(),
-        optimizers=(optimizer, PolicyScheduler(optimizer, spec)),
+        # Trainer takes any LRScheduler; transformers annotates the pair's second as LambdaLR
+        optimizers=(optimizer, PolicyScheduler(optimizer, spec)),  # type: ignore[arg-type]
     )
     trainer.train(resume_from_checkpoint=resume)
     return lrs, betas
@@ -144,13 +145,16 @@ def test_policy_from_training_args_equals_the_trainers_schedule(
     args = training_args(tmp_path, lr_scheduler_type=kind, max_steps=total, **extra)
     trainer = transformers.Trainer(model=tiny_gpt2(), args=args, train_dataset=dataset())
     trainer.create_optimizer_and_scheduler(num_training_steps=total)
+    optimizer, scheduler = trainer.optimizer, trainer.lr_scheduler
+    assert optimizer is not None
+    assert scheduler is not None
     policy = policy_from_training_args(args, total)
     steps = total + 1 if kind.startswith("cosine") else total + 20  # see test_warmup_references
     theirs = []
     for _ in range(steps):
-        theirs.append(trainer.optimizer.param_groups[0]["lr"])
-        trainer.optimizer.step()  # no gradients: changes nothing, keeps torch's order check quiet
-        trainer.lr_scheduler.step()
+        theirs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()  # no gradients: changes nothing, keeps torch's order check quiet
+        scheduler.step()
     assert policy.values(steps) == pytest.approx(theirs, rel=1e-12, abs=0.0)
     assert parse(policy.spec) == policy
 

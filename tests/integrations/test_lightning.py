@@ -52,7 +52,7 @@ class TinyRegression(lightning.LightningModule):
         return self.configure(optimizer)
 
 
-def loader() -> DataLoader:
+def loader() -> DataLoader[tuple[torch.Tensor, ...]]:
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(8 * BATCHES_PER_EPOCH, 4, generator=generator)
     y = x @ torch.tensor([[1.0], [-2.0], [0.5], [0.0]])
@@ -151,7 +151,7 @@ class Data(lightning.LightningDataModule):
     def setup(self, stage: str) -> None:
         self.stages.append(stage)
 
-    def train_dataloader(self) -> DataLoader:
+    def train_dataloader(self) -> DataLoader[tuple[torch.Tensor, ...]]:
         return loader()
 
 

@@ -25,7 +25,8 @@ class TinyBNNet(nn.Module):
         self.fc2 = nn.Linear(hidden, CLASSES)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(torch.relu(self.bn(self.fc1(x))))
+        out: torch.Tensor = self.fc2(torch.relu(self.bn(self.fc1(x))))
+        return out
 
 
 def _data(samples: int, seed: int) -> TensorDataset:

@@ -255,6 +255,6 @@ def test_barrier_and_argmin_golden_values() -> None:
 
 
 def test_from_dict_reads_null_as_nan() -> None:
-    data = _point(0.0, 1.0).to_dict()
+    data: dict[str, float | None] = {**_point(0.0, 1.0).to_dict()}
     data["test_loss"] = None
     assert math.isnan(InterpolationPoint.from_dict(data).test_loss)

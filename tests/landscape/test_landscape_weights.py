@@ -148,9 +148,12 @@ def test_integer_buffers_come_from_the_nearer_end(
 
 def test_recompute_batchnorm_is_the_average_over_batches(tiny_task: Task) -> None:
     model = tiny_task.model()
+    bn, fc1 = model.bn, model.fc1  # TinyBNNet's layers
+    assert isinstance(bn, nn.BatchNorm1d)
+    assert isinstance(fc1, nn.Linear)
     a, _ = _states(tiny_task)
     model.load_state_dict(a)
-    model.bn.momentum = 0.1
+    bn.momentum = 0.1
     weights_before = {k: v.clone() for k, v in model.state_dict().items() if "running" not in k}
     inputs = [x for x, _ in iter_batches(tiny_task.train_data, 32)]  # 192 samples: 6 batches
     model.eval()
@@ -158,13 +161,17 @@ def test_recompute_batchnorm_is_the_average_over_batches(tiny_task: Task) -> Non
     assert recompute_batchnorm(model, inputs) == 1
 
     with torch.no_grad():
-        hidden = [model.fc1(x) for x in inputs]
+        hidden = [fc1(x) for x in inputs]
     expected_mean = torch.stack([h.mean(0) for h in hidden]).mean(0)
     expected_var = torch.stack([h.var(0, unbiased=True) for h in hidden]).mean(0)
-    assert torch.allclose(model.bn.running_mean, expected_mean, atol=1e-5)
-    assert torch.allclose(model.bn.running_var, expected_var, atol=1e-5)
-    assert int(model.bn.num_batches_tracked) == len(inputs)
-    assert model.bn.momentum == 0.1  # restored
+    mean, var, tracked = bn.running_mean, bn.running_var, bn.num_batches_tracked
+    assert mean is not None
+    assert var is not None
+    assert tracked is not None
+    assert torch.allclose(mean, expected_mean, atol=1e-5)
+    assert torch.allclose(var, expected_var, atol=1e-5)
+    assert int(tracked) == len(inputs)
+    assert bn.momentum == 0.1  # restored
     assert not model.training  # restored
     for key, value in weights_before.items():
         if key != "bn.num_batches_tracked":

@@ -67,7 +67,8 @@ def test_policies_are_immutable_hashable_and_equal_by_name_and_params() -> None:
     assert a == b
     assert hash(a) == hash(b)
     assert len({a, b, TRI(k0=0.001, k1=0.006, l=2000)}) == 2
-    assert a != TRI(k0=0.001, k1=0.006, l=2000)  # same params, other name
+    tri: Policy = TRI(k0=0.001, k1=0.006, l=2000)
+    assert a != tri  # same params, other name
     assert a != TRI2(k0=0.001, k1=0.006, l=2001)
     with pytest.raises(dataclasses.FrozenInstanceError):
         a.k0 = 0.5  # type: ignore[misc]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from typing import Any
 
 from hypothesis import assume, given, settings
@@ -48,6 +49,15 @@ gammas = st.floats(min_value=0.5, max_value=1.0)
 steps = st.integers(min_value=0, max_value=5000)
 
 
+LRBENCH_CYCLIC: dict[str, Callable[..., Policy]] = {
+    "TRI": TRI,
+    "TRI2": TRI2,
+    "SIN": SIN,
+    "SIN2": SIN2,
+    "COS": COS,
+}
+
+
 @st.composite
 def cyclic_policies(draw: st.DrawFn) -> tuple[Policy, float, float]:
     """A cyclic policy with its bounds (k0, k1)."""
@@ -66,8 +76,7 @@ def cyclic_policies(draw: st.DrawFn) -> tuple[Policy, float, float]:
     elif kind == "exp_range":
         policy = exp_range(base_lr=k0, max_lr=k1, stepsize=half, gamma=gamma)
     else:
-        cls = {"TRI": TRI, "TRI2": TRI2, "SIN": SIN, "SIN2": SIN2, "COS": COS}[kind]
-        policy = cls(k0=k0, k1=k1, l=half)
+        policy = LRBENCH_CYCLIC[kind](k0=k0, k1=k1, l=half)
     return policy, k0, k1
 
 

@@ -6,13 +6,13 @@ Only this test module imports torch; the policies themselves never do.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 import pytest
 import torch
 
-from lrscope.policies import exp_range, onecycle, sgdr, triangular, triangular2
+from lrscope.policies import Policy, exp_range, onecycle, sgdr, triangular, triangular2
 
 REL = 1e-12
 
@@ -22,11 +22,14 @@ def _one_thread() -> None:
     torch.set_num_threads(1)
 
 
-def torch_schedule(make: Callable[[torch.optim.Optimizer], Any], steps: int) -> tuple[list, list]:
+def torch_schedule(
+    make: Callable[[torch.optim.Optimizer], Any], steps: int
+) -> tuple[list[float], list[float]]:
     """lr and momentum of param group 0 at steps 0..steps-1 (one ``step()`` per step)."""
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9)
     scheduler = make(optimizer)
-    lrs, momenta = [], []
+    lrs: list[float] = []
+    momenta: list[float] = []
     for _ in range(steps):
         lrs.append(optimizer.param_groups[0]["lr"])
         momenta.append(optimizer.param_groups[0]["momentum"])
@@ -35,7 +38,8 @@ def torch_schedule(make: Callable[[torch.optim.Optimizer], Any], steps: int) -> 
     return lrs, momenta
 
 
-def assert_close(ours: list, theirs: list) -> None:
+def assert_close(ours: Sequence[float | None] | None, theirs: Sequence[float]) -> None:
+    assert ours is not None
     assert len(ours) == len(theirs)
     for t, (a, b) in enumerate(zip(ours, theirs, strict=True)):
         assert a == pytest.approx(b, rel=REL, abs=0.0), f"step {t}: {a} != {b}"
@@ -49,7 +53,9 @@ ONECYCLE_CASES = [
 
 
 @pytest.mark.parametrize(("anneal", "three_phase", "total", "pct"), ONECYCLE_CASES)
-def test_onecycle_equals_onecyclelr(anneal: str, three_phase: bool, total: int, pct: float) -> None:
+def test_onecycle_equals_onecyclelr(
+    anneal: Literal["cos", "linear"], three_phase: bool, total: int, pct: float
+) -> None:
     ours = onecycle(
         max_lr=0.8,
         total_steps=total,
@@ -77,7 +83,7 @@ def test_onecycle_equals_onecyclelr(anneal: str, three_phase: bool, total: int, 
         total,
     )
     assert_close(ours.values(total), lrs)
-    assert_close(ours.momentum_values(total), momenta)  # type: ignore[arg-type]
+    assert_close(ours.momentum_values(total), momenta)
 
 
 def test_onecycle_default_arguments_equal_onecyclelr_defaults() -> None:
@@ -86,7 +92,7 @@ def test_onecycle_default_arguments_equal_onecyclelr_defaults() -> None:
         lambda opt: torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=500), 500
     )
     assert_close(ours.values(500), lrs)
-    assert_close(ours.momentum_values(500), momenta)  # type: ignore[arg-type]
+    assert_close(ours.momentum_values(500), momenta)
 
 
 @pytest.mark.parametrize(("period", "mult"), [(10, 1), (7, 2), (3, 3), (1, 10), (50, 1)])
@@ -113,7 +119,10 @@ def test_sgdr_equals_cosine_annealing_warm_restarts(period: int, mult: int) -> N
     ids=["triangular", "triangular2", "exp_range"],
 )
 def test_clr_names_equal_cycliclr(
-    factory: Any, mode: str, extra: dict[str, float], cycle_momentum: bool
+    factory: Callable[..., Policy],
+    mode: Literal["triangular", "triangular2", "exp_range"],
+    extra: dict[str, Any],
+    cycle_momentum: bool,
 ) -> None:
     steps = 1200
     ours = factory(
@@ -133,7 +142,7 @@ def test_clr_names_equal_cycliclr(
     )
     assert_close(ours.values(steps), lrs)
     if cycle_momentum:
-        assert_close(ours.momentum_values(steps), momenta)  # type: ignore[arg-type]
+        assert_close(ours.momentum_values(steps), momenta)
     else:
         assert ours.momentum_values(steps) is None
         assert set(momenta) == {0.9}  # CyclicLR leaves the optimizer's momentum alone
@@ -160,4 +169,4 @@ def test_cycliclr_momentum_bounds_are_parameters() -> None:
         200,
     )
     assert_close(ours.values(200), lrs)
-    assert_close(ours.momentum_values(200), momenta)  # type: ignore[arg-type]
+    assert_close(ours.momentum_values(200), momenta)

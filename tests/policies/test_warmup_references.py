@@ -35,11 +35,11 @@ CASES = [
 ]
 
 
-def lrs(make: Callable[[torch.optim.Optimizer], LRScheduler], max_lr: float, n: int) -> list:
+def lrs(make: Callable[[torch.optim.Optimizer], LRScheduler], max_lr: float, n: int) -> list[float]:
     """The lr of the optimizer steps ``t = 0 .. n - 1`` (the optimizer's lr is the peak)."""
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(2))], lr=max_lr)
     scheduler = make(optimizer)
-    out = []
+    out: list[float] = []
     for _ in range(n):
         out.append(optimizer.param_groups[0]["lr"])
         optimizer.step()
@@ -47,28 +47,32 @@ def lrs(make: Callable[[torch.optim.Optimizer], LRScheduler], max_lr: float, n: 
     return out
 
 
-def ours(policy: Policy, n: int) -> list:
-    max_lr = float(policy.params["max_lr"])  # type: ignore[arg-type]
+def ours(policy: Policy, n: int) -> list[float]:
+    max_lr = policy.params["max_lr"]
+    assert isinstance(max_lr, float)
     values = lrs(lambda opt: PolicyScheduler(opt, policy), max_lr, n)
     assert values == policy.values(n)  # the scheduler sets the policy's values exactly
     return values
 
 
-def assert_same(mine: list, theirs: list) -> None:
+def assert_same(mine: list[float], theirs: list[float]) -> None:
     assert len(mine) == len(theirs)
     for t, (a, b) in enumerate(zip(mine, theirs, strict=True)):
         assert a == pytest.approx(b, rel=REL, abs=0.0), f"t={t}: lrscope {a!r} != HF {b!r}"
 
 
-def by_name(name: str, warmup: int, total: int | None, **kwargs: Any) -> Any:
+def by_name(
+    name: str, warmup: int, total: int | None, **kwargs: Any
+) -> Callable[[torch.optim.Optimizer], LRScheduler]:
     def make(opt: torch.optim.Optimizer) -> LRScheduler:
-        return transformers.get_scheduler(
+        scheduler: LRScheduler = transformers.get_scheduler(
             name,
             opt,
             num_warmup_steps=warmup,
             num_training_steps=total,
             scheduler_specific_kwargs=kwargs,
         )
+        return scheduler
 
     return make
 
@@ -81,7 +85,7 @@ def test_linear_equals_get_linear_schedule_with_warmup(
     policy = linear_decay(max_lr=max_lr, total_steps=total, warmup_steps=warmup)
     mine = ours(policy, n)
     assert_same(mine, lrs(by_name("linear", warmup, total), max_lr, n))
-    named = transformers.get_linear_schedule_with_warmup
+    named: Callable[..., LRScheduler] = transformers.get_linear_schedule_with_warmup
     assert_same(mine, lrs(lambda opt: named(opt, warmup, total), max_lr, n))
     assert mine[total:] == [0.0] * (PAST_END + 1)
 
@@ -99,7 +103,7 @@ def test_poly_decay_equals_get_polynomial_decay_schedule_with_warmup(
     mine = ours(policy, n)
     make = by_name("polynomial", warmup, total, lr_end=floor, power=power)
     assert_same(mine, lrs(make, max_lr, n))
-    named = transformers.get_polynomial_decay_schedule_with_warmup
+    named: Callable[..., LRScheduler] = transformers.get_polynomial_decay_schedule_with_warmup
     assert_same(mine, lrs(lambda opt: named(opt, warmup, total, floor, power), max_lr, n))
 
 
@@ -164,7 +168,7 @@ def test_wsd_equals_get_wsd_schedule(
         decay_shape=decay_shape,
     )
     mine = ours(policy, n)
-    kwargs = {
+    kwargs: dict[str, Any] = {  # Hugging Face's keywords, of several types
         "num_decay_steps": decay,
         "warmup_type": HF_SHAPE[warmup_shape],
         "decay_type": HF_SHAPE[decay_shape],

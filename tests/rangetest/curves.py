@@ -15,7 +15,8 @@ HIGH, LOW, CENTER, WIDTH = 2.3, 0.3, -2.0, 0.2
 def sigmoid_curve(x: np.ndarray = X) -> np.ndarray:
     """Plateau at 2.3, sigmoid fall centred at lr 1e-2 down to 0.3, quadratic rise after lr 1."""
     fall = LOW + (HIGH - LOW) / (1 + np.exp((x - CENTER) / WIDTH))
-    return fall + 2.0 * np.clip(x, 0, None) ** 2
+    curve: np.ndarray = fall + 2.0 * np.clip(x, 0, None) ** 2
+    return curve
 
 
 def ema(values: np.ndarray, beta: float = 0.98) -> np.ndarray:

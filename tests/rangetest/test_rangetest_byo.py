@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -142,4 +143,4 @@ def test_the_figure_of_a_regression_draws_its_test_loss() -> None:
     (twin,) = [other for other in ax.figure.axes if other is not ax]
     assert twin.get_ylabel() == "test-subset loss"
     (line,) = twin.get_lines()
-    assert list(line.get_ydata()) == [p.test_loss for p in result.evals]
+    assert list(np.asarray(line.get_ydata())) == [p.test_loss for p in result.evals]

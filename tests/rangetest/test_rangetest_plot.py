@@ -61,7 +61,7 @@ def test_plot_returns_its_axes_and_shows_the_raw_dip(tmp_path: Path) -> None:
         assert high >= reading.plateau
         finite = [v for v in result.loss if math.isfinite(v)]
         assert high < max(finite)  # the blow-up runs off the top
-        labels = [line.get_label() for line in ax.get_lines()]
+        labels = [str(line.get_label()) for line in ax.get_lines()]
         assert any(label.startswith("suggested_lr = ") for label in labels)
         assert any(label.startswith("onecycle_max_lr = ") for label in labels)
         assert "robust loss (read)" in labels

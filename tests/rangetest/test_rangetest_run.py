@@ -58,7 +58,7 @@ def _snapshot(model: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, A
         "groups": [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups],
         "torch_rng": torch.get_rng_state(),
         "python_next": random.getstate(),
-        "numpy_next": np.random.get_state()[1].copy(),
+        "numpy_next": np.random.get_state(legacy=False)["state"]["key"].copy(),
     }
 
 

@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
-from report_browser import Chromium
-from report_testlib import SPECS, add_trials, realistic_store
 
 from lrscope.report import write_report
 from lrscope.store import Store
+from report_browser import Chromium
+from report_testlib import SPECS, add_trials, realistic_store
 
 pytestmark = pytest.mark.browser
 

@@ -7,11 +7,11 @@ import time
 from pathlib import Path
 
 import pytest
-from report_browser import Chromium
-from report_testlib import add_trials, range_test_result
 
 from lrscope.report import write_report
 from lrscope.store import Store
+from report_browser import Chromium
+from report_testlib import add_trials, range_test_result
 
 N_TASKS = 3
 N_SPECS = 250  # per task

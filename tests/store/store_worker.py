@@ -8,6 +8,8 @@ test per own key; prints ``{"claimed": [...], "start": t0, "end": t1}``.
 
 ``python store_worker.py hold URL SPEC``: claims one key, prints its trial id
 and sleeps until killed (the kill -9 tests).
+
+Started with ``store_testlib.subprocess_env()``: lrscope and tests/ on the path.
 """
 
 from __future__ import annotations
@@ -17,9 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-from store_testlib import Key, result_dict
-
 from lrscope.store import Store
+from store_testlib import Key, result_dict
 
 
 def bench(url: str, worker: str, n_shared: int, n_own: int, barrier: Path) -> None:

@@ -8,9 +8,9 @@ import subprocess
 import time
 
 import pytest
-from store_testlib import Key, result_dict, subprocess_env, worker_command
 
 from lrscope.store import Store
+from store_testlib import Key, result_dict, subprocess_env, worker_command
 
 KEY = Key("mnist1d-cnn", "FIX(k0=0.1)", seed=0)
 

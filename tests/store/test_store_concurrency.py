@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
-from store_testlib import subprocess_env, worker_command
 
 from lrscope.store import Store
+from store_testlib import subprocess_env, worker_command
 
 N_SHARED = 100  # keys every worker tries to claim: each must be run exactly once
 N_OWN = 25  # keys (and range tests) of one worker only: none may be lost

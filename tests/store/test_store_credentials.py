@@ -16,7 +16,6 @@ from urllib.parse import quote
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from store_testlib import fill
 from typer.testing import CliRunner
 
 from lrscope.cli.app import app
@@ -24,6 +23,7 @@ from lrscope.store import Store, hide_credentials
 from lrscope.store._db import parse_url
 from lrscope.store._urls import scrub_secrets, secrets_in
 from pg_testlib import fresh_pg_schema_url, pg_base_url
+from store_testlib import fill
 
 SECRET = "Zq9-s3cret"
 TINY_TASK = str(Path(__file__).parents[1] / "bench" / "tiny_task.py") + ":make_task"

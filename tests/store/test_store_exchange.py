@@ -14,13 +14,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, text
-from store_testlib import META, Key, claim, fill, result_dict
 
 from lrscope.errors import ParameterError, StoreError
 from lrscope.store import Store, TrialRecord
 from lrscope.store._db import parse_url
 from lrscope.store.exchange import export_store, import_file, merge_store, read_export
 from pg_testlib import fresh_pg_schema_url, pg_base_url
+from store_testlib import META, Key, claim, fill, result_dict
 
 
 def lines(path: Path) -> list[dict[str, object]]:

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from store_testlib import META, Key, claim, fill, result_dict
 from typer.testing import CliRunner
 
 from lrscope.cli.app import app
 from lrscope.errors import StoreError
 from lrscope.store import Store, task_fingerprint
 from lrscope.store._identity import IDENTITY_FIELDS
+from store_testlib import META, Key, claim, fill, result_dict
 
 DIGITS_MLP = {
     "dataset": "digits", "model_family": "mlp", "input_shape": [1, 8, 8], "train_size": 1437,

@@ -13,11 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from store_testlib import fill
 
 from lrscope.store import Store
 from lrscope.store import _format as fmt
 from lrscope.store.exchange import ExportFormatError, export_store, import_file
+from store_testlib import fill
 
 Lines = list[str]
 TRIAL_0 = "trial 'blobs-mlp' / 'FIX(k0=0.1)' / seed 0 / 100 steps / eval every 50"

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
-from store_testlib import Key, result_dict
 
 from lrscope.errors import StoreError
 from lrscope.store import SCHEMA_VERSION, Store, hide_credentials, resolve_url
 from lrscope.store._db import parse_url
 from lrscope.store._schema import HEAD_REVISION
 from pg_testlib import pg_base_url
+from store_testlib import Key, result_dict
 
 
 def _execute(db_url: str, sql: str) -> None:

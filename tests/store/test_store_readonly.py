@@ -24,10 +24,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from store_testlib import Key, fill, subprocess_env
 
 from lrscope.errors import StoreError
 from lrscope.store import Store
+from store_testlib import Key, fill, subprocess_env
 
 _CAPABILITIES = (1, 2)  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH (linux/capability.h)
 _PR_CAPBSET_DROP = 24

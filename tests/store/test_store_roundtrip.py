@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from datetime import timezone
 
 import pytest
-from store_testlib import Key, result_dict, subprocess_env
 
 from lrscope.errors import StoreError
 from lrscope.store import Store, task_fingerprint
+from store_testlib import Key, result_dict, subprocess_env
 
 
 @dataclass(frozen=True)

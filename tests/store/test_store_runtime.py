@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from store_testlib import result_dict, store_v1_copy
 
 from lrscope.errors import StoreError
 from lrscope.store import Store
 from lrscope.store.exchange import export_store, import_file
+from store_testlib import result_dict, store_v1_copy
 
 
 @dataclass(frozen=True)

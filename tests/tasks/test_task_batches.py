@@ -72,7 +72,7 @@ def test_call_model_spreads_tuples_lists_and_dicts() -> None:
 
 
 def test_move_to_reaches_every_tensor_and_keeps_the_structure() -> None:
-    batch = {
+    batch: dict[str, Any] = {
         "ids": torch.ones(2, 3),
         "nested": [torch.zeros(2), (torch.ones(1), "text", 3)],
         "pair": Pair(torch.ones(2), torch.zeros(2)),

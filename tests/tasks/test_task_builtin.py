@@ -144,6 +144,7 @@ def test_model_sizes_and_outputs(factory: object, params: int, shape: tuple[int,
 def test_resnet_option_a_shortcut_pads_channels() -> None:
     net = models.CifarResNet(20)
     block = net.blocks[3]  # first block of the 32-channel stage
+    assert isinstance(block, models._BasicBlock)
     x = torch.randn(1, 16, 32, 32)
     out = block._shortcut(x)
     assert out.shape == (1, 32, 16, 16)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 import torch
@@ -108,7 +108,11 @@ CLR_CASES = [
 @pytest.mark.parametrize("cycle_momentum", [False, True])
 @pytest.mark.parametrize("stepsize", [1, 5])
 def test_cyclic_lr(
-    mode: str, extra: str, gamma: float, cycle_momentum: bool, stepsize: int
+    mode: Literal["triangular", "triangular2", "exp_range"],
+    extra: str,
+    gamma: float,
+    cycle_momentum: bool,
+    stepsize: int,
 ) -> None:
     spec = (
         f"{mode}(base_lr=0.001, max_lr=0.1, stepsize={stepsize}, {extra}"
@@ -154,8 +158,9 @@ def test_cyclic_lr_multi_group() -> None:
             base_lr=[0.001, 0.0001],
             max_lr=[0.1, 0.02],
             step_size_up=3,
-            base_momentum=[0.8, 0.7],
-            max_momentum=[0.9, 0.99],
+            # one momentum per group: torch takes lists, its annotations say float
+            base_momentum=[0.8, 0.7],  # type: ignore[arg-type]
+            max_momentum=[0.9, 0.99],  # type: ignore[arg-type]
         )
 
     assert assert_equivalent(make, specs, 30, n_groups=2) == 2 * 31
@@ -167,7 +172,9 @@ def test_cyclic_lr_multi_group() -> None:
 @pytest.mark.parametrize("anneal", ["cos", "linear"])
 @pytest.mark.parametrize("three_phase", [False, True])
 @pytest.mark.parametrize("opt_factory", [_sgd, _adam], ids=["sgd-momentum", "adam-betas"])
-def test_one_cycle_lr(anneal: str, three_phase: bool, opt_factory: OptFactory) -> None:
+def test_one_cycle_lr(
+    anneal: Literal["cos", "linear"], three_phase: bool, opt_factory: OptFactory
+) -> None:
     total_steps = 40
     spec = (
         f"onecycle(max_lr=0.3, total_steps={total_steps}, pct_start=0.35, div_factor=20, "

@@ -128,7 +128,8 @@ def test_stepping_past_the_end_of_onecycle_holds_the_final_value() -> None:
 
 def test_tensor_lr_is_filled_in_place_and_last_lr_is_a_copy() -> None:
     lr = torch.tensor(0.5)
-    opt = torch.optim.SGD(_params(), lr=lr, momentum=torch.tensor(0.5))
+    # a tensor momentum on purpose: torch takes one, its annotation says float
+    opt = torch.optim.SGD(_params(), lr=lr, momentum=torch.tensor(0.5))  # type: ignore[arg-type]
     sched = PolicyScheduler(opt, ONECYCLE_SPEC)
     policy = parse(ONECYCLE_SPEC)
     _step(opt, sched)
@@ -371,7 +372,8 @@ def test_compiled_optimizer_step_with_tensor_lr() -> None:
     """Tensor lr/momentum let a compiled optimizer step follow the schedule without recompiling."""
     model, x, y = _tiny_regression()
     compiled = torch.compile(model)
-    opt = torch.optim.SGD(model.parameters(), lr=torch.tensor(0.01), momentum=torch.tensor(0.9))
+    momentum = torch.tensor(0.9)  # torch takes a tensor momentum; its annotation says float
+    opt = torch.optim.SGD(model.parameters(), lr=torch.tensor(0.01), momentum=momentum)  # type: ignore[arg-type]
     sched = PolicyScheduler(opt, ONECYCLE_SPEC)
     policy = parse(ONECYCLE_SPEC)
 

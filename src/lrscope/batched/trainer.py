@@ -49,6 +49,7 @@ of members.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import math
@@ -76,6 +77,7 @@ from lrscope.engine.trial import DIVERGENCE_FACTOR, TRAIN_EVAL_SAMPLES, eval_poi
 from lrscope.errors import LRScopeError, ParameterError
 from lrscope.policies import Policy, parse
 from lrscope.tasks.base import Task, default_loss
+from lrscope.validation import SEED, STEP_SIZE, OrNone, check
 
 __all__ = [
     "PROBE_RTOL",
@@ -87,6 +89,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+_OWNER = "run_batched"
 
 PROBE_RTOL = 1e-4
 """Largest relative difference allowed between batched and unbatched first losses."""
@@ -215,18 +218,19 @@ class _Sampler:
         self.streams = [self.streams[r] for r in rows]
 
 
-def _check_members(members: Sequence[Member]) -> None:
+def _checked(members: Sequence[Member]) -> list[Member]:
+    """``members`` with their numbers checked as :func:`lrscope.engine.run_trial` checks them."""
     if not members:
-        raise ParameterError("run_batched", "members", "a non-empty sequence of Member", [])
-    for member in members:
-        for name in ("steps", "eval_every", "seed"):
-            value = getattr(member, name)
-            low = 0 if name == "seed" else 1
-            if value is None and name == "eval_every":
-                continue
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                allowed = f"an int in the range [{low}, inf)"
-                raise ParameterError("run_batched", name, allowed, value)
+        raise ParameterError(_OWNER, "members", "a non-empty sequence of Member", [])
+    return [
+        dataclasses.replace(
+            member,
+            steps=check(_OWNER, "steps", member.steps, STEP_SIZE),
+            seed=check(_OWNER, "seed", member.seed, SEED),
+            eval_every=check(_OWNER, "eval_every", member.eval_every, OrNone(STEP_SIZE)),
+        )
+        for member in members
+    ]
 
 
 def _build(task: Task, members: Sequence[Member]) -> tuple[list[_Trial], list[SGDGroup]]:
@@ -374,7 +378,7 @@ def _step(group: _Group, t: int) -> list[_Trial]:
         kept = losses.index_select(0, torch.tensor(good)) if bad else losses
         # On the first step, watch which convolution outputs come back in another layout.
         unwatch = follow_gradient_layouts(kept) if t == 0 else None
-        kept.sum().backward()  # type: ignore[no-untyped-call]
+        kept.sum().backward()
         if unwatch is not None:
             unwatch()
     left = [rows[r] for r in bad]
@@ -513,7 +517,7 @@ def run_batched(
             message says why; run the trials with ``run_trial`` instead).
         ParameterError: no members, or a non-positive ``steps`` / ``eval_every``.
     """
-    _check_members(members)
+    members = _checked(members)
     trials, groups = _build(task, members)
     lanes = _lanes(trials, torch.get_num_threads())
     horizon = max(trial.steps for trial in trials)

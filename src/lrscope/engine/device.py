@@ -113,7 +113,7 @@ class Compute:
     def backward(self, loss: torch.Tensor) -> None:
         """``loss.backward()``, through the scaler under fp16."""
         scaled = loss if self.scaler is None else self.scaler.scale(loss)
-        scaled.backward()  # type: ignore[no-untyped-call]
+        scaled.backward()
 
     def step(self, optimizer: torch.optim.Optimizer) -> bool:
         """``optimizer.step()`` (through the scaler under fp16); False when the scaler skipped it.

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+from collections.abc import Sequence
 from typing import Annotated, ClassVar
 
 from lrscope.errors import ParameterError
@@ -38,8 +39,9 @@ class Piecewise(Policy):
     name = "piecewise"
     family = "composite"
     positional: ClassVar[tuple[str, ...]] = ("pieces",)
-    pieces: Annotated[tuple[Policy, ...], PolicyList(min_length=2)]
-    boundaries: Annotated[tuple[int, ...], IntList(low=1)]
+    # Typed as what construction takes (the documented lists, or tuples); stored as tuples.
+    pieces: Annotated[Sequence[Policy], PolicyList(min_length=2)]
+    boundaries: Annotated[Sequence[int], IntList(low=1)]
 
     def _check(self) -> None:
         expected = len(self.pieces) - 1

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from typing import Annotated, ClassVar
 
 from lrscope.policies.base import Policy
@@ -99,7 +100,7 @@ class NSTEP(Policy):
     family = "decay"
     k0: Annotated[float, POSITIVE_FLOAT]
     gamma: Annotated[float, DECAY_GAMMA]
-    milestones: Annotated[tuple[int, ...], IntList(low=1)]
+    milestones: Annotated[Sequence[int], IntList(low=1)]  # a list or tuple; stored as a tuple
 
     def _lr(self, t: int) -> float:
         passed = sum(1 for milestone in self.milestones if t >= milestone)

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 from lrscope.errors import ParameterError
 from lrscope.policies import COS, FIX, SGDR, ExpRange, OneCycle, Triangular, Triangular2
 from lrscope.rangetest.suggestions import NoUsableRangeError, Suggestions
+from lrscope.validation import POSITIVE_FLOAT, Interval, check
 
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.rangetest.result import RangeTestResult
@@ -77,8 +78,8 @@ def _rate(value: float) -> float:
     return float(f"{value:.3g}")
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+_AT_LEAST_ONE = Interval(int, 1, None, "left", exact=True)
+_TOTAL_STEPS = Interval(int, 2, None, "left", exact=True)
 
 
 def _found(result: RangeTestResult, what: str) -> Suggestions:
@@ -103,20 +104,17 @@ def budget_steps(
         ParameterError: neither or both forms given, or a value out of range
             (``total_steps >= 2``; ``epochs > 0``; ``steps_per_epoch >= 1``).
     """
-    if steps_per_epoch is not None and not (_is_int(steps_per_epoch) and steps_per_epoch >= 1):
-        raise ParameterError(owner, "steps_per_epoch", "an int >= 1", steps_per_epoch)
+    if steps_per_epoch is not None:
+        steps_per_epoch = check(owner, "steps_per_epoch", steps_per_epoch, _AT_LEAST_ONE)
     if total_steps is not None:
         if epochs is not None:
             raise ParameterError(owner, "epochs", "None when total_steps is given", epochs)
-        if not (_is_int(total_steps) and total_steps >= 2):
-            raise ParameterError(owner, "total_steps", "an int >= 2", total_steps)
-        return total_steps
+        return int(check(owner, "total_steps", total_steps, _TOTAL_STEPS))
     if epochs is None:
         raise ParameterError(
             owner, "total_steps", "an int >= 2 (or epochs= with steps_per_epoch=)", None
         )
-    if isinstance(epochs, bool) or not (isinstance(epochs, int | float) and epochs > 0):
-        raise ParameterError(owner, "epochs", "a number > 0", epochs)
+    epochs = check(owner, "epochs", epochs, POSITIVE_FLOAT)
     if steps_per_epoch is None:
         raise ParameterError(owner, "steps_per_epoch", "an int >= 1 when epochs is given", None)
     steps = round(epochs * steps_per_epoch)
@@ -164,9 +162,7 @@ def _stepsize(
     odd: bool = False,
 ) -> int:
     if stepsize is not None:
-        if not (_is_int(stepsize) and stepsize >= 1):
-            raise ParameterError(owner, "stepsize", "an int >= 1", stepsize)
-        return stepsize
+        return int(check(owner, "stepsize", stepsize, _AT_LEAST_ONE))
     if steps_per_epoch is None:
         raise ParameterError(
             owner, "steps_per_epoch", "an int >= 1 (it sets the half-cycle), or give stepsize", None

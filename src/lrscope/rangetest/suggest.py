@@ -145,10 +145,11 @@ VALLEY_DEPTH = 2 / 3
 #: The rule behind ``suggested_lr``.
 SUGGESTED_LR_METHOD = "floor"
 
-LossLike = Sequence[float] | FloatArray
+#: An lr or loss curve as the rules take it: floats in step order, or a float64 array.
+CurveLike = Sequence[float] | FloatArray
 
 
-def _fallback_lr(lr: Sequence[float] | FloatArray) -> float:
+def _fallback_lr(lr: CurveLike) -> float:
     """A positive lr to fall back to when no point can be analysed at all."""
     finite = [float(v) for v in lr if math.isfinite(v) and v >= sys.float_info.min]
     return finite[0] if finite else 1e-3
@@ -172,12 +173,12 @@ def _scaled(reading: Reading, lr: float, method: str, fallback: str | None = Non
     return Suggestion(lr, method, fallback, index)
 
 
-def _read(lr: Sequence[float] | FloatArray, loss: LossLike, half_width: int | None) -> Reading:
+def _read(lr: CurveLike, loss: CurveLike, half_width: int | None) -> Reading:
     return read_curve(lr, loss, half_width)
 
 
 # --- the rules, each on one reading --------------------------------------------------
-def _min_div_10(reading: Reading, lr: Sequence[float] | FloatArray) -> Suggestion:
+def _min_div_10(reading: Reading, lr: CurveLike) -> Suggestion:
     if reading.curve.n == 0:
         return Suggestion(_fallback_lr(lr) / 10, "first_lr/10", "no finite loss recorded")
     note = None if reading.usable else f"no usable range: the minimum is noise ({reading.reason})"
@@ -185,19 +186,19 @@ def _min_div_10(reading: Reading, lr: Sequence[float] | FloatArray) -> Suggestio
     return _at(reading, i, "min_div_10", note, factor=0.1)
 
 
-def _via_min_div_10(reading: Reading, lr: Sequence[float] | FloatArray, why: str) -> Suggestion:
+def _via_min_div_10(reading: Reading, lr: CurveLike, why: str) -> Suggestion:
     fallback = _min_div_10(reading, lr)
     note = why if fallback.fallback is None else f"{why}; {fallback.fallback}"
     return Suggestion(fallback.lr, fallback.method, note, fallback.index)
 
 
-def _steepest(reading: Reading, lr: Sequence[float] | FloatArray) -> Suggestion:
+def _steepest(reading: Reading, lr: CurveLike) -> Suggestion:
     if not reading.usable:
         return _via_min_div_10(reading, lr, "the loss never falls")
     return _at(reading, reading.steepest, "steepest")
 
 
-def _valley(reading: Reading, lr: Sequence[float] | FloatArray, depth: float) -> Suggestion:
+def _valley(reading: Reading, lr: CurveLike, depth: float) -> Suggestion:
     if not reading.usable:
         return _via_min_div_10(reading, lr, "the loss never falls")
     level = reading.plateau - min(max(depth, 0.0), 1.0) * reading.depth
@@ -205,7 +206,7 @@ def _valley(reading: Reading, lr: Sequence[float] | FloatArray, depth: float) ->
     return _at(reading, reading.top + int(below[0]), "valley")
 
 
-def _level_end(reading: Reading, lr: Sequence[float] | FloatArray) -> Suggestion:
+def _level_end(reading: Reading, lr: CurveLike) -> Suggestion:
     """For a test without a usable range: the last step whose loss is at most its start."""
     why = f"no usable range: {reading.reason}"
     if reading.curve.n == 0:
@@ -213,7 +214,7 @@ def _level_end(reading: Reading, lr: Sequence[float] | FloatArray) -> Suggestion
     return _at(reading, reading.level_end, "level_end", why)
 
 
-def _max_lr(reading: Reading, lr: Sequence[float] | FloatArray) -> Suggestion:
+def _max_lr(reading: Reading, lr: CurveLike) -> Suggestion:
     if not reading.usable:
         return _level_end(reading, lr)
     note = None
@@ -257,7 +258,7 @@ def _peak(reading: Reading, upper: Suggestion, diverged: bool | None) -> Suggest
 
 
 # --- the public rule functions ----------------------------------------------------
-def min_div_10(lr: Sequence[float], loss: LossLike, *, half_width: int | None = None) -> Suggestion:
+def min_div_10(lr: CurveLike, loss: CurveLike, *, half_width: int | None = None) -> Suggestion:
     """The lr at the minimum of the robust loss, divided by 10 (fastai's ``minimum`` rule).
 
     .. math:: \\eta = \\eta_{m} / 10, \\quad m = \\arg\\min_i r_i
@@ -269,7 +270,7 @@ def min_div_10(lr: Sequence[float], loss: LossLike, *, half_width: int | None = 
     return _min_div_10(_read(lr, loss, half_width), lr)
 
 
-def steepest(lr: Sequence[float], loss: LossLike, *, half_width: int | None = None) -> Suggestion:
+def steepest(lr: CurveLike, loss: CurveLike, *, half_width: int | None = None) -> Suggestion:
     """The lr where the robust loss falls fastest against :math:`\\log_{10}` lr.
 
     .. math:: \\eta = \\eta_{i^*}, \\quad
@@ -283,8 +284,8 @@ def steepest(lr: Sequence[float], loss: LossLike, *, half_width: int | None = No
 
 
 def valley(
-    lr: Sequence[float],
-    loss: LossLike,
+    lr: CurveLike,
+    loss: CurveLike,
     *,
     depth: float = VALLEY_DEPTH,
     half_width: int | None = None,
@@ -301,7 +302,7 @@ def valley(
     return _valley(_read(lr, loss, half_width), lr, depth)
 
 
-def max_lr(lr: Sequence[float], loss: LossLike, *, half_width: int | None = None) -> Suggestion:
+def max_lr(lr: CurveLike, loss: CurveLike, *, half_width: int | None = None) -> Suggestion:
     """The upper CLR bound (Smith 2017, section 3.3): the centre of the dip.
 
     Smith sets it where the accuracy "slows, becomes ragged, or starts to
@@ -318,16 +319,14 @@ def max_lr(lr: Sequence[float], loss: LossLike, *, half_width: int | None = None
     return _max_lr(_read(lr, loss, half_width), lr)
 
 
-def suggested_lr(
-    lr: Sequence[float], loss: LossLike, *, half_width: int | None = None
-) -> Suggestion:
+def suggested_lr(lr: CurveLike, loss: CurveLike, *, half_width: int | None = None) -> Suggestion:
     """The one constant lr: :data:`CONSTANT_FRACTION` of :func:`max_lr` (rule ``floor``)."""
     reading = _read(lr, loss, half_width)
     return _suggested(reading, _max_lr(reading, lr))
 
 
 def min_lr(
-    lr: Sequence[float], loss: LossLike, upper: Suggestion, *, half_width: int | None = None
+    lr: CurveLike, loss: CurveLike, upper: Suggestion, *, half_width: int | None = None
 ) -> Suggestion:
     """The lower CLR bound: where the robust loss has done :data:`ONSET_FRACTION` of its fall.
 
@@ -340,7 +339,7 @@ def min_lr(
 
 
 def clr_bounds(
-    lr: Sequence[float], loss: LossLike, *, half_width: int | None = None
+    lr: CurveLike, loss: CurveLike, *, half_width: int | None = None
 ) -> tuple[Suggestion, Suggestion]:
     """``(min_lr, max_lr)`` for triangular CLR policies (Smith 2017, section 3.3)."""
     reading = _read(lr, loss, half_width)
@@ -349,8 +348,8 @@ def clr_bounds(
 
 
 def onecycle_max_lr(
-    lr: Sequence[float],
-    loss: LossLike,
+    lr: CurveLike,
+    loss: CurveLike,
     *,
     half_width: int | None = None,
     diverged: bool | None = None,

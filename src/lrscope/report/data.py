@@ -44,7 +44,7 @@ from lrscope.report.model import (
     table_columns,
 )
 from lrscope.report.plots import PALETTE
-from lrscope.validation import Interval, check
+from lrscope.validation import Interval, check, is_integer
 
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.rank import PolicyStats
@@ -160,7 +160,7 @@ def _metadata(meta: Mapping[str, Any] | None) -> dict[str, str]:
             value = meta[key]
             if key == "input_shape" and isinstance(value, list | tuple):
                 value = "×".join(str(v) for v in value)
-            elif isinstance(value, int) and not isinstance(value, bool):
+            elif is_integer(value):
                 value = f"{value:,}"
             shown[label] = str(value)
     extra = meta.get("extra")

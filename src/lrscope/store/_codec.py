@@ -22,6 +22,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 from lrscope.errors import StoreError, short_repr
+from lrscope.validation import is_real
 
 _MAX_METRIC_NAME = 200
 
@@ -156,9 +157,7 @@ def metrics_in(value: Any) -> dict[str, float | None] | None:
             )
         if not isinstance(number, (int, float)) and callable(getattr(number, "item", None)):
             number = number.item()  # numpy / torch scalars
-        if number is not None and (
-            isinstance(number, bool) or not isinstance(number, (int, float))
-        ):
+        if number is not None and not is_real(number):
             raise StoreError(f"metric {name!r} must be a number, got {type(number).__name__}")
         out[name] = float_in(number)
     return out

@@ -17,6 +17,7 @@ from typing import NoReturn
 
 from lrscope.store import _format as fmt
 from lrscope.store._format import SourceLine
+from lrscope.validation import is_integer
 
 __all__ = [
     "Fields",
@@ -130,7 +131,7 @@ class Fields:
         value = self.raw(name)
         if value is None and null:
             return None
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        if not is_integer(value) or not low <= value <= high:
             fail(
                 f"{name} must be an integer in [{low}, {high}]{' or null' if null else ''}, "
                 f"got {short(value)}"

@@ -18,12 +18,12 @@ with it, every bad row is handed to it and left out, and the rest is read
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from lrscope.errors import StoreError, short_repr
 from lrscope.store._codec import CURVE_FLOAT_FIELDS, UnreadableJson
+from lrscope.validation import is_integer, is_real
 
 __all__ = [
     "OnUnreadable",
@@ -60,14 +60,6 @@ def _kind(value: object) -> str:
     return f"{type(value).__name__} {short_repr(value, 40)}"
 
 
-def _number(value: object) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _integer(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
 def _curve_problem(curve: object) -> str | None:
     if curve is None:
         return None
@@ -76,11 +68,11 @@ def _curve_problem(curve: object) -> str | None:
     for i, point in enumerate(curve):
         if not isinstance(point, dict):
             return f"point {i} of its curve is {_kind(point)}, not an object"
-        if not _integer(point.get("step")):
+        if not is_integer(point.get("step")):
             return f"point {i} of its curve has step {_kind(point.get('step'))}, not an int"
         for name in CURVE_FLOAT_FIELDS:
             value = point.get(name)
-            if value is not None and not _number(value):
+            if value is not None and not is_real(value):
                 return f"point {i} of its curve has {name} {_kind(value)}, not a number"
     return None
 
@@ -96,22 +88,22 @@ def _trial_problem(row: Any) -> str | None:
         if not isinstance(getattr(row, name), str):
             return f"its {name} is {_kind(getattr(row, name))}, not text"
     for name in _TRIAL_INTS:
-        if not _integer(getattr(row, name)):
+        if not is_integer(getattr(row, name)):
             return f"its {name} is {_kind(getattr(row, name))}, not an int"
     for name in _TRIAL_OPTIONAL_INTS:
         value = getattr(row, name)
-        if value is not None and not _integer(value):
+        if value is not None and not is_integer(value):
             return f"its {name} is {_kind(value)}, not an int"
     for name in _TRIAL_FLOATS:
         value = getattr(row, name)
-        if value is not None and not _number(value):
+        if value is not None and not is_real(value):
             return f"its {name} is {_kind(value)}, not a number"
     metrics = getattr(row, "metrics", None)
     if metrics is not None:
         if not isinstance(metrics, dict):
             return f"its metrics are {_kind(metrics)}, not a JSON object"
         for name, value in metrics.items():
-            if value is not None and not _number(value):
+            if value is not None and not is_real(value):
                 return f"its metric {short_repr(name, 40)} is {_kind(value)}, not a number"
     return _curve_problem(row.curve)
 

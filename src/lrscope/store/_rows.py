@@ -33,6 +33,7 @@ from lrscope.store.records import (
     TaskRecord,
     TrialRecord,
 )
+from lrscope.validation import is_integer
 
 
 class SupportsToDict(Protocol):
@@ -97,7 +98,7 @@ def key_fields(key: object) -> dict[str, Any]:
     check_name(fields["spec"], "policy spec")
     for name in ("seed", "steps", "eval_every"):
         value = fields[name]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        if not is_integer(value) or value < 0:
             raise StoreError(f"a trial key's {name} must be an int >= 0, got {value!r}")
     fields["runtime"] = check_runtime(getattr(key, "runtime", ""))
     return fields

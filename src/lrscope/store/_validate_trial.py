@@ -21,6 +21,7 @@ from lrscope.store._fields import Fields, fail, short
 from lrscope.store._format import PolicyLine, SourceLine, TaskLine, TrialLine
 from lrscope.store._rows import check_runtime
 from lrscope.store._schema import STATUSES
+from lrscope.validation import is_integer, is_real
 
 __all__ = ["EXPORTED_STATUSES", "RESULT_FIELDS", "parse_trial"]
 
@@ -37,7 +38,7 @@ RESULT_FIELDS = (*FRACTIONS[:3], "best_iter", "ac", "cd", "cdac", "ld", "n_param
 def _number(name: str, value: object, low: float | None = None, high: float | None = None) -> None:
     if value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not is_real(value):
         fail(f"result.{name} must be a number or null, got {short(value)}")
     if (low is not None and value < low) or (high is not None and value > high):
         bounds = f"[{low if low is not None else '-inf'}, {high if high is not None else 'inf'}]"
@@ -59,9 +60,7 @@ def _result(raw: object, steps: int) -> dict[str, float | int | None]:
     for name in (*STEP_COUNTS, "n_params"):
         value = raw[name]
         high = steps if name in STEP_COUNTS else fmt.MAX_INT32
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high
-        ):
+        if value is not None and (not is_integer(value) or not 0 <= value <= high):
             fail(f"result.{name} must be an integer in [0, {high}] or null, got {short(value)}")
     return dict(raw)
 
@@ -76,7 +75,7 @@ def _metrics(raw: object) -> dict[str, float | None] | None:
     for name, value in raw.items():
         if not name or len(name) > fmt.MAX_NAME_CHARS:
             fail(f"a metric name must be 1 to {fmt.MAX_NAME_CHARS} characters, got {short(name)}")
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        if value is not None and not is_real(value):
             fail(f"metrics[{name!r}] must be a number or null, got {short(value)}")
         out[name] = value
     return out
@@ -90,14 +89,12 @@ def _curve(raw: object, steps: int) -> list[dict[str, object]]:
             fail(f"curve[{i}] must be an object of 1 to {fmt.MAX_CURVE_FIELDS} fields, "
                  f"got {short(point)}")  # fmt: skip
         step = point.get("step")
-        if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= steps:
+        if not is_integer(step) or not 0 <= step <= steps:
             fail(f"curve[{i}].step must be an integer in [0, {steps}], got {short(step)}")
         for name, value in point.items():
             if not name or len(name) > fmt.MAX_NAME_CHARS:
                 fail(f"curve[{i}] has a field name of {len(name)} characters")
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, (int, float))
-            ):
+            if value is not None and not is_real(value):
                 fail(f"curve[{i}].{name} must be a number or null, got {short(value)}")
     return raw
 

@@ -78,6 +78,7 @@ from lrscope.store.records import (
     TaskRecord,
     TrialRecord,
 )
+from lrscope.validation import is_integer
 
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.engine.result import TrialKey
@@ -421,7 +422,7 @@ class Store:
         return self._write(work)
 
     def _row_for_update(self, session: Session, trial_id: int) -> TrialRow:
-        if isinstance(trial_id, bool) or not isinstance(trial_id, int):
+        if not is_integer(trial_id):
             raise StoreError(f"a trial id is an int from start_trial, got {trial_id!r}")
         row = session.get(TrialRow, trial_id, with_for_update=True)
         if row is None:

@@ -1,4 +1,4 @@
-"""Helpers of the store tests (imported by conftest.py and the test modules).
+"""Helpers of the store tests (imported by tests/store: conftest.py, the tests, store_worker.py).
 
 The PostgreSQL helpers live in ``tests/pg_testlib.py``, shared with the bench tests.
 """
@@ -13,7 +13,8 @@ from typing import Any
 
 import lrscope
 
-WORKER = Path(__file__).with_name("store_worker.py")
+HERE = Path(__file__).resolve().parent
+WORKER = HERE / "store" / "store_worker.py"
 
 
 @dataclass(frozen=True)
@@ -63,10 +64,11 @@ def result_dict(key: Key, top1: float = 0.5, *, diverged: bool = False) -> dict[
 
 
 def subprocess_env() -> dict[str, str]:
-    """The environment of a worker process: it must import this very lrscope."""
+    """The environment of a worker process: it must import this very lrscope and these helpers."""
     src = str(Path(lrscope.__file__).resolve().parents[1])
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([src, *filter(None, [env.get("PYTHONPATH")])])
+    paths = [src, str(HERE), *filter(None, [env.get("PYTHONPATH")])]
+    env["PYTHONPATH"] = os.pathsep.join(paths)
     return env
 
 
@@ -74,7 +76,7 @@ def worker_command(*args: str) -> list[str]:
     return [sys.executable, str(WORKER), *args]
 
 
-FIXTURES = Path(__file__).with_name("fixtures")
+FIXTURES = HERE / "store" / "fixtures"
 STORE_V1 = FIXTURES / "store_v1.db"
 """A store written by lrscope 0.1.0 (schema 1); see fixtures/make_store_v1.py."""
 STORE_V1_EXPECTED = FIXTURES / "store_v1.json"

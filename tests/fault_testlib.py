@@ -12,13 +12,12 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from lrscope.cli.app import app
 
 HERE = Path(__file__).resolve().parent
-TINY = f"{HERE.parent / 'bench' / 'tiny_task.py'}:make_task"
+TINY = f"{HERE / 'bench' / 'tiny_task.py'}:make_task"
 FAULTS = HERE / "fault_tasks.py"
 
 runner = CliRunner()

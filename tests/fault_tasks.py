@@ -105,7 +105,8 @@ class _SlowModel(nn.Module):
         if marker:
             Path(marker).touch()
         time.sleep(0.02)
-        return self.linear(x)
+        out: torch.Tensor = self.linear(x)
+        return out
 
 
 def make_slow() -> Task:
