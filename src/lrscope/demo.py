@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lrscope.rank import left_out
 from lrscope.tune.pipeline import DEFAULT_EXECUTION
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -100,7 +101,7 @@ def run_demo(
     db_url = f"sqlite:///{(out / 'lrscope.db').resolve()}"
     with Store.open(db_url) as store:
         result = tune(task, store, minutes=minutes, execution=execution, on_event=on_event)
-        range_tests = store.range_tests(result.task)
+        range_tests = store.range_tests(result.task, on_unreadable=left_out("the plots"))
         plots = []
         if range_tests:
             rt = RangeTestResult.from_dict(range_tests[-1].result)

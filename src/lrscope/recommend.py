@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING
 from lrscope.metrics import Metric, Scoring
 from lrscope.policies import parse
 from lrscope.policies.rescale import rescale
+from lrscope.rank import left_out
 from lrscope.validation import is_real
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -291,7 +292,7 @@ def _suggested_lr(store: Store, task: str) -> float | None:
     """
     from lrscope.rangetest import RangeTestResult
 
-    for record in reversed(store.range_tests(task)):
+    for record in reversed(store.range_tests(task, on_unreadable=left_out("the rescaling"))):
         try:
             result = RangeTestResult.from_dict(record.result)
         except (KeyError, TypeError, ValueError):
@@ -410,10 +411,13 @@ def _candidates(store: Store, name: str, meta: Mapping[str, object]) -> list[_Ca
     the same primary metric), best first."""
     found = []
     primary = _primary(meta)
-    for record in store.tasks():
+    warn = left_out("the recommendation")
+    for record in store.tasks(on_unreadable=warn):
         if record.name != name and _primary(record.metadata) != primary:
             continue
-        trials = tuple(t for t in store.trials(record.name) if t.status in _MEASURED)
+        trials = tuple(
+            t for t in store.trials(record.name, on_unreadable=warn) if t.status in _MEASURED
+        )
         if not trials:
             continue
         if record.name == name:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from fault_testlib import error_line, execute, invoke, table_rows, url
+from fault_testlib import execute, invoke, table_rows, url
 from lrscope.store import Store, UnreadableRowError
 
 DAMAGE = {
@@ -35,6 +35,12 @@ DAMAGE = {
                             "trial 3", "its seed is str 'abc'"),
     "metrics that are a list": ("UPDATE trials SET metrics = '[1]' WHERE id = 1",
                                 "trial 1", "its metrics are list"),
+    "metrics that are no JSON": ("UPDATE trials SET metrics = '{not json' WHERE id = 1",
+                                 "trial 1", "its metrics are text that is not JSON"),
+    "a best_iter below 0": ("UPDATE trials SET best_iter = -5 WHERE id = 1",
+                            "trial 1", "its best_iter is -5, outside [0, "),
+    "a steps_done past the steps": ("UPDATE trials SET steps_done = steps + 1 WHERE id = 1",
+                                    "trial 1", "its steps_done is "),
 }  # fmt: skip
 DOCUMENTS = {
     "range-test params that are a list": ("UPDATE range_tests SET params = '[1]'",
@@ -122,11 +128,71 @@ def test_other_readers_name_the_damaged_row(stored: Path) -> None:
         assert [e.row_id for e in skipped] == [2]
 
 
-def test_a_command_that_needs_the_row_says_which(stored: Path) -> None:
-    """``recommend`` reads every task's trials: one line naming the damaged one."""
+def test_recommend_leaves_out_a_damaged_trial_and_says_which(stored: Path) -> None:
+    """``recommend`` reads every task's trials: the damaged one is named and left out."""
     db = stored / "lrscope.db"
     execute(db, "UPDATE trials SET top1 = 'abc' WHERE id = 1")
     before = table_rows(db)
-    error_line(invoke("recommend", "--task", "mnist1d-cnn", "--no-range-test", "--db", url(db)),
-               "trial 1", "its top1 is str 'abc'")  # fmt: skip
+    result = invoke("recommend", "--task", "mnist1d-cnn", "--no-range-test", "--db", url(db))
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1, result.stderr
+    assert warnings[0].startswith("warning: trial 1 (")
+    assert "its top1 is str 'abc'" in warnings[0]
+    assert "left out of the recommendation" in warnings[0]
     assert table_rows(db) == before
+
+
+@pytest.mark.parametrize("case", [*DAMAGE, *DOCUMENTS])
+def test_export_leaves_out_a_damaged_row_and_the_file_imports(case: str, stored: Path) -> None:
+    """``db export`` writes every readable row, names the damaged one, and the file is valid."""
+    statement, row, problem = {**DAMAGE, **DOCUMENTS}[case]
+    db = stored / "lrscope.db"
+    execute(db, statement)
+    before = table_rows(db)
+    out = stored / "all.jsonl"
+    result = invoke("db", "export", "-o", str(out), "--db", url(db), "--json")
+    assert result.exit_code == 0, result.output
+    warnings = result.stderr.splitlines()
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith(f"warning: {row}")
+    assert problem in warnings[0]
+    assert "left out of the export" in warnings[0]
+    assert json.loads(result.stdout)["left_out"] == 1
+    assert table_rows(db) == before
+    fresh = stored / "fresh.db"
+    imported = invoke("db", "import", str(out), "--db", url(fresh), "--json")
+    assert imported.exit_code == 0, imported.output
+    intact = len(before["trials"]) - (row.startswith("trial "))
+    assert len(table_rows(fresh)["trials"]) == intact
+
+
+def test_export_through_the_api_refuses_a_damaged_row_and_writes_no_file(stored: Path) -> None:
+    from lrscope.store.exchange import export_store
+
+    db = stored / "lrscope.db"
+    execute(db, "UPDATE trials SET metrics = '{not json' WHERE id = 2")
+    out = stored / "all.jsonl"
+    with Store.open(url(db), readonly=True) as store:
+        with pytest.raises(UnreadableRowError, match=r"trial 2 \(.*\) cannot be read"):
+            export_store(store, out)
+        assert not out.exists()
+        assert not list(stored.glob(".all.jsonl.*"))
+        left_out: list[UnreadableRowError] = []
+        summary = export_store(store, out, on_unreadable=left_out.append)
+    assert [e.row_id for e in left_out] == [2]
+    assert summary.left_out == 1
+    assert summary.records["trial"] == len(table_rows(db)["trials"]) - 1
+
+
+def test_merge_leaves_out_a_damaged_row_of_the_source(stored: Path) -> None:
+    db = stored / "lrscope.db"
+    execute(db, "UPDATE trials SET curve = 'not json' WHERE id = 1")
+    target = stored / "target.db"
+    result = invoke("db", "merge", "--from", url(db), "--db", url(target))
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1, result.stderr
+    assert "left out of the merge" in warnings[0]
+    assert len(table_rows(target)["trials"]) == len(table_rows(db)["trials"]) - 1

@@ -161,12 +161,20 @@ def export(
     json_: JsonOpt = False,
 ) -> None:
     """Write the store's tasks, policies, trials, range tests and interpolations to a file."""
+    from lrscope.rank import left_out
     from lrscope.store import Store
     from lrscope.store.exchange import export_store, parse_since
 
     when = parse_since(since, "lrscope db export")
     with Store.open(resolve_db_url(db), create=False, readonly=True) as store:
-        summary = export_store(store, output, tasks=task, since=when, include_host=not no_host)
+        summary = export_store(
+            store,
+            output,
+            tasks=task,
+            since=when,
+            include_host=not no_host,
+            on_unreadable=left_out("the export"),
+        )
     counts = ", ".join(_plural(n, kind) for kind, n in summary.records.items() if n)
     emit(
         summary.to_dict(),
@@ -223,10 +231,18 @@ def merge(
     json_: JsonOpt = False,
 ) -> None:
     """Add another store's records to this one (as an export and import would)."""
+    from lrscope.rank import left_out
     from lrscope.store import Store
     from lrscope.store.exchange import merge_store, parse_since
 
     when = parse_since(since, "lrscope db merge")
     with Store.open(_target(db, dry_run)) as store:
-        summary = merge_store(store, source, tasks=task, since=when, dry_run=dry_run)
+        summary = merge_store(
+            store,
+            source,
+            tasks=task,
+            since=when,
+            dry_run=dry_run,
+            on_unreadable=left_out("the merge"),
+        )
     emit(summary.to_dict(), json_, lambda: _render_import(summary, f"merge of {summary.file}"))

@@ -26,6 +26,7 @@ from lrscope import __version__
 from lrscope.store import _codec as codec
 from lrscope.store import _format as fmt
 from lrscope.store._identity import task_fingerprint
+from lrscope.store._read import UnreadableRowError, check_document, check_trial, task_metadata
 from lrscope.store._schema import (
     SCHEMA_VERSION,
     STATUS_FAILED,
@@ -139,12 +140,17 @@ def _referenced(
     return tasks, specs, sorted(i for i in source_ids if i is not None)
 
 
-def _task_line(row: TaskRow, ref: Callable[[int | None], int | None]) -> dict[str, object]:
+def _task_line(
+    row: TaskRow, ref: Callable[[int | None], int | None], left_out: list[UnreadableRowError]
+) -> dict[str, object]:
+    metadata, error = task_metadata(row)  # damaged metadata: the task goes without it
+    if error is not None:
+        left_out.append(error)
     return {
         "type": "task",
         "name": row.name,
-        "metadata": row.task_metadata,
-        "fingerprint": task_fingerprint(row.task_metadata),
+        "metadata": metadata,
+        "fingerprint": task_fingerprint(metadata),
         "created_at": _when(row.created_at),
         "source": ref(row.source_id),
     }
@@ -225,6 +231,29 @@ def _documents(
     yield from session.scalars(query)
 
 
+_RowT = TypeVar("_RowT")
+
+
+def _readable(
+    check: Callable[[_RowT], None], row: _RowT, left_out: list[UnreadableRowError]
+) -> bool:
+    """Whether ``check(row)`` passes; its :class:`UnreadableRowError` goes to ``left_out``."""
+    try:
+        check(row)
+    except UnreadableRowError as exc:
+        left_out.append(exc)
+        return False
+    return True
+
+
+def _check_range_test(row: RangeTestRow) -> None:
+    check_document("range_tests", row, "range test", {"params": True, "result": False})
+
+
+def _check_interpolation(row: InterpolationRow) -> None:
+    check_document("interpolations", row, "interpolation", {"data": False})
+
+
 def write_records(
     session: Session,
     emit: Callable[[str], object],
@@ -233,8 +262,13 @@ def write_records(
     chosen: ExportFilter,
     host: bool,
     now: datetime,
+    left_out: list[UnreadableRowError],
 ) -> dict[str, int]:
-    """Emit every line of the export (header to end); the records per type."""
+    """Emit every line of the export (header to end); the records per type.
+
+    A damaged row (see :mod:`lrscope.store._read`) is not written: its error is
+    appended to ``left_out`` (a task with damaged metadata is written without it).
+    """
     tasks, specs, source_ids = _referenced(session, chosen)
     refs = {source_id: i for i, source_id in enumerate(source_ids, start=1)}
 
@@ -257,18 +291,21 @@ def write_records(
     for source in session.scalars(sources):
         put(_source_line(source, refs[source.id], host))
     for task in tasks:
-        put(_task_line(task, ref))
+        put(_task_line(task, ref, left_out))
     policies = select(PolicyRow).where(PolicyRow.spec.in_(specs)).order_by(PolicyRow.spec)
     for policy in session.scalars(policies):
         put({"type": "policy", "spec": policy.spec, "name": policy.name,
              "family": policy.family, "n_params": policy.n_params})  # fmt: skip
     trials = select(TrialRow).where(*chosen.trials()).order_by(*_TRIAL_ORDER)
     for trial in session.scalars(trials.execution_options(yield_per=_BATCH)):
-        put(_trial_line(trial, ref, host))
+        if _readable(check_trial, trial, left_out):
+            put(_trial_line(trial, ref, host))
     for range_test in _documents(session, RangeTestRow, chosen):
-        put(_document_line(range_test, ref, host))
+        if _readable(_check_range_test, range_test, left_out):
+            put(_document_line(range_test, ref, host))
     for interpolation in _documents(session, InterpolationRow, chosen):
-        put(_document_line(interpolation, ref, host))
+        if _readable(_check_interpolation, interpolation, left_out):
+            put(_document_line(interpolation, ref, host))
     records = {kind: counts[kind] for kind in fmt.RECORD_TYPES}
     emit(dumps({"type": "end", "records": records}))
     return records

@@ -98,6 +98,12 @@ def _trial_problem(row: Any) -> str | None:
         value = getattr(row, name)
         if value is not None and not is_real(value):
             return f"its {name} is {_kind(value)}, not a number"
+    if row.seed < 0 or row.steps < 1 or row.eval_every < 1:
+        return f"its seed, steps and eval_every are {row.seed}, {row.steps}, {row.eval_every}"
+    for name in ("best_iter", "steps_done", "diverged_at"):
+        value = getattr(row, name)
+        if value is not None and not 0 <= value <= row.steps:
+            return f"its {name} is {value}, outside [0, {row.steps}] (its steps)"
     metrics = getattr(row, "metrics", None)
     if metrics is not None:
         if not isinstance(metrics, dict):

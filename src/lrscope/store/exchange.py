@@ -48,6 +48,7 @@ from lrscope.store._format import (
     open_output,
 )
 from lrscope.store._import import DryRunError, write_import
+from lrscope.store._read import OnUnreadable, UnreadableRowError, hand_over
 from lrscope.store._validate import parse_export
 from lrscope.store.records import ExportSummary, ImportSummary
 from lrscope.store.store import Store
@@ -132,6 +133,7 @@ def export_store(
     tasks: Sequence[str] | None = None,
     since: datetime | str | None = None,
     include_host: bool = True,
+    on_unreadable: OnUnreadable | None = None,
 ) -> ExportSummary:
     """Write the records of ``store`` to ``path`` (gzip when it ends in ``.gz``).
 
@@ -146,6 +148,11 @@ def export_store(
             naive means UTC).
         include_host: write host names (of the exporter and of the
             processes that ran each trial); False leaves them out.
+        on_unreadable: what to do with a damaged row (see
+            :meth:`Store.trials`): None raises its
+            :class:`~lrscope.store.UnreadableRowError` and writes no file; a
+            callback is handed every one, which is left out of the file (a
+            task whose metadata is damaged is exported without it).
 
     Raises:
         StoreError: an unknown task, an output that cannot be written or
@@ -166,7 +173,10 @@ def export_store(
     part = Path(name)
     compress = target.suffix == ".gz"
 
+    left_out: list[UnreadableRowError] = []
+
     def work(session: Session) -> dict[str, int]:
+        left_out.clear()  # a retried transaction starts again
         try:
             with open_output(part, compress=compress) as out:  # truncated again on a retry
                 return write_records(
@@ -176,17 +186,21 @@ def export_store(
                     chosen=chosen,
                     host=include_host,
                     now=codec.utcnow(),
+                    left_out=left_out,
                 )
         except OSError as exc:
             raise StoreError(f"cannot write the export file {str(target)!r}: {exc}") from None
 
     try:
         records = store._read_snapshot(work)
+        if on_unreadable is None:
+            hand_over(left_out, None)  # the first damaged row, before the file appears
         os.replace(part, target)
     except BaseException:
         part.unlink(missing_ok=True)
         raise
-    return ExportSummary(str(target), target.stat().st_size, compress, records)
+    hand_over(left_out, on_unreadable)
+    return ExportSummary(str(target), target.stat().st_size, compress, records, len(left_out))
 
 
 def read_export(path: str | Path) -> ParsedExport:
@@ -240,11 +254,14 @@ def merge_store(
     tasks: Sequence[str] | None = None,
     since: datetime | str | None = None,
     dry_run: bool = False,
+    on_unreadable: OnUnreadable | None = None,
 ) -> ImportSummary:
     """Import the records of the store at URL ``source`` (opened read-only) into ``store``.
 
     The same as exporting ``source`` and importing the file (with the same
-    checks), without a file; the sources rows say ``merge``.
+    checks), without a file; the sources rows say ``merge``. Damaged rows of
+    ``source`` are handled as by :func:`export_store`'s ``on_unreadable``
+    (None: the first one raises and nothing is written).
     """
     lines: list[str] = []
 
@@ -253,12 +270,15 @@ def merge_store(
 
         def work(session: Session) -> dict[str, int]:
             lines.clear()  # a retried transaction starts again
+            left_out.clear()
             return write_records(
                 session, lines.append, store_url=other.url, chosen=chosen, host=True,
-                now=codec.utcnow(),
+                now=codec.utcnow(), left_out=left_out,
             )  # fmt: skip
 
+        left_out: list[UnreadableRowError] = []
         other._read_snapshot(work)
+        hand_over(left_out, on_unreadable)
         name = other.url
     parsed = parse_export(name, lines_of_text(lines))
     return _import(store, parsed, "merge", None, dry_run)

@@ -369,12 +369,16 @@ class ImportSummary:
 
 @dataclass(frozen=True)
 class ExportSummary:
-    """What an export wrote: the file, its size, whether gzip, the records per type."""
+    """What an export wrote: the file, its size, whether gzip, the records per type.
+
+    ``left_out``: damaged rows not written (each named to ``on_unreadable``).
+    """
 
     path: str
     bytes: int
     compressed: bool
     records: Mapping[str, int]
+    left_out: int = 0
 
     def to_dict(self) -> dict[str, object]:
         return {**asdict(self), "records": dict(self.records)}

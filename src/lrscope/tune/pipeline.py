@@ -48,7 +48,7 @@ from lrscope.engine.runtime import Runtime
 from lrscope.errors import LRScopeError, ParameterError
 from lrscope.ladder import TimeToAccuracy, time_to_accuracy
 from lrscope.metrics import Metric
-from lrscope.rank import DEFAULT_TIE, rank_trials, trial_value
+from lrscope.rank import DEFAULT_TIE, left_out, rank_trials, trial_value
 from lrscope.tune.budget import (
     DEFAULT_MAX_EPOCHS,
     DEFAULT_ROUND_SIZE,
@@ -176,7 +176,7 @@ def _range_test_stage(run: _Run, seed: int) -> tuple[LRBounds, Suggestions, floa
     task, identity = run.task, run.runtime.identity
     stored = [
         r
-        for r in run.store.range_tests(task.name)
+        for r in run.store.range_tests(task.name, on_unreadable=left_out("the tune"))
         if r.result.get("seed") == seed and (r.params or {}).get("runtime", "") == identity
     ]
     if stored:
