@@ -41,6 +41,12 @@ def test_unknown_name_lists_the_valid_ones() -> None:
         get_task("mnist2d")
 
 
+@pytest.mark.parametrize("name", ["my_task.py", "tasks/my_task", "./my_task.py"])
+def test_a_file_without_its_function_asks_for_the_function(name: str) -> None:
+    with pytest.raises(TaskError, match=rf"names a file but not the function.*'{name}:make_task'"):
+        get_task(name)
+
+
 def test_mnist1d_cnn_shapes_and_metadata() -> None:
     task = get_task("mnist1d-cnn")
     x, y = task.train_data.tensors  # type: ignore[attr-defined]

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
@@ -33,6 +34,16 @@ if TYPE_CHECKING:  # pragma: no cover
 
 DEFAULT_DB_URL = "sqlite:///lrscope.db"
 
+TASK_HELP = "The task: a built-in name (e.g. mnist1d-cnn), pkg.module:function or file.py:function."
+TaskOpt = Annotated[str, typer.Option("--task", help=TASK_HELP)]
+DataDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Directory of on-disk datasets (CIFAR-10, MNIST); default $LRSCOPE_DATA_DIR.",
+        show_default=False,
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON document on stdout.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 DbOpt = Annotated[

@@ -35,6 +35,9 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
+
+import typer
 
 from lrscope.errors import OutputError
 from lrscope.validation import Suffix, check
@@ -65,6 +68,12 @@ _SIGNATURES: dict[str, Callable[[bytes], bool]] = {
 }
 IMAGE_SUFFIXES = tuple(_SIGNATURES)
 """The image formats the plotting commands write, by file suffix."""
+IMAGE_FORMATS = "/".join(IMAGE_SUFFIXES)
+"""The suffixes as the help texts list them: ``.png/.svg/.pdf/.jpg/.jpeg``."""
+PlotOpt = Annotated[
+    Path | None,
+    typer.Option("--plot", help=f"Write the figure here ({IMAGE_FORMATS}).", show_default=False),
+]
 
 
 def _read_head(path: Path, tail: bool = False) -> bytes:

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from lrscope.cli._common import (
+    TASK_HELP,
+    DataDirOpt,
     DbOpt,
     DeviceOpt,
     GradAccumOpt,
@@ -106,14 +108,14 @@ def _plan(
 def bench(
     task: Annotated[
         str | None,
-        typer.Option("--task", help="Built-in task, pkg.module:function or file.py:function."),
+        typer.Option("--task", help=TASK_HELP),
     ] = None,
     policy: Annotated[
         list[str] | None,
         typer.Option("--policy", help="A policy spec; repeat for several policies."),
     ] = None,
     seeds: Annotated[
-        int | None, typer.Option("--seeds", help="Seeds 0..N-1 per policy (default 1).")
+        int | None, typer.Option("--seeds", help="Seeds 0..N-1 per policy; default 1.")
     ] = None,
     steps: Annotated[
         list[int] | None,
@@ -131,9 +133,7 @@ def bench(
     batch_trials: BatchTrialsOpt = None,
     ray_address: RayAddressOpt = None,
     ray_timeout: RayTimeoutOpt = DEFAULT_RAY_TIMEOUT_S,
-    data_dir: Annotated[
-        Path | None, typer.Option("--data-dir", help="Directory of on-disk datasets.")
-    ] = None,
+    data_dir: DataDirOpt = None,
     device: DeviceOpt = None,
     precision: PrecisionOpt = None,
     grad_accum: GradAccumOpt = None,

@@ -33,6 +33,7 @@ import typer
 
 from lrscope.cli._common import (
     MAX_THREADS,
+    DataDirOpt,
     DbOpt,
     DeviceOpt,
     GradAccumOpt,
@@ -40,6 +41,7 @@ from lrscope.cli._common import (
     PrecisionOpt,
     Progress,
     QuietOpt,
+    TaskOpt,
     emit,
     interrupt_note,
     resolve_db_url,
@@ -47,7 +49,7 @@ from lrscope.cli._common import (
     stdout,
     task_failures,
 )
-from lrscope.cli._outputs import IMAGE, check_output, replacing, writing
+from lrscope.cli._outputs import IMAGE, PlotOpt, check_output, replacing, writing
 from lrscope.errors import LRScopeError
 from lrscope.rangetest.settings import (
     DEFAULT_END_LR,
@@ -247,13 +249,7 @@ def _store(result: RangeTestResult, runtime: Runtime, db: str | None) -> tuple[i
 
 
 def find(
-    task: Annotated[
-        str,
-        typer.Option(
-            "--task",
-            help="Built-in task (e.g. mnist1d-cnn), pkg.module:function or file.py:function.",
-        ),
-    ],
+    task: TaskOpt,
     mode: Annotated[str, typer.Option("--mode", help="Ramp: exp or linear.")] = "exp",
     start_lr: Annotated[
         float, typer.Option("--start-lr", help="lr of the first step.")
@@ -282,14 +278,8 @@ def find(
     eval_samples: Annotated[
         int, typer.Option("--eval-samples", help="Size of the fixed test subset.")
     ] = DEFAULT_EVAL_SAMPLES,
-    data_dir: Annotated[
-        Path | None,
-        typer.Option("--data-dir", help="Directory of on-disk datasets.", show_default=False),
-    ] = None,
-    plot: Annotated[
-        Path | None,
-        typer.Option("--plot", help="Write the figure here (.png/.svg/.pdf).", show_default=False),
-    ] = None,
+    data_dir: DataDirOpt = None,
+    plot: PlotOpt = None,
     sweep: Annotated[
         str | None,
         typer.Option(

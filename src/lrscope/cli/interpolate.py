@@ -45,12 +45,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from lrscope.cli._common import (
+    DataDirOpt,
     DbOpt,
     DeviceOpt,
     JsonOpt,
     PrecisionOpt,
     Progress,
     QuietOpt,
+    TaskOpt,
     emit,
     interrupt_note,
     resolve_db_url,
@@ -58,7 +60,7 @@ from lrscope.cli._common import (
     stdout,
     task_failures,
 )
-from lrscope.cli._outputs import IMAGE, check_output, replacing, writing
+from lrscope.cli._outputs import IMAGE, PlotOpt, check_output, replacing, writing
 from lrscope.errors import ParameterError
 from lrscope.landscape.settings import (
     DEFAULT_ALPHA_MAX,
@@ -153,10 +155,7 @@ def _fmt(value: float) -> str:
 
 
 def interpolate(
-    task: Annotated[
-        str,
-        typer.Option("--task", help="Built-in task name, pkg.module:function or file.py:function."),
-    ],
+    task: TaskOpt,
     from_: Annotated[
         list[Path] | None,
         typer.Option(
@@ -191,23 +190,14 @@ def interpolate(
     train_samples: Annotated[
         int, typer.Option("--train-samples", help="Training subsample size.")
     ] = DEFAULT_TRAIN_SAMPLES,
-    data_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--data-dir",
-            help="Directory of on-disk datasets (CIFAR-10, MNIST).",
-            show_default=False,
-        ),
-    ] = None,
+    data_dir: DataDirOpt = None,
     label: Annotated[
         list[str] | None,
         typer.Option(
             "--label", help="Panel title of each pair (repeat once per pair).", show_default=False
         ),
     ] = None,
-    plot: Annotated[
-        Path | None, typer.Option("--plot", help="Write the figure (PNG) here.", show_default=False)
-    ] = None,
+    plot: PlotOpt = None,
     loss_scale: Annotated[
         str, typer.Option("--loss-scale", help="log or linear loss axis.")
     ] = "log",

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from lrscope.cli._common import JsonOpt, emit, stdout
-from lrscope.cli._outputs import IMAGE, check_output, replacing, writing
+from lrscope.cli._outputs import IMAGE, IMAGE_FORMATS, check_output, replacing, writing
 from lrscope.policies import Policy, parse, registry
 from lrscope.policies.base import MAX_LISTED_STEPS, PolicyList, format_value
 from lrscope.policies.plot import default_steps, draw_policies
@@ -153,9 +153,7 @@ def values(spec: SpecArg, steps: StepsOpt = None, as_json: JsonOpt = False) -> N
 @policies_app.command("plot")
 def plot(
     specs: Annotated[list[str], typer.Argument(help="One or more policy specs.")],
-    output: Annotated[
-        Path, typer.Option("--output", "-o", help="Image file (.png/.svg/.pdf/.jpg).")
-    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help=f"Image file ({IMAGE_FORMATS}).")],
     steps: StepsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:

@@ -19,12 +19,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from lrscope.cli._common import (
+    DataDirOpt,
     DeviceOpt,
     GradAccumOpt,
     JsonOpt,
     PrecisionOpt,
     Progress,
     QuietOpt,
+    TaskOpt,
     ThreadsOpt,
     emit,
     interrupt_note,
@@ -46,13 +48,6 @@ _OWNER = "lrscope train"
 #: What the table shows besides the task's metrics (whose units the metric table gives).
 _COUNTS = {"n_params": "count", "steps_done": "steps", "diverged": "", "diverged_at": "step"}
 
-TaskOpt = Annotated[
-    str,
-    typer.Option(
-        "--task",
-        help="Built-in task name (e.g. mnist1d-cnn), pkg.module:function or file.py:function.",
-    ),
-]
 PolicyOpt = Annotated[str, typer.Option("--policy", help='Policy spec, e.g. "FIX(k0=0.1)".')]
 StepsOpt = Annotated[int, typer.Option("--steps", help="Optimizer steps to take.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the initial weights and data order.")]
@@ -60,14 +55,6 @@ EvalEveryOpt = Annotated[
     int | None,
     typer.Option(
         "--eval-every", help="Evaluate every N steps (default: one epoch).", show_default=False
-    ),
-]
-DataDirOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--data-dir",
-        help="Directory of on-disk datasets (CIFAR-10, MNIST); default $LRSCOPE_DATA_DIR.",
-        show_default=False,
     ),
 ]
 PathOpt = Annotated[Path | None, typer.Option(show_default=False)]

@@ -21,12 +21,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from lrscope.cli._common import (
+    DataDirOpt,
     DbOpt,
     DeviceOpt,
     GradAccumOpt,
     JsonOpt,
     PrecisionOpt,
     QuietOpt,
+    TaskOpt,
     ThreadsOpt,
     emit,
     interrupt_note,
@@ -60,15 +62,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["register", "render_tune", "stopped_tuning"]
 
-TaskOpt = Annotated[
-    str, typer.Option("--task", help="Built-in name, module:function or file.py:function.")
-]
 _MAX_EPOCHS = Interval(int, 0, None, "left")
 """``--max-epochs``: 0 stands for ``max_epochs=None`` (no cap)."""
-
-DataDirOpt = Annotated[
-    str | None, typer.Option("--data-dir", help="Directory of on-disk datasets (CIFAR-10, MNIST).")
-]
 
 
 _OWNER = "lrscope tune"
@@ -217,7 +212,7 @@ def tune(
             sampler=sampler,
             seed=seed,
             execution=execution,
-            data_dir=data_dir,
+            data_dir=None if data_dir is None else str(data_dir),
             metric=metric,
             tie=tie,
             on_event=events,

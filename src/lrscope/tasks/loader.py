@@ -135,6 +135,11 @@ def get_task(name: str, data_dir: str | os.PathLike[str] | None = None) -> Task:
         return make_builtin(name, data_dir)
     if ":" in name:
         return load_user_task(name, data_dir)
+    if name.endswith(".py") or os.sep in name or "/" in name:
+        raise TaskError(
+            f"task {name!r} names a file but not the function that builds the task: "
+            f"give it as '{name}:function' (e.g. '{name}:make_task')"
+        )
     raise TaskError(
         f"unknown task {name!r}; built-in tasks: {', '.join(builtin_task_names())}; "
         "or give a user task as 'pkg.module:function' or 'path/file.py:function'"
