@@ -245,7 +245,7 @@ def metric_help(names: Iterable[str] = RANK_METRICS) -> str:
     if tuple(names) == RANK_METRICS:
         text += (
             "; other tasks rank by their own metrics, e.g. regression: mse, mae, r2, "
-            "test_loss and best_mse (default: best_<primary metric>)"
+            "test_loss and best_mse (default: the primary metric, mse)"
         )
     return text
 

@@ -81,7 +81,20 @@ def test_bad_factors_are_named(bad: float) -> None:
         rescale(parse("FIX(k0=0.1)"), step_factor=bad)
 
 
-def test_significant_digits_round_only_the_learning_rates() -> None:
+def test_significant_digits_round_the_rates_of_decay_by_their_complement() -> None:
+    """A per-step gamma near 1 keeps 3 digits of ``1 - gamma``; a per-drop gamma is unchanged."""
+    exp = rescale(parse("EXP(k0=0.1, gamma=0.999)"), step_factor=2.083, significant=3)
+    assert exp.params["gamma"] == 0.99952  # 0.999 ** (1 / 2.083) = 0.999520...
+    assert rescale(parse("EXP(k0=0.1, gamma=0.999)"), step_factor=2.083).params["gamma"] == (
+        0.999 ** (1 / 2.083)
+    )
+    inv = rescale(parse("INV(k0=0.1, gamma=0.001, p=0.5)"), step_factor=3.0, significant=3)
+    assert inv.params["gamma"] == 0.000333
+    step = rescale(parse("STEP(k0=0.1, gamma=0.5, l=100)"), step_factor=3.0, significant=3)
+    assert step.params["gamma"] == 0.5
+
+
+def test_significant_digits_round_the_learning_rates() -> None:
     policy = parse("sgdr(max_lr=0.0566, period=172, mult=2, min_lr=0.000177)")
     scaled = rescale(policy, lr_factor=1.096816005273138, step_factor=1.5, significant=3)
     assert scaled.spec == "sgdr(max_lr=0.0621, period=258, mult=2, min_lr=0.000194)"

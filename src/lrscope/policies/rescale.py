@@ -33,6 +33,7 @@ import dataclasses
 from typing import cast
 
 from lrscope.policies.base import Policy
+from lrscope.policies.rounding import round_decay, round_sig
 from lrscope.validation import COUNT, POSITIVE_FLOAT, OrNone, check
 
 __all__ = ["LR_PARAMS", "STEP_PARAMS", "rescale"]
@@ -87,7 +88,7 @@ def _increasing(values: tuple[int, ...], factor: float) -> tuple[int, ...]:
 
 
 def _round(value: float, significant: int | None) -> float:
-    return value if significant is None else float(f"{value:.{significant}g}")
+    return value if significant is None else round_sig(value, significant)
 
 
 def _scaled(
@@ -99,16 +100,16 @@ def _scaled(
     significant: int | None,
 ) -> object:
     if name in LR_PARAMS:
-        scaled = float(value) * lr_factor  # type: ignore[arg-type]
-        return scaled if significant is None else float(f"{scaled:.{significant}g}")
+        return _round(float(value) * lr_factor, significant)  # type: ignore[arg-type]
     if name in STEP_PARAMS:
         if isinstance(value, tuple):
             return _increasing(value, step_factor)
         return _steps(int(value), step_factor)  # type: ignore[call-overload]
     if name == "gamma" and policy.name in _POWER_GAMMA:
-        return float(value) ** (1.0 / step_factor)  # type: ignore[arg-type]
+        gamma = float(value) ** (1.0 / step_factor)  # type: ignore[arg-type]
+        return gamma if significant is None else round_decay(gamma, significant)
     if name == "gamma" and policy.name in _INVERSE_GAMMA:
-        return float(value) / step_factor  # type: ignore[arg-type]
+        return _round(float(value) / step_factor, significant)  # type: ignore[arg-type]
     if name == "pieces":
         return tuple(
             rescale(p, lr_factor=lr_factor, step_factor=step_factor, significant=significant)
@@ -126,8 +127,9 @@ def rescale(
 ) -> Policy:
     """``policy`` with learning rates times ``lr_factor`` and time stretched by ``step_factor``.
 
-    ``significant`` rounds the scaled learning rates to that many significant
-    digits (a factor read off noisy range tests carries no more), which keeps
+    ``significant`` rounds the scaled learning rates and rates of decay to that
+    many significant digits (a per-step ``gamma`` near 1 by ``1 - gamma``; a
+    factor read off noisy range tests carries no more), which keeps
     carried-over specs readable; None keeps them exact.
 
     >>> from lrscope.policies import TRI

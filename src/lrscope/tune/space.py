@@ -101,6 +101,7 @@ from lrscope.policies import (
     Policy,
     WarmupCosine,
 )
+from lrscope.policies.rounding import round_decay, round_sig
 from lrscope.rangetest.policies import MIN_EPOCHS_PER_HALF_CYCLE, half_cycle_steps
 from lrscope.validation import COUNT, POSITIVE_FLOAT, Interval, Relation, Validated, check
 
@@ -121,21 +122,6 @@ MIN_STEPS = 8
 
 
 Value = float | int
-
-
-def round_sig(value: float, digits: int = 3) -> float:
-    """``value`` rounded to ``digits`` significant digits (``0.171234`` -> ``0.171``)."""
-    return float(f"{value:.{digits}g}")
-
-
-def round_decay(gamma: float, digits: int = 3) -> float:
-    """A per-step factor near 1, rounded by its complement: ``0.9990403`` -> ``0.99904``.
-
-    Rounding ``gamma`` itself to 3 digits would give 1.0 (no decay at all);
-    ``1 - gamma`` carries the information.
-    """
-    complement = round_sig(1.0 - gamma, digits)
-    return float(f"{1.0 - complement:.12g}")
 
 
 @dataclass(frozen=True)
