@@ -26,6 +26,7 @@ from lrscope.rank import (
     order_rows,
     pareto_front,
     rank_trials,
+    tie_margin,
 )
 from lrscope.rank_table import RankingTable
 
@@ -431,6 +432,25 @@ def test_a_regression_ranks_by_its_final_mse_lowest_first() -> None:
     assert [row.pareto for row in ranking.rows] == [False, True]
     with pytest.raises(ParameterError, match="'best_mse'"):
         rank_trials(records, "top1", scoring=REGRESSION_SCORING)
+
+
+def test_the_default_tie_is_relative_for_a_metric_on_the_tasks_own_scale() -> None:
+    """An MSE of 0.0168 and 0.0188 differ by 12 %: no tie, though 0.002 < DEFAULT_TIE."""
+
+    def reg(spec: str, seed: int, mse: float, best_iter: int) -> RegressionRecord:
+        return RegressionRecord(spec, seed, {"mse": mse, "best_mse": mse}, best_iter)
+
+    records = [
+        reg("ONECYCLE", 0, 0.0168, 100), reg("ONECYCLE", 1, 0.0168, 100),
+        reg("FIX", 0, 0.0188, 94), reg("FIX", 1, 0.0188, 94),
+        reg("NEAR", 0, 0.01683, 50), reg("NEAR", 1, 0.01683, 50),  # within 0.3 %: a tie
+    ]  # fmt: skip
+    ranking = rank_trials(records, scoring=REGRESSION_SCORING)
+    assert [row.spec for row in ranking.rows] == ["NEAR", "ONECYCLE", "FIX"]
+    mse = REGRESSION_SCORING.rankable()["mse"]
+    assert tie_margin(mse, DEFAULT_TIE, 0.0168) == pytest.approx(0.0168 * DEFAULT_TIE)
+    top1 = CLASSIFICATION_SCORING.rankable()["top1"]
+    assert tie_margin(top1, DEFAULT_TIE, 0.95) == DEFAULT_TIE
 
 
 def test_rank_metrics_cover_the_lrbench_metrics() -> None:

@@ -45,7 +45,9 @@ metric's mean (in its direction from :mod:`lrscope.metrics`: higher is
 better for accuracies, confidence and R², lower for losses, errors,
 ``best_iter``, ``ld``, ``cd``, ``cdac``, ``wall_s`` and ``diverged_rate``;
 NaN last); the
-groups within ``tie`` of it are tied, and among them the one of lowest cost,
+groups within ``tie`` of it are tied (``tie`` is absolute for a fraction such
+as top-1 and relative to that best value for any other metric, whose scale is
+the task's), and among them the one of lowest cost,
 ``best_iter`` mean (the steps to its best evaluation, LRBench's
 "#Iterations"), comes next; repeat. ``tie=0`` orders by the metric alone
 (exact ties by the smaller ``best_iter`` mean, then the spec). The default
@@ -106,11 +108,14 @@ __all__ = [
     "rank",
     "rank_trials",
     "task_scoring",
+    "tie_margin",
     "trial_value",
 ]
 
 DEFAULT_TIE = 0.003
-"""Metric differences up to this count as ties (in the metric's units).
+"""Metric differences up to this count as ties: in the metric's units for a
+fraction (top-1), relative to the best value for every other metric
+(:func:`tie_margin`).
 
 On MNIST-1D (1,000 test samples) the final top-1 of one policy varies by
 about 0.005 from seed to seed, so a 3-seed mean has a standard error of about
@@ -314,6 +319,14 @@ def _cost(row: PolicyStats) -> float:
     return math.inf if math.isnan(best_iter) else best_iter
 
 
+def tie_margin(metric: Metric, tie: float, best_value: float) -> float:
+    """The difference from ``best_value`` that still ties: ``tie`` itself for a
+    fraction (top-1 0.950 and 0.948 tie at 0.003), ``tie * |best_value|`` for
+    any other metric, whose scale is the task's (an MSE of 0.0150 ties with
+    0.01504 at 0.003, not with 0.018)."""
+    return tie if metric.unit == "fraction" else tie * abs(best_value)
+
+
 def order_rows(rows: Iterable[PolicyStats], metric: Metric, tie: float) -> list[PolicyStats]:
     """``rows`` in ranking order: utility first, ties within ``tie`` by cost (see the module).
 
@@ -328,10 +341,11 @@ def order_rows(rows: Iterable[PolicyStats], metric: Metric, tie: float) -> list[
         best_value = best.value(metric.name)
         chosen = best
         if not math.isnan(best_value):  # tie 0: equal values (to float noise) only
+            margin = tie_margin(metric, tie, best_value)
             tied = [
                 row
                 for row in remaining
-                if metric.sign() * (best_value - row.value(metric.name)) <= tie + 1e-12
+                if metric.sign() * (best_value - row.value(metric.name)) <= margin + 1e-12
                 and row.diverged_rate <= best.diverged_rate
             ]
             chosen = min(tied, key=lambda r: (_cost(r), remaining.index(r)))

@@ -161,7 +161,8 @@ def tune(
         typer.Option(
             "--tie",
             help="Metric differences up to this are ties, ranked by cost (steps to the best "
-            "evaluation); 0: the metric alone.",
+            "evaluation): absolute for a fraction such as top-1, relative to the best value for "
+            "other metrics; 0: the metric alone.",
         ),
     ] = DEFAULT_TIE,
     threads: ThreadsOpt = 1,
