@@ -6,7 +6,8 @@ fit beside the numbers it draws one table with them inline; where they do not
 (an 80-column terminal, a long one-cycle spec, a long task name) the table
 numbers the recommendations and each one's spec and evidence (source task
 and budget, the measured spec when it was rescaled) follow below it, each on
-a line of its own, so neither a spec nor a number is cut. The evidence column is the task's primary metric
+a line of its own, so neither a spec nor a number is cut. The evidence column is
+the task's primary metric
 (:attr:`RecommendResult.metric`: top-1 for a classification, MSE for a
 regression), mean ± std over the seeds measured, as :mod:`lrscope.metrics`
 displays it.
@@ -23,13 +24,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from rich.table import Table
     from rich.text import Text
 
-    from lrscope.recommend import RecommendResult, Recommendation
+    from lrscope.recommend import Recommendation, RecommendResult
 
 __all__ = ["RecommendTable"]
 
 
 class RecommendTable:
-    """The renderable of a :class:`~lrscope.recommend.RecommendResult` (see the module docstring)."""
+    """The renderable of a :class:`~lrscope.recommend.RecommendResult` (module docstring)."""
 
     def __init__(self, result: RecommendResult) -> None:
         self.result = result
