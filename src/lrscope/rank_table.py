@@ -4,7 +4,9 @@
 numbers it draws one table with them inline; where they do not (an
 80-column terminal, a long one-cycle or SGDR spec) the table names each
 policy by its family and the specs follow below it, one per line, so no spec
-is folded over several lines. The rows shown apart (one-seed search trials,
+is folded over several lines; where even that table is too wide, it leaves
+out the step of the best evaluation, then the best value, never cutting a
+number. The rows shown apart (one-seed search trials,
 other budgets, trials stopped early) follow in a smaller table, the best
 :data:`MAX_APART` of them. Headers, units and digits come from
 :mod:`lrscope.metrics`; ``-`` is NaN; ``*`` marks the Pareto front.
@@ -31,7 +33,9 @@ MAX_APART = 8
 """Rows shown apart that the table lists (``--json`` and ``--format csv`` list all)."""
 
 _WIDE = ("best", "best_iter", "primary", "ld", "wall_s")
-_NARROW = ("best", "best_iter")
+_NARROW = (("best", "best_iter"), ("best",), ())
+"""The columns beside the ranking metric when the specs follow below the table, most
+first: the first set whose table fits the width is drawn, so no number is cut."""
 
 
 def short_name(spec: str) -> str:
@@ -77,18 +81,18 @@ class RankingTable:
         mark = self.marks.get(spec)
         return f"{spec}  [{mark}]" if mark else spec
 
-    def _table(self, inline: bool) -> Table:
+    def _table(self, inline: bool, names: Iterable[str] = _WIDE) -> Table:
         from rich.table import Table
         from rich.text import Text
 
-        metrics = _metrics(self.ranking, _WIDE if inline else _NARROW)
+        metrics = _metrics(self.ranking, names)
         table = Table(title=Text(self._title()), title_justify="left")
         table.add_column("#", justify="right")
         table.add_column("policy", overflow="fold")
         table.add_column("n", justify="right")
         table.add_column("div", justify="right")
         for metric in metrics:
-            table.add_column(metric.header, justify="right")
+            table.add_column(metric.header, justify="right", no_wrap=True)
         table.add_column("*", justify="center")
         for row in self.ranking.rows:
             name = self._label(row.spec) if inline else short_name(row.spec)
@@ -118,7 +122,7 @@ class RankingTable:
         table.add_column("policy", overflow="fold", ratio=1)
         table.add_column("steps", justify="right")
         table.add_column("n", justify="right")
-        table.add_column(metric.header, justify="right")
+        table.add_column(metric.header, justify="right", no_wrap=True)
         table.add_column("why", overflow="fold")
         for row in rows[:MAX_APART]:
             table.add_row(
@@ -139,13 +143,17 @@ class RankingTable:
         if not self.ranking.rows:
             yield Text(f"no ranked policies of {self.ranking.task}")
         else:
-            inline = self._table(inline=True)
             unbounded = options.update(max_width=10_000)
-            needed = Measurement.get(console, unbounded, inline).maximum
-            if needed <= options.max_width:
+
+            def fits(table: Table) -> bool:
+                return Measurement.get(console, unbounded, table).maximum <= options.max_width
+
+            inline = self._table(inline=True)
+            if fits(inline):
                 yield inline
             else:
-                yield self._table(inline=False)
+                narrow = [self._table(inline=False, names=names) for names in _NARROW]
+                yield next((table for table in narrow if fits(table)), narrow[-1])
                 yield from self._legend()
         if self.with_apart:
             yield from self._apart()

@@ -250,15 +250,21 @@ class Recommendation:
 
 @dataclass(frozen=True)
 class RecommendResult:
-    """Recommendations, best first; ``message`` says why there are none."""
+    """Recommendations, best first; ``message`` says why there are none.
+
+    ``metric`` is the task's primary metric (top-1 for a classification, MSE for
+    a regression): every source task is scored by it, so the evidence shows it.
+    """
 
     task: str
     recommendations: tuple[Recommendation, ...]
     message: str | None
+    metric: Metric
 
     def to_dict(self) -> dict[str, object]:
         return {
             "task": self.task,
+            "primary_metric": self.metric.name,
             "recommendations": [r.to_dict() for r in self.recommendations],
             "message": self.message,
         }
@@ -451,12 +457,14 @@ def recommend(
     meta: dict[str, object] = dict(task_obj.metadata.to_dict()) if task_obj.metadata else {}
     meta["batch_size"] = task_obj.batch_size
     candidates = _candidates(store, task_obj.name, meta)
+    metric = _primary(meta)
     if not candidates:
         return RecommendResult(
             task_obj.name,
             (),
             f"nothing similar to {task_obj.name!r} is stored yet; "
             f"run `lrscope tune --task {task_obj.name}` to measure it",
+            metric,
         )
     only_exact = len(candidates) == 1 and candidates[0].name == task_obj.name
     target_lr = (None, "") if only_exact else _target_lr(store, task_obj, run_range_test)
@@ -465,4 +473,4 @@ def recommend(
     for candidate in candidates:
         out.extend(_carry(store, task_obj, candidate, target_lr, sources, top))
     out.sort(key=lambda r: (-r.score, r.source_task, r.rank))
-    return RecommendResult(task_obj.name, tuple(out), None)
+    return RecommendResult(task_obj.name, tuple(out), None, metric)

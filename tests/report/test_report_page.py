@@ -289,3 +289,25 @@ def test_one_seed_trials_are_shown_apart_and_never_the_headline(url: str) -> Non
     assert "Shown apart, not ranked" in page
     (apart_table,) = re.findall(r'<table class="sortable apart".*?</table>', page, flags=re.S)
     assert html.escape(SPECS[0]) in apart_table.replace("<wbr>", "")
+
+
+@pytest.mark.parametrize(
+    ("counts", "shown", "absent"),
+    [
+        ({"tasks": 1, "trials": 1, "range_tests": 1, "policies": 1}, ["1</b><span>task<",
+         "1</b><span>trial<", "1</b><span>range test<", "1</b><span>policy<"], "tasks"),
+        ({"tasks": 2, "trials": 0, "range_tests": 3}, ["2</b><span>tasks<", "0</b><span>trials<",
+         "3</b><span>range tests<"], "task<"),
+    ],
+)  # fmt: skip
+def test_the_header_counts_in_the_singular_for_one(
+    counts: dict[str, int], shown: list[str], absent: str
+) -> None:
+    from lrscope.report.html import _header
+    from lrscope.report.model import StoreSummary
+
+    summary = StoreSummary("sqlite:///x.db", "3", counts, "2026-01-01 00:00 UTC", "1.0")
+    page = _header(summary, "lrscope report")
+    for needle in shown:
+        assert needle in page
+    assert absent not in page

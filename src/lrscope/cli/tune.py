@@ -224,25 +224,9 @@ def tune(
 
 
 def _render_recommend(result: RecommendResult) -> None:
-    if not result.recommendations:
-        stdout.print(result.message or "no recommendation", highlight=False)
-        return
-    from rich.table import Table
+    from lrscope.recommend_table import RecommendTable
 
-    table = Table(title=f"recommended for {result.task}")
-    for header in ("policy", "steps", "from task", "similarity", "measured", "best top1", "lr x"):
-        table.add_column(header)
-    for r in result.recommendations:
-        table.add_row(
-            r.spec,
-            str(r.steps),
-            r.source_task + (" (imported)" if r.imported else ""),
-            f"{r.similarity:.2f}",
-            f"{r.source_spec} @ {r.source_steps}",
-            f"{r.metrics.get('best_top1_mean', float('nan')):.4f} (n={r.metrics.get('n')})",
-            f"{r.lr_factor:.3g}",
-        )
-    stdout.print(table)
+    stdout.print(RecommendTable(result), highlight=False)
 
 
 def recommend(

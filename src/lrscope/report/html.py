@@ -93,8 +93,24 @@ def render_report(data: ReportData, *, title: str = DEFAULT_TITLE) -> str:
     return "\n".join(parts)
 
 
+_SINGULAR = {
+    "tasks": "task",
+    "trials": "trial",
+    "policies": "policy",
+    "range_tests": "range test",
+    "interpolations": "interpolation",
+}
+"""The header's counted nouns in the singular, for a count of one (``1 task``)."""
+
+
+def _stat_name(name: str, count: int) -> str:
+    if count == 1 and name in _SINGULAR:
+        return _SINGULAR[name]
+    return name.replace("_", " ")
+
+
 def _header(summary: StoreSummary, title: str) -> str:
-    stats = [(name.replace("_", " "), count) for name, count in summary.counts.items()]
+    stats = [(_stat_name(name, count), count) for name, count in summary.counts.items()]
     tiles = "".join(
         f'<div class="stat"><b>{count:,}</b><span>{e(name)}</span></div>' for name, count in stats
     )

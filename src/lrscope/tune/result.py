@@ -189,7 +189,7 @@ class TuneResult:
         for label, key in (("winner", "winner"), ("FIX", "baseline")):
             row = s[key]
             median, mean, std = (row[f"{metric}_{x}"] for x in ("median", "mean", "std"))
-            spread = f"{_num(mean)} ± {_num(std)}"
+            spread = _mean_std(mean, std)
             lines.append(
                 f"  {label:<8}{'#' + str(row['rank']):<6}{_num(median):<10}{spread:<20}"
                 f"{row['diverged_rate']:.0%}"
@@ -241,6 +241,17 @@ class TuneResult:
             "wall_s": self.compute.wall_s,
             "stages_s": dict(self.stages_s),
         }
+
+
+def _mean_std(mean: float | None, std: float | None) -> str:
+    """``mean ± std`` with the same number of decimals in both (the mean's, as
+    :func:`lrscope.ladder.format_value` writes it: ``0.0149 ± 0.0009``); in
+    scientific notation both share the mean's digits too (``1.234e-05 ± 9.100e-07``)."""
+    if mean is None or std is None or not math.isfinite(mean) or not math.isfinite(std):
+        return f"{_num(mean)} ± {_num(std)}"
+    if mean == 0 or 1e-3 <= abs(mean) < 1e4:
+        return f"{mean:.4f} ± {std:.4f}"
+    return f"{mean:.3e} ± {std:.3e}"
 
 
 def _num(value: float | None) -> str:
