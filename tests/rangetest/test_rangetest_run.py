@@ -315,3 +315,28 @@ def test_bad_parameters_are_named(kwargs: dict[str, Any], name: str) -> None:
         range_test(make_task(), **kwargs)
     assert info.value.name == name
     assert name in str(info.value)
+
+
+def test_a_ramp_past_float32_max_diverges_where_the_lr_cannot_be_applied() -> None:
+    """Linear from 1e-3 to 1e45 in 10 steps: step 1's lr (1.1e44) is above
+    ``finfo(float32).max``, has no update (torch's SGD raised an overflow error),
+    so the test stops there as diverged, its loss recorded, its update not applied."""
+    result = range_test(make_task(), mode="linear", start_lr=1e-3, end_lr=1e45, steps=10)
+    assert result.lr[1] > float(torch.finfo(torch.float32).max)
+    assert result.diverged_at == 1
+    assert result.steps_done == 2
+    assert result.diverged_lr == result.lr[1]
+    assert all(math.isfinite(v) for v in result.loss)
+
+
+@pytest.mark.parametrize("optimizer_name", ["sgd", "adam"])
+def test_a_caller_model_ramped_past_float32_max_is_restored(optimizer_name: str) -> None:
+    model, optimizer, loader = _setup(optimizer_name)
+    before = _snapshot(model, optimizer)
+    result = lr_range_test(
+        model, optimizer, nn.functional.cross_entropy, loader, start_lr=1e30, end_lr=1e45,
+        steps=10, mode="linear",
+    )  # fmt: skip
+    assert result.diverged_at is not None
+    assert result.diverged_at <= 1  # step 1's lr is 1.1e44
+    _assert_same(before, model, optimizer)

@@ -6,7 +6,8 @@
 precision and, for fp16, a :class:`torch.amp.GradScaler`. The training loops
 of the engine and the range test take one optimizer step with
 :func:`accumulate` and :meth:`Compute.step`, so gradient accumulation,
-autocast and loss scaling behave the same everywhere.
+autocast and loss scaling behave the same everywhere. :func:`lr_ceiling` is
+the largest lr any of them can apply to a model's parameters.
 
 The CUDA-only parts are the few named functions below (:func:`cuda_available`,
 :func:`_check_cuda`); everything else runs, and is tested, on the CPU.
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,7 @@ __all__ = [
     "cuda_available",
     "device_of",
     "evaluating",
+    "lr_ceiling",
     "resolve",
 ]
 
@@ -188,6 +190,23 @@ def accumulate(
         compute.backward(loss if n == 1 else loss / n)
         total += value
     return total if n == 1 else total / n
+
+
+def lr_ceiling(params: Iterable[torch.Tensor]) -> float:
+    """The largest lr an update of ``params`` can carry: the least ``finfo(dtype).max``.
+
+    Over the floating-point dtypes of ``params`` (``math.inf`` when there is
+    none). An optimizer turns ``-lr`` into a scalar of the parameters' dtype,
+    so a larger (or a non-finite) lr has no representable update: torch's SGD
+    raises an overflow error and a stacked update writes infinities. The
+    training loops treat a step whose lr is not ``<= lr_ceiling(params)`` as
+    diverged at that step, with its update not applied (a NaN lr fails that
+    comparison too).
+    """
+    return min(
+        (float(torch.finfo(p.dtype).max) for p in params if p.dtype.is_floating_point),
+        default=math.inf,
+    )
 
 
 @contextlib.contextmanager
