@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from lrscope.engine import run_trial
-from lrscope.engine.device import lr_ceiling
+from lrscope.engine.device import lr_ceiling, step_lr
 from lrscope.engine.trial import diverges
 from lrscope.policies import parse
 from lrscope.tasks import Task
@@ -51,6 +51,19 @@ def test_lr_ceiling_is_the_least_max_of_the_floating_dtypes() -> None:
     assert lr_ceiling([]) == math.inf
 
 
+def test_step_lr_is_the_largest_scalar_an_optimizer_derives_from_its_lr() -> None:
+    """SGD steps by lr; Adam-style optimizers by up to ``lr / (1 - beta1)`` (bias correction)."""
+    a, b = torch.zeros(2, requires_grad=True), torch.zeros(2, requires_grad=True)
+    sgd = torch.optim.SGD([{"params": [a], "lr": 0.5}, {"params": [b], "lr": 2.0}])
+    assert step_lr(sgd) == 2.0
+    adam = torch.optim.Adam([a], lr=1e-3, betas=(0.9, 0.999))
+    assert step_lr(adam) == pytest.approx(1e-2)
+    adam.param_groups[0]["betas"] = (0.95, 0.999)  # as a policy cycling momentum sets it
+    assert step_lr(adam) == pytest.approx(2e-2)
+    sgd.param_groups[1]["lr"] = math.nan
+    assert math.isnan(step_lr(sgd))
+
+
 @pytest.mark.parametrize(
     ("loss", "lr", "expected"),
     [
@@ -77,11 +90,25 @@ def _sgd(params: Any) -> torch.optim.Optimizer:
     return torch.optim.SGD(params, lr=0.01, momentum=0.9, weight_decay=5e-4)
 
 
-@pytest.mark.parametrize("optimizer", [_sgd, _adam], ids=["sgd", "adam"])
-def test_an_lr_above_float32_max_diverges_at_its_first_step(
-    make_task: MakeTask, optimizer: Callable[[Any], torch.optim.Optimizer]
+def _adamw(params: Any) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(params, lr=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "spec"),
+    [
+        (_sgd, "FIX(k0=1e39)"),
+        (_adam, "FIX(k0=1e39)"),
+        # Adam's first step is 10 x lr (bias correction, beta1 0.9): above float32's max
+        (_adam, "FIX(k0=1e38)"),
+        (_adamw, "FIX(k0=1e38)"),
+    ],
+    ids=["sgd", "adam", "adam-bias-corrected", "adamw-bias-corrected"],
+)
+def test_an_lr_with_no_float32_update_diverges_at_its_first_step(
+    make_task: MakeTask, optimizer: Callable[[Any], torch.optim.Optimizer], spec: str
 ) -> None:
-    result = run_trial(make_task(optimizer=optimizer), "FIX(k0=1e39)", steps=20, seed=0)
+    result = run_trial(make_task(optimizer=optimizer), spec, steps=20, seed=0)
     assert result.diverged
     assert result.diverged_at == 0
     assert result.steps_done == 0

@@ -38,6 +38,7 @@ __all__ = [
     "evaluating",
     "lr_ceiling",
     "resolve",
+    "step_lr",
 ]
 
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -207,6 +208,27 @@ def lr_ceiling(params: Iterable[torch.Tensor]) -> float:
         (float(torch.finfo(p.dtype).max) for p in params if p.dtype.is_floating_point),
         default=math.inf,
     )
+
+
+def step_lr(optimizer: torch.optim.Optimizer) -> float:
+    """The largest lr-derived scalar of ``optimizer``'s next step (compare it to the ceiling).
+
+    A group's lr, divided by ``1 - beta1`` in a group with Adam-style
+    ``betas``: Adam, AdamW and Adamax scale their step by ``lr / (1 - beta1**t)``
+    (Kingma and Ba 2015 bias correction), at most ``lr / (1 - beta1)`` at
+    ``t = 1``, so an lr within that factor of the ceiling overflows too. NaN
+    when a group's lr is NaN.
+    """
+    largest = 0.0
+    for group in optimizer.param_groups:
+        lr = float(group["lr"])
+        betas = group.get("betas")
+        if betas is not None and 0 <= float(betas[0]) < 1:
+            lr /= 1 - float(betas[0])
+        if math.isnan(lr):
+            return math.nan
+        largest = max(largest, lr)
+    return largest
 
 
 @contextlib.contextmanager

@@ -16,8 +16,10 @@ update still counts as a step).
 Divergence (:func:`diverges`): the training loss of step ``t`` is checked
 before the update; if it is not finite, or larger than 10 times the loss of
 step 0 (the second rule only applies when that first loss is positive), or
-the lr of step ``t`` has no representable update (it is not finite or above
-the largest value of the parameters' dtype, :func:`~lrscope.engine.device.lr_ceiling`),
+the lr of step ``t`` has no representable update (it, or Adam's
+bias-corrected step size, :func:`~lrscope.engine.device.step_lr`, is not finite
+or above the largest value of the parameters' dtype,
+:func:`~lrscope.engine.device.lr_ceiling`),
 the trial stops with
 ``diverged=True``, ``diverged_at = t`` and ``steps_done = t`` (the bad update
 is not applied). The model is then evaluated once more and the result returned;
@@ -38,7 +40,7 @@ from torch import nn
 
 from lrscope.engine import checkpoint as ckpt
 from lrscope.engine.data import BatchStream, fixed_subset, set_seed
-from lrscope.engine.device import accumulate, lr_ceiling, resolve
+from lrscope.engine.device import accumulate, lr_ceiling, resolve, step_lr
 from lrscope.engine.evaluation import Evaluation, evaluate
 from lrscope.engine.result import EvalPoint, TrialKey, TrialResult, summarize
 from lrscope.engine.runtime import Runtime
@@ -66,7 +68,8 @@ def diverges(loss: float, first_loss: float, lr: float, ceiling: float) -> bool:
     """Whether a step with training ``loss`` and ``lr`` diverged (the engines' one rule).
 
     True when ``loss`` is not finite, or above ``DIVERGENCE_FACTOR`` times a
-    positive ``first_loss`` (the loss of step 0), or ``lr`` is not ``<=
+    positive ``first_loss`` (the loss of step 0), or ``lr`` (the step's lr,
+    :func:`~lrscope.engine.device.step_lr` of an optimizer) is not ``<=
     ceiling`` (:func:`~lrscope.engine.device.lr_ceiling` of the parameters:
     an infinite, NaN or too large lr, whose update cannot be represented).
     """
@@ -257,13 +260,13 @@ class _Trial:
     # -- training -----------------------------------------------------------
     def train_step(self, t: int) -> bool:
         """One optimizer step; False (and no update) when the loss diverged."""
-        lr = _apply_policy(self.optimizer, self.policy, t)
+        _apply_policy(self.optimizer, self.policy, t)
         steps = self.task.batch_steps
         value = accumulate(self.model, self.optimizer, steps, self.stream.next, self.compute)
         first = self.state.first_loss
         if first is None:
             first = self.state.first_loss = value
-        if diverges(value, first, lr, self.lr_ceiling):
+        if diverges(value, first, step_lr(self.optimizer), self.lr_ceiling):
             self.state.diverged_at = t
             return False
         self.compute.step(self.optimizer)

@@ -17,8 +17,9 @@ forward passes run under the runtime's autocast (bf16, fp16 with a gradient
 scaler).
 
 The test stops after recording step ``t`` when :math:`\ell_t` is not finite, or
-its lr has no representable update (above the largest value of the parameters'
-dtype, :func:`lrscope.engine.device.lr_ceiling`; the update is not applied), or
+its lr has no representable update (it, or Adam's bias-corrected step size,
+is above the largest value of the parameters' dtype,
+:func:`lrscope.engine.device.lr_ceiling`; the update is not applied), or
 when both :math:`s_t > f \min_{u < t} s_u` (``f = diverge_factor``, 4 by
 default, as in fastai and torch-lr-finder) and the median of the last
 :math:`2w + 1` batch losses exceeds the same :math:`f \min_{u < t} s_u`
@@ -54,7 +55,14 @@ from torch.utils.data import Dataset
 
 from lrscope.engine.checkpoint import capture_rng, restore_rng
 from lrscope.engine.data import BatchStream, fixed_subset, set_seed
-from lrscope.engine.device import Compute, accumulate, compute_on, lr_ceiling, resolve
+from lrscope.engine.device import (
+    Compute,
+    accumulate,
+    compute_on,
+    lr_ceiling,
+    resolve,
+    step_lr,
+)
 from lrscope.engine.evaluation import evaluate
 from lrscope.engine.runtime import Runtime
 from lrscope.errors import ParameterError
@@ -143,7 +151,7 @@ def _sweep(
         for group in optimizer.param_groups:
             group["lr"] = lr
         value = accumulate(model, optimizer, steps, next_batch, compute)
-        applicable = lr <= ceiling  # else no representable update: diverged
+        applicable = step_lr(optimizer) <= ceiling  # else no representable update: diverged
         if math.isfinite(value) and applicable:
             compute.step(optimizer)
         average = beta * average + (1 - beta) * value
