@@ -97,6 +97,17 @@ def test_human_output_says_what_ran(tmp_path: Path) -> None:
     assert "lrscope rank --task tiny-blobs --db sqlite:///" in out
 
 
+def test_an_lr_above_float32_max_is_recorded_as_diverged_not_failed(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'o.db'}"
+    code, out, err = bench(
+        "--task", TINY, "--policy", "FIX(k0=1e39)", "--policy", "FIX(k0=0.05)", "--seeds", "2",
+        "--steps", "20", "--db", db, "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    summary = json.loads(out)
+    assert (summary["ran"], summary["failed"], summary["diverged"]) == (4, 0, 2)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

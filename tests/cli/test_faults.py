@@ -3,8 +3,11 @@
 The cases of the fault sweep and the rest of their classes: sizes without
 bounds (numbers, nesting, lengths, counts that allocate), files of the wrong
 kind (plan files, checkpoints, weights, task files), a task whose own code
-fails while it trains, a task that calls ``sys.exit``, and user text that
-matplotlib would read as a formula. Output paths are in
+fails while it trains, a task that calls ``sys.exit``, user text that
+matplotlib would read as a formula, and options that do not go together
+(``rank --json`` with another ``--format``; the other ``--json`` commands
+have no format option, their ``--output`` files are in another format by
+design). Output paths are in
 ``test_faults_outputs.py``, damaged stored rows in ``test_faults_store.py``,
 Ctrl-C and SIGTERM in ``test_interrupts.py``.
 """
@@ -146,6 +149,40 @@ def test_rank_steps_must_be_a_budget(steps: str, stored: Path) -> None:
     error_line(invoke("rank", "--task", "tiny-blobs", "--steps", steps, "--db", url(db)),
                "'steps' parameter of the ranking")  # fmt: skip
     assert table_rows(db) == before
+
+
+def test_rank_steps_no_trial_ran_at_names_the_stored_budgets(stored: Path) -> None:
+    """The stored trials of tiny-blobs ran 30 steps: a ranking at 7 would be silently empty."""
+    db = stored / "lrscope.db"
+    before = table_rows(db)
+    for output in ([], ["--json"], ["--format", "csv"]):
+        result = invoke("rank", "--task", "tiny-blobs", "--steps", "7", "--db", url(db), *output)
+        error_line(result, "no trials of task 'tiny-blobs' at 7 steps", "stored budgets: 30")
+    assert table_rows(db) == before
+
+
+# --- options that do not go together -----------------------------------------
+
+
+@pytest.mark.parametrize("other", ["table", "csv"])
+@pytest.mark.parametrize("order", ["json first", "format first"])
+def test_rank_json_conflicts_with_another_format(other: str, order: str, stored: Path) -> None:
+    db = stored / "lrscope.db"
+    before = table_rows(db)
+    flags = (
+        ["--json", "--format", other] if order == "json first" else ["--format", other, "--json"]
+    )
+    result = invoke("rank", "--task", "tiny-blobs", "--db", url(db), *flags)
+    error_line(result, "--json and --format " + other + " conflict")
+    assert table_rows(db) == before
+
+
+def test_rank_json_agrees_with_format_json(stored: Path) -> None:
+    db = url(stored / "lrscope.db")
+    both = invoke("rank", "--task", "tiny-blobs", "--db", db, "--json", "--format", "json")
+    assert both.exit_code == 0, both.output
+    assert json.loads(both.stdout) == json.loads(invoke("rank", "--task", "tiny-blobs", "--db",
+                                                        db, "--json").stdout)  # fmt: skip
 
 
 # --- files of the wrong kind --------------------------------------------------

@@ -116,10 +116,52 @@ def test_csv_and_table(db: str) -> None:
     assert "89.00±1.41" in out
 
 
-def test_steps_filter_can_leave_nothing(db: str) -> None:
-    code, out, _ = rank("--task", "toy", "--db", db, "--steps", "7", "--json")
+@pytest.fixture
+def budgets_db(tmp_path: Path) -> str:
+    """``toy``: finished trials at 100 steps, one still running at 4,800; ``empty``: none."""
+    from lrscope.engine.result import TrialResult
+
+    url = f"sqlite:///{tmp_path / 'budgets.db'}"
+    with Store.open(url) as store:
+        store.put_task("toy", None)
+        store.put_task("empty", None)
+        for seed in (0, 1):
+            trial = TrialResult.from_dict(result("FIX(k0=0.1)", seed, 0.8, 90))
+            trial_id = store.start_trial(trial.key)
+            assert trial_id is not None
+            store.finish_trial(trial_id, trial)
+        running = TrialResult.from_dict(result("FIX(k0=0.1)", 0, 0.8, 90) | {"steps": 4800})
+        assert store.start_trial(running.key) is not None
+    return url
+
+
+@pytest.mark.parametrize("output", [[], ["--json"], ["--format", "csv"]])
+def test_a_budget_with_no_stored_trials_exits_2_naming_the_stored_ones(
+    budgets_db: str, output: list[str]
+) -> None:
+    code, out, err = rank("--task", "toy", "--db", budgets_db, "--steps", "7", *output)
+    assert code == 2
+    assert out == ""
+    assert err == (
+        f"error: no trials of task 'toy' at 7 steps in {budgets_db}; stored budgets: 100, 4,800\n"
+    )
+
+
+def test_a_stored_budget_with_nothing_finished_is_an_empty_ranking(budgets_db: str) -> None:
+    code, out, err = rank("--task", "toy", "--db", budgets_db, "--steps", "4800", "--json")
+    assert (code, json.loads(out), err) == (0, [], "")
+    code, out, _ = rank("--task", "toy", "--db", budgets_db, "--steps", "4800")
+    assert (code, out) == (0, "no finished trials of toy yet\n")
+    code, out, _ = rank("--task", "toy", "--db", budgets_db, "--steps", "100", "--json")
     assert code == 0
-    assert json.loads(out) == []
+    assert [(r["spec"], r["steps"], r["n"]) for r in json.loads(out)] == [("FIX(k0=0.1)", 100, 2)]
+
+
+def test_a_known_task_without_trials_is_an_empty_ranking_at_any_budget(budgets_db: str) -> None:
+    """As without ``--steps``: no budget is stored, so none is wrong."""
+    for steps in ([], ["--steps", "7"]):
+        code, out, err = rank("--task", "empty", "--db", budgets_db, *steps)
+        assert (code, out, err) == (0, "no finished trials of empty yet\n", "")
 
 
 @pytest.mark.parametrize(
@@ -128,6 +170,7 @@ def test_steps_filter_can_leave_nothing(db: str) -> None:
         (["--task", "nope"], "tasks with trials: toy"),
         (["--task", "toy", "--metric", "accuracy"], "'metric' parameter"),
         (["--task", "toy", "--format", "xml"], "--format"),
+        (["--task", "toy", "--steps", "7"], "at 7 steps"),
     ],
 )
 def test_bad_input_exits_2(db: str, args: list[str], message: str) -> None:

@@ -107,6 +107,21 @@ def test_divergence_is_not_an_error() -> None:
     assert metrics["steps_done"] == metrics["diverged_at"] < 500
 
 
+@pytest.mark.parametrize(
+    ("spec", "at"),
+    [
+        ("FIX(k0=1e39)", 0),  # above float32's largest value: no representable update
+        ("piecewise([FIX(k0=0.05), FIX(k0=1e39)], boundaries=[3])", 3),
+    ],
+)
+def test_an_lr_above_float32_max_is_divergence_not_an_error(spec: str, at: int) -> None:
+    result = train("--task", "digits-mlp", "--policy", spec, "--steps", "20", "--json")
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.stdout)
+    assert metrics["diverged"] is True
+    assert metrics["steps_done"] == metrics["diverged_at"] == at
+
+
 def test_user_task_file_with_curve(tmp_path: Path) -> None:
     path = tmp_path / "rings.py"
     path.write_text(USER_TASK)

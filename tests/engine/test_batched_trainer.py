@@ -26,6 +26,7 @@ from torch.utils.data import Dataset, Subset, TensorDataset
 from lrscope.batched import BatchingError, Member, run_batched, task_batching_problem, trainer
 from lrscope.engine import TrialResult, run_trial
 from lrscope.errors import ParameterError
+from lrscope.policies import parse
 from lrscope.tasks import Task
 
 
@@ -342,3 +343,56 @@ def test_what_cannot_be_batched_says_why() -> None:
     assert task_batching_problem(task, Runtime(device="cuda")) == (
         "device 'cuda' (batched trials run on the CPU)"
     )
+
+
+# lr 0.05 for six steps, then one far above float32's largest value
+JUMP = "piecewise([FIX(k0=0.05), FIX(k0=1e39)], boundaries=[6])"
+# grows by x38.9 per step: above float32's largest value from step 26 on
+GROWING = "exp_ramp(start_lr=0.01, end_lr=1e60, steps=40)"
+
+
+def _first_above_float32(spec: str, steps: int) -> int:
+    policy = parse(spec)
+    limit = float(torch.finfo(torch.float32).max)
+    return next(t for t in range(steps) if policy(t) > limit)
+
+
+def test_float64_parameters_take_an_lr_float32_cannot() -> None:
+    """The ceiling follows the parameters' dtype: 1e39 is an update in float64.
+
+    The trial still diverges, by the loss rule, after applying the first
+    update, batched or not.
+    """
+    task = wave_task(torch.float64)
+    members = [Member("FIX(k0=1e39)", seed=0, steps=10), Member("FIX(k0=0.05)", seed=0, steps=10)]
+    results = run_batched(task, members)
+    reference = unbatched(task, members)
+    assert_same(results[1], reference[1], rtol=1e-9, test_size=64)
+    # the weights the update of step 0 left hold NaNs: compare all but the losses
+    assert [(r.steps_done, r.diverged_at, r.top1) for r in (results[0], reference[0])] == [
+        (reference[0].steps_done, reference[0].diverged_at, reference[0].top1)
+    ] * 2
+    assert results[0].diverged_at is not None
+    assert results[0].diverged_at >= 1
+    assert not results[1].diverged
+
+
+def test_lrs_above_float32_max_diverge_as_in_the_unbatched_trials() -> None:
+    """A stacked update with such an lr would write infinities; the member diverges instead."""
+    mlp = lambda: nn.Sequential(nn.Flatten(), nn.Linear(16, 12), nn.ReLU(), nn.Linear(12, 3))  # noqa: E731
+    task = wave_task(model=mlp)
+    members = [
+        Member("FIX(k0=1e39)", seed=0, steps=30, eval_every=10),
+        Member(JUMP, seed=1, steps=30, eval_every=3),
+        Member(GROWING, seed=2, steps=40, eval_every=10),
+        Member("FIX(k0=0.05)", seed=3, steps=30, eval_every=10),
+    ]
+    results = run_batched(task, members)
+    for a, b in zip(results, unbatched(task, members), strict=True):
+        assert_same(a, b, rtol=1e-6, test_size=64)
+    assert [r.diverged_at for r in results[:2]] == [0, 6]
+    growing = results[2].diverged_at
+    assert growing is not None
+    assert growing <= _first_above_float32(GROWING, 40)
+    assert not results[3].diverged
+    assert all(math.isfinite(p.test_loss) for r in results[:2] for p in r.curve)

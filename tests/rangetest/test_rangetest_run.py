@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 from collections.abc import Callable
@@ -315,3 +316,44 @@ def test_bad_parameters_are_named(kwargs: dict[str, Any], name: str) -> None:
         range_test(make_task(), **kwargs)
     assert info.value.name == name
     assert name in str(info.value)
+
+
+def _adam(params: Any) -> torch.optim.Optimizer:
+    return torch.optim.Adam(params, lr=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "end_lr"),
+    [
+        (None, 1e45),  # the task's SGD: step 1's lr is 1.1e44
+        (_adam, 9e38),  # step 1's lr is 1e38; Adam's first steps are up to 10x that
+    ],
+    ids=["sgd", "adam"],
+)
+def test_a_ramp_past_float32_max_diverges_where_the_lr_cannot_be_applied(
+    optimizer: Callable[[Any], torch.optim.Optimizer] | None, end_lr: float
+) -> None:
+    """Linear from 1e-3 in 10 steps: step 1's update is above ``finfo(float32).max``
+    (torch raised an overflow error), so the test stops there as diverged, its loss
+    recorded, its update not applied."""
+    task = make_task()
+    if optimizer is not None:
+        task = dataclasses.replace(task, optimizer=optimizer)
+    result = range_test(task, mode="linear", start_lr=1e-3, end_lr=end_lr, steps=10)
+    assert result.diverged_at == 1
+    assert result.steps_done == 2
+    assert result.diverged_lr == result.lr[1]
+    assert all(math.isfinite(v) for v in result.loss)
+
+
+@pytest.mark.parametrize("optimizer_name", ["sgd", "adam"])
+def test_a_caller_model_ramped_past_float32_max_is_restored(optimizer_name: str) -> None:
+    model, optimizer, loader = _setup(optimizer_name)
+    before = _snapshot(model, optimizer)
+    result = lr_range_test(
+        model, optimizer, nn.functional.cross_entropy, loader, start_lr=1e30, end_lr=1e45,
+        steps=10, mode="linear",
+    )  # fmt: skip
+    assert result.diverged_at is not None
+    assert result.diverged_at <= 1  # step 1's lr is 1.1e44
+    _assert_same(before, model, optimizer)

@@ -8,8 +8,10 @@ Each member is a trial ``(policy, seed, steps, eval_every)`` exactly as
   (the K batches are gathered into one ``(K B, ...)`` batch, member-major);
 - before step ``t``: lr ``policy(t)`` and, when the policy cycles momentum,
   momentum ``policy.momentum(t)``, applied by :class:`~lrscope.batched.sgd.StackedSGD`;
-- divergence (the engine's rule): the loss of step ``t`` is not finite, or
-  above 10 times the member's first loss (when that is positive). The member
+- divergence (the engine's rule, :func:`lrscope.engine.trial.diverges`): the
+  loss of step ``t`` is not finite, or above 10 times the member's first loss
+  (when that is positive), or its lr is not finite or above float32's largest
+  value (no representable update). The member
   then stops with ``diverged_at = t``, its update of step ``t`` not applied;
   its weights leave the stack and the other members go on untouched;
 - evaluation after every ``eval_every`` steps and at the end, by
@@ -69,11 +71,11 @@ from lrscope.batched.model import batching_problem, stack_model
 from lrscope.batched.sgd import SGDGroup, StackedSGD, sgd_groups
 from lrscope.engine import checkpoint as ckpt
 from lrscope.engine.data import BatchStream, as_tensors, fixed_subset, set_seed, tensor_columns
-from lrscope.engine.device import Compute, resolve
+from lrscope.engine.device import Compute, lr_ceiling, resolve
 from lrscope.engine.evaluation import Evaluation, evaluate
 from lrscope.engine.result import EvalPoint, TrialKey, TrialResult, summarize
 from lrscope.engine.runtime import Runtime
-from lrscope.engine.trial import DIVERGENCE_FACTOR, TRAIN_EVAL_SAMPLES, eval_point
+from lrscope.engine.trial import TRAIN_EVAL_SAMPLES, diverges, eval_point
 from lrscope.errors import LRScopeError, ParameterError
 from lrscope.policies import Policy, parse
 from lrscope.tasks.base import Task, default_loss
@@ -268,6 +270,7 @@ class _Group:
         }
         self.model = stack_model(models[0], self.params)
         self.optimizer = StackedSGD(groups)
+        self.lr_ceiling = lr_ceiling(self.params.values())
         self.sampler = _Sampler(task.train_data, task.batch_size, [t.seed for t in trials])
         self.train_subset = fixed_subset(task.train_data, TRAIN_EVAL_SAMPLES)
         self.compute: Compute = resolve(Runtime(device="cpu"))
@@ -355,11 +358,10 @@ def _result(task: Task, trial: _Trial) -> TrialResult:
     )
 
 
-def _diverged(trial: _Trial, value: float) -> bool:
+def _diverged(trial: _Trial, value: float, lr: float, ceiling: float) -> bool:
     if trial.first_loss is None:
         trial.first_loss = value
-    first = trial.first_loss
-    return not math.isfinite(value) or (first > 0 and value > DIVERGENCE_FACTOR * first)
+    return diverges(value, trial.first_loss, lr, ceiling)
 
 
 def _step(group: _Group, t: int) -> list[_Trial]:
@@ -372,7 +374,12 @@ def _step(group: _Group, t: int) -> list[_Trial]:
     values = losses.tolist()
     if t == 0:
         group.probe(x, y, values)
-    bad = [r for r, (trial, v) in enumerate(zip(rows, values, strict=True)) if _diverged(trial, v)]
+    ceiling = group.lr_ceiling
+    bad = [
+        r
+        for r, (trial, v, lr) in enumerate(zip(rows, values, lrs, strict=True))
+        if _diverged(trial, v, lr, ceiling)
+    ]
     good = [r for r in range(len(rows)) if r not in bad]
     if good:
         kept = losses.index_select(0, torch.tensor(good)) if bad else losses

@@ -13,9 +13,14 @@ ranked rows come first, best first, then the rows shown apart; each has
 ``diverged_rate``, ``<metric>_mean`` and ``<metric>_std`` for every LRBench
 metric and every metric of the task, ``rank`` (null when shown apart),
 ``pareto`` and ``apart`` (why it is not ranked, or null). ``--json`` is
-``--format json``: a JSON list of rows, NaN as null. The table reads well at
-80 columns (long specs are listed below it). A task with no trials in the
-database is an error (exit 2) that lists the tasks it holds.
+``--format json``: a JSON list of rows, NaN as null; with another
+``--format`` it is an error (exit 2), not a silent choice. The table reads well at
+80 columns (long specs are listed below it). A task the database does not
+know (no trials, not registered) is an error (exit 2) that lists the tasks
+with trials; so is a ``--steps`` budget at which none of the task's stored
+trials ran, when some ran at others (the error lists those budgets). A known
+task with nothing finished to rank (no trials yet, or only running or failed
+ones) is not an error: an empty ranking (the table says so, JSON ``[]``).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from lrscope.cli._common import DbOpt, JsonOpt, print_json, resolve_db_url, stdout
-from lrscope.errors import TaskError
+from lrscope.errors import LRScopeError, TaskError
 from lrscope.metrics import metric_help
 from lrscope.rank import DEFAULT_MIN_SEEDS, DEFAULT_TIE
 from lrscope.validation import Choice, check
@@ -61,6 +66,17 @@ def _check_task_known(store: Store, task: str) -> None:
     )
 
 
+def _check_budget_stored(store: Store, task: str, steps: int) -> None:
+    """A budget none of ``task``'s stored trials ran at, when some ran at others, is an error."""
+    budgets = sorted({record.steps for record in store.trials(task, on_unreadable=_ignore)})
+    if not budgets or steps in budgets:
+        return
+    raise TaskError(
+        f"no trials of task {task!r} at {steps:,} steps in {store.url}; "
+        f"stored budgets: {', '.join(f'{b:,}' for b in budgets)}"
+    )
+
+
 def rank(
     task: Annotated[str, typer.Option("--task", help="The task whose trials to rank.")],
     metric: Annotated[
@@ -86,7 +102,10 @@ def rank(
     steps: Annotated[
         int | None, typer.Option("--steps", help="Only the trials with this step budget.")
     ] = None,
-    output_format: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+    output_format: Annotated[
+        str | None,
+        typer.Option("--format", help="table (the default), json or csv.", show_default=False),
+    ] = None,
     db: DbOpt = None,
     json_: JsonOpt = False,
 ) -> None:
@@ -94,17 +113,30 @@ def rank(
     from lrscope.rank import rank as rank_store
     from lrscope.store import Store
 
-    output_format = check("lrscope rank", "--format", output_format, Choice(FORMATS))
+    fmt = _output_format(output_format, json_)
     with Store.open(resolve_db_url(db), create=False, readonly=True) as store:
         _check_task_known(store, task)
         ranking = rank_store(store, task, metric, steps=steps, tie=tie, min_seeds=min_seeds)
-    fmt = "json" if json_ else output_format
+        if steps is not None and not (ranking.rows or ranking.apart):
+            _check_budget_stored(store, task, steps)
     if fmt == "json":
         print_json(ranking.to_dicts())
     elif fmt == "csv":
         sys.stdout.write(ranking.to_csv())
     else:
         _render(ranking)
+
+
+def _output_format(output_format: str | None, json_: bool) -> str:
+    """The one format asked for: ``--json`` is ``--format json`` and conflicts with any other."""
+    if output_format is None:
+        return "json" if json_ else "table"
+    chosen: str = check("lrscope rank", "--format", output_format, Choice(FORMATS))
+    if json_ and chosen != "json":
+        raise LRScopeError(
+            f"--json and --format {chosen} conflict (--json is --format json); give one of them"
+        )
+    return chosen
 
 
 def _render(ranking: Ranking) -> None:

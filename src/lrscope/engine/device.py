@@ -6,7 +6,8 @@
 precision and, for fp16, a :class:`torch.amp.GradScaler`. The training loops
 of the engine and the range test take one optimizer step with
 :func:`accumulate` and :meth:`Compute.step`, so gradient accumulation,
-autocast and loss scaling behave the same everywhere.
+autocast and loss scaling behave the same everywhere. :func:`lr_ceiling` is
+the largest lr any of them can apply to a model's parameters.
 
 The CUDA-only parts are the few named functions below (:func:`cuda_available`,
 :func:`_check_cuda`); everything else runs, and is tested, on the CPU.
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +36,9 @@ __all__ = [
     "cuda_available",
     "device_of",
     "evaluating",
+    "lr_ceiling",
     "resolve",
+    "step_lr",
 ]
 
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -188,6 +191,44 @@ def accumulate(
         compute.backward(loss if n == 1 else loss / n)
         total += value
     return total if n == 1 else total / n
+
+
+def lr_ceiling(params: Iterable[torch.Tensor]) -> float:
+    """The largest lr an update of ``params`` can carry: the least ``finfo(dtype).max``.
+
+    Over the floating-point dtypes of ``params`` (``math.inf`` when there is
+    none). An optimizer turns ``-lr`` into a scalar of the parameters' dtype,
+    so a larger (or a non-finite) lr has no representable update: torch's SGD
+    raises an overflow error and a stacked update writes infinities. The
+    training loops treat a step whose lr is not ``<= lr_ceiling(params)`` as
+    diverged at that step, with its update not applied (a NaN lr fails that
+    comparison too).
+    """
+    return min(
+        (float(torch.finfo(p.dtype).max) for p in params if p.dtype.is_floating_point),
+        default=math.inf,
+    )
+
+
+def step_lr(optimizer: torch.optim.Optimizer) -> float:
+    """The largest lr-derived scalar of ``optimizer``'s next step (compare it to the ceiling).
+
+    A group's lr, divided by ``1 - beta1`` in a group with Adam-style
+    ``betas``: Adam, AdamW and Adamax scale their step by ``lr / (1 - beta1**t)``
+    (Kingma and Ba 2015 bias correction), at most ``lr / (1 - beta1)`` at
+    ``t = 1``, so an lr within that factor of the ceiling overflows too. NaN
+    when a group's lr is NaN.
+    """
+    largest = 0.0
+    for group in optimizer.param_groups:
+        lr = float(group["lr"])
+        betas = group.get("betas")
+        if betas is not None and 0 <= float(betas[0]) < 1:
+            lr /= 1 - float(betas[0])
+        if math.isnan(lr):
+            return math.nan
+        largest = max(largest, lr)
+    return largest
 
 
 @contextlib.contextmanager

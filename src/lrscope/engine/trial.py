@@ -13,9 +13,14 @@ and every batch are on the runtime's device, forward passes under its
 autocast (bf16 / fp16), fp16 updates through a gradient scaler (a skipped
 update still counts as a step).
 
-Divergence: the training loss of step ``t`` is checked before the update; if
-it is not finite, or larger than 10 times the loss of step 0 (the second rule
-only applies when that first loss is positive), the trial stops with
+Divergence (:func:`diverges`): the training loss of step ``t`` is checked
+before the update; if it is not finite, or larger than 10 times the loss of
+step 0 (the second rule only applies when that first loss is positive), or
+the lr of step ``t`` has no representable update (it, or Adam's
+bias-corrected step size, :func:`~lrscope.engine.device.step_lr`, is not finite
+or above the largest value of the parameters' dtype,
+:func:`~lrscope.engine.device.lr_ceiling`),
+the trial stops with
 ``diverged=True``, ``diverged_at = t`` and ``steps_done = t`` (the bad update
 is not applied). The model is then evaluated once more and the result returned;
 divergence never raises.
@@ -35,7 +40,7 @@ from torch import nn
 
 from lrscope.engine import checkpoint as ckpt
 from lrscope.engine.data import BatchStream, fixed_subset, set_seed
-from lrscope.engine.device import accumulate, resolve
+from lrscope.engine.device import accumulate, lr_ceiling, resolve, step_lr
 from lrscope.engine.evaluation import Evaluation, evaluate
 from lrscope.engine.result import EvalPoint, TrialKey, TrialResult, summarize
 from lrscope.engine.runtime import Runtime
@@ -44,12 +49,34 @@ from lrscope.policies import Policy, parse
 from lrscope.tasks.base import Task
 from lrscope.validation import SEED, STEP_SIZE, Bool, OrNone, check
 
-__all__ = ["DIVERGENCE_FACTOR", "MAX_SNAPSHOTS", "TRAIN_EVAL_SAMPLES", "eval_point", "run_trial"]
+__all__ = [
+    "DIVERGENCE_FACTOR",
+    "MAX_SNAPSHOTS",
+    "TRAIN_EVAL_SAMPLES",
+    "diverges",
+    "eval_point",
+    "run_trial",
+]
 
 _OWNER = "run_trial"
 
 DIVERGENCE_FACTOR = 10.0
 TRAIN_EVAL_SAMPLES = 10_000
+
+
+def diverges(loss: float, first_loss: float, lr: float, ceiling: float) -> bool:
+    """Whether a step with training ``loss`` and ``lr`` diverged (the engines' one rule).
+
+    True when ``loss`` is not finite, or above ``DIVERGENCE_FACTOR`` times a
+    positive ``first_loss`` (the loss of step 0), or ``lr`` (the step's lr,
+    :func:`~lrscope.engine.device.step_lr` of an optimizer) is not ``<=
+    ceiling`` (:func:`~lrscope.engine.device.lr_ceiling` of the parameters:
+    an infinite, NaN or too large lr, whose update cannot be represented).
+    """
+    if not math.isfinite(loss) or not lr <= ceiling:
+        return True
+    return first_loss > 0 and loss > DIVERGENCE_FACTOR * first_loss
+
 
 ProgressFn = Callable[[int, int], None]
 EvalFn = Callable[[EvalPoint], "bool | None"]
@@ -147,6 +174,7 @@ class _Trial:
         self.model: nn.Module = task.model().to(self.compute.device)
         self.model.train()
         self.optimizer = task.optimizer(self.model.parameters())
+        self.lr_ceiling = lr_ceiling(p for g in self.optimizer.param_groups for p in g["params"])
         self.stream = BatchStream(task.train_data, task.batch_size, seed)
         self.train_subset = fixed_subset(task.train_data, TRAIN_EVAL_SAMPLES)
         self.state = _State()
@@ -238,7 +266,7 @@ class _Trial:
         first = self.state.first_loss
         if first is None:
             first = self.state.first_loss = value
-        if not math.isfinite(value) or (first > 0 and value > DIVERGENCE_FACTOR * first):
+        if diverges(value, first, step_lr(self.optimizer), self.lr_ceiling):
             self.state.diverged_at = t
             return False
         self.compute.step(self.optimizer)

@@ -17,6 +17,9 @@ forward passes run under the runtime's autocast (bf16, fp16 with a gradient
 scaler).
 
 The test stops after recording step ``t`` when :math:`\ell_t` is not finite, or
+its lr has no representable update (it, or Adam's bias-corrected step size,
+is above the largest value of the parameters' dtype,
+:func:`lrscope.engine.device.lr_ceiling`; the update is not applied), or
 when both :math:`s_t > f \min_{u < t} s_u` (``f = diverge_factor``, 4 by
 default, as in fastai and torch-lr-finder) and the median of the last
 :math:`2w + 1` batch losses exceeds the same :math:`f \min_{u < t} s_u`
@@ -52,7 +55,14 @@ from torch.utils.data import Dataset
 
 from lrscope.engine.checkpoint import capture_rng, restore_rng
 from lrscope.engine.data import BatchStream, fixed_subset, set_seed
-from lrscope.engine.device import Compute, accumulate, compute_on, resolve
+from lrscope.engine.device import (
+    Compute,
+    accumulate,
+    compute_on,
+    lr_ceiling,
+    resolve,
+    step_lr,
+)
 from lrscope.engine.evaluation import evaluate
 from lrscope.engine.runtime import Runtime
 from lrscope.errors import ParameterError
@@ -134,13 +144,15 @@ def _sweep(
     ramp, beta = settings.ramp(run.steps), settings.smooth
     average, lowest = 0.0, math.inf
     half_width = default_half_width(run.steps)
+    ceiling = lr_ceiling(p for group in optimizer.param_groups for p in group["params"])
     model.train()
     for t in range(run.steps):
         lr = ramp(t)
         for group in optimizer.param_groups:
             group["lr"] = lr
         value = accumulate(model, optimizer, steps, next_batch, compute)
-        if math.isfinite(value):
+        applicable = step_lr(optimizer) <= ceiling  # else no representable update: diverged
+        if math.isfinite(value) and applicable:
             compute.step(optimizer)
         average = beta * average + (1 - beta) * value
         smoothed = average / (1 - beta ** (t + 1))
@@ -148,7 +160,7 @@ def _sweep(
         curves.loss.append(value)
         curves.smoothed.append(smoothed)
         limit = settings.diverge_factor * lowest
-        if not math.isfinite(value) or (
+        if not (math.isfinite(value) and applicable) or (
             smoothed > limit and sustained_above(curves.loss, limit, half_width)
         ):
             curves.diverged_at = t
