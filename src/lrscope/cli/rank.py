@@ -93,7 +93,8 @@ def rank(
         typer.Option(
             "--tie",
             help="Metric differences up to this are ties, ranked by cost (steps to the best "
-            "evaluation); 0: the metric alone.",
+            "evaluation): absolute for a fraction such as top-1, relative to the best value for "
+            "other metrics; 0: the metric alone.",
         ),
     ] = DEFAULT_TIE,
     min_seeds: Annotated[
