@@ -44,6 +44,15 @@ DataDirOpt = Annotated[
         show_default=False,
     ),
 ]
+TieOpt = Annotated[
+    float,
+    typer.Option(
+        "--tie",
+        help="Metric differences up to this are ties, ranked by cost (steps to the best "
+        "evaluation): absolute for a fraction such as top-1, relative to the best value for "
+        "other metrics; 0: the metric alone.",
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON document on stdout.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 DbOpt = Annotated[

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lrscope.cli._common import DbOpt, JsonOpt, print_json, resolve_db_url, stdout
+from lrscope.cli._common import DbOpt, JsonOpt, TieOpt, print_json, resolve_db_url, stdout
 from lrscope.errors import LRScopeError, TaskError
 from lrscope.metrics import metric_help
 from lrscope.rank import DEFAULT_MIN_SEEDS, DEFAULT_TIE
@@ -88,15 +88,7 @@ def rank(
             show_default=False,
         ),
     ] = None,
-    tie: Annotated[
-        float,
-        typer.Option(
-            "--tie",
-            help="Metric differences up to this are ties, ranked by cost (steps to the best "
-            "evaluation): absolute for a fraction such as top-1, relative to the best value for "
-            "other metrics; 0: the metric alone.",
-        ),
-    ] = DEFAULT_TIE,
+    tie: TieOpt = DEFAULT_TIE,
     min_seeds: Annotated[
         int, typer.Option("--min-seeds", help="Fewer seeds than this: shown apart, not ranked.")
     ] = DEFAULT_MIN_SEEDS,

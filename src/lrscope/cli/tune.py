@@ -30,6 +30,7 @@ from lrscope.cli._common import (
     QuietOpt,
     TaskOpt,
     ThreadsOpt,
+    TieOpt,
     emit,
     interrupt_note,
     resolve_db_url,
@@ -156,15 +157,7 @@ def tune(
             show_default=False,
         ),
     ] = None,
-    tie: Annotated[
-        float,
-        typer.Option(
-            "--tie",
-            help="Metric differences up to this are ties, ranked by cost (steps to the best "
-            "evaluation): absolute for a fraction such as top-1, relative to the best value for "
-            "other metrics; 0: the metric alone.",
-        ),
-    ] = DEFAULT_TIE,
+    tie: TieOpt = DEFAULT_TIE,
     threads: ThreadsOpt = 1,
     device: DeviceOpt = None,
     precision: PrecisionOpt = None,
