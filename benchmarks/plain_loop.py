@@ -167,15 +167,7 @@ def train_one(task: Any, policy: PlainPolicy, steps: int, seed: int = 0) -> floa
             done += 1
             if done == steps:
                 break
-    model.eval()
-    correct = total = 0
-    with torch.no_grad():
-        for x, y in DataLoader(task.test_data, batch_size=1000):
-            logits = model(x)
-            finite = torch.isfinite(logits).all(dim=1)
-            correct += int(((logits.argmax(1) == y) & finite).sum())
-            total += len(y)
-    return correct / total
+    return test_top1(model, task)
 
 
 def test_top1(model: torch.nn.Module, task: Any) -> float:
