@@ -14,8 +14,10 @@ from typer.testing import CliRunner
 from lrscope.cli.app import app
 from lrscope.rangetest import RangeTestResult, suggest
 from lrscope.store import Store
+from spec_testlib import unrounded
 
 TASK = f"{Path(__file__).parents[1] / 'rangetest' / 'tiny.py'}:make_task"
+REGRESSION = f"{Path(__file__).parents[1] / 'byo_tasks.py'}:regression"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 runner = CliRunner()
@@ -85,6 +87,39 @@ def test_momentum_sweep(db: str) -> None:
     assert data["parameter"] == "momentum"
     assert [row["value"] for row in data["rows"]] == [0.8, 0.85, 0.9, 0.95, 0.99]
     assert data["best"] in [row["value"] for row in data["rows"]]
+
+
+def _table_header(stdout: str) -> list[str]:
+    """The column names of the first table in ``stdout`` (rich's heavy-box header row)."""
+    line = next(row for row in stdout.splitlines() if row.startswith("┃"))
+    return [cell.strip() for cell in line.strip("┃").split("┃")]
+
+
+def test_a_regression_sweep_shows_its_mse_and_a_rounded_policy() -> None:
+    args = ["find", "--task", REGRESSION, "--sweep", "momentum", "--steps", "12", "-q"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output + result.stderr
+    assert _table_header(result.stdout) == ["value", "phase", "test_loss", "MSE", "diverged"]
+    assert "nan" not in result.stdout
+    assert "top1" not in result.stdout.lower().replace("-", "")
+    policy = result.stdout.split(": ", 1)[1].split(", seeds", 1)[0]
+    assert policy.startswith("onecycle(max_lr=")
+    assert unrounded(policy) == {}
+    data = json.loads(runner.invoke(app, [*args, "--json"]).stdout)
+    assert data["metric"] == "mse"
+    assert all(row["metric"] == "mse" and row["primary"] > 0 for row in data["rows"])
+    assert unrounded(data["policy"]) == {}
+
+
+def test_a_classification_sweep_shows_top1_in_percent() -> None:
+    args = ["find", "--task", TASK, "--sweep", "momentum", "--lr", "0.2", "--steps", "12", "-q"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert _table_header(result.stdout) == ["value", "phase", "test_loss", "Top-1 %", "diverged"]
+    data = json.loads(runner.invoke(app, [*args, "--json"]).stdout)
+    assert data["metric"] == "top1"
+    shown = [line.split("│")[4].strip() for line in result.stdout.splitlines() if "│ sweep" in line]
+    assert shown == [f"{100 * row['primary']:.2f}" for row in data["rows"]]
 
 
 def test_weight_decay_sweep_human_output() -> None:

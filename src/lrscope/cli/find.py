@@ -16,7 +16,10 @@ clearly) still exits 0, but says so in one line on stderr
 [--seed S]`` runs :func:`~lrscope.rangetest.momentum_sweep` or
 :func:`~lrscope.rangetest.weight_decay_search` instead (``--steps``: steps of
 each short run; without ``--lr`` a range test finds the peak first) and prints
-the table and the best value.
+the table (per candidate: the mean final test loss, which picks the best
+value, and the mean final value of the task's primary metric, e.g. ``Top-1 %``
+for classification, ``MSE`` for regression) and the best value. Its JSON
+document names that metric (``"metric"``; each row's value is ``"primary"``).
 
 The options build a :class:`~lrscope.rangetest.RangeTestSettings` (or the
 sweep's settings) before any data is loaded, so a bad value gets exactly the
@@ -64,6 +67,7 @@ from lrscope.validation import Choice, Interval, OrNone, check
 
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.engine.runtime import Runtime
+    from lrscope.metrics import Metric
     from lrscope.rangetest import RangeTestResult, SweepResult
     from lrscope.tasks import Task
 
@@ -160,13 +164,15 @@ def _render(result: RangeTestResult, stored: str | None, plot: Path | None) -> N
         stdout.print(f"plot written to {plot}")
 
 
-def _render_sweep(result: SweepResult) -> None:
+def _render_sweep(result: SweepResult, primary: Metric) -> None:
+    """The sweep's table: test loss (what picks the best value) and the task's primary
+    metric (``primary``: its label, unit and digits; top-1 in percent, MSE, ...)."""
     from rich.table import Table
 
     table = Table(
         title=f"{result.parameter} of {result.task}: {result.policy}, seeds {list(result.seeds)}"
     )
-    for column in ("value", "phase", "test_loss", "top1", "diverged"):
+    for column in ("value", "phase", "test_loss", primary.header, "diverged"):
         table.add_column(column, justify="left" if column == "phase" else "right")
     for row in result.rows:
         mark = " *" if row.value == result.best else ""
@@ -174,12 +180,13 @@ def _render_sweep(result: SweepResult) -> None:
             f"{row.value:g}{mark}",
             row.phase,
             f"{row.test_loss:.4f}",
-            f"{row.top1:.4f}",
+            primary.format(row.primary),
             "yes" if row.diverged else "",
         )
     stdout.print(table)
     stdout.print(
-        f"best {result.parameter}: {result.best:g} (lr {result.lr:.4g}, {result.lr_method})"
+        f"best {result.parameter}: {result.best:g} (lowest test loss; "
+        f"lr {result.lr:.4g}, {result.lr_method})"
     )
 
 
@@ -271,7 +278,8 @@ def find(
         int | None,
         typer.Option(
             "--eval-every",
-            help="Test-subset accuracy every K steps (default: off).",
+            help="Evaluate the test subset every K steps: loss, and top-1 for a "
+            "classification (default: off).",
             show_default=False,
         ),
     ] = None,
@@ -337,7 +345,8 @@ def find(
         torch.set_num_threads(chosen)
     if sweep_settings is not None:
         found = _run_sweep(the_task, sweep_settings, quiet)
-        emit(found.to_dict(), as_json, lambda: _render_sweep(found))
+        primary = the_task.scoring.primary_metric
+        emit(found.to_dict(), as_json, lambda: _render_sweep(found, primary))
         return
 
     from lrscope.rangetest import plot_range_test, range_test

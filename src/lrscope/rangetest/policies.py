@@ -10,7 +10,8 @@ Each function takes a :class:`~lrscope.rangetest.RangeTestResult` (the
 methods of the same names on the result delegate here) and returns a
 :class:`~lrscope.policies.Policy`; learning rates are rounded to three
 significant digits (a range test reads them off a noisy curve; more digits
-carry nothing). What each reads off the result (``s`` = ``suggested_lr``,
+carry nothing), a derived per-step decay by its complement
+(:mod:`lrscope.policies.rounding`). What each reads off the result (``s`` = ``suggested_lr``,
 ``[lo, hi]`` = ``[min_lr, max_lr]``, ``p`` = ``onecycle_max_lr``, ``T`` =
 the budget in steps, ``E`` = steps per epoch):
 
@@ -44,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 from lrscope.errors import ParameterError
 from lrscope.policies import COS, FIX, SGDR, ExpRange, OneCycle, Triangular, Triangular2
+from lrscope.policies.rounding import round_decay, round_sig
 from lrscope.rangetest.suggestions import NoUsableRangeError, Suggestions
 from lrscope.validation import POSITIVE_FLOAT, Interval, check
 
@@ -71,11 +73,6 @@ MAX_EPOCHS_PER_HALF_CYCLE = 10
 #: ``exp_range`` and ``sgdr`` derivations (see the module table).
 EXP_RANGE_AMPLITUDE_AT_END = 0.1
 SGDR_FLOOR_FACTOR = 0.1
-
-
-def _rate(value: float) -> float:
-    """``value`` rounded to three significant digits."""
-    return float(f"{value:.3g}")
 
 
 _AT_LEAST_ONE = Interval(int, 1, None, "left", exact=True)
@@ -171,7 +168,7 @@ def _stepsize(
 
 
 def _bounds(found: Suggestions) -> tuple[float, float]:
-    return _rate(found.min_lr.lr), _rate(found.max_lr.lr)
+    return round_sig(found.min_lr.lr), round_sig(found.max_lr.lr)
 
 
 def _no_override(owner: str, options: dict[str, Any], names: tuple[str, ...]) -> None:
@@ -184,7 +181,7 @@ def _no_override(owner: str, options: dict[str, Any], names: tuple[str, ...]) ->
 
 def fixed(result: RangeTestResult) -> FIX:
     """``FIX(k0=suggested_lr)``: the one constant rate to train at."""
-    return FIX(k0=_rate(_found(result, "FIX").suggested_lr.lr))
+    return FIX(k0=round_sig(_found(result, "FIX").suggested_lr.lr))
 
 
 def onecycle(
@@ -205,7 +202,7 @@ def onecycle(
     _no_override(owner, options, ("max_lr", "total_steps"))
     found = _found(result, "a one-cycle policy")
     total = budget_steps(owner, total_steps, epochs, steps_per_epoch)
-    return OneCycle(max_lr=_rate(found.onecycle_max_lr.lr), total_steps=total, **options)
+    return OneCycle(max_lr=round_sig(found.onecycle_max_lr.lr), total_steps=total, **options)
 
 
 def _clr(
@@ -267,11 +264,17 @@ def exp_range(
     gamma: float | None = None,
     **options: Any,
 ) -> ExpRange:
-    """Smith's ``exp_range`` between the bounds; ``gamma`` defaults to ``0.1^(1/T)``."""
+    """Smith's ``exp_range`` between the bounds; ``gamma`` defaults to ``0.1^(1/T)``.
+
+    The default ``gamma`` is rounded by its complement to three significant
+    digits (:func:`~lrscope.policies.rounding.round_decay`: ``0.999233`` for
+    ``T = 3000``), so the amplitude at ``T`` is 0.1 to within a fraction of a
+    percent and the spec stays readable; a given ``gamma`` is kept as given.
+    """
     lo, hi, total, size, opts = _clr(
         ExpRange, result, total_steps, epochs, steps_per_epoch, stepsize, options
     )
-    decay = EXP_RANGE_AMPLITUDE_AT_END ** (1.0 / total) if gamma is None else gamma
+    decay = round_decay(EXP_RANGE_AMPLITUDE_AT_END ** (1.0 / total)) if gamma is None else gamma
     return ExpRange(base_lr=lo, max_lr=hi, stepsize=size, gamma=decay, **opts)
 
 
@@ -304,4 +307,4 @@ def sgdr(
     total = budget_steps(owner, total_steps, epochs, steps_per_epoch)
     lo, hi = _bounds(found)
     period = max(math.ceil(total / 7), 1)  # P + 2P + 4P = 7P >= T
-    return SGDR(max_lr=hi, period=period, mult=2, min_lr=_rate(lo * SGDR_FLOOR_FACTOR))
+    return SGDR(max_lr=hi, period=period, mult=2, min_lr=round_sig(lo * SGDR_FLOOR_FACTOR))

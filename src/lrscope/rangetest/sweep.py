@@ -17,7 +17,14 @@ saturates.
 Each run is :func:`lrscope.engine.run_trial` on the task with its optimizer
 factory wrapped (``dataclasses.replace(task, optimizer=...)``) so that every
 parameter group gets the candidate value; the policy is
-``onecycle(max_lr=lr, total_steps=steps, cycle_momentum=false)``.
+``onecycle(max_lr=lr, total_steps=steps, cycle_momentum=false)``, with a
+range-test peak rounded to three significant digits as every spec lrscope
+builds (:func:`lrscope.policies.rounding.round_sig`).
+
+Each row also carries the task's primary metric (:class:`lrscope.metrics.Scoring`:
+final test top-1 for classification, final MSE for regression, a task's own
+for others) as the mean over the seeds of its final value, shown beside the
+test loss; the test loss alone picks the best value.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from torch import nn
 from lrscope.engine.trial import run_trial
 from lrscope.errors import ParameterError
 from lrscope.policies import onecycle
+from lrscope.policies.rounding import round_sig
 from lrscope.rangetest.settings import (
     COARSE_WEIGHT_DECAYS,
     DEFAULT_MOMENTA,
@@ -62,23 +70,36 @@ ProgressFn = Callable[[int, int], None]
 class SweepRow:
     """One candidate value and what its short runs gave.
 
-    ``test_loss`` and ``top1`` are means over the seeds of the final test loss
-    (nats) and top-1 accuracy (fraction); a diverged run counts as infinite
-    loss. ``phase`` is ``"sweep"`` (momentum), ``"coarse"`` or ``"fine"``
-    (weight decay). ``test_losses`` holds the per-seed values.
+    ``test_loss`` is the mean over the seeds of the final test loss (in the
+    task's loss units: nats for a classification's cross-entropy); a diverged
+    run counts as infinite loss. ``primary`` is the mean over the seeds of the
+    final value of the task's primary metric, whose name is ``metric``
+    (``"top1"``, a fraction, for classification; ``"mse"`` for regression;
+    NaN when a seed has none). ``phase`` is ``"sweep"`` (momentum),
+    ``"coarse"`` or ``"fine"`` (weight decay). ``test_losses`` holds the
+    per-seed values.
+
+    JSON (:meth:`to_dict`) names the metric (``"metric"``) beside its value
+    (``"primary"``); :meth:`from_dict` also reads rows written before rows
+    named their metric, whose value was top-1 (``"top1"``).
     """
 
     value: float
     phase: str
     test_loss: float
-    top1: float
+    primary: float
     diverged: bool
     test_losses: tuple[float, ...]
+    metric: str = "top1"
+
+    @property
+    def top1(self) -> float:
+        """The mean final top-1 (fraction); NaN for a task whose primary metric is another."""
+        return self.primary if self.metric == "top1" else math.nan
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["test_losses"] = list(self.test_losses)
-        for key in ("test_loss", "top1"):
+        for key in ("test_loss", "primary"):
             if not math.isfinite(data[key]):
                 data[key] = None
         data["test_losses"] = [v if math.isfinite(v) else None for v in self.test_losses]
@@ -89,13 +110,16 @@ class SweepRow:
         def num(value: Any) -> float:
             return math.inf if value is None else float(value)
 
+        metric = str(data.get("metric", "top1"))
+        primary = data["primary"] if "primary" in data else data["top1"]
         return cls(
             value=float(data["value"]),
             phase=str(data["phase"]),
             test_loss=num(data["test_loss"]),
-            top1=math.nan if data["top1"] is None else float(data["top1"]),
+            primary=math.nan if primary is None else float(primary),
             diverged=bool(data["diverged"]),
             test_losses=tuple(num(v) for v in data["test_losses"]),
+            metric=metric,
         )
 
 
@@ -105,8 +129,11 @@ class SweepResult:
 
     ``parameter`` is ``"momentum"`` or ``"weight_decay"``; ``best`` the value of
     the row with the lowest mean test loss (the first such row on ties);
-    ``lr`` the one-cycle peak used and ``lr_method`` where it came from
-    (``"given"`` or the range test's rule); ``policy`` the spec of every run.
+    ``lr`` the one-cycle peak used (a range test's rounded to three
+    significant digits) and ``lr_method`` where it came from (``"given"`` or
+    the range test's rule); ``policy`` the spec of every run; ``metric`` the
+    name of the task's primary metric that the rows report beside the test
+    loss (``"top1"`` in results written before results named it).
     """
 
     task: str
@@ -118,6 +145,7 @@ class SweepResult:
     steps: int
     seeds: tuple[int, ...]
     rows: tuple[SweepRow, ...]
+    metric: str = "top1"
 
     @property
     def best_row(self) -> SweepRow:
@@ -141,6 +169,7 @@ class SweepResult:
             steps=int(data["steps"]),
             seeds=tuple(int(s) for s in data["seeds"]),
             rows=tuple(SweepRow.from_dict(r) for r in data["rows"]),
+            metric=str(data.get("metric", "top1")),
         )
 
 
@@ -176,14 +205,15 @@ class _Override:
 
 
 def _resolve_lr(task: Task, lr: float | None, seed: int) -> tuple[float, str]:
-    """``lr`` when given, else the range test's one-cycle peak for ``task``."""
+    """``lr`` when given, else the range test's one-cycle peak for ``task`` (three
+    significant digits, as :meth:`~lrscope.rangetest.RangeTestResult.onecycle` rounds it)."""
     if lr is not None:
         return lr, "given"
     from lrscope.rangetest.run import range_test
     from lrscope.rangetest.suggest import suggest
 
     peak = suggest(range_test(task, seed=seed)).onecycle_max_lr
-    return peak.lr, f"range_test:{peak.method}"
+    return round_sig(peak.lr), f"range_test:{peak.method}"
 
 
 def _measure(
@@ -196,8 +226,9 @@ def _measure(
     seeds: Sequence[int],
 ) -> SweepRow:
     variant = replace(task, optimizer=_Override(task.optimizer, key, value))
+    metric = task.scoring.primary
     losses: list[float] = []
-    accuracies: list[float] = []
+    finals: list[float] = []
     diverged = False
     for seed in seeds:
         result = run_trial(variant, policy_spec, steps=steps, seed=seed, eval_every=steps)
@@ -205,14 +236,15 @@ def _measure(
         bad = result.diverged or not math.isfinite(final)
         diverged = diverged or result.diverged
         losses.append(math.inf if bad else final)
-        accuracies.append(result.top1)
+        finals.append(result.metrics.get(metric, math.nan))
     return SweepRow(
         value=value,
         phase=phase,
         test_loss=sum(losses) / len(losses),
-        top1=sum(accuracies) / len(accuracies),
+        primary=sum(finals) / len(finals),
         diverged=diverged,
         test_losses=tuple(losses),
+        metric=metric,
     )
 
 
@@ -262,6 +294,7 @@ class _Run:
             steps=self.steps,
             seeds=self.seeds,
             rows=tuple(rows),
+            metric=self.task.scoring.primary,
         )
 
 
