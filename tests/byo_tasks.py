@@ -4,6 +4,7 @@ Each factory is importable as ``tests/byo_tasks.py:<name>``:
 
 - ``regression``: a small MLP learning ``y = sin(x1) + x2 / 2`` in (-1, 1) with
   MSE (float targets; the fault this module guards against read them as zeros);
+- ``regression_by_mae``: the same task scored by its MAE (still trained on MSE);
 - ``dict_batches``: the same data as a map-style dataset of dicts
   ``{"features": x, "labels": y}`` (Hugging Face style), collated by torch;
 - ``three_tensors``: ``TensorDataset(x1, x2, y)``, a model of two inputs;
@@ -52,6 +53,21 @@ def regression() -> Task:
         batch_size=16,
         loss=nn.functional.mse_loss,
         optimizer=adam,
+    )
+
+
+def regression_by_mae() -> Task:
+    x, y = waves(TRAIN, 0)
+    xt, yt = waves(TEST, 1)
+    return Task(
+        name="byo-regression-mae",
+        model=mlp,
+        train_data=TensorDataset(x, y),
+        test_data=TensorDataset(xt, yt),
+        batch_size=16,
+        loss=nn.functional.mse_loss,
+        optimizer=adam,
+        primary_metric="mae",
     )
 
 

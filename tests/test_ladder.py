@@ -61,6 +61,7 @@ def test_a_baseline_without_finite_medians() -> None:
     assert tta.baseline_steps is None
     assert tta.ratio is None
     assert "no finite median" in tta.sentence()
+    assert "time to accuracy" not in tta.sentence()  # the caller names the measure once
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,8 +14,12 @@ from lrscope.errors import ParameterError
 from lrscope.metrics import (
     AGGREGATED_METRICS,
     CLASSIFICATION_METRICS,
+    CLASSIFICATION_SCORING,
+    LOSS_SCORING,
     METRICS,
     RANK_METRICS,
+    REGRESSION_SCORING,
+    Scoring,
     get_metric,
     metric_help,
 )
@@ -83,3 +87,22 @@ def test_metric_help_of_every_command_comes_from_the_table(command: str) -> None
     for name in RANK_METRICS:
         better = "higher" if METRICS[name].higher_is_better else "lower"
         assert re.search(rf"\b{name} \({better} is better\)", text)
+
+
+def test_a_loss_is_in_nats_for_a_classification_only() -> None:
+    assert CLASSIFICATION_SCORING.loss_unit == "nats"
+    assert CLASSIFICATION_SCORING.rankable()["ld"] is METRICS["ld"]  # as it always was
+    for scoring in (REGRESSION_SCORING, LOSS_SCORING):
+        assert scoring.loss_unit == "loss units"
+        table = scoring.rankable()
+        assert (table["ld"].unit, table["test_loss"].unit) == ("loss units", "loss units")
+        assert table["ld"].direction == "min"
+        assert scoring.get("ld", owner="t").unit == "loss units"
+
+
+def test_loss_units_leave_the_recorded_definitions_as_stored() -> None:
+    """Only the display changes: a task's metadata (and so its fingerprint) stays."""
+    recorded = REGRESSION_SCORING.to_metadata()
+    assert {d["name"]: d["unit"] for d in recorded["metrics"]}["test_loss"] == ""
+    assert Scoring.from_metadata(recorded) == REGRESSION_SCORING
+    assert "ld" not in {d["name"] for d in recorded["metrics"]}

@@ -109,7 +109,7 @@ class TimeToAccuracy:
         """One line: ``FIX's best median top1 0.9560: reached by the winner at 1,200 steps, by
         FIX at 4,800: ratio 0.25``."""
         if self.baseline_steps is None:
-            return "time to accuracy: FIX has no finite median on the ladder"
+            return "FIX has no finite median on the ladder"
         win = "never" if self.winner_steps is None else f"at {self.winner_steps:,} steps"
         ratio = "" if self.ratio is None else f": ratio {self.ratio:.2f}"
         return (

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal
 
 from lrscope.errors import ParameterError
@@ -73,10 +73,13 @@ class Metric(Validated):
     """One metric: what it is called, what it measures and which way is better.
 
     ``unit`` is ``"fraction"`` (in [0, 1]), ``"steps"`` (optimizer steps),
-    ``"nats"`` (a loss), ``"s"`` (seconds), ``"count"`` or ``""`` (a plain
-    number, e.g. a loss in the task's own units), or any short unit of a
-    task's own metric. ``percent`` shows a fraction as percent; ``digits`` is
-    the number of decimals shown.
+    ``"nats"`` (a classification's cross-entropy loss), ``"loss units"`` (a
+    loss in another task's own units), ``"s"`` (seconds), ``"count"`` or
+    ``""`` (a plain number), or any short unit of a task's own metric. A
+    loss's unit depends on the task (:attr:`Scoring.loss_unit`): the table's
+    ``ld`` says nats, as LRBench's classification does, and
+    :meth:`Scoring.rankable` gives other tasks theirs. ``percent`` shows a
+    fraction as percent; ``digits`` is the number of decimals shown.
 
     Raises:
         ParameterError: a name that is not an identifier, a direction other
@@ -382,6 +385,23 @@ class Scoring(Validated):
         return tuple(m.name for m in self.metrics)
 
     @property
+    def loss_unit(self) -> str:
+        """The unit of the task's loss, and so of ``test_loss`` and ``ld``.
+
+        ``"nats"`` for a classification (its loss is the mean cross-entropy
+        with natural logarithms, LRBench's); ``"loss units"`` for any other
+        task: its loss is its own (a regression's MSE is in squared target
+        units), which lrscope does not know the unit of.
+        """
+        return "nats" if self.is_classification else "loss units"
+
+    def _in_loss_units(self, metric: Metric) -> Metric:
+        """``metric`` (a loss or a difference of losses) with :attr:`loss_unit`."""
+        if metric.unit == self.loss_unit:
+            return metric
+        return replace(metric, unit=self.loss_unit)
+
+    @property
     def default_rank_metric(self) -> str:
         """What ``lrscope rank``, ``tune``, the report and the demo order by: the
         primary metric at the end of the budget (the model a user keeps; its best
@@ -392,8 +412,11 @@ class Scoring(Validated):
         """Every metric a ranking of this task can order by (``--metric``).
 
         Classification: :data:`RANK_METRICS` (LRBench's, as lrscope always
-        ranked them). Other tasks: their final metrics, ``best_<primary>``,
-        ``best_iter``, ``ld``, ``wall_s`` and ``diverged_rate``.
+        ranked them; ``ld`` in nats). Other tasks: their final metrics,
+        ``best_<primary>``, ``best_iter``, ``ld``, ``wall_s`` and
+        ``diverged_rate``; ``ld`` and ``test_loss`` in :attr:`loss_unit`
+        (the definitions a task records keep their own, so stored tasks read
+        as they were stored).
         """
         if self.is_classification:
             return {name: METRICS[name] for name in RANK_METRICS}
@@ -402,6 +425,9 @@ class Scoring(Validated):
         table[best.name] = best
         for name in ("best_iter", "ld", "wall_s", "diverged_rate"):
             table[name] = METRICS[name]
+        for name in ("ld", "test_loss"):
+            if table.get(name) == METRICS[name]:
+                table[name] = self._in_loss_units(METRICS[name])
         return table
 
     def aggregated(self) -> tuple[str, ...]:

@@ -186,6 +186,55 @@ def test_human_output(runs: dict[str, Path]) -> None:
     assert code == 0, err
     assert "train loss" in out
     assert "min test loss" in out
+    assert _header(out) == ["α", "train loss", "test loss", "train top-1", "top-1", ""]
+
+
+def _header(out: str) -> list[str]:
+    """The column names of the first table in ``out`` (rich's heavy-box header row)."""
+    line = next(row for row in out.splitlines() if row.startswith("┃"))
+    return [cell.strip() for cell in line.strip("┃").split("┃")]
+
+
+REGRESSION_FILE = Path(__file__).parents[1] / "byo_tasks.py"
+
+
+@pytest.fixture(scope="module")
+def regression_weights(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("interpolate_regression")
+    ends = (root / "a.pt", root / "b.pt")
+    for policy, path in zip(("FIX(k0=0.01)", "FIX(k0=0.03)"), ends, strict=True):
+        args = ["train", "--task", f"{REGRESSION_FILE}:regression", "--policy", policy]
+        result = runner.invoke(app, [*args, "--steps", "12", "--save-weights", str(path), "-q"])
+        assert result.exit_code == 0, result.output
+    return ends
+
+
+@pytest.mark.parametrize(
+    ("factory", "columns"),
+    [
+        ("regression", []),  # trained on the MSE it is scored by: MSE would repeat the losses
+        ("regression_by_mae", ["train MAE", "MAE"]),
+    ],
+)
+def test_a_regression_shows_no_top1_columns(
+    regression_weights: tuple[Path, Path], tmp_path: Path, factory: str, columns: list[str]
+) -> None:
+    a, b = regression_weights
+    plot = tmp_path / "line.png"
+    args = ["interpolate", "--task", f"{REGRESSION_FILE}:{factory}", "--from", str(a)]
+    args += ["--to", str(b), "--points", "3", "--no-store", "-q", "--plot", str(plot)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output + result.stderr
+    assert _header(result.stdout) == ["α", "train loss", "test loss", *columns, ""]
+    assert "nan" not in result.stdout
+    assert "top-1" not in result.stdout
+    rows = 1 if not columns else 2  # the bottom row of the plot is the primary metric's
+    height = int.from_bytes(plot.read_bytes()[20:24], "big")
+    assert height == round((4.2 if rows == 1 else 6.4) * 120)
+    document = json.loads(runner.invoke(app, [*args, "--json"]).stdout)
+    line = document["interpolations"][0]
+    assert line["primary_metric"] == ("mae" if columns else "mse")
+    assert all(p["primary"] > 0 for p in line["points"])
 
 
 @pytest.mark.parametrize(

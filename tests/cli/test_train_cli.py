@@ -161,12 +161,31 @@ def test_weights_snapshots_and_checkpoint_files(tmp_path: Path) -> None:
     assert first == second
 
 
+def _units(stdout: str) -> dict[str, str]:
+    """``metric -> unit`` from the table's rows (``│ name │ value │ unit │``)."""
+    cells = [line.strip("│").split("│") for line in stdout.splitlines() if line.startswith("│")]
+    return {c[0].strip(): c[2].strip() for c in cells if len(c) == 3}
+
+
 def test_human_output_is_a_table() -> None:
     result = train("--task", "digits-mlp", "--policy", "FIX(k0=0.05)", "--steps", "30")
     assert result.exit_code == 0, result.output
     assert "top1" in result.stdout
     assert "cdac" in result.stdout
     assert "digits-mlp" in result.stdout
+    units = _units(result.stdout)
+    assert (units["top1"], units["ld"], units["wall_s"]) == ("fraction", "nats", "s")
+
+
+def test_a_regression_s_losses_are_in_its_loss_units_not_nats() -> None:
+    task = f"{Path(__file__).parents[1] / 'byo_tasks.py'}:regression"
+    result = train("--task", task, "--policy", "FIX(k0=0.01)", "--steps", "12")
+    assert result.exit_code == 0, result.output
+    units = _units(result.stdout)
+    assert "nats" not in result.stdout
+    assert (units["ld"], units["test_loss"]) == ("loss units", "loss units")
+    assert units["mse"] == ""
+    assert "top1" not in units
 
 
 @pytest.mark.parametrize(

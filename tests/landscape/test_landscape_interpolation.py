@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from lrscope.engine import evaluate, fixed_subset, iter_batches
+from byo_tasks import regression, regression_by_mae
+from lrscope.engine import evaluate, fixed_subset, iter_batches, run_trial
 from lrscope.engine.trial import TRAIN_EVAL_SAMPLES
 from lrscope.errors import ParameterError
 from lrscope.landscape import (
@@ -258,3 +259,64 @@ def test_from_dict_reads_null_as_nan() -> None:
     data: dict[str, float | None] = {**_point(0.0, 1.0).to_dict()}
     data["test_loss"] = None
     assert math.isnan(InterpolationPoint.from_dict(data).test_loss)
+
+
+# --- the task's primary metric ---------------------------------------------------
+
+
+def _regression_pair(task: Task, tmp_path: Path) -> tuple[Path, Path]:
+    ends = []
+    for lr in (0.01, 0.03):
+        path = tmp_path / f"lr{lr}.pt"
+        run_trial(task, f"FIX(k0={lr})", steps=12, seed=0, eval_every=12, save_weights=path)
+        ends.append(path)
+    return ends[0], ends[1]
+
+
+def test_a_regression_line_carries_its_mse_and_no_top1(tmp_path: Path) -> None:
+    task = regression()
+    result = interpolate(task, *_regression_pair(task, tmp_path), [0.0, 0.5, 1.0])
+    assert result.primary_metric == "mse"
+    for point in (result.end_a, result.end_b, *result.points):
+        assert math.isnan(point.top1)
+        assert math.isnan(point.train_top1)
+        # trained on MSE and scored by it: the primary metric is the loss
+        assert point.primary == pytest.approx(point.test_loss, rel=1e-5)
+        assert point.train_primary == pytest.approx(point.train_loss, rel=1e-5)
+    assert not result.shows_primary  # the columns would repeat the losses
+    text = json.dumps(result.to_dict())  # NaN != NaN: compare the documents
+    back = InterpolationResult.from_dict(json.loads(text))
+    assert json.dumps(back.to_dict()) == text
+    assert back.primary_metric == "mse"
+
+
+def test_a_regression_scored_by_mae_shows_it(tmp_path: Path) -> None:
+    task = regression_by_mae()
+    result = interpolate(task, *_regression_pair(task, tmp_path), [0.0, 0.5, 1.0])
+    assert result.primary_metric == "mae"
+    assert result.shows_primary
+    model = task.model()
+    model.load_state_dict(torch.load(tmp_path / "lr0.03.pt", weights_only=True))
+    expected = evaluate(model, task.test_data, task.scorer).value("mae")
+    assert result.end_b.primary == pytest.approx(expected)
+    assert result.primary_of(result.end_b) == (result.end_b.train_primary, result.end_b.primary)
+
+
+def test_classification_reads_its_top1_as_before(cycle_2_3: InterpolationResult) -> None:
+    assert cycle_2_3.primary_metric == "top1"
+    assert cycle_2_3.shows_primary
+    for point in cycle_2_3.points:
+        assert (point.train_primary, point.primary) == (point.train_top1, point.top1)
+        assert cycle_2_3.primary_of(point) == (point.train_top1, point.top1)
+
+
+def test_results_stored_before_points_named_their_metric_read_top1() -> None:
+    old = _point(0.5, 1.0).to_dict()
+    del old["primary"], old["train_primary"]
+    point = InterpolationPoint.from_dict(old)
+    assert (point.train_primary, point.primary) == (0.5, 0.5)
+    document = InterpolationResult(
+        "t", "a", "b", (point,), point, point, recompute_bn=False, train_samples=10
+    ).to_dict()
+    del document["primary_metric"]
+    assert InterpolationResult.from_dict(document).primary_metric == "top1"

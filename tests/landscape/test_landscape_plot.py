@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from math import nan
 from pathlib import Path
 
 import pytest
@@ -20,12 +21,19 @@ from lrscope.landscape import (
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def _result(label: str, bump: float) -> InterpolationResult:
+def _result(label: str, bump: float, primary_metric: str = "top1") -> InterpolationResult:
+    """A classification's line; with another ``primary_metric`` a regression's, whose
+    top-1 is NaN and whose primary metric is its MSE loss (``"mse"``) or its MAE."""
     points = []
     for i in range(15):
         alpha = -0.2 + 0.1 * i
         loss = 0.5 + bump * alpha * (1 - alpha) + 0.1 * alpha
-        points.append(InterpolationPoint(alpha, loss, 0.9 - loss / 10, loss + 0.2, 0.8, 0.99))
+        if primary_metric == "top1":
+            point = InterpolationPoint(alpha, loss, 0.9 - loss / 10, loss + 0.2, 0.8, 0.99)
+        else:
+            own = (loss, loss + 0.2) if primary_metric == "mse" else (loss / 3, loss / 2)
+            point = InterpolationPoint(alpha, loss, nan, loss + 0.2, nan, nan, *own)
+        points.append(point)
     ends = (points[2], points[12])
     return InterpolationResult(
         "t",
@@ -36,7 +44,12 @@ def _result(label: str, bump: float) -> InterpolationResult:
         recompute_bn=False,
         train_samples=100,
         label=label,
+        primary_metric=primary_metric,
     )
+
+
+def _height(path: Path) -> int:
+    return int.from_bytes(path.read_bytes()[20:24], "big")
 
 
 def test_side_by_side_png(tmp_path: Path) -> None:
@@ -52,6 +65,16 @@ def test_side_by_side_png(tmp_path: Path) -> None:
     single = plot_interpolation(_result("TRI", 2.0), tmp_path / "one.png", loss_scale="linear")
     single_width = int.from_bytes(single.read_bytes()[16:20], "big")
     assert width > 1.8 * single_width  # two panels side by side
+
+
+def test_a_regression_scored_by_its_loss_has_no_empty_accuracy_row(tmp_path: Path) -> None:
+    classification = plot_interpolation(_result("c", 1.0), tmp_path / "c.png")
+    regression = plot_interpolation(_result("r", 1.0, "mse"), tmp_path / "r.png")
+    by_mae = plot_interpolation(_result("m", 1.0, "mae"), tmp_path / "m.png")
+    assert _height(classification) == _height(by_mae) == round(6.4 * 120)  # two rows
+    assert _height(regression) == round(4.2 * 120)  # the loss row alone
+    with pytest.raises(LandscapeError, match="different primary metrics"):
+        plot_interpolations([_result("c", 1.0), _result("m", 1.0, "mae")], tmp_path / "x.png")
 
 
 def test_plot_argument_errors(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from lrscope.engine.result import TrialKey
 from lrscope.errors import ParameterError, TaskError
+from lrscope.metrics import CLASSIFICATION_SCORING, REGRESSION_SCORING, Scoring
 from lrscope.report import build_report, gather, write_report
 from lrscope.report.plots import PALETTE
 from lrscope.store import Store
@@ -311,3 +312,62 @@ def test_the_header_counts_in_the_singular_for_one(
     for needle in shown:
         assert needle in page
     assert absent not in page
+
+
+def _regression_line(task: str, scored_by: str) -> dict[str, object]:
+    """An interpolation of a regression trained on MSE; its primary metric is the loss
+    itself (``"mse"``) or the MAE (``"mae"``, a third of the loss here)."""
+    document = interpolation_dict(task, "A to B")
+    for point in [document["end_a"], document["end_b"], *document["points"]]:
+        for name in ("train_top1", "top1", "top5"):
+            point[name] = None  # NaN: a regression has no top-1
+        own = 1.0 if scored_by == "mse" else 1 / 3
+        point["train_primary"] = point["train_loss"] * own
+        point["primary"] = point["test_loss"] * own
+    document["primary_metric"] = scored_by
+    return document
+
+
+@pytest.mark.parametrize("scored_by", ["mse", "mae"])
+def test_a_regression_interpolation_has_no_accuracy_nor_nats(url: str, scored_by: str) -> None:
+    scoring = Scoring.from_metadata(REGRESSION_SCORING.to_metadata())
+    if scored_by == "mae":
+        scoring = Scoring(metrics=scoring.metrics, primary="mae")
+    with Store.open(url) as store:
+        store.put_task("reg", {**_meta(), "num_classes": None, **scoring.to_metadata()})
+        store.put_interpolation("reg", _regression_line("reg", scored_by))
+        page = build_report(store, now=NOW)
+    section = page.split('<section class="card task"', 1)[1]
+    assert "<h3>Interpolation: A to B</h3>" in section
+    assert "Accuracy along the line" not in section
+    assert "test top-1" not in section
+    assert "loss (nats)" not in section
+    assert ("MAE along the line" in section) is (scored_by == "mae")
+
+
+def test_a_classification_interpolation_keeps_its_accuracy(url: str) -> None:
+    with Store.open(url) as store:
+        store.put_task("cls", _meta())
+        store.put_interpolation("cls", interpolation_dict("cls", "A to B"))
+        page = build_report(store, now=NOW)
+    assert "Accuracy along the line" in page
+    assert "loss (nats)" in page
+
+
+@pytest.mark.parametrize(
+    ("scoring", "heading"),
+    [
+        (CLASSIFICATION_SCORING, "<h3>Time to accuracy</h3>"),
+        (REGRESSION_SCORING, "<h3>Time to FIX&#x27;s best MSE</h3>"),
+    ],
+)
+def test_the_ladder_is_headed_by_the_task_s_metric(scoring: Scoring, heading: str) -> None:
+    from lrscope.ladder import time_to_accuracy
+    from lrscope.report.html import _ladder
+    from lrscope.report.model import TaskView
+
+    metric = scoring.primary_metric
+    tta = time_to_accuracy({10: [0.5], 20: [0.2]}, {10: [0.4], 20: [0.3]}, metric)
+    text = _ladder(TaskView("t", scoring=scoring), tta)
+    assert text.startswith(heading)
+    assert ("accuracy" in text.split("</h3>")[0].lower()) is (metric.name == "top1")

@@ -98,6 +98,27 @@ def test_a_real_figure_is_lean_and_escaped() -> None:
     assert re.search(r"\d\.\d{2,}", " ".join(re.findall(r' d="([^"]*)"', svg))) is None
 
 
+def test_the_interpolation_shows_the_task_s_own_metric_and_loss_unit() -> None:
+    alphas = tuple(i / 10 for i in range(11))
+    classification = interpolation_svg(
+        InterpolationView("t", alphas, alphas, alphas, alphas), uid="c", title="c"
+    )
+    assert "loss (nats)" in classification
+    assert "Accuracy along the line" in classification
+    mse = METRICS["mse"]
+    trained_on_it = InterpolationView("t", alphas, alphas, alphas, (), mse, "loss units")
+    regression = interpolation_svg(trained_on_it, uid="r", title="r")
+    assert "nats" not in regression
+    assert "top-1" not in regression
+    assert "Accuracy" not in regression
+    assert ">loss<" in regression
+    by_mae = InterpolationView("t", alphas, alphas, alphas, alphas, METRICS["mae"], "loss units")
+    drawn = interpolation_svg(by_mae, uid="m", title="m")
+    assert "MAE along the line" in drawn
+    assert "test MAE" in drawn
+    assert "nats" not in drawn
+
+
 def _limits(curves: list[MetricCurve], metric: Metric = METRICS["top1"]) -> tuple[float, float]:
     limits = metric_limits(curves, metric)
     assert limits is not None

@@ -1,4 +1,4 @@
-"""``lrscope interpolate``: loss and accuracy along the line between two weight sets.
+"""``lrscope interpolate``: loss and the primary metric along the line between two weight sets.
 
 ::
 
@@ -10,6 +10,17 @@
 
 The networks are evaluated on ``--device`` under ``--precision``'s autocast
 (there is no training, so no gradient accumulation).
+
+The table has one row per alpha: train and test loss, then the train and test
+values of the task's primary metric (:class:`lrscope.metrics.Scoring`):
+``train top-1`` and ``top-1`` for a classification, ``train MAE`` and ``MAE``
+for a regression scored by MAE (``primary_metric="mae"``), a task's own metric
+by its label. The losses alone
+are shown when those columns would only repeat them or be empty: a task scored
+by its loss alone, a regression trained on the MSE it is scored by
+(:attr:`~lrscope.landscape.InterpolationResult.shows_primary`); no column of
+NaN is printed for a metric the task does not have. ``--plot`` follows the
+same rule for its bottom row (:func:`lrscope.landscape.plot_interpolations`).
 
 ``--from`` is network A (:math:`\\alpha = 0`), ``--to`` is network B
 (:math:`\\alpha = 1`); the networks evaluated are
@@ -26,7 +37,8 @@ The JSON document is ``{"task", "recompute_bn", "train_samples", "plot",
 "db", "interpolations": [...]}`` whatever the number of pairs; each
 interpolation is ``InterpolationResult.to_dict()`` (``source_a``,
 ``source_b``, ``end_a``, ``end_b`` with the two saved networks' metrics,
-``points``: ``alpha, train_loss, train_top1, test_loss, top1, top5``) plus
+``primary_metric``, ``points``: ``alpha, train_loss, train_top1, test_loss,
+top1, top5, train_primary, primary``) plus
 ``summary`` (``min_test_loss_alpha``, ``train_loss_barrier``,
 ``test_loss_barrier``) and ``stored_id``. Results are stored in the results
 database (``--db``, default ``$LRSCOPE_DB`` else ``sqlite:///lrscope.db``)
@@ -71,6 +83,7 @@ from lrscope.landscape.settings import (
 
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.landscape import InterpolationResult
+    from lrscope.metrics import Metric
 
 __all__ = ["interpolate", "register"]
 
@@ -125,24 +138,37 @@ def _store(db_url: str, results: list[InterpolationResult]) -> list[int]:
         return [store.put_interpolation(r.task, r.to_dict()) for r in results]
 
 
-def _render(results: list[InterpolationResult], plot: Path | None) -> None:
+def _primary_columns(result: InterpolationResult, primary: Metric) -> tuple[str, str] | None:
+    """The table's columns of the primary metric: ``train top-1`` and ``top-1`` for a
+    classification, ``train MAE`` and ``MAE`` for a regression scored by MAE; None when
+    they would repeat the losses or be NaN (:attr:`InterpolationResult.shows_primary`)."""
+    if not result.shows_primary:
+        return None
+    if result.primary_metric == "top1":
+        return "train top-1", "top-1"
+    label = primary.header if primary.name == result.primary_metric else result.primary_metric
+    return f"train {label}", label
+
+
+def _render(results: list[InterpolationResult], plot: Path | None, primary: Metric) -> None:
     from rich.table import Table
 
     for result in results:
         best = result.argmin("test_loss").alpha
         title = result.label or f"{result.source_a} -> {result.source_b}"
         table = Table(title=f"{result.task}: {title}  (A at α=0, B at α=1)")
-        for column in ("α", "train loss", "test loss", "train top-1", "top-1", ""):
+        extra = _primary_columns(result, primary)
+        for column in ("α", "train loss", "test loss", *(extra or ()), ""):
             table.add_column(column, justify="right")
         for p in result.points:
             mark = {0.0: "A", 1.0: "B"}.get(p.alpha, "")
             mark += " min test loss" if p.alpha == best else ""
+            values = result.primary_of(p) if extra else ()
             table.add_row(
                 f"{p.alpha:.3g}",
                 _fmt(p.train_loss),
                 _fmt(p.test_loss),
-                _fmt(p.train_top1),
-                _fmt(p.top1),
+                *(_fmt(v) for v in values),
                 mark,
             )
         stdout.print(table)
@@ -210,7 +236,7 @@ def interpolate(
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Loss and top-1 of (1 - alpha) * A + alpha * B against alpha (Smith and Topin 2017)."""
+    """Loss and the primary metric of (1 - alpha) * A + alpha * B (Smith and Topin 2017)."""
     from lrscope.landscape import InterpolationSettings
     from lrscope.landscape.plot import LOSS_SCALE
     from lrscope.validation import check
@@ -273,7 +299,9 @@ def interpolate(
             writing({"--plot": plot}, kept=kept),
             replacing(plot) as temporary,
         ):
-            plot_interpolations(results, temporary, loss_scale=loss_scale)
+            plot_interpolations(
+                results, temporary, loss_scale=loss_scale, primary=the_task.scoring.primary_metric
+            )
     document: dict[str, Any] = {
         "task": the_task.name,
         "recompute_bn": settings.recompute_bn,
@@ -285,7 +313,8 @@ def interpolate(
             for r, i in zip(results, ids, strict=True)
         ],
     }
-    emit(document, as_json, lambda: _render(results, plot))
+    primary = the_task.scoring.primary_metric
+    emit(document, as_json, lambda: _render(results, plot, primary))
 
 
 def _kept(ids: list[int | None]) -> str:

@@ -7,10 +7,13 @@ and coefficients :math:`\\alpha`, the network
 
     \\theta(\\alpha) = (1 - \\alpha)\\,\\theta_A + \\alpha\\,\\theta_B
 
-is evaluated on the task: train loss and train top-1 (eval mode, on the
-engine's fixed training subsample, the one behind the ``ld`` metric), test
-loss, top-1 and top-5 (whole test set), all through
-:func:`lrscope.engine.evaluate`. :math:`\\alpha = 0` is A and :math:`\\alpha = 1`
+is evaluated on the task: train loss, train top-1 and the train value of the
+task's primary metric (eval mode, on the engine's fixed training subsample,
+the one behind the ``ld`` metric), test loss, top-1, top-5 and the primary
+metric (whole test set), all through :func:`lrscope.engine.evaluate`. Top-1
+and top-5 are NaN for a task that is not classification; the primary metric
+(:class:`lrscope.metrics.Scoring`) is top-1 for classification, MSE for
+regression, a task's own for others. :math:`\\alpha = 0` is A and :math:`\\alpha = 1`
 is B exactly, so the metrics there equal those of the saved networks bit for
 bit; values outside [0, 1] extrapolate. Smith and Topin write
 :math:`\\alpha\\,net_1 + (1-\\alpha)\\,net_2`: theirs is ours with
@@ -79,10 +82,12 @@ def evaluate_weights(
 
     Both sets go through :func:`lrscope.engine.evaluate` (eval mode, no grad,
     on ``compute``'s device and precision); top-1 and top-5 are NaN for a
-    task that is not classification.
+    task that is not classification; ``primary`` and ``train_primary`` are
+    the task's primary metric (``task.scoring.primary``).
     """
     test = evaluate(model, task.test_data, task.scorer, compute=compute)
     train = evaluate(model, train_subset, task.scorer, compute=compute)
+    primary = task.scoring.primary
     return InterpolationPoint(
         alpha=alpha,
         train_loss=train.loss,
@@ -90,6 +95,8 @@ def evaluate_weights(
         test_loss=test.loss,
         top1=test.top1,
         top5=test.top5,
+        train_primary=train.value(primary),
+        primary=test.value(primary),
     )
 
 
@@ -213,4 +220,5 @@ def interpolate(
         recompute_bn=chosen.recompute_bn,
         train_samples=min(chosen.train_samples, task.train_size),
         label=label,
+        primary_metric=task.scoring.primary,
     )

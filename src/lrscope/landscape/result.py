@@ -16,8 +16,13 @@ from lrscope.validation import Choice, check
 
 __all__ = ["METRICS", "InterpolationPoint", "InterpolationResult", "LandscapeError"]
 
-#: The per-point metrics, in the order they are reported.
+#: The per-point metrics every stored point has, in the order they are reported.
 METRICS: tuple[str, ...] = ("train_loss", "train_top1", "test_loss", "top1", "top5")
+
+
+_SAME = 1e-5
+"""Relative difference under which a metric equals the loss (float32 losses against
+float64 metrics differ by about 1e-7)."""
 
 
 class LandscapeError(LRScopeError, ValueError):
@@ -28,10 +33,16 @@ class LandscapeError(LRScopeError, ValueError):
 class InterpolationPoint:
     """The metrics of one network on the line, at coefficient ``alpha``.
 
-    Losses are mean cross-entropy (nats) of the task's loss function;
-    accuracies are fractions in [0, 1]. ``train_loss`` and ``train_top1`` are
-    measured in eval mode on the engine's fixed training subsample;
-    ``test_loss``, ``top1`` and ``top5`` on the whole test set.
+    Losses are the mean of the task's loss function (nats for a
+    classification's cross-entropy, squared target units for a regression's
+    MSE); top-1 and top-5 are fractions in [0, 1], NaN for a task that is not
+    classification. ``primary`` and ``train_primary`` are the task's primary
+    metric (:class:`lrscope.metrics.Scoring`: top-1 for classification, MSE
+    for regression, a task's own for others; named by
+    :attr:`InterpolationResult.primary_metric`) on the test set and on the
+    training subsample. ``train_loss``, ``train_top1`` and ``train_primary``
+    are measured in eval mode on the engine's fixed training subsample; the
+    others on the whole test set.
     """
 
     alpha: float
@@ -40,18 +51,27 @@ class InterpolationPoint:
     test_loss: float
     top1: float
     top5: float
+    train_primary: float = math.nan
+    primary: float = math.nan
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> InterpolationPoint:
-        return cls(**{name: _float(data[name]) for name in ("alpha", *METRICS)})
+        """A stored point; one stored before points carried ``primary`` reads its top-1 there
+        (every interpolation stored then reported a classification's top-1)."""
+        fields = {name: _float(data[name]) for name in ("alpha", *METRICS)}
+        fields["train_primary"] = _float(data.get("train_primary", data["train_top1"]))
+        fields["primary"] = _float(data.get("primary", data["top1"]))
+        return cls(**fields)
 
 
 @dataclass(frozen=True)
 class InterpolationResult:
-    """Loss and accuracy along :math:`\\theta(\\alpha) = (1-\\alpha)\\theta_A + \\alpha\\theta_B`.
+    """Loss and the task's primary metric along the line between two weight sets.
+
+    The networks are :math:`\\theta(\\alpha) = (1-\\alpha)\\theta_A + \\alpha\\theta_B`.
 
     Attributes:
         task: the task's name.
@@ -65,6 +85,11 @@ class InterpolationResult:
         train_samples: size of the training subsample (train metrics and the
             BatchNorm re-estimation).
         label: free text for plots and the store (e.g. ``"TRI cycles 2-3"``).
+        primary_metric: the name of the task's primary metric, whose values
+            are each point's ``primary`` and ``train_primary`` (``"top1"``
+            for classification and for results stored before results named
+            it, ``"mse"`` for regression, ``"test_loss"`` for a task scored
+            by its loss alone).
     """
 
     task: str
@@ -76,10 +101,38 @@ class InterpolationResult:
     recompute_bn: bool
     train_samples: int
     label: str = ""
+    primary_metric: str = "top1"
 
     @property
     def alphas(self) -> tuple[float, ...]:
         return tuple(p.alpha for p in self.points)
+
+    def primary_of(self, point: InterpolationPoint) -> tuple[float, float]:
+        """``(train, test)`` values of the primary metric at ``point``: its top-1 for a
+        classification (so points built with top-1 alone read as before), else
+        ``(train_primary, primary)``."""
+        if self.primary_metric == "top1":
+            return point.train_top1, point.top1
+        return point.train_primary, point.primary
+
+    @property
+    def shows_primary(self) -> bool:
+        """Whether the primary metric adds to the losses, so tables and plots show it.
+
+        False when it is the test loss itself (a task scored by its loss
+        alone), when no point has a finite value (not measured), or when it
+        equals the loss at every point on both sets (a regression trained on
+        the MSE it is scored by: the columns would repeat the losses).
+        """
+        if self.primary_metric == "test_loss":
+            return False
+        pairs: list[tuple[float, float]] = []
+        for p in (self.end_a, self.end_b, *self.points):
+            train, test = self.primary_of(p)
+            pairs += [(train, p.train_loss), (test, p.test_loss)]
+        if not any(math.isfinite(value) for value, _ in pairs):
+            return False
+        return not all(math.isclose(v, loss, rel_tol=_SAME, abs_tol=0.0) for v, loss in pairs)
 
     def argmin(self, metric: str = "test_loss") -> InterpolationPoint:
         """The point with the smallest ``metric`` (the first one on ties; NaN never wins)."""
@@ -119,6 +172,7 @@ class InterpolationResult:
             "source_a": self.source_a,
             "source_b": self.source_b,
             "label": self.label,
+            "primary_metric": self.primary_metric,
             "recompute_bn": self.recompute_bn,
             "train_samples": self.train_samples,
             "end_a": self.end_a.to_dict(),
@@ -138,6 +192,7 @@ class InterpolationResult:
             recompute_bn=bool(data["recompute_bn"]),
             train_samples=int(data["train_samples"]),
             label=str(data.get("label", "")),
+            primary_metric=str(data.get("primary_metric", "top1")),
         )
 
 

@@ -223,7 +223,7 @@ def _task_view(
     policy_curves = tuple(c for c in (_policy_curve(row, notes) for row in drawn) if c is not None)
     metric_curves = _metric_curves(drawn, trials)
     range_tests = _range_tests(store, record.name, notes)
-    interpolations = _interpolations(store, record.name, notes)
+    interpolations = _interpolations(store, record.name, scoring, notes)
     documents = [r.source_id for r in store.range_tests(record.name, on_unreadable=_noted)]
     documents += [r.source_id for r in store.interpolations(record.name, on_unreadable=_noted)]
     return TaskView(
@@ -399,7 +399,11 @@ def _range_tests(store: Store, task: str, notes: list[str]) -> tuple[RangeTestVi
     return tuple(views)
 
 
-def _interpolations(store: Store, task: str, notes: list[str]) -> tuple[InterpolationView, ...]:
+def _interpolations(
+    store: Store, task: str, scoring: Scoring, notes: list[str]
+) -> tuple[InterpolationView, ...]:
+    """The task's latest interpolations; the second panel is its primary metric (none when
+    that would repeat the loss), the losses in its loss unit."""
     records = store.interpolations(task, on_unreadable=_left_out(notes))
     if not records:
         return ()
@@ -414,13 +418,16 @@ def _interpolations(store: Store, task: str, notes: list[str]) -> tuple[Interpol
             continue
         title = result.label or f"{result.source_a} → {result.source_b}"
         points = result.points
+        shown = result.shows_primary and result.primary_metric == scoring.primary
         views.append(
             InterpolationView(
                 title=title,
                 alphas=tuple(p.alpha for p in points),
                 train_loss=tuple(p.train_loss for p in points),
                 test_loss=tuple(p.test_loss for p in points),
-                top1=tuple(p.top1 for p in points),
+                primary=tuple(result.primary_of(p)[1] for p in points) if shown else (),
+                metric=scoring.primary_metric,
+                loss_unit=scoring.loss_unit,
             )
         )
     if len(records) > MAX_INTERPOLATIONS:

@@ -235,9 +235,10 @@ CAPTIONS = {
     "of a lower-is-better metric is flipped), left reached its best value in fewer steps, and "
     "the circled points on the dashed staircase are the Pareto front, where no other policy is "
     "both at least as good and cheaper.",
-    "interpolation": "Loss and accuracy of the weights (1 − α)·A + α·B along the straight line "
-    "from A (α = 0) to B (α = 1); a bump between them is a barrier, a flat valley means both "
-    "lie in one basin.",
+    "interpolation": "Loss of the weights (1 − α)·A + α·B along the straight line from A (α = 0) "
+    "to B (α = 1), and beside it the task's primary metric on the test set (top-1 for a "
+    "classification) unless it would repeat the loss; a bump between A and B is a barrier, a "
+    "flat valley means both lie in one basin.",
     "range_test": "the training loss of each step (light) and its moving average (dark) as the "
     "learning rate grows; the green band spans the suggested min_lr to max_lr and the "
     "vertical lines mark the other suggestions.",
@@ -469,7 +470,8 @@ def _apart(task: TaskView, uid: str) -> str:
 
 
 def _ladder(task: TaskView, tta: TimeToAccuracy) -> str:
-    """Time to accuracy of rank 1 against FIX on the stored budget ladder."""
+    """Time to accuracy of rank 1 against FIX on the stored budget ladder (headed by the
+    metric's name when it is not top-1: "Time to FIX's best MSE")."""
     info = task.metric(tta.metric)
     rows = "".join(
         f"<tr><td>{_num(r.steps, 0)}</td><td>{_metric_text(r.winner, info)}</td>"
@@ -484,8 +486,11 @@ def _ladder(task: TaskView, tta: TimeToAccuracy) -> str:
         f"{_metric_text(tta.target, info)}{unit}; rank 1 reaches it {winner}, FIX at "
         f"{_num(tta.baseline_steps or math.nan, 0)} steps.{ratio}"
     )
+    heading = (
+        "Time to accuracy" if info.name == "top1" else f"Time to FIX's best {_sentence_label(info)}"
+    )
     return (
-        "<h3>Time to accuracy</h3>"
+        f"<h3>{e(heading)}</h3>"
         '<p class="small">Rank 1 and FIX trained again at shorter budgets, each rebuilt for '
         "its budget, on the same seeds: the median over the seeds of the final "
         f"{e(_sentence_label(info))} at each budget (Smith 2017 compares iterations to an "

@@ -7,7 +7,8 @@ views and the gathering can be tested without drawing anything.
 
 Units: learning rates are plain numbers (the optimizer's ``lr``), steps count
 optimizer steps, accuracies are fractions in [0, 1] (the page shows percent),
-losses are in nats, ``wall_s`` in seconds.
+losses are in the task's loss units (:attr:`lrscope.metrics.Scoring.loss_unit`:
+nats for a classification's cross-entropy), ``wall_s`` in seconds.
 """
 
 from __future__ import annotations
@@ -165,17 +166,22 @@ class MetricCurve:
 
 @dataclass(frozen=True)
 class InterpolationView:
-    """Loss and accuracy along the line between two weight sets.
+    """Loss and the task's primary metric along the line between two weight sets.
 
     :math:`\\theta(\\alpha) = (1-\\alpha)\\theta_A + \\alpha\\theta_B`; ``alphas`` in
-    order, losses in nats, ``top1`` a fraction in [0, 1].
+    order, losses in ``loss_unit`` (:attr:`lrscope.metrics.Scoring.loss_unit`),
+    ``primary`` the test values of ``metric`` (top-1, a fraction in [0, 1],
+    for a classification); ``primary`` is empty when the metric would only
+    repeat the loss (:attr:`lrscope.landscape.InterpolationResult.shows_primary`).
     """
 
     title: str
     alphas: tuple[float, ...]
     train_loss: tuple[float, ...]
     test_loss: tuple[float, ...]
-    top1: tuple[float, ...] = ()
+    primary: tuple[float, ...] = ()
+    metric: Metric = METRIC_TABLE["top1"]
+    loss_unit: str = "nats"
 
 
 @dataclass(frozen=True)

@@ -502,24 +502,30 @@ _AXIS_NAMES = {
 
 
 def interpolation_svg(view: InterpolationView, *, uid: str, title: str) -> str:
-    """Train and test loss along the line from weights A (alpha 0) to B (alpha 1)."""
-    has_top1 = bool(_finite_pairs(view.alphas, view.top1)[0])
-    with _figure(FULL_W, 320, ncols=2 if has_top1 else 1) as (fig, axes):
+    """Train and test loss along the line from weights A (alpha 0) to B (alpha 1), and the
+    test value of the task's primary metric beside it when the view has one (top-1 for a
+    classification; none for a regression trained on the MSE it is scored by)."""
+    shown = bool(_finite_pairs(view.alphas, view.primary)[0])
+    metric = view.metric
+    with _figure(FULL_W, 320, ncols=2 if shown else 1) as (fig, axes):
         ax = axes[0]
         ax.plot(*_finite_pairs(view.alphas, view.train_loss), color="#4e79a7", label="train loss")
         ax.plot(*_finite_pairs(view.alphas, view.test_loss), color="#e15759", label="test loss")
         ax.set_xlabel("alpha  (0 = A, 1 = B)")
-        ax.set_ylabel("loss (nats)")
+        ax.set_ylabel("loss (nats)" if view.loss_unit == "nats" else "loss")
         ax.set_title("Loss along the line")
         ax.legend(loc="best")
         targets = [ax]
-        if has_top1:
+        if shown:
             ax2 = axes[1]
-            ax2.plot(*_finite_pairs(view.alphas, view.top1), color="#59a14f", label="test top-1")
-            _percent_axis(ax2)
+            what = f"test {_axis_name(metric)}"
+            ax2.plot(*_finite_pairs(view.alphas, view.primary), color="#59a14f", label=what)
+            if metric.percent:
+                _percent_axis(ax2)
             ax2.set_xlabel("alpha  (0 = A, 1 = B)")
-            ax2.set_ylabel("test top-1")
-            ax2.set_title("Accuracy along the line")
+            ax2.set_ylabel(what)
+            name = "Accuracy" if metric.name == "top1" else _axis_name(metric)
+            ax2.set_title(f"{name} along the line")
             targets.append(ax2)
         for target in targets:
             for alpha in (0.0, 1.0):

@@ -197,7 +197,8 @@ class TuneResult:
             lines.append(f"          {row['spec']}")
         for text in (
             f"chosen for: {s['winner_reason']}",
-            f"time to accuracy: {self.time_to_accuracy.sentence()}",
+            f"{'time to accuracy' if metric == 'top1' else 'time to target'}: "
+            f"{self.time_to_accuracy.sentence()}",
             f"compute: {self.compute.sentence()}",
         ):
             lines += textwrap.wrap(text, width=width, initial_indent="  ", subsequent_indent="    ")
