@@ -52,6 +52,7 @@ from lrscope.policies import (
     warmup_cosine,
     wsd,
 )
+from lrscope.policies.rounding import round_sig
 from lrscope.validation import STEP_SIZE, Interval, OrNone, check
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -97,6 +98,13 @@ def _cosine(lr: float, warmup: int, total: int | None, kwargs: dict[str, Any]) -
     return warmup_cosine(max_lr=lr, total_steps=_total(total, "cosine"), warmup_steps=warmup)
 
 
+def _scaled(lr: float, ratio: Any) -> float:
+    """``ratio * lr`` as a spec prints it: without float noise (``0.1 * 3e-4`` is
+    ``3e-05``, not ``2.9999999999999997e-05``), 12 significant digits, so within 1e-12
+    of Hugging Face's own product (the schedules stay equal; more rounding would not)."""
+    return round_sig(float(ratio) * lr, 12)
+
+
 def _cosine_min_lr(lr: float, warmup: int, total: int | None, kwargs: dict[str, Any]) -> Policy:
     _half_cosine(kwargs)
     min_lr, rate = kwargs.pop("min_lr", None), kwargs.pop("min_lr_rate", None)
@@ -104,7 +112,7 @@ def _cosine_min_lr(lr: float, warmup: int, total: int | None, kwargs: dict[str, 
         raise ParameterError(
             _OWNER, "scheduler_specific_kwargs", "a dict with one of min_lr, min_lr_rate", kwargs
         )
-    floor = float(min_lr) if min_lr is not None else float(rate) * lr
+    floor = float(min_lr) if min_lr is not None else _scaled(lr, rate)
     return warmup_cosine(
         max_lr=lr,
         total_steps=_total(total, "cosine_with_min_lr"),
@@ -146,7 +154,7 @@ def _wsd(lr: float, warmup: int, total: int | None, kwargs: dict[str, Any]) -> P
         if given not in _WSD_SHAPES:
             raise ParameterError(_OWNER, key, "one of 'linear', 'cosine', '1-sqrt'", given)
         shapes[key] = _WSD_SHAPES[given]
-    floor = float(kwargs.pop("min_lr_ratio", 0.0)) * lr
+    floor = _scaled(lr, kwargs.pop("min_lr_ratio", 0.0))
     return wsd(
         max_lr=lr,
         total_steps=length,

@@ -109,6 +109,11 @@ def test_a_regression_sweep_shows_its_mse_and_a_rounded_policy() -> None:
     assert data["metric"] == "mse"
     assert all(row["metric"] == "mse" and row["primary"] > 0 for row in data["rows"])
     assert unrounded(data["policy"]) == {}
+    cells = [line.split("│")[3:5] for line in result.stdout.splitlines() if "│ sweep" in line]
+    # the same runs (seed 0): a small loss keeps four significant digits, the MSE five decimals
+    assert [[c.strip() for c in row] for row in cells] == [
+        [f"{r['test_loss']:.4g}", f"{r['primary']:.5f}"] for r in data["rows"]
+    ]
 
 
 def test_a_classification_sweep_shows_top1_in_percent() -> None:

@@ -15,6 +15,7 @@ from lrscope.errors import ParameterError
 from lrscope.huggingface import HF_SCHEDULES, policy_from_hf, policy_from_training_args
 from lrscope.policies import parse
 from lrscope.torch import PolicyScheduler
+from spec_testlib import unrounded
 
 VOCAB, LENGTH = 32, 8
 
@@ -227,3 +228,37 @@ def test_model_loss_is_the_models_own_and_needs_labels() -> None:
     loss = lrscope.huggingface.model_loss(model, {**batch, "labels": batch["input_ids"]})
     assert loss.shape == ()
     assert float(loss.detach()) > 0
+
+
+@pytest.mark.parametrize(
+    ("kind", "kwargs"),
+    [
+        ("warmup_stable_decay", {"num_decay_steps": 10, "min_lr_ratio": 0.1}),
+        ("cosine_with_min_lr", {"min_lr_rate": 0.1}),
+    ],
+)
+def test_a_floor_from_a_ratio_prints_without_float_noise(kind: str, kwargs: dict[str, Any]) -> None:
+    policy = policy_from_hf(
+        kind,
+        learning_rate=3e-4,
+        num_warmup_steps=5,
+        num_training_steps=100,
+        scheduler_specific_kwargs=kwargs,
+    )
+    assert 0.1 * 3e-4 != 3e-05  # the float product is 2.9999999999999997e-05
+    assert "min_lr=3e-05" in policy.spec
+    assert unrounded(policy, digits=12) == {}
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=3e-4)
+    scheduler = transformers.get_scheduler(
+        kind,
+        optimizer,
+        num_warmup_steps=5,
+        num_training_steps=100,
+        scheduler_specific_kwargs=kwargs,
+    )
+    theirs = []
+    for _ in range(100):
+        theirs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert policy.values(100) == pytest.approx(theirs, rel=1e-12, abs=0.0)

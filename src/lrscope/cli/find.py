@@ -179,7 +179,7 @@ def _render_sweep(result: SweepResult, primary: Metric) -> None:
         table.add_row(
             f"{row.value:g}{mark}",
             row.phase,
-            f"{row.test_loss:.4f}",
+            f"{row.test_loss:.4g}",  # any loss scale: a regression's can be 3e-4
             primary.format(row.primary),
             "yes" if row.diverged else "",
         )

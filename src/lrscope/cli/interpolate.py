@@ -15,11 +15,10 @@ The table has one row per alpha: train and test loss, then the train and test
 values of the task's primary metric (:class:`lrscope.metrics.Scoring`):
 ``train top-1`` and ``top-1`` for a classification, ``train MAE`` and ``MAE``
 for a regression scored by MAE (``primary_metric="mae"``), a task's own metric
-by its label. The losses alone
-are shown when those columns would only repeat them or be empty: a task scored
-by its loss alone, a regression trained on the MSE it is scored by
-(:attr:`~lrscope.landscape.InterpolationResult.shows_primary`); no column of
-NaN is printed for a metric the task does not have. ``--plot`` follows the
+by its label. The losses alone are shown when those columns would only repeat
+them or be empty: a task scored by its loss alone, a regression trained on the
+MSE it is scored by (:attr:`~lrscope.landscape.InterpolationResult.shows_primary`);
+no column of NaN is printed for a metric the task does not have. ``--plot`` follows the
 same rule for its bottom row (:func:`lrscope.landscape.plot_interpolations`).
 
 ``--from`` is network A (:math:`\\alpha = 0`), ``--to`` is network B
