@@ -3,7 +3,7 @@
     python benchmarks/peers.py [--tasks mnist1d-cnn digits-lenet] [--epochs 150]
         [--trials 48] [--judge-seeds 100 101 102 103 104] [--workers 2]
         [--skip lr-finder fastai prodigy sf-sgd sf-adamw adamw optuna]
-        [--out benchmarks/results] [--work DIR]
+        [--out benchmarks/results] [--work DIR] [--peers-from OLD/peers.json]
 
 writes ``OUT/peers.json`` and ``OUT/peers.md`` and prints the table.
 
@@ -58,6 +58,12 @@ same for every method and are not counted). The acceptance lines compare
 tune's winner with the peer of the best median: a median at least as high,
 and a mean not lower by more than one standard error of the difference of
 the two means.
+
+``--peers-from`` takes the rows of the peers left out with ``--skip`` from an
+earlier run's ``peers.json`` (same task, budget and judge seeds; each such
+row is marked with the time of that run): a peer's recipe and judge trials
+do not depend on lrscope, so a change to tune is judged again without
+repeating an hour of peer searches. Tune's winner and FIX always run.
 """
 
 from __future__ import annotations
@@ -470,6 +476,7 @@ def benchmark_task(
     workers: int,
     work: Path,
     skip: Sequence[str] = (),
+    earlier: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     steps = epochs * _task(task_name).steps_per_epoch
     print(f"{task_name}: {steps} steps per final trial", file=sys.stderr, flush=True)
@@ -486,8 +493,35 @@ def benchmark_task(
             "compute": asdict(method.compute),
             "judge_wall_s": statistics.fmean(o["wall_s"] for o in outcomes[method.name]),
         }
+    rows.update(reused_rows(earlier, task_name, steps, seeds, skip))
     return {"task": task_name, "steps": steps, "epochs": epochs, "judge_seeds": list(seeds),
             "rows": rows, "verdict": verdict(rows)}  # fmt: skip
+
+
+def reused_rows(
+    earlier: dict[str, Any] | None,
+    task_name: str,
+    steps: int,
+    seeds: Sequence[int],
+    names: Sequence[str],
+) -> dict[str, dict[str, Any]]:
+    """The rows of the methods ``names`` for ``task_name`` from an earlier report.
+
+    Raises ValueError when the earlier run judged the task on other seeds or
+    another budget, or lacks one of the methods.
+    """
+    if earlier is None or not names:
+        return {}
+    task = next((t for t in earlier["tasks"] if t["task"] == task_name), None)
+    if task is None or task["steps"] != steps or list(task["judge_seeds"]) != list(seeds):
+        raise ValueError(
+            f"--peers-from: no {task_name} run of {steps} steps on judge seeds {list(seeds)}"
+        )
+    missing = [n for n in names if n not in task["rows"]]
+    if missing:
+        raise ValueError(f"--peers-from: {task_name} has no rows for {missing}")
+    when = earlier.get("finished_at", "an earlier run")
+    return {n: {**task["rows"][n], "reused_from": when} for n in names}
 
 
 def _duration(seconds: float) -> str:
@@ -511,8 +545,9 @@ def markdown(report: dict[str, Any]) -> str:
         ]
         for name, row in sorted(task["rows"].items(), key=lambda kv: -kv[1]["median"]):
             c = row["compute"]
+            reused = f" (run of {row['reused_from']})" if row.get("reused_from") else ""
             lines.append(
-                f"| {name} | {row['median']:.4f} | {row['mean']:.4f} ± {row['std']:.4f} "
+                f"| {name}{reused} | {row['median']:.4f} | {row['mean']:.4f} ± {row['std']:.4f} "
                 f"| {c['trials']} | {c['steps']:,} | {_duration(c['wall_s'])} | {row['note']} |"
             )
         v = task["verdict"]
@@ -539,7 +574,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--skip", nargs="*", default=[], choices=list(KEYS)[2:], help="peers left out"
     )
+    parser.add_argument(
+        "--peers-from",
+        type=Path,
+        default=None,
+        help="an earlier peers.json: the rows of the --skip peers come from it",
+    )
     args = parser.parse_args(argv)
+    earlier = None if args.peers_from is None else json.loads(args.peers_from.read_text())
     if set(args.judge_seeds) & set(range(4)):
         parser.error("judge seeds must not be tune's (0 to 3)")
     args.work.mkdir(parents=True, exist_ok=True)
@@ -556,6 +598,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 args.workers,
                 args.work,
                 [KEYS[k] for k in args.skip],
+                earlier,
             )
             for t in args.tasks
         ],

@@ -26,6 +26,7 @@ from lrscope.rank import (
     order_rows,
     pareto_front,
     rank_trials,
+    tie_break_name,
     tie_margin,
 )
 from lrscope.rank_table import RankingTable
@@ -354,45 +355,64 @@ def test_one_seed_other_budgets_and_stopped_trials_are_shown_apart() -> None:
     assert [r.spec for r in rank_trials(records, min_seeds=1).rows] == ["lucky", "A", "B"]
 
 
-def test_ties_go_to_the_lower_cost_and_tie_zero_ranks_by_the_metric_alone() -> None:
+def test_final_metric_ties_go_to_the_lower_std_then_cost_tie_zero_ranks_by_the_metric() -> None:
     records = [
-        *(trial("best", s, 0.910, 90, top1=0.900) for s in (0, 1)),
-        *(trial("close", s, 0.910, 30, top1=0.898) for s in (0, 1)),  # within 0.003: tied
-        *(trial("far", s, 0.910, 10, top1=0.890) for s in (0, 1)),  # cheapest, not tied
+        *(trial("best", s, 0.910, 90, top1=v) for s, v in ((0, 0.890), (1, 0.910))),
+        *(trial("steady", s, 0.910, 60, top1=0.898) for s in (0, 1)),  # tied, std 0
+        *(trial("cheap", s, 0.910, 30, top1=v) for s, v in ((0, 0.888), (1, 0.908))),  # tied
+        *(trial("far", s, 0.910, 10, top1=0.890) for s in (0, 1)),  # steadiest, not tied
     ]
-    assert [r.spec for r in rank_trials(records).rows] == ["close", "best", "far"]
-    assert [r.spec for r in rank_trials(records, tie=0).rows] == ["best", "close", "far"]
-    assert rank_trials(records).tie == DEFAULT_TIE
+    ranking = rank_trials(records)
+    assert [r.spec for r in ranking.rows] == ["steady", "cheap", "best", "far"]
+    assert [r.spec for r in rank_trials(records, tie=0).rows] == ["best", "steady", "cheap", "far"]
+    assert ranking.tie == DEFAULT_TIE
+
+
+def test_best_top1_ties_go_to_the_lower_cost_whatever_the_std() -> None:
+    """LRBench's rule where a user can stop at ``best_iter``: the highest accuracy, then cost."""
+    records = [
+        *(trial("steady", s, 0.910, 90) for s in (0, 1)),
+        *(trial("cheap", s, v, 30) for s, v in ((0, 0.900), (1, 0.918))),
+    ]
+    ranking = rank_trials(records, metric="best_top1")
+    assert [r.spec for r in ranking.rows] == ["cheap", "steady"]
+    assert tie_break_name("best_top1") == "cost"
+    assert tie_break_name("top1") == "std"
 
 
 @st.composite
 def _rows(draw: st.DrawFn) -> list[PolicyStats]:
     n = draw(st.integers(1, 8))
-    values = draw(st.lists(st.floats(0.9, 1.0), min_size=n, max_size=n))
+    values = draw(st.lists(st.floats(0.9, 1.0), min_size=2 * n, max_size=2 * n))
     costs = draw(st.lists(st.integers(1, 100), min_size=n, max_size=n))
     records = [
-        trial(f"P{i}", s, 1.0, cost, top1=value)
-        for i, (value, cost) in enumerate(zip(values, costs, strict=True))
+        trial(f"P{i}", s, 1.0, cost, top1=values[2 * i + s])
+        for i, cost in enumerate(costs)
         for s in (0, 1)
     ]
     return aggregate(records)
 
 
 @settings(max_examples=200, deadline=None)
-@given(_rows(), st.sampled_from([0.0, 0.003, 0.02]))
-def test_each_next_row_is_tied_with_the_best_left_and_no_tied_row_is_cheaper(
-    rows: list[PolicyStats], tie: float
+@given(_rows(), st.sampled_from([0.0, 0.003, 0.02]), st.sampled_from(["top1", "best_top1"]))
+def test_each_next_row_is_tied_with_the_best_left_and_first_on_the_tie_break(
+    rows: list[PolicyStats], tie: float, name: str
 ) -> None:
     from lrscope.metrics import get_metric
 
-    ordered = order_rows(rows, get_metric("top1"), tie)
+    metric = get_metric(name)
+    ordered = order_rows(rows, metric, tie)
     assert sorted(r.spec for r in ordered) == sorted(r.spec for r in rows)
     for i, row in enumerate(ordered):
         left = ordered[i:]
-        best = max(r.mean["top1"] for r in left)
-        assert row.mean["top1"] >= best - tie - 1e-12
-        tied = [r for r in left if r.mean["top1"] >= best - tie - 1e-12]
-        assert row.mean["best_iter"] <= min(r.mean["best_iter"] for r in tied)
+        best = max(r.mean[name] for r in left)
+        assert row.mean[name] >= best - tie - 1e-12
+        tied = [r for r in left if r.mean[name] >= best - tie - 1e-12]
+        if name == "top1":  # a value of the final model: the most robust, then the cheapest
+            key = [(r.std[name], r.mean["best_iter"]) for r in tied]
+            assert (row.std[name], row.mean["best_iter"]) == min(key)
+        else:
+            assert row.mean["best_iter"] <= min(r.mean["best_iter"] for r in tied)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from lrscope.metrics import Metric
+from lrscope.rank import tie_break_name
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console, ConsoleOptions, RenderResult
@@ -74,7 +75,7 @@ class RankingTable:
     def _title(self) -> str:
         r = self.ranking
         budget = "" if r.steps is None else f", {r.steps:,} steps"
-        tie = f", ties within {r.tie:g} by cost" if r.tie else ""
+        tie = f", ties within {r.tie:g} by {tie_break_name(r.metric)}" if r.tie else ""
         return f"{r.task}: ranked by {r.metric}{budget}{tie} (* = Pareto front)"
 
     def _label(self, spec: str) -> str:

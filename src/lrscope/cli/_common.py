@@ -48,9 +48,10 @@ TieOpt = Annotated[
     float,
     typer.Option(
         "--tie",
-        help="Metric differences up to this are ties, ranked by cost (steps to the best "
-        "evaluation): absolute for a fraction such as top-1, relative to the best value for "
-        "other metrics; 0: the metric alone.",
+        help="Metric differences up to this are ties, ranked by the lower std over the "
+        "seeds (for best_* and cost metrics: by cost, steps to the best evaluation): absolute "
+        "for a fraction such as top-1, relative to the best value for other metrics; 0: the "
+        "metric alone.",
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON document on stdout.")]

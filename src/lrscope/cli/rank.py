@@ -5,9 +5,11 @@
 :mod:`lrscope.rank`, the rule of ``lrscope tune``, the report and the demo:
 the task's primary metric at the end by default (final top-1 for
 classification, final MSE for regression, in its direction), ties within
-``--tie`` by cost; ``--metric`` must be one of the task's metrics. Groups
-measured on fewer than ``--min-seeds`` seeds (a search's one-seed trials),
-trials stopped early and other budgets are shown apart, never ranked. The
+``--tie`` by the lower std over the seeds (by cost, steps to the best
+evaluation, for ``best_<primary>`` and cost-like metrics); ``--metric``
+must be one of the task's metrics. Groups measured on fewer than
+``--min-seeds`` seeds (a search's one-seed trials), trials stopped early and
+other budgets are shown apart, never ranked. The
 ranked rows come first, best first, then the rows shown apart; each has
 ``spec``, ``steps``, ``eval_every``, ``n``, ``n_diverged``,
 ``diverged_rate``, ``<metric>_mean`` and ``<metric>_std`` for every LRBench

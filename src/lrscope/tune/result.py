@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from lrscope.rank import tie_break_name
+
 if TYPE_CHECKING:  # pragma: no cover
     from lrscope.ladder import TimeToAccuracy
     from lrscope.rangetest.result import Suggestions
@@ -148,17 +150,18 @@ class TuneResult:
 
     @property
     def winner_reason(self) -> str:
-        """Why rank 1 won: the best mean, or a tie broken by cost."""
+        """Why rank 1 won: the best mean, or a tie broken by :func:`lrscope.rank.tie_break`."""
         chosen = self.ranking.scoring.get(self.metric, owner="tune")
         n = len(self.plan.confirm_seeds)
         values = [r.value(self.metric) for r in self.ranking.rows]
         best = max(values, key=lambda v: chosen.sign() * v if math.isfinite(v) else -math.inf)
         if len(self.ranking.rows) == 1 or self.winner.value(self.metric) == best:
             return f"best mean {self.metric} over {n} confirmation seeds"
-        return (
-            f"{self.metric} within {self.tie:g} of the best (a tie), "
-            "and the lowest cost (steps to its best evaluation) among the tied"
-        )
+        if tie_break_name(chosen.name) == "cost":
+            why = "the lowest cost (steps to its best evaluation)"
+        else:
+            why = "the most robust (lowest std over the seeds)"
+        return f"{self.metric} within {self.tie:g} of the best (a tie), and {why} among the tied"
 
     def summary(self) -> dict[str, Any]:
         """The peer-style summary: winner and FIX (rank, median, mean, std over the
