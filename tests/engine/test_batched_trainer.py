@@ -253,6 +253,23 @@ LANES = [
 ]
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_a_members_result_does_not_depend_on_its_stack(dtype: torch.dtype) -> None:
+    """Each member alone (a stack of one) and in stacks of 2 and 6: bit-identical results.
+
+    Members leave as their budgets end, so the stacks shrink to one member on
+    the way; the loss's gradient must reach the layers in one layout whatever
+    the stack's size (a stack of one once got a transposed one).
+    """
+    task = wave_task(dtype)
+    alone = [run_batched(task, [member])[0] for member in LANES]
+    pairs = [r for i in range(0, 6, 2) for r in run_batched(task, LANES[i : i + 2])]
+    for stacked in (pairs, run_batched(task, LANES)):
+        for a, b in zip(stacked, alone, strict=True):
+            assert a.curve == b.curve
+            assert a.summary() | {"wall_s": 0} == b.summary() | {"wall_s": 0}
+
+
 @pytest.mark.parametrize("threads", [2, 3])
 def test_lanes_side_by_side_give_the_one_thread_results(threads: int) -> None:
     """6 members in 2 or 3 lanes: each member's metrics and curve are exactly the one-lane ones."""
