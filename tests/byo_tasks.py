@@ -42,33 +42,27 @@ def adam(params: Any) -> torch.optim.Optimizer:
     return torch.optim.Adam(params, lr=1e-3)
 
 
-def regression() -> Task:
+def _waves_task(name: str, **scoring: Any) -> Task:
     x, y = waves(TRAIN, 0)
     xt, yt = waves(TEST, 1)
     return Task(
-        name="byo-regression",
+        name=name,
         model=mlp,
         train_data=TensorDataset(x, y),
         test_data=TensorDataset(xt, yt),
         batch_size=16,
         loss=nn.functional.mse_loss,
         optimizer=adam,
+        **scoring,
     )
+
+
+def regression() -> Task:
+    return _waves_task("byo-regression")
 
 
 def regression_by_mae() -> Task:
-    x, y = waves(TRAIN, 0)
-    xt, yt = waves(TEST, 1)
-    return Task(
-        name="byo-regression-mae",
-        model=mlp,
-        train_data=TensorDataset(x, y),
-        test_data=TensorDataset(xt, yt),
-        batch_size=16,
-        loss=nn.functional.mse_loss,
-        optimizer=adam,
-        primary_metric="mae",
-    )
+    return _waves_task("byo-regression-mae", primary_metric="mae")
 
 
 class DictData(Dataset[dict[str, torch.Tensor]]):
