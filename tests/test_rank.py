@@ -30,6 +30,7 @@ from lrscope.rank import (
     tie_margin,
 )
 from lrscope.rank_table import RankingTable
+from rank_testlib import RegressionRecord
 
 
 @dataclasses.dataclass(frozen=True)
@@ -413,22 +414,6 @@ def test_each_next_row_is_tied_with_the_best_left_and_first_on_the_tie_break(
             assert (row.std[name], row.mean["best_iter"]) == min(key)
         else:
             assert row.mean["best_iter"] <= min(r.mean["best_iter"] for r in tied)
-
-
-@dataclasses.dataclass(frozen=True)
-class RegressionRecord:
-    """A regression trial as the ranking sees it: LRBench's columns NaN, its own metrics."""
-
-    spec: str
-    seed: int
-    metrics: dict[str, float]
-    best_iter: int
-    task: str = "r"
-    steps: int = 100
-    eval_every: int = 10
-    status: str = "done"
-    n_params: int | None = 1
-    diverged: bool = False
 
 
 def test_the_default_metric_is_the_task_primary_metric() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 
 import pytest
@@ -11,7 +10,9 @@ from rich.console import Console
 from lrscope.metrics import REGRESSION_SCORING
 from lrscope.rank import rank_trials
 from lrscope.rank_table import RankingTable
+from rank_testlib import RegressionRecord
 
+TASK = "house-prices-regression"
 SPECS = [
     "FIX(k0=0.0123)",
     "onecycle(max_lr=0.01, total_steps=2000, pct_start=0.25, div_factor=20.0)",
@@ -20,30 +21,15 @@ SPECS = [
 ]
 
 
-@dataclasses.dataclass(frozen=True)
-class Record:
-    """A stored regression trial as the ranking reads it."""
-
-    task: str
-    spec: str
-    seed: int
-    steps: int
-    best_iter: int
-    metrics: dict[str, float]
-    status: str = "done"
-    n_params: int | None = 1
-    diverged: bool = False
-
-
-def _ranking(n_policies: int) -> list[Record]:
+def _ranking(n_policies: int) -> list[RegressionRecord]:
     records = []
     for i in range(n_policies):
         spec = SPECS[i] if i < len(SPECS) else f"FIX(k0={0.001 * i:.4f})"
         for seed, d in enumerate((-0.00091, 0.0, 0.00091)):
             mse = 0.01486 + 0.0003 * i + d
             metrics = {"mse": mse, "best_mse": mse - 0.0005, "mae": 0.1, "r2": 0.9}
-            records.append(Record("house-prices-regression", spec, seed, 2000, 1234 + 300 * seed,
-                                  metrics))  # fmt: skip
+            best_iter = 1234 + 300 * seed
+            records.append(RegressionRecord(spec, seed, metrics, best_iter, TASK, steps=2000))
     return records
 
 
