@@ -373,7 +373,9 @@ def tune(
 
     Raises:
         ParameterError: a bad budget or option, before any training.
-        DeviceError: a device this machine lacks, before any training.
+        DeviceError: a device this machine lacks, before any training. The
+            range test trains in this process, so the device must be here
+            even when the trials run on a Ray cluster at an address.
     """
     from lrscope.bench.factory import make_executor
     from lrscope.engine import resolve
