@@ -5,6 +5,8 @@ Each factory is importable as ``tests/byo_tasks.py:<name>``:
 - ``regression``: a small MLP learning ``y = sin(x1) + x2 / 2`` in (-1, 1) with
   MSE (float targets; the fault this module guards against read them as zeros);
 - ``regression_by_mae``: the same task scored by its MAE (still trained on MSE);
+- ``slipped_regression``: the same with targets ``(n,)`` against the model's
+  ``(n, 1)`` and torch's ``mse_loss``, which would broadcast them to ``(n, n)``;
 - ``dict_batches``: the same data as a map-style dataset of dicts
   ``{"features": x, "labels": y}`` (Hugging Face style), collated by torch;
 - ``three_tensors``: ``TensorDataset(x1, x2, y)``, a model of two inputs;
@@ -63,6 +65,20 @@ def regression() -> Task:
 
 def regression_by_mae() -> Task:
     return _waves_task("byo-regression-mae", primary_metric="mae")
+
+
+def slipped_regression() -> Task:
+    x, y = waves(TRAIN, 0)
+    xt, yt = waves(TEST, 1)
+    return Task(
+        name="byo-slipped",
+        model=mlp,
+        train_data=TensorDataset(x, y[:, 0]),
+        test_data=TensorDataset(xt, yt[:, 0]),
+        batch_size=16,
+        loss=nn.functional.mse_loss,
+        optimizer=adam,
+    )
 
 
 class DictData(Dataset[dict[str, torch.Tensor]]):

@@ -219,6 +219,17 @@ def test_a_regression_s_losses_are_in_its_loss_units_not_nats() -> None:
             ],
             "does not exist",
         ),
+        (
+            [
+                "--task",
+                f"{Path(__file__).parents[1] / 'byo_tasks.py'}:slipped_regression",
+                "--policy",
+                "FIX(k0=0.01)",
+                "--steps",
+                "5",
+            ],
+            "broadcasts them to (16, 16)",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_one_line(args: list[str], message: str) -> None:

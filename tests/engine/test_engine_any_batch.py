@@ -19,8 +19,17 @@ import pytest
 import torch
 from torch import nn
 
-from byo_tasks import dict_batches, list_inputs, regression, step_only, three_tensors, waves
+from byo_tasks import (
+    dict_batches,
+    list_inputs,
+    regression,
+    slipped_regression,
+    step_only,
+    three_tensors,
+    waves,
+)
 from lrscope.engine import evaluate, run_trial
+from lrscope.errors import TaskError
 from lrscope.rangetest import range_test
 from lrscope.tasks import Task
 
@@ -121,3 +130,14 @@ def test_range_test_validation_loss_equals_a_float64_replay() -> None:
     replayed = Task("replay", Replay, task.train_data, task.test_data, batch_size=16)
     result = range_test(replayed, steps=30, end_lr=0.1, eval_every=10, eval_samples=64, seed=1)
     assert [p.test_loss for p in result.evals] == pytest.approx(seen, rel=1e-5)
+
+
+def test_a_loss_that_broadcasts_outputs_against_targets_is_refused_by_trials_and_range_tests() -> (
+    None
+):
+    """torch's mse_loss of (16, 1) against (16,) trains towards the mean target; it only warns."""
+    task = slipped_regression()
+    with pytest.raises(TaskError, match=r"broadcasts them to \(16, 16\)"):
+        run_trial(task, "FIX(k0=0.01)", steps=5)
+    with pytest.raises(TaskError, match=r"broadcasts them to \(16, 16\)"):
+        range_test(task)

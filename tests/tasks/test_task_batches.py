@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections import UserDict
 from typing import Any, NamedTuple
 
@@ -11,7 +12,7 @@ from torch import nn
 
 from lrscope.errors import TaskError
 from lrscope.tasks import BatchSteps, call_model, move_to, split_batch
-from lrscope.tasks.batches import batch_length, output_tensor
+from lrscope.tasks.batches import batch_length, check_broadcast, output_tensor
 
 META = torch.device("meta")  # a second device every CPU machine has: moves are visible
 
@@ -142,3 +143,49 @@ def test_loss_only_without_outputs_and_with_a_split() -> None:
     outputs, targets = with_split.outputs(nn.Identity(), {"x": x, "y": y})  # type: ignore[misc]
     assert outputs is x
     assert targets is y
+
+
+@pytest.mark.parametrize(
+    ("loss", "name"),
+    [
+        (nn.functional.mse_loss, "torch.nn.functional.mse_loss"),
+        (nn.functional.l1_loss, "torch.nn.functional.l1_loss"),
+        (functools.partial(nn.functional.huber_loss, delta=0.5), "huber_loss"),
+        (nn.SmoothL1Loss(), "torch.nn.SmoothL1Loss()"),
+        (nn.MSELoss(reduction="sum"), "torch.nn.MSELoss()"),
+    ],
+)
+@pytest.mark.parametrize(
+    ("outputs", "targets", "broadcast"),
+    [((8, 1), (8,), (8, 8)), ((8,), (8, 1), (8, 8)), ((8, 1, 3), (8, 3), (8, 8, 3))],
+)
+def test_an_elementwise_loss_that_would_pair_every_output_with_every_target_is_refused(
+    loss: Any, name: str, outputs: tuple[int, ...], targets: tuple[int, ...],
+    broadcast: tuple[int, ...],
+) -> None:  # fmt: skip
+    steps = BatchSteps(loss=loss)
+    with pytest.raises(TaskError, match="broadcasts them") as caught:
+        steps.batch_loss(torch.zeros(outputs), torch.zeros(targets))
+    message = str(caught.value)
+    assert name in message
+    assert f"outputs of shape {outputs}" in message
+    assert f"targets of shape {targets}" in message
+    assert f"to {broadcast}" in message
+    assert "squeeze(-1)" in message
+
+
+@pytest.mark.filterwarnings("ignore:Using a target size")  # torch's own, for (8, 3) vs (3,)
+@pytest.mark.parametrize(
+    ("loss", "outputs", "targets"),
+    [
+        (nn.functional.mse_loss, (8, 1), torch.zeros(8, 1)),  # one shape
+        (nn.functional.mse_loss, (8, 3), torch.zeros(3)),  # broadcasting adds no element
+        (nn.functional.cross_entropy, (8, 5), torch.zeros(8, dtype=torch.long)),  # not elementwise
+        (lambda o, t: ((o.squeeze(-1) - t) ** 2).mean(), (8, 1), torch.zeros(8)),  # the user's own
+    ],
+)
+def test_other_shapes_and_losses_are_left_alone(
+    loss: Any, outputs: tuple[int, ...], targets: torch.Tensor
+) -> None:
+    check_broadcast(loss, torch.zeros(outputs), targets)
+    assert BatchSteps(loss=loss).batch_loss(torch.zeros(outputs), targets).numel() == 1

@@ -25,9 +25,12 @@ nesting (dicts, lists, tuples, namedtuples), leaving everything else as is.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -42,6 +45,7 @@ __all__ = [
     "TrainingStep",
     "batch_length",
     "call_model",
+    "check_broadcast",
     "move_to",
     "output_tensor",
     "split_batch",
@@ -219,10 +223,17 @@ class BatchSteps:
         return loss.reshape(())
 
     def batch_loss(self, output: Any, targets: Any) -> torch.Tensor:
-        """``loss(output_tensor(output), targets)``."""
+        """``loss(output_tensor(output), targets)``.
+
+        Raises:
+            TaskError: the loss is one of torch's elementwise losses and would
+                broadcast outputs against targets (:func:`check_broadcast`).
+        """
         if self.loss is None:  # pragma: no cover - Task always resolves a loss or a step
             raise TaskError("the task has neither a loss nor a training_step")
-        return self.loss(output_tensor(output), targets)
+        outputs = output_tensor(output)
+        check_broadcast(self.loss, outputs, targets)
+        return self.loss(outputs, targets)
 
     def outputs(self, model: nn.Module, batch: Any) -> tuple[Any, Any] | None:
         """``(outputs, targets)`` of ``batch`` for the metrics; None for a loss-only task."""
@@ -240,3 +251,56 @@ class BatchSteps:
             self.training_step(model, batch)
         else:
             call_model(model, self.split_batch(batch)[0])
+
+
+_ELEMENTWISE_FUNCTIONS: tuple[Callable[..., torch.Tensor], ...] = (
+    nn.functional.mse_loss,
+    nn.functional.l1_loss,
+    nn.functional.smooth_l1_loss,
+    nn.functional.huber_loss,
+)
+_ELEMENTWISE_MODULES = (nn.MSELoss, nn.L1Loss, nn.SmoothL1Loss, nn.HuberLoss)
+
+
+def _elementwise_name(loss: Callable[..., Any]) -> str | None:
+    """The name of ``loss`` if it is one of torch's elementwise losses (or a partial of one)."""
+    if isinstance(loss, _ELEMENTWISE_MODULES):
+        return f"torch.nn.{type(loss).__name__}()"
+    base = loss.func if isinstance(loss, functools.partial) else loss
+    if any(base is f for f in _ELEMENTWISE_FUNCTIONS):
+        return f"torch.nn.functional.{getattr(base, '__name__', 'loss')}"
+    return None
+
+
+def check_broadcast(loss: Callable[..., Any], outputs: Any, targets: Any) -> None:
+    """Refuse an elementwise torch loss that would compare every output with every target.
+
+    ``torch.nn.functional.mse_loss`` (and ``l1_loss``, ``smooth_l1_loss``,
+    ``huber_loss`` and their modules) broadcast their two arguments: a model
+    that outputs ``(N, 1)`` against targets ``(N,)`` is scored against the
+    ``(N, N)`` table of every pair, which trains the model towards the mean
+    target (torch only warns). Costs a shape comparison per call.
+
+    Raises:
+        TaskError: ``loss`` is such a loss and broadcasting ``outputs`` and
+            ``targets`` gives more elements than either has.
+    """
+    if not (isinstance(outputs, torch.Tensor) and isinstance(targets, torch.Tensor)):
+        return
+    if outputs.shape == targets.shape:
+        return
+    name = _elementwise_name(loss)
+    if name is None:
+        return
+    try:
+        shape = np.broadcast_shapes(tuple(outputs.shape), tuple(targets.shape))
+    except ValueError:
+        return  # no broadcast: torch's own error says what is wrong
+    if math.prod(shape) > max(outputs.numel(), targets.numel()):
+        raise TaskError(
+            f"the task's loss {name} gets outputs of shape {tuple(outputs.shape)} and "
+            f"targets of shape {tuple(targets.shape)} and broadcasts them to {tuple(shape)}, "
+            "comparing every output with every target; give both one shape (e.g. the "
+            "model's output .squeeze(-1)), or leave loss= out on a regression task "
+            "(lrscope's regression loss pairs them sample by sample)"
+        )
