@@ -12,7 +12,12 @@ Each factory is importable as ``tests/byo_tasks.py:<name>``:
 - ``three_tensors``: ``TensorDataset(x1, x2, y)``, a model of two inputs;
 - ``list_inputs``: samples ``([x1, x2], y)``, the same model;
 - ``step_only``: dict batches trained and evaluated through a training step
-  (loss-only evaluation).
+  (loss-only evaluation);
+- ``classes_by_balanced_accuracy``: a three-class classification of the same
+  inputs whose primary metric is its own balanced accuracy (higher is better);
+  ``classes_by_balanced_error``: the same, primary its balanced error (lower is
+  better); ``classes_with_balanced_accuracy``: the balanced accuracy as a
+  metric beside top-1, which stays primary.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset, TensorDataset
 
-from lrscope.tasks import Task
+from lrscope.tasks import Task, custom_metric
 
 TRAIN, TEST = 192, 64
 
@@ -187,3 +192,54 @@ def step_only() -> Task:
         optimizer=adam,
         training_step=squared_error,
     )
+
+
+def three_classes(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs (n, 4) and labels (n,) in {0, 1, 2}: which of three fixed directions is largest."""
+    x, _ = waves(n, seed)
+    directions = torch.tensor([[1.0, 0.0, -1.0], [0.5, -1.0, 0.5], [0.0, 1.0, 1.0], [-1.0, 0.5, 0]])
+    return x, (x @ directions).argmax(dim=1)
+
+
+def classifier() -> nn.Module:
+    return nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 3))
+
+
+def balanced_accuracy(outputs: torch.Tensor, targets: torch.Tensor) -> float:
+    """The mean over the classes present of the share of their samples predicted right."""
+    predicted = outputs.argmax(dim=1)
+    recalls = [float((predicted[targets == c] == c).double().mean()) for c in set(targets.tolist())]
+    return sum(recalls) / len(recalls)
+
+
+def balanced_error(outputs: torch.Tensor, targets: torch.Tensor) -> float:
+    return 1.0 - balanced_accuracy(outputs, targets)
+
+
+def _classes_task(name: str, **scoring: Any) -> Task:
+    x, y = three_classes(TRAIN, 0)
+    xt, yt = three_classes(TEST, 1)
+    return Task(
+        name=name,
+        model=classifier,
+        train_data=TensorDataset(x, y),
+        test_data=TensorDataset(xt, yt),
+        num_classes=3,
+        batch_size=16,
+        **scoring,
+    )
+
+
+def classes_by_balanced_accuracy() -> Task:
+    metric = custom_metric("bal_acc", balanced_accuracy, direction="max")
+    return _classes_task("byo-classes-bal", metrics=[metric], primary_metric="bal_acc")
+
+
+def classes_by_balanced_error() -> Task:
+    metric = custom_metric("bal_err", balanced_error, direction="min")
+    return _classes_task("byo-classes-err", metrics=[metric], primary_metric="bal_err")
+
+
+def classes_with_balanced_accuracy() -> Task:
+    metric = custom_metric("bal_acc", balanced_accuracy, direction="max")
+    return _classes_task("byo-classes", metrics=[metric])

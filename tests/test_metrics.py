@@ -19,11 +19,13 @@ from lrscope.metrics import (
     METRICS,
     RANK_METRICS,
     REGRESSION_SCORING,
+    Metric,
     Scoring,
     get_metric,
     metric_help,
 )
 from lrscope.report.model import METRICS as REPORT_COLUMNS
+from lrscope.report.model import table_columns
 
 
 def test_rank_metrics_are_the_aggregated_ones_and_the_divergence_share() -> None:
@@ -106,3 +108,68 @@ def test_loss_units_leave_the_recorded_definitions_as_stored() -> None:
     assert {d["name"]: d["unit"] for d in recorded["metrics"]}["test_loss"] == ""
     assert Scoring.from_metadata(recorded) == REGRESSION_SCORING
     assert "ld" not in {d["name"] for d in recorded["metrics"]}
+
+
+BALANCED = Metric("bal_acc", "Balanced acc", "max", "fraction", "mean recall over the classes")
+ERROR = Metric("bal_err", "Balanced error", "min", "", "1 - balanced accuracy")
+
+
+def _classification(*own: Metric, primary: str = "top1") -> Scoring:
+    lrbench = CLASSIFICATION_SCORING.metrics
+    return Scoring(metrics=(*lrbench[:-1], *own, lrbench[-1]), primary=primary)
+
+
+@pytest.mark.parametrize("metric", [BALANCED, ERROR], ids=["max", "min"])
+def test_a_classification_ranks_by_its_own_primary_metric_as_a_regression_does(
+    metric: Metric,
+) -> None:
+    scoring = _classification(metric, primary=metric.name)
+    assert scoring.is_classification
+    table = scoring.rankable()
+    best = f"best_{metric.name}"
+    assert list(table) == [*RANK_METRICS, metric.name, best]
+    assert table[metric.name] is metric  # in its declared direction, as declared
+    assert (table[best].direction, table[best].unit) == (metric.direction, metric.unit)
+    assert scoring.aggregated() == (*AGGREGATED_METRICS, metric.name, best)
+    assert scoring.get(scoring.default_rank_metric, owner="t") is metric
+    assert scoring.get(best, owner="t").direction == metric.direction
+    # a regression with the same metric primary ranks by the same names beyond its own
+    regression = Scoring(metrics=(*REGRESSION_SCORING.metrics, metric), primary=metric.name)
+    assert {metric.name, best} <= set(regression.rankable())
+    assert regression.aggregated()[-2:] == (metric.name, best)
+
+
+def test_a_classification_metric_beside_top1_is_rankable_without_a_best() -> None:
+    scoring = _classification(BALANCED)
+    assert scoring.own_metrics() == (METRICS["top1"], BALANCED)
+    assert list(scoring.rankable()) == [*RANK_METRICS, "bal_acc"]
+    assert scoring.aggregated() == (*AGGREGATED_METRICS, "bal_acc")
+    with pytest.raises(ParameterError, match="'bal_acc'"):
+        scoring.get("best_bal_acc", owner="the ranking")  # only the primary's best is kept
+
+
+def test_lrbench_scoring_ranks_and_aggregates_as_it_always_did() -> None:
+    assert list(CLASSIFICATION_SCORING.rankable()) == list(RANK_METRICS)
+    assert all(CLASSIFICATION_SCORING.rankable()[n] is METRICS[n] for n in RANK_METRICS)
+    assert CLASSIFICATION_SCORING.aggregated() == AGGREGATED_METRICS
+    assert CLASSIFICATION_SCORING.own_metrics() == (METRICS["top1"],)
+    assert table_columns(CLASSIFICATION_SCORING) == REPORT_COLUMNS
+
+
+def test_a_classification_ranked_by_its_test_loss_has_it_in_nats() -> None:
+    scoring = _classification(primary="test_loss")
+    table = scoring.rankable()
+    assert (table["test_loss"].unit, table["best_test_loss"].direction) == ("nats", "min")
+    assert scoring.aggregated()[-2:] == ("test_loss", "best_test_loss")
+
+
+def test_the_report_shows_a_classifications_own_metrics_after_lrbenchs() -> None:
+    by_own = table_columns(_classification(BALANCED, primary="bal_acc"))
+    assert [m.name for m in by_own] == [
+        *(m.name for m in REPORT_COLUMNS),
+        "bal_acc",
+        "best_bal_acc",
+    ]
+    beside = table_columns(_classification(ERROR))
+    assert [m.name for m in beside][-1] == "bal_err"
+    assert beside[-1].direction == "min"

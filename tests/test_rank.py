@@ -17,7 +17,13 @@ from hypothesis import strategies as st
 from lrscope.engine.result import TrialResult
 from lrscope.errors import LRScopeError, ParameterError
 from lrscope.metrics import AGGREGATED_METRICS as METRICS
-from lrscope.metrics import CLASSIFICATION_SCORING, RANK_METRICS, REGRESSION_SCORING
+from lrscope.metrics import (
+    CLASSIFICATION_SCORING,
+    RANK_METRICS,
+    REGRESSION_SCORING,
+    Metric,
+    Scoring,
+)
 from lrscope.rank import (
     DEFAULT_TIE,
     PolicyStats,
@@ -53,6 +59,7 @@ class Record:
     cdac: float
     wall_s: float
     n_params: int | None
+    metrics: dict[str, float] = dataclasses.field(default_factory=dict)
 
     @property
     def diverged(self) -> bool:
@@ -485,3 +492,60 @@ def test_the_ranked_budget_is_where_most_policies_were_measured() -> None:
     assert [r.spec for r in ranking.rows] == ["A", "B", "C"]
     assert {(r.steps, r.apart) for r in ranking.apart} == {(300, "other budget"),
                                                            (50, "other budget")}  # fmt: skip
+
+
+def _by_own(metric: Metric) -> Scoring:
+    lrbench = CLASSIFICATION_SCORING.metrics
+    return Scoring(metrics=(*lrbench[:-1], metric, lrbench[-1]), primary=metric.name)
+
+
+BALANCED = Metric("bal_acc", "bal_acc", "max", "", "balanced accuracy")
+
+
+def _balanced(spec: str, seed: int, value: float, best: float, best_iter: int) -> Record:
+    """A classification trial whose top-1 says the opposite of its balanced accuracy."""
+    own = {"bal_acc": value, "best_bal_acc": best}
+    record = trial(spec, seed, 1.0 - best, best_iter, top1=1.0 - value)
+    return dataclasses.replace(record, metrics=own)
+
+
+def test_a_classification_ranks_by_its_own_primary_metric_ties_by_std_then_by_cost() -> None:
+    records = [
+        *(_balanced("best", s, v, 0.95, 90) for s, v in ((0, 0.880), (1, 0.920))),
+        *(_balanced("steady", s, 0.899, 0.95, 60) for s in (0, 1)),  # tied, std 0
+        *(_balanced("cheap", s, 0.950, b, 10) for s, b in ((0, 0.951), (1, 0.949))),
+    ]
+    scoring = _by_own(BALANCED)
+    ranking = rank_trials(records, scoring=scoring)
+    assert ranking.metric == "bal_acc"
+    assert [r.spec for r in ranking.rows] == ["cheap", "steady", "best"]
+    assert ranking.rows[0].mean["bal_acc"] == pytest.approx(0.950)
+    assert [r.spec for r in rank_trials(records, tie=0, scoring=scoring).rows] == [
+        "cheap", "best", "steady",
+    ]  # fmt: skip
+    by_best = rank_trials(records, "best_bal_acc", scoring=scoring)  # all tied: by cost
+    assert [r.spec for r in by_best.rows] == ["cheap", "steady", "best"]
+    assert (tie_break_name("bal_acc"), tie_break_name("best_bal_acc")) == ("std", "cost")
+    # top-1 of the same trials points the other way, in its own direction
+    assert [r.spec for r in rank_trials(records, "top1", scoring=scoring).rows][-1] == "cheap"
+    # the front: best_bal_acc (higher) against best_iter; cheap dominates both others
+    assert [r.pareto for r in ranking.rows] == [True, False, False]
+    row = ranking.to_dicts()[0]
+    assert (row["bal_acc_mean"], row["best_bal_acc_mean"]) == pytest.approx((0.950, 0.950))
+    assert "bal_acc_mean" in ranking.to_csv().splitlines()[0]
+
+
+def test_a_lower_is_better_own_metric_of_a_classification_ranks_lowest_first() -> None:
+    error = Metric("bal_err", "bal_err", "min", "", "balanced error")
+
+    def record(spec: str, seed: int, value: float, best_iter: int) -> Record:
+        own = {"bal_err": value, "best_bal_err": value}
+        return dataclasses.replace(trial(spec, seed, 0.9, best_iter), metrics=own)
+
+    records = [
+        *(record("LOW", s, 0.10, 90) for s in (0, 1)),
+        *(record("HIGH", s, 0.30, 10) for s in (0, 1)),
+    ]
+    ranking = rank_trials(records, scoring=_by_own(error))
+    assert [r.spec for r in ranking.rows] == ["LOW", "HIGH"]
+    assert [r.pareto for r in ranking.rows] == [True, True]  # lower error, or fewer steps

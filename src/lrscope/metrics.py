@@ -11,8 +11,9 @@ The built-in trial metrics are those of LRBench (Wu, Liu et al. 2019,
 section III): utility (top-1, top-5, the best top-1 and the step that reached
 it), confidence (AC, CD, CDAC), the loss difference LD, cost (wall time,
 #Param) and robustness (the share of seeds that diverged). Tasks that are not
-classification add loss-based metrics (:data:`REGRESSION_METRICS`) or their
-own, each a :class:`Metric` with a direction.
+classification add loss-based metrics (:data:`REGRESSION_METRICS`); any task,
+classification too, may add its own, each a :class:`Metric` with a direction,
+which rank, tune, recommend and the report order by as they do the built-ins.
 
 A task's metrics are a :class:`Scoring`: the definitions of its final test
 metrics and the name of its primary one, which picks the best evaluation of a
@@ -237,8 +238,8 @@ def get_metric(
 def metric_help(names: Iterable[str] = RANK_METRICS) -> str:
     """``name (better: higher|lower)`` for each name: the ``--metric`` help text.
 
-    With the default names (a classification task's) it ends with where the
-    other tasks' metrics come from.
+    With the default names (LRBench's) it ends with where a task's own
+    metrics come from.
     """
     parts = []
     for name in names:
@@ -247,7 +248,8 @@ def metric_help(names: Iterable[str] = RANK_METRICS) -> str:
     text = "; ".join(parts)
     if tuple(names) == RANK_METRICS:
         text += (
-            "; other tasks rank by their own metrics, e.g. regression: mse, mae, r2, "
+            "; a task ranks by its own metrics and best_<primary> too (a classification's "
+            "custom bal_acc: bal_acc and best_bal_acc); regression ranks by mse, mae, r2, "
             "test_loss and best_mse (default: the primary metric, mse)"
         )
     return text
@@ -408,19 +410,36 @@ class Scoring(Validated):
         value over the evaluations would credit a checkpoint nobody kept)."""
         return self.primary
 
+    def own_metrics(self) -> tuple[Metric, ...]:
+        """The task's metrics beyond LRBench's columns, in declared order.
+
+        Every metric of a task that is not a classification. For a
+        classification: those the LRBench scoring
+        (:data:`CLASSIFICATION_SCORING`) does not have, and its primary
+        metric whatever it is (a classification ranked by ``test_loss``
+        ranks by it); so LRBench's own scoring adds none and ranks as
+        lrscope always ranked it.
+        """
+        if not self.is_classification:
+            return self.metrics
+        lrbench = set(CLASSIFICATION_SCORING.names) - {self.primary}
+        return tuple(m for m in self.metrics if m.name not in lrbench)
+
     def rankable(self) -> dict[str, Metric]:
         """Every metric a ranking of this task can order by (``--metric``).
 
-        Classification: :data:`RANK_METRICS` (LRBench's, as lrscope always
-        ranked them; ``ld`` in nats). Other tasks: their final metrics,
+        Classification: :data:`RANK_METRICS` (LRBench's; ``ld`` in nats),
+        then the task's own metrics (:meth:`own_metrics`) and
+        ``best_<primary>``. Other tasks: their final metrics,
         ``best_<primary>``, ``best_iter``, ``ld``, ``wall_s`` and
-        ``diverged_rate``; ``ld`` and ``test_loss`` in :attr:`loss_unit`
+        ``diverged_rate``. ``ld`` and ``test_loss`` are in :attr:`loss_unit`
         (the definitions a task records keep their own, so stored tasks read
-        as they were stored).
+        as they were stored). Each metric keeps its declared direction.
         """
+        table: dict[str, Metric] = {}
         if self.is_classification:
-            return {name: METRICS[name] for name in RANK_METRICS}
-        table = {m.name: m for m in self.metrics}
+            table.update((name, METRICS[name]) for name in RANK_METRICS)
+        table.update((m.name, m) for m in self.own_metrics())
         best = self.best
         table[best.name] = best
         for name in ("best_iter", "ld", "wall_s", "diverged_rate"):
@@ -434,13 +453,12 @@ class Scoring(Validated):
         """The per-trial metrics a ranking averages over seeds, in column order.
 
         LRBench's columns (:data:`AGGREGATED_METRICS`: a classification's, NaN
-        for another task), then a task's own final metrics and
-        ``best_<primary>`` when it is not a classification.
+        for another task), then the task's own final metrics
+        (:meth:`own_metrics`) and ``best_<primary>``: for LRBench's own
+        scoring, :data:`AGGREGATED_METRICS` alone.
         """
-        if self.is_classification:
-            return AGGREGATED_METRICS
         names = dict.fromkeys(AGGREGATED_METRICS)
-        names.update(dict.fromkeys(m.name for m in self.metrics))
+        names.update(dict.fromkeys(m.name for m in self.own_metrics()))
         names[self.best.name] = None
         return tuple(names)
 

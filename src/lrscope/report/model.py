@@ -50,12 +50,18 @@ METRICS: tuple[Metric, ...] = tuple(
 def table_columns(scoring: Scoring) -> tuple[Metric, ...]:
     """The ranking table's columns for a task scored by ``scoring``.
 
-    Classification: :data:`METRICS`. Other tasks: their own final metrics
-    (``test_loss`` last), the best value of the primary metric, ``best_iter``,
-    ``ld``, #Param and wall time.
+    Classification: :data:`METRICS`, then the task's own metrics
+    (:meth:`lrscope.metrics.Scoring.own_metrics`) and the best value of its
+    primary metric when that is not top-1. Other tasks: their own final
+    metrics (``test_loss`` last), the best value of the primary metric,
+    ``best_iter``, ``ld``, #Param and wall time. Each as the scoring defines
+    it (:meth:`lrscope.metrics.Scoring.rankable`: direction and unit).
     """
+    known = scoring.rankable()
     if scoring.is_classification:
-        return METRICS
+        added = [known[m.name] for m in scoring.own_metrics()]
+        extra = [m for m in (*added, known[scoring.best.name]) if m not in METRICS]
+        return (*METRICS, *dict.fromkeys(extra))
     own = sorted(scoring.metrics, key=lambda m: m.name == "test_loss")
     rest = tuple(METRIC_TABLE[name] for name in ("best_iter", "ld", "n_params", "wall_s"))
     return (*own, scoring.best, *rest)
