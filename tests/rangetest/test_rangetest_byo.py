@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 from typing import Any
 
 import numpy as np
@@ -144,3 +145,74 @@ def test_the_figure_of_a_regression_draws_its_test_loss() -> None:
     assert twin.get_ylabel() == "test-subset loss"
     (line,) = twin.get_lines()
     assert list(np.asarray(line.get_ydata())) == [p.test_loss for p in result.evals]
+
+
+def _batches(n: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    x, y = waves(8 * n, 3)
+    return [(x[i : i + 8], y[i : i + 8]) for i in range(0, 8 * n, 8)]
+
+
+class _FirstPassOnly:
+    """An iterable whose __iter__ starts afresh but whose data is gone after one pass."""
+
+    def __init__(self, batches: list[Any]) -> None:
+        self.left = list(batches)
+
+    def __iter__(self) -> Any:
+        taken, self.left = self.left, []
+        return iter(taken)
+
+
+def _run_on(loader: Any, steps: int = 12) -> Any:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    before = _state(model)
+    try:
+        return lr_range_test(
+            model,
+            optimizer,
+            nn.functional.mse_loss,
+            loader,
+            steps=steps,
+            start_lr=1e-4,
+            end_lr=1e-2,
+        )
+    finally:
+        after = _state(model)
+        assert all(torch.equal(before[k], after[k]) for k in before)  # restored, also on errors
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda: (b for b in _batches(5)),
+            r"yields its batches again on every pass \(a DataLoader, a list of batches, .*"
+            r"or an endless iterator; the range test needs more batches than one pass, and "
+            r"the generator given is a one-shot iterator: it yielded 5 batches and cannot "
+            r"start a second pass",
+        ),
+        (
+            lambda: iter(_batches(3)),
+            r"the list_iterator given is a one-shot iterator: it yielded 3 batches",
+        ),
+        (
+            lambda: _FirstPassOnly(_batches(4)),
+            r"the _FirstPassOnly given yielded 4 batches in a pass and none in the next",
+        ),
+        (list, r"must be an iterable that yields batches\. Got \[\] instead"),
+    ],
+    ids=["generator", "iterator", "first pass only", "empty"],
+)
+def test_a_loader_that_cannot_start_again_says_so(make: Any, message: str) -> None:
+    with pytest.raises(ParameterError, match=message):
+        _run_on(make())
+
+
+def test_a_generator_long_enough_or_endless_is_a_fine_loader() -> None:
+    listed = _run_on(_batches(5))  # a list: started again after each pass
+    enough = _run_on(b for b in _batches(12))
+    endless = _run_on(itertools.cycle(_batches(5)))
+    assert len(enough.loss) == len(endless.loss) == len(listed.loss) == 12
+    assert endless.loss == listed.loss  # the same batches in the same order

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import gzip
 import pickle
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+
+
+@pytest.fixture(autouse=True)
+def _restore_sys_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Task references put directories on ``sys.path`` for good; keep them in one test."""
+    from lrscope.tasks import loader
+
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setattr(loader, "_ADDED", [])
 
 
 @pytest.fixture(autouse=True)

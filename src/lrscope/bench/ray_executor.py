@@ -42,11 +42,16 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def _local_runtime_env() -> dict[str, Any]:
-    """Make this checkout of lrscope importable in local Ray workers."""
+    """Make this checkout of lrscope, and the directories task references put on
+    ``sys.path`` (:func:`lrscope.tasks.loader.added_path_entries`: a task file's
+    sibling modules, a module in the current directory), importable in local Ray
+    workers, which start with a fresh ``sys.path``."""
     import lrscope
+    from lrscope.tasks.loader import added_path_entries
 
     src = str(Path(lrscope.__file__).resolve().parents[1])
-    paths = [src, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    given = filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))
+    paths = [src, *added_path_entries(), *given]
     return {"env_vars": {"PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}}
 
 

@@ -245,14 +245,50 @@ def _auto_threads(the_task: Task) -> int | None:
     return 1 if 0 < numel * the_task.batch_size < SMALL_BATCH_NUMEL else None
 
 
-def _store(result: RangeTestResult, runtime: Runtime, db: str | None) -> tuple[int, str]:
-    """Store the result; its parameters carry the runtime's identity (precision, accumulation)."""
+def _run_range_test(
+    the_task: Task, settings: RangeTestSettings, seed: int, runtime: Runtime, quiet: bool
+) -> RangeTestResult:
+    """The range test, with a progress bar."""
+    from lrscope.rangetest import range_test
+
+    total = settings.steps_for(runtime.optimizer_steps(the_task.steps_per_epoch))
+    done = [0]
+    with (
+        Progress(f"range test {the_task.name}", total, quiet=quiet) as progress,
+        interrupt_note(
+            lambda: f"the range test stopped after {done[0]} of {total} steps; nothing is stored"
+        ),
+        task_failures(the_task.name, lambda: f"after {done[0]} of {total} range-test steps"),
+    ):
+
+        def on_progress(finished: int, steps: int) -> None:
+            done[0] = finished
+            progress.update(finished)
+
+        return range_test(the_task, settings, seed=seed, runtime=runtime, on_progress=on_progress)
+
+
+def _range_test(
+    the_task: Task,
+    settings: RangeTestSettings,
+    seed: int,
+    runtime: Runtime,
+    db: str | None,
+    quiet: bool,
+) -> tuple[RangeTestResult, int, str]:
+    """Run the range test and store it: the result, its id and the store's URL.
+
+    The store is opened before the first step, so that a bad or unreachable
+    ``--db`` exits 2 at once instead of after the whole test; the result's
+    parameters carry the runtime's identity (precision, accumulation).
+    """
     from lrscope.store import Store
 
-    params = {**result.params(), "runtime": runtime.identity}
     with Store.open(resolve_db_url(db)) as store:
+        result = _run_range_test(the_task, settings, seed, runtime, quiet)
+        params = {**result.params(), "runtime": runtime.identity}
         stored_id = store.put_range_test(str(result.task), result.to_dict(), params)
-        return stored_id, store.url
+        return result, stored_id, store.url
 
 
 def find(
@@ -349,24 +385,9 @@ def find(
         emit(found.to_dict(), as_json, lambda: _render_sweep(found, primary))
         return
 
-    from lrscope.rangetest import plot_range_test, range_test
+    from lrscope.rangetest import plot_range_test
 
-    total = settings.steps_for(runtime.optimizer_steps(the_task.steps_per_epoch))
-    done = [0]
-    with (
-        Progress(f"range test {the_task.name}", total, quiet=quiet) as progress,
-        interrupt_note(
-            lambda: f"the range test stopped after {done[0]} of {total} steps; nothing is stored"
-        ),
-        task_failures(the_task.name, lambda: f"after {done[0]} of {total} range-test steps"),
-    ):
-
-        def on_progress(finished: int, steps: int) -> None:
-            done[0] = finished
-            progress.update(finished)
-
-        result = range_test(the_task, settings, seed=seed, runtime=runtime, on_progress=on_progress)
-    stored_id, stored_url = _store(result, runtime, db)
+    result, stored_id, stored_url = _range_test(the_task, settings, seed, runtime, db, quiet)
     if plot is not None:
         kept = f"the range test is stored as id {stored_id}"
         with (

@@ -50,6 +50,8 @@ any model or data is loaded; a bad value gets the library's message.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -81,8 +83,11 @@ from lrscope.landscape.settings import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lrscope.landscape import InterpolationResult
+    from lrscope.engine.runtime import Runtime
+    from lrscope.landscape import InterpolationResult, InterpolationSettings
     from lrscope.metrics import Metric
+    from lrscope.store import Store
+    from lrscope.tasks import Task
 
 __all__ = ["interpolate", "register"]
 
@@ -130,11 +135,59 @@ def _summary(result: InterpolationResult) -> dict[str, float]:
     }
 
 
-def _store(db_url: str, results: list[InterpolationResult]) -> list[int]:
+@contextmanager
+def _opened(db_url: str | None) -> Iterator[Store | None]:
+    """The store at ``db_url`` (None: ``--no-store``), open before any network is evaluated."""
+    if db_url is None:
+        yield None
+        return
     from lrscope.store import Store
 
     with Store.open(db_url) as store:
-        return [store.put_interpolation(r.task, r.to_dict()) for r in results]
+        yield store
+
+
+def _evaluate(
+    the_task: Task,
+    pairs: list[tuple[Path, Path, str]],
+    settings: InterpolationSettings,
+    runtime: Runtime,
+    quiet: bool,
+) -> list[InterpolationResult]:
+    """Interpolate every ``(from, to, label)`` pair, with a progress bar over all of them."""
+    from lrscope.landscape import interpolate as interpolate_weights
+
+    results: list[InterpolationResult] = []
+    total = (len(settings.alphas()) + 2) * len(pairs)
+    done = [0]
+    with (
+        Progress(f"{the_task.name} interpolate", total, quiet=quiet) as progress,
+        interrupt_note(
+            lambda: (
+                f"the interpolation stopped after {done[0]} of {total} evaluations; "
+                "nothing is stored"
+            )
+        ),
+        task_failures(the_task.name, lambda: f"after {done[0]} of {total} evaluations"),
+    ):
+
+        def on_progress(finished: int, steps: int) -> None:
+            done[0] += 1
+            progress.update(done[0])
+
+        for path_a, path_b, text in pairs:
+            results.append(
+                interpolate_weights(
+                    the_task,
+                    path_a,
+                    path_b,
+                    settings=settings,
+                    label=text,
+                    on_progress=on_progress,
+                    runtime=runtime,
+                )
+            )
+    return results
 
 
 def _primary_columns(result: InterpolationResult, primary: Metric) -> tuple[str, str] | None:
@@ -254,43 +307,18 @@ def interpolate(
     db_url = resolve_db_url(db) if store else None
     if plot is not None:
         check_output(_OWNER, "--plot", plot, IMAGE, db_url=db_url)
-    from lrscope.landscape import interpolate as interpolate_weights
     from lrscope.landscape import plot_interpolations
     from lrscope.tasks import get_task
 
     the_task = get_task(task, data_dir=data_dir)
-    results: list[InterpolationResult] = []
-    per_pair = len(settings.alphas()) + 2
-    total = per_pair * len(labels)
-    done = [0]
-    with (
-        Progress(f"{the_task.name} interpolate", total, quiet=quiet) as progress,
-        interrupt_note(
-            lambda: (
-                f"the interpolation stopped after {done[0]} of {total} evaluations; "
-                "nothing is stored"
-            )
-        ),
-        task_failures(the_task.name, lambda: f"after {done[0]} of {total} evaluations"),
-    ):
-
-        def on_progress(finished: int, steps: int) -> None:
-            done[0] += 1
-            progress.update(done[0])
-
-        for path_a, path_b, text in zip(sources_a, sources_b, labels, strict=True):
-            results.append(
-                interpolate_weights(
-                    the_task,
-                    path_a,
-                    path_b,
-                    settings=settings,
-                    label=text,
-                    on_progress=on_progress,
-                    runtime=runtime,
-                )
-            )
-    ids: list[int | None] = list(_store(db_url, results)) if db_url else [None] * len(results)
+    pairs = list(zip(sources_a, sources_b, labels, strict=True))
+    with _opened(db_url) as opened:  # before any evaluation: a bad --db loses no work
+        results = _evaluate(the_task, pairs, settings, runtime, quiet)
+        ids: list[int | None] = (
+            [opened.put_interpolation(r.task, r.to_dict()) for r in results]
+            if opened is not None
+            else [None] * len(results)
+        )
     if plot is not None:
         kept = _kept(ids)
         with (

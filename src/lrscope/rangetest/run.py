@@ -305,23 +305,56 @@ class _Saved:
         restore_rng(self.rng)
 
 
+_REITERABLE = (
+    "an iterable that yields its batches again on every pass (a DataLoader, a list of "
+    "batches, an object whose __iter__ starts a new pass), or an endless iterator"
+)
+
+
 def _endless(loader: Iterable[Any]) -> Callable[[], Any]:
-    """``next_batch()`` over ``loader``, starting it again whenever it runs out."""
+    """``next_batch()`` over ``loader``, starting it again whenever it runs out.
+
+    Raises:
+        ParameterError: ``loader`` yields no batch at all, or one pass of it
+            ran out and the next yields nothing (a generator or other
+            one-shot iterator, which cannot start a second pass).
+    """
     iterator: list[Iterator[Any]] = [iter(loader)]
+    per_pass = [0]  # batches of the pass under way
 
     def next_batch() -> Any:
         try:
-            return next(iterator[0])
+            batch = next(iterator[0])
         except StopIteration:
+            last, per_pass[0] = per_pass[0], 0
             iterator[0] = iter(loader)
             try:
-                return next(iterator[0])
+                batch = next(iterator[0])
             except StopIteration:
-                raise ParameterError(
-                    "lr_range_test", "loader", "an iterable that yields batches", loader
-                ) from None
+                raise _exhausted(loader, last) from None
+        per_pass[0] += 1
+        return batch
 
     return next_batch
+
+
+def _exhausted(loader: Iterable[Any], yielded: int) -> ParameterError:
+    """Why ``loader`` gave no next batch, ``yielded`` batches in its last pass: it is
+    empty, or it cannot be iterated again."""
+    if yielded == 0:
+        return ParameterError("lr_range_test", "loader", "an iterable that yields batches", loader)
+    name = type(loader).__name__
+    if iter(loader) is loader:  # a generator, map(), iter(list): its __iter__ returns itself
+        why = f"the {name} given is a one-shot iterator: it yielded {yielded} batches and "
+        why += "cannot start a second pass"
+    else:
+        why = f"the {name} given yielded {yielded} batches in a pass and none in the next"
+    return ParameterError(
+        "lr_range_test",
+        "loader",
+        f"{_REITERABLE}; the range test needs more batches than one pass, and {why}",
+        loader,
+    )
 
 
 def _length(loader: Iterable[Any]) -> int | None:
@@ -391,7 +424,9 @@ def lr_range_test(
     """Run a range test on the caller's own model, optimizer, loss and data.
 
     ``loader`` yields batches (a :class:`~torch.utils.data.DataLoader` or any
-    iterable; it is started again when it runs out; every tensor in a batch
+    iterable; it is started again when it runs out, so a generator, which
+    cannot start again, serves only a test no longer than it, unless it is
+    endless; every tensor in a batch
     is moved to the model's device, however nested). A batch is read as
     :mod:`lrscope.tasks.batches` says: ``(inputs..., target)`` or a dict with
     ``labels`` by default, ``batch(batch) -> (inputs, targets)`` when given;
@@ -417,7 +452,9 @@ def lr_range_test(
 
     Raises:
         ParameterError: a bad setting, neither ``loss_fn`` nor
-            ``training_step``, no ``loader``, ``eval_every`` without
+            ``training_step``, no ``loader``, one that yields no batch or
+            cannot start a second pass when it needs one (a generator that
+            runs out), ``eval_every`` without
             ``eval_data``, a runtime on another device than the model's.
     """
     chosen = RangeTestSettings.from_options(settings, **options)

@@ -8,6 +8,24 @@ keyword) that returns a :class:`~lrscope.tasks.base.Task`::
         return lrscope.Task(name="my-task", model=MyNet, train_data=..., ...)
 
     lrscope train --task my_task.py:make_task --policy "FIX(k0=0.05)"
+
+A reference imports its module the way Python itself would run it, so that a
+task file can import the modules next to it:
+
+- ``path/file.py:function`` puts the file's directory first on ``sys.path``,
+  as ``python path/file.py`` does, before the file is executed;
+- ``pkg.module:function`` imports ``pkg`` from ``sys.path`` as it stands and,
+  only if it is not found there, from the current directory, which is then
+  put first on ``sys.path``, as ``python -m pkg.module`` does (not with
+  ``PYTHONSAFEPATH`` / ``python -P``, which asks for no such entry).
+
+An entry is added once and stays for the life of the process, as the script's
+own directory does: a model or dataset may import a sibling module only when
+it is built or unpickled, long after the factory has returned (spawned
+DataLoader and executor workers inherit ``sys.path``). Nothing else is added;
+an entry that did not help (the module is still not found) is taken off again.
+:func:`added_path_entries` lists what was added, in order, for workers that
+start with a fresh ``sys.path`` (local Ray).
 """
 
 from __future__ import annotations
@@ -26,7 +44,32 @@ from lrscope.errors import LRScopeError, TaskError
 from lrscope.tasks.base import Task
 from lrscope.tasks.builtin import BUILTIN_TASKS, builtin_task_names, make_builtin
 
-__all__ = ["get_task"]
+__all__ = ["added_path_entries", "get_task"]
+
+_ADDED: list[str] = []  # sys.path entries this process added for task references
+
+
+def added_path_entries() -> tuple[str, ...]:
+    """The directories task references put on ``sys.path`` in this process, in order."""
+    return tuple(_ADDED)
+
+
+def _put_on_path(directory: Path) -> bool:
+    """Put ``directory`` first on ``sys.path`` unless it is there; whether it was added."""
+    entry = str(directory)
+    if entry in sys.path:
+        return False
+    sys.path.insert(0, entry)
+    _ADDED.append(entry)
+    return True
+
+
+def _take_off_path(directory: Path) -> None:
+    entry = str(directory)
+    if entry in sys.path:
+        sys.path.remove(entry)
+    if entry in _ADDED:
+        _ADDED.remove(entry)
 
 
 def _is_file_reference(target: str) -> bool:
@@ -43,21 +86,42 @@ def _import_file(path_text: str, reference: str) -> ModuleType:
     if spec is None or spec.loader is None:
         raise TaskError(f"task {reference!r}: {str(path)!r} is not a Python file")
     module = importlib.util.module_from_spec(spec)
+    directory = path.resolve().parent
+    added = _put_on_path(directory)  # its sibling modules, as `python path/file.py` finds them
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
     except (Exception, SystemExit) as exc:  # a module that calls sys.exit() is an error too
         sys.modules.pop(module_name, None)
+        if added:
+            _take_off_path(directory)
         raise TaskError(
             f"task {reference!r}: importing {str(path)!r} failed: {type(exc).__name__}: {exc}"
         ) from exc
     return module
 
 
+def _found_elsewhere(top: str) -> bool:
+    """Whether the top-level module ``top`` is importable without the current directory."""
+    if top in sys.modules:
+        return True
+    try:
+        return importlib.util.find_spec(top) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def _import_module(name: str, reference: str) -> ModuleType:
+    top = name.partition(".")[0]
+    cwd: Path | None = None
+    if top.isidentifier() and not sys.flags.safe_path and not _found_elsewhere(top):
+        here = Path.cwd().resolve()
+        cwd = here if _put_on_path(here) else None  # as `python -m name` would find it
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:
+        if cwd is not None and exc.name == top:
+            _take_off_path(cwd)  # the current directory does not hold it either
         if exc.name is not None and (name == exc.name or name.startswith(exc.name + ".")):
             raise TaskError(
                 f"task {reference!r}: no module named {name!r} (use 'pkg.module:function' "
