@@ -313,9 +313,12 @@ def range_test(
     (``steps=300``, ``end_lr=1.0``, ...); the default number of steps is one
     epoch of optimizer steps clipped to [300, 500].
 
-    The model's weights, buffers, gradients and modes and the optimizer's
-    state and learning rates are as they were before; so are the global
-    random generators.
+    The model's weights, buffers (non-persistent ones too), gradients and
+    modes and the optimizer's state and learning rates are as they were
+    before; so are the global random generators. The scheduler passed as
+    ``optimizers=(optimizer, scheduler)`` does not see the test's optimizer
+    steps, so ``trainer.train()`` afterwards runs as without the test
+    (:mod:`lrscope.rangetest.restore`).
 
     Raises:
         ParameterError: batches without ``labels``, or a bad setting.

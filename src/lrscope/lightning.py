@@ -214,8 +214,10 @@ def range_test(
 
     Returns:
         The :class:`~lrscope.rangetest.RangeTestResult` (curves and suggestions).
-        The module's weights, buffers, gradients and modes, and the optimizer's
-        state and learning rates, are as they were before.
+        The module's weights, buffers (non-persistent ones too), gradients
+        and modes, and the optimizer's state and learning rates, are as they
+        were before; a scheduler already built on the optimizer does not see
+        the test's steps (:mod:`lrscope.rangetest.restore`).
 
     Raises:
         ParameterError: not exactly one optimizer, a ``training_step`` that

@@ -211,6 +211,35 @@ def test_range_test_on_a_trainer_restores_model_and_optimizer(tmp_path: Path) ->
     assert trainer.optimizer is None  # the Trainer still creates its own when it trains
 
 
+def test_a_range_test_before_training_is_invisible_to_the_schedule_and_buffers(
+    tmp_path: Path,
+) -> None:
+    """The Trainer's own PolicyScheduler and a non-persistent buffer do not see the test."""
+    spec = "onecycle(max_lr=0.003, total_steps=12)"
+    model = tiny_gpt2()
+    model.register_buffer("forwards", torch.zeros(()), persistent=False)
+
+    def count(module: torch.nn.Module, args: object) -> None:
+        module.get_buffer("forwards").add_(1)
+
+    model.register_forward_pre_hook(count)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.5)
+    trainer = transformers.Trainer(
+        model=model,
+        args=training_args(tmp_path),
+        train_dataset=dataset(),
+        optimizers=(optimizer, PolicyScheduler(optimizer, spec)),  # type: ignore[arg-type]
+    )
+    found = lrscope.huggingface.range_test(trainer, steps=24, end_lr=0.5)
+    assert found.steps_done == 24
+    assert float(model.get_buffer("forwards")) == 0
+    lrs: list[float] = []
+    optimizer.register_step_pre_hook(lambda opt, *_: lrs.append(opt.param_groups[0]["lr"]))
+    trainer.train()  # the suite turns a "ran once for N optimizer steps" warning into an error
+    assert lrs == parse(spec).values(12)
+    assert float(model.get_buffer("forwards")) == 12
+
+
 def test_range_test_follows_the_trainers_accumulation_and_precision(tmp_path: Path) -> None:
     args = training_args(tmp_path, gradient_accumulation_steps=2, bf16=True)
     runtime = lrscope.huggingface.runtime_from_training_args(args)

@@ -187,6 +187,25 @@ def test_range_test_reads_a_datamodule_and_keeps_the_optimizer() -> None:
     assert optimizer.param_groups[0]["lr"] == 0.25  # restored after the ramp
 
 
+def test_range_test_is_invisible_to_a_scheduler_and_non_persistent_buffers() -> None:
+    module = TinyRegression(lambda opt: opt)
+    module.register_buffer("forwards", torch.zeros(()), persistent=False)
+
+    def count(net: torch.nn.Module, args: object) -> None:
+        module.get_buffer("forwards").add_(1)
+
+    module.net.register_forward_pre_hook(count)
+    optimizer = torch.optim.SGD(module.parameters(), lr=0.25, momentum=0.9)
+    scheduler = PolicyScheduler(optimizer, SPEC)
+    found = lrscope.lightning.range_test(module, loader(), optimizer=optimizer, steps=12)
+    assert found.steps_done == 12
+    assert float(module.get_buffer("forwards")) == 0
+    for _ in range(3):  # correct steps: no "ran once for 12 optimizer steps" error
+        optimizer.step()
+        scheduler.step()
+    assert optimizer.param_groups[0]["lr"] == parse(SPEC)(3)
+
+
 def test_range_test_needs_exactly_one_optimizer() -> None:
     def two(opt: torch.optim.Optimizer) -> Any:
         return [opt, torch.optim.SGD(opt.param_groups[0]["params"], lr=0.1)]

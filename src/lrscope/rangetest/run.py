@@ -34,15 +34,18 @@ task's loss (the true validation loss: targets are never cast) and, for
 classification, top-1 accuracy against lr, Smith's accuracy-versus-lr plot
 (Smith 2017, Fig. 3).
 
-Nothing the caller can see changes: model parameters, buffers, gradients,
-train/eval modes and the optimizer's state and hyper-parameters are copied
-before and put back afterwards, as are the Python, numpy and torch random
-generators; also when the test raises or is interrupted (``try/finally``).
+Nothing the caller can see changes: model parameters, buffers (persistent
+or not), gradients, train/eval modes, the optimizer's state and
+hyper-parameters and what counts its steps (a
+:class:`~lrscope.torch.PolicyScheduler`'s counter, torch's
+``optimizer.step()``-ran flag) are copied before and put back afterwards, as
+are the Python, numpy and torch random generators; also when the test raises
+or is interrupted (``try/finally``). :mod:`lrscope.rangetest.restore` lists
+what exactly.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sized
@@ -68,6 +71,7 @@ from lrscope.engine.runtime import Runtime
 from lrscope.errors import ParameterError
 from lrscope.metrics import LOSS_SCORING
 from lrscope.rangetest.reading import default_half_width, sustained_above
+from lrscope.rangetest.restore import Saved
 from lrscope.rangetest.result import RangeEvalPoint, RangeTestResult
 from lrscope.rangetest.settings import (
     DEFAULT_DIVERGE_FACTOR,
@@ -275,36 +279,6 @@ def range_test(
     return _result(run, curves, wall_s, task.name, seed)
 
 
-@dataclass
-class _Saved:
-    """Copies of everything a range test changes on a caller's model and optimizer."""
-
-    model: dict[str, Any]
-    optimizer: dict[str, Any]
-    grads: list[torch.Tensor | None]
-    modes: list[bool]
-    rng: dict[str, Any]
-
-    @classmethod
-    def take(cls, model: nn.Module, optimizer: torch.optim.Optimizer) -> _Saved:
-        return cls(
-            model=copy.deepcopy(model.state_dict()),
-            optimizer=copy.deepcopy(optimizer.state_dict()),
-            grads=[None if p.grad is None else p.grad.detach().clone() for p in model.parameters()],
-            modes=[m.training for m in model.modules()],
-            rng=capture_rng(),
-        )
-
-    def restore(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
-        model.load_state_dict(self.model)
-        optimizer.load_state_dict(self.optimizer)
-        for param, grad in zip(model.parameters(), self.grads, strict=True):
-            param.grad = grad
-        for module, training in zip(model.modules(), self.modes, strict=True):
-            module.training = training
-        restore_rng(self.rng)
-
-
 _REITERABLE = (
     "an iterable that yields its batches again on every pass (a DataLoader, a list of "
     "batches, an object whose __iter__ starts a new pass), or an endless iterator"
@@ -445,10 +419,13 @@ def lr_range_test(
     one pass over ``loader`` when it has a length (in optimizer steps),
     clipped to [300, 500].
 
-    Afterwards the model's parameters, buffers, gradients and train/eval
-    modes, the optimizer's state and param groups (lr included) and the
-    global random generators are exactly as before, also when the test raises
-    (e.g. ``KeyboardInterrupt`` from ``on_progress``).
+    Afterwards the model's parameters, buffers (non-persistent ones too),
+    gradients and train/eval modes, the optimizer's state and param groups
+    (lr included), the step counts of schedulers built on it beforehand (a
+    :class:`~lrscope.torch.PolicyScheduler` or one of torch's own does not
+    see the test's optimizer steps) and the global random generators are
+    exactly as before, also when the test raises (e.g. ``KeyboardInterrupt``
+    from ``on_progress``); see :mod:`lrscope.rangetest.restore`.
 
     Raises:
         ParameterError: a bad setting, neither ``loss_fn`` nor
@@ -469,7 +446,7 @@ def lr_range_test(
     length = _length(loader)
     epoch = None if length is None else compute.runtime.optimizer_steps(length)
     run = _Run(chosen, chosen.steps_for(epoch))
-    saved = _Saved.take(model, optimizer)
+    saved = Saved.take(model, optimizer)
     try:
         started = time.perf_counter()
         evaluator = None

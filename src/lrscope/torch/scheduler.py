@@ -119,10 +119,12 @@ def _write_momentum(group: dict[str, Any], key: str, value: float) -> None:
         group[key] = value
 
 
-class _StepCounter:
+class StepCounter:
     """An optimizer step post-hook counting ``optimizer.step()`` calls between scheduler steps.
 
-    The optimizer holds only this small object, not the scheduler.
+    The optimizer holds only this small object, not the scheduler. A range test
+    on the optimizer (:func:`lrscope.rangetest.lr_range_test`) finds it among the
+    optimizer's hooks and puts its count back afterwards.
     """
 
     __slots__ = ("count",)
@@ -204,7 +206,7 @@ class PolicyScheduler(LRScheduler):
         # torch's base class requires initial_lr when resuming; the closed form does not.
         for group in groups:
             group.setdefault("initial_lr", group["lr"])
-        self._optimizer_steps = _StepCounter()
+        self._optimizer_steps = StepCounter()
         self._optimizer_hook = optimizer.register_step_post_hook(self._optimizer_steps)
         super().__init__(optimizer, last_epoch)
 
