@@ -189,16 +189,13 @@ def _rungs(row: PolicyStats, trials: Sequence[TrialLike], metric: str) -> dict[i
 
     A rung (:func:`ladder_steps` of ``row``'s budget) counts when exactly one
     spec of ``row``'s policy (its name) was trained there on every one of
-    ``row``'s seeds, evaluated once at the end (``eval_every == steps``);
-    otherwise it is left out.
+    ``row``'s seeds, evaluated once at the end (``eval_every == steps``), on
+    ``row``'s runtime; otherwise it is left out.
     """
+    from lrscope.rank import trial_runtime
+
     seeds = sorted(row.seeds)
-    full = [
-        t
-        for t in trials
-        if (t.spec, t.steps, getattr(t, "eval_every", None))
-        == (row.spec, row.steps, row.eval_every)
-    ]
+    full = [t for t in trials if row.holds(t)]
     rungs = {row.steps: [_final(t, metric) for t in sorted(full, key=lambda t: t.seed)]}
     budgets = set(ladder_steps(row.steps))
     shorter: dict[int, dict[str, dict[int, TrialLike]]] = {}
@@ -207,6 +204,7 @@ def _rungs(row: PolicyStats, trials: Sequence[TrialLike], metric: str) -> dict[i
             t.steps in budgets
             and getattr(t, "eval_every", None) == t.steps
             and t.seed in seeds
+            and trial_runtime(t) == row.runtime
             and _name(t.spec) == _name(row.spec)
             and getattr(t, "status", "done") in ("done", "diverged")
         ):

@@ -4,9 +4,12 @@
 summary all rank with :func:`rank_trials`, so they rank the same trials by the
 same rule and quote the same numbers.
 
-Trials are grouped by ``(task, spec, steps, eval_every)``: one policy at one
-budget, measured on one evaluation grid (``best_<primary>`` and ``best_iter``
-depend on the grid). For each group:
+Trials are grouped by ``(task, spec, steps, eval_every, runtime)``
+(:func:`group_key`): one policy at one budget, measured on one evaluation
+grid (``best_<primary>`` and ``best_iter`` depend on the grid) on one
+runtime (:attr:`lrscope.engine.Runtime.identity`: precision and gradient
+accumulation change the numbers a trial produces; a bf16 seed is not one
+more seed of the fp32 trials). For each group:
 
 - ``n``: trials measured (stored ``done`` or ``diverged``, or ``pruned``:
   stopped early on purpose; ``failed`` and ``running`` trials are not
@@ -27,14 +30,17 @@ depend on the grid). For each group:
 
 Which groups are ranked: those measured on at least ``min_seeds`` seeds
 (:data:`DEFAULT_MIN_SEEDS`) that trained their whole budget, at the main
-budget (``steps``, default: the budget at which the most such groups were
-measured, the largest of those: where the comparison is; a tune's timing
-trials or time-to-accuracy ladder, one or two policies at shorter budgets,
-never take it from its confirmed policies). The others
+budget on the main runtime (``steps`` and ``runtime``; by default the
+budget and runtime at which the most such groups were measured, the default
+runtime and then the largest budget among equals: where the comparison is;
+a tune's timing trials or time-to-accuracy ladder, one or two policies at
+shorter budgets, never take it from its confirmed policies). The others
 are *shown apart* (:attr:`Ranking.apart`, each with its reason): one-seed
 groups (a search's trials: one seed says little, and the best of many
-one-seed results is flattered by luck), trials stopped early, and other
-budgets. They are never ranked and never on the Pareto front.
+one-seed results is flattered by luck), trials stopped early, other
+budgets and other runtimes. They are never ranked and never on the Pareto
+front. A given ``runtime`` keeps only its trials (:func:`on_runtime`), as
+``lrscope tune`` ranks only the trials of its own runtime.
 
 The rule (:func:`order_rows`), LRBench's (Wu, Liu et al. 2019: the highest
 utility at the lowest cost), robustness first: groups that diverged on fewer
@@ -86,24 +92,26 @@ import csv
 import io
 import json
 import math
-import statistics
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from lrscope.errors import LRScopeWarning
-from lrscope.metrics import AGGREGATED_METRICS, CLASSIFICATION_SCORING, Metric, Scoring
-from lrscope.validation import (
-    COUNT,
-    FINITE_FLOAT,
-    INVALID,
-    NONNEGATIVE_FLOAT,
-    STEP_SIZE,
-    OrNone,
-    check,
+from lrscope.metrics import CLASSIFICATION_SCORING, Metric, Scoring
+from lrscope.rank_groups import (
+    GroupKey,
+    PolicyStats,
+    TrialLike,
+    aggregate,
+    group_key,
+    on_runtime,
+    runtime_label,
+    trial_runtime,
+    trial_value,
 )
+from lrscope.validation import COUNT, NONNEGATIVE_FLOAT, STEP_SIZE, OrNone, check
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas  # type: ignore[import-untyped,unused-ignore]
@@ -113,19 +121,24 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "DEFAULT_MIN_SEEDS",
     "DEFAULT_TIE",
+    "GroupKey",
     "PolicyStats",
     "Ranking",
     "TrialLike",
     "aggregate",
+    "group_key",
     "left_out",
+    "on_runtime",
     "order_rows",
     "pareto_front",
     "rank",
     "rank_trials",
+    "runtime_label",
     "task_scoring",
     "tie_break",
     "tie_break_name",
     "tie_margin",
+    "trial_runtime",
     "trial_value",
 ]
 
@@ -140,195 +153,14 @@ about 0.005 from seed to seed, so a 3-seed mean has a standard error of about
 DEFAULT_MIN_SEEDS = 2
 """Groups measured on fewer seeds are shown apart, not ranked (a spread needs two)."""
 
-_MEASURED = ("done", "diverged", "pruned")
 _OWNER = "the ranking"
-
-
-class TrialLike(Protocol):
-    """What a ranking reads of a trial: a store ``TrialRecord`` or a ``TrialResult``.
-
-    Besides these, every metric of :data:`lrscope.metrics.AGGREGATED_METRICS`
-    and ``eval_every`` are read as attributes of those names, and any other
-    metric (a task's own, ``test_loss``, ``best_<primary>``) from the record's
-    ``metrics`` mapping (a float; ``None`` or NaN when not measured; no
-    ``eval_every`` is one grid). A record with a
-    ``status`` (the store's) is measured when it is ``done``, ``diverged`` or
-    ``pruned``; one without (an engine result) always is, and counts as
-    diverged when ``diverged`` is true.
-    """
-
-    @property
-    def task(self) -> str: ...
-    @property
-    def spec(self) -> str: ...
-    @property
-    def seed(self) -> int: ...
-    @property
-    def steps(self) -> int: ...
-    @property
-    def n_params(self) -> int | None: ...
-    @property
-    def diverged(self) -> bool: ...
-
-
-def _status(record: TrialLike) -> str:
-    status = getattr(record, "status", None)
-    if status is None:  # an engine TrialResult: finished, maybe diverged
-        return "diverged" if record.diverged else "done"
-    return str(getattr(status, "value", status))
-
-
-def _finite(value: object) -> float | None:
-    """``value`` as a float if it is a finite number (not a bool), else None."""
-    number = FINITE_FLOAT.coerce(value)
-    return None if number is INVALID else float(number)
-
-
-def _measured(record: TrialLike, metric: str) -> float | None:
-    """The record's finite value of ``metric``: a column, else from its ``metrics`` mapping."""
-    if metric in AGGREGATED_METRICS:
-        return _finite(getattr(record, metric, None))
-    metrics = getattr(record, "metrics", None)
-    return _finite(metrics.get(metric)) if isinstance(metrics, Mapping) else None
-
-
-def trial_value(record: TrialLike, metric: str) -> float:
-    """One trial's value of ``metric`` (an LRBench column, or a task's own metric,
-    ``test_loss`` or ``best_<primary>`` from its ``metrics``); NaN when not measured."""
-    value = _measured(record, metric)
-    return math.nan if value is None else value
-
-
-def _mean_std(values: Sequence[float]) -> tuple[float, float]:
-    if not values:
-        return math.nan, math.nan
-    mean = statistics.fmean(values)
-    return mean, statistics.stdev(values) if len(values) > 1 else math.nan
-
-
-@dataclass(frozen=True)
-class PolicyStats:
-    """One row of a ranking: a policy (spec) at a step budget on a task.
-
-    ``mean[m]`` and ``std[m]`` for every aggregated metric ``m`` (see the
-    module docstring for which, and for NaN), ``n`` trials measured of which
-    ``n_diverged`` diverged, ``rank`` (1 = best; 0 when not ranked),
-    ``pareto`` (on the utility/cost front),
-    ``eval_every`` (the evaluation grid; None when the records have none),
-    ``partial`` (the trials stopped early) and ``apart``: why the row is shown
-    apart from the ranking (empty for a ranked row).
-    """
-
-    task: str
-    spec: str
-    steps: int
-    n: int
-    n_diverged: int
-    n_params: int | None
-    mean: Mapping[str, float]
-    std: Mapping[str, float]
-    rank: int = 0
-    pareto: bool = False
-    seeds: tuple[int, ...] = field(default_factory=tuple)
-    eval_every: int | None = None
-    partial: bool = False
-    apart: str = ""
-
-    @property
-    def diverged_rate(self) -> float:
-        """Fraction of the measured trials that diverged, in [0, 1]."""
-        return self.n_diverged / self.n if self.n else math.nan
-
-    @property
-    def ranked(self) -> bool:
-        return self.rank > 0
-
-    def value(self, metric: str) -> float:
-        """What the ranking orders by for ``metric``: its mean, or ``diverged_rate``."""
-        if metric == "diverged_rate":
-            return self.diverged_rate
-        return self.mean.get(metric, math.nan)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Flat row: identity, counts, ``<metric>_mean`` / ``<metric>_std``, rank, pareto.
-
-        ``rank`` is None and ``apart`` the reason for a row shown apart.
-        """
-        row: dict[str, Any] = {
-            "rank": self.rank or None,
-            "task": self.task,
-            "spec": self.spec,
-            "steps": self.steps,
-            "eval_every": self.eval_every,
-            "n": self.n,
-            "n_diverged": self.n_diverged,
-            "diverged_rate": self.diverged_rate,
-            "n_params": self.n_params,
-            "seeds": list(self.seeds),
-        }
-        for metric, mean in self.mean.items():
-            row[f"{metric}_mean"] = mean
-            row[f"{metric}_std"] = self.std.get(metric, math.nan)
-        row["pareto"] = self.pareto
-        row["apart"] = self.apart or None
-        return row
-
-
-def _group_key(record: TrialLike) -> tuple[str, str, int, int, bool]:
-    every = getattr(record, "eval_every", None)
-    return (
-        str(record.task),
-        str(record.spec),
-        int(record.steps),
-        -1 if every is None else int(every),
-        _status(record) == "pruned",
-    )
-
-
-def aggregate(
-    records: Iterable[TrialLike], scoring: Scoring = CLASSIFICATION_SCORING
-) -> list[PolicyStats]:
-    """Group measured trials by ``(task, spec, steps, eval_every)`` and average over seeds.
-
-    ``records`` are store records or :class:`~lrscope.engine.TrialResult`
-    objects (:class:`TrialLike`); ``scoring`` (the task's) names the metrics
-    averaged. Trials stopped early (``pruned``) form groups
-    of their own (``partial``). The result is unranked, sorted by key.
-    """
-    groups: dict[tuple[str, str, int, int, bool], list[TrialLike]] = {}
-    for record in records:
-        if _status(record) in _MEASURED:
-            groups.setdefault(_group_key(record), []).append(record)
-    stats = []
-    for (task, spec, steps, every, partial), members in sorted(groups.items()):
-        healthy = [r for r in members if _status(r) != "diverged"]
-        means, stds = {}, {}
-        for metric in scoring.aggregated():
-            values = [v for r in healthy if (v := _measured(r, metric)) is not None]
-            means[metric], stds[metric] = _mean_std(values)
-        n_params = members[0].n_params
-        stats.append(
-            PolicyStats(
-                task=task,
-                spec=spec,
-                steps=steps,
-                n=len(members),
-                n_diverged=len(members) - len(healthy),
-                n_params=None if n_params is None else int(n_params),
-                mean=means,
-                std=stds,
-                seeds=tuple(sorted(int(r.seed) for r in members)),
-                eval_every=None if every < 0 else every,
-                partial=partial,
-            )
-        )
-    return stats
 
 
 def _sort_key(row: PolicyStats, metric: Metric) -> tuple[Any, ...]:
     missing, signed = metric.sort_key(row.value(metric.name))
     rate = row.diverged_rate
-    return (rate, missing, signed, _cost(row), row.spec, row.steps, row.eval_every or 0)
+    every = row.eval_every or 0
+    return (rate, missing, signed, _cost(row), row.spec, row.steps, every, row.runtime)
 
 
 def _cost(row: PolicyStats) -> float:
@@ -416,14 +248,27 @@ def pareto_front(
     return front
 
 
-def _apart_reason(row: PolicyStats, min_seeds: int, budget: int | None) -> str:
+def _apart_reason(row: PolicyStats, min_seeds: int, main: tuple[str, int] | None) -> str:
     if row.partial:
         return "stopped early"
     if row.n < min_seeds:
         return f"{row.n} seed" + "s" * (row.n != 1)
-    if row.steps != budget:
+    if main is None or row.steps != main[1]:
         return "other budget"
+    if row.runtime != main[0]:
+        return "other runtime"
     return ""
+
+
+def _main_comparison(
+    candidates: Sequence[PolicyStats], steps: int | None, runtime: str | None
+) -> tuple[str, int] | None:
+    """The ``(runtime, budget)`` ranked: the one of the most candidate groups (at ``steps``
+    when given); among equals the default runtime, then the largest budget."""
+    counts = Counter((r.runtime, r.steps) for r in candidates if steps in (None, r.steps))
+    if not counts:
+        return None if steps is None else (runtime or "", steps)
+    return max(counts, key=lambda k: (counts[k], k[0] == "", k[1], k[0]))
 
 
 def rank_trials(
@@ -434,6 +279,7 @@ def rank_trials(
     min_seeds: int = DEFAULT_MIN_SEEDS,
     steps: int | None = None,
     scoring: Scoring = CLASSIFICATION_SCORING,
+    runtime: str | None = None,
 ) -> Ranking:
     """Aggregate ``records`` (see :func:`aggregate`), rank them, mark the Pareto front.
 
@@ -450,19 +296,26 @@ def rank_trials(
             budget with the most groups that can be ranked (ties: the largest).
         scoring: the task's (classification's by default): its metrics, their
             directions and the primary one.
+        runtime: keep only the trials of this runtime identity
+            (:func:`on_runtime`; ``""``: fp32 without accumulation); default:
+            rank the runtime with the most groups that can be ranked (at
+            ``steps``; ties: the default runtime), the others shown apart.
 
     Raises:
         ParameterError: a ``metric`` the task does not rank by, a negative
-            ``tie``, ``min_seeds`` < 1.
+            ``tie``, ``min_seeds`` < 1, a ``runtime`` that is no runtime's identity.
     """
     chosen = scoring.get(metric or scoring.default_rank_metric, owner=_OWNER)
     min_seeds = check(_OWNER, "min_seeds", min_seeds, COUNT)
     steps = check(_OWNER, "steps", steps, OrNone(COUNT))
-    rows = aggregate(records, scoring)
+    if runtime is not None:
+        from lrscope.engine.runtime import Runtime
+
+        runtime = Runtime.from_identity(runtime).identity
+    rows = aggregate(on_runtime(records, runtime), scoring)
     candidates = [r for r in rows if not r.partial and r.n >= min_seeds]
-    counts = Counter(r.steps for r in candidates)
-    budget = steps if steps is not None else max(counts, key=lambda b: (counts[b], b), default=None)
-    ranked = order_rows([r for r in candidates if r.steps == budget], chosen, tie)
+    main = _main_comparison(candidates, steps, runtime)
+    ranked = order_rows([r for r in candidates if (r.runtime, r.steps) == main], chosen, tie)
     front = pareto_front(ranked, scoring)
     ranked_rows = tuple(
         replace(row, rank=i + 1, pareto=on_front)
@@ -470,10 +323,10 @@ def rank_trials(
     )
     kept = {id(row) for row in ranked}
     apart = tuple(
-        replace(row, apart=_apart_reason(row, min_seeds, budget) or "not ranked")
+        replace(row, apart=_apart_reason(row, min_seeds, main) or "not ranked")
         for row in sorted(
             (r for r in rows if id(r) not in kept),
-            key=lambda r: (-r.steps, _sort_key(r, chosen)),
+            key=lambda r: (r.runtime != (main or ("",))[0], -r.steps, _sort_key(r, chosen)),
         )
     )
     tasks = sorted({row.task for row in rows})
@@ -484,8 +337,9 @@ def rank_trials(
         apart=apart,
         tie=tie,
         min_seeds=min_seeds,
-        steps=budget,
+        steps=None if main is None else main[1],
         scoring=scoring,
+        runtime=runtime if main is None else main[0],
     )
 
 
@@ -504,18 +358,22 @@ def rank(
     *,
     tie: float = DEFAULT_TIE,
     min_seeds: int = DEFAULT_MIN_SEEDS,
+    runtime: str | None = None,
 ) -> Ranking:
     """Rank the trials of ``task`` stored in ``store`` (see :func:`rank_trials`).
 
     The task's stored metadata says how it is scored (its metrics, their
     directions, the primary one: :func:`task_scoring`); ``metric`` defaults
-    to the primary one. ``steps`` keeps only the trials of that budget. A stored trial that cannot
+    to the primary one. ``steps`` keeps only the trials of that budget,
+    ``runtime`` (a :attr:`lrscope.engine.Runtime.identity`) only those of
+    that runtime. A stored trial that cannot
     be read (a damaged row) is left out with an
     :class:`~lrscope.errors.LRScopeWarning` naming it; the others are ranked.
 
     Raises:
         ParameterError: a ``metric`` the task does not rank by, a negative ``tie``,
-            ``min_seeds`` < 1, ``steps`` not None or an int >= 1.
+            ``min_seeds`` < 1, ``steps`` not None or an int >= 1, a ``runtime``
+            that is no runtime's identity.
     """
     scoring = task_scoring(store, task)
     chosen = scoring.get(metric or scoring.default_rank_metric, owner=_OWNER)
@@ -523,7 +381,13 @@ def rank(
     trials = store.trials(task=task, on_unreadable=left_out("the ranking"))
     records = [r for r in trials if steps is None or r.steps == steps]
     ranking = rank_trials(
-        records, chosen.name, tie=tie, min_seeds=min_seeds, steps=steps, scoring=scoring
+        records,
+        chosen.name,
+        tie=tie,
+        min_seeds=min_seeds,
+        steps=steps,
+        scoring=scoring,
+        runtime=runtime,
     )
     return replace(ranking, task=task)
 
@@ -549,7 +413,8 @@ def _cell(value: Any) -> Any:
 class Ranking:
     """Ranked rows, best first, the rows shown apart, and exporters (JSON, CSV, DataFrame).
 
-    ``rows`` are ranked (``rank`` 1, 2, ...) at the budget ``steps`` by
+    ``rows`` are ranked (``rank`` 1, 2, ...) at the budget ``steps`` on the
+    runtime ``runtime`` (an identity, ``""`` the default; None: nothing ranked) by
     ``metric`` with the ``tie`` margin; ``apart`` holds every other group,
     each with its reason (:attr:`PolicyStats.apart`); ``scoring`` is the
     task's: the definitions behind the columns. The exporters list the
@@ -565,6 +430,7 @@ class Ranking:
     min_seeds: int = DEFAULT_MIN_SEEDS
     steps: int | None = None
     scoring: Scoring = CLASSIFICATION_SCORING
+    runtime: str | None = None
 
     def row(self, spec: str) -> PolicyStats | None:
         """The ranked row of ``spec`` (the first, if it is ranked twice), or None."""

@@ -7,8 +7,11 @@ policy by its family and the specs follow below it, one per line, so no spec
 is folded over several lines; where even that table is too wide, it leaves
 out the step of the best evaluation, then the best value, never cutting a
 number. The rows shown apart (one-seed search trials,
-other budgets, trials stopped early) follow in a smaller table, the best
-:data:`MAX_APART` of them. Headers, units and digits come from
+other budgets and runtimes, trials stopped early) follow in a smaller table,
+the best :data:`MAX_APART` of them. The runtime (precision, gradient
+accumulation) is named in the title when the ranked one is not the default
+(fp32, no accumulation), and in a column of the rows shown apart when they
+hold more than one. Headers, units and digits come from
 :mod:`lrscope.metrics`; ``-`` is NaN; ``*`` marks the Pareto front.
 """
 
@@ -19,7 +22,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from lrscope.metrics import Metric
-from lrscope.rank import tie_break_name
+from lrscope.rank import runtime_label, tie_break_name
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console, ConsoleOptions, RenderResult
@@ -75,8 +78,9 @@ class RankingTable:
     def _title(self) -> str:
         r = self.ranking
         budget = "" if r.steps is None else f", {r.steps:,} steps"
+        runtime = f", {r.runtime}" if r.runtime else ""
         tie = f", ties within {r.tie:g} by {tie_break_name(r.metric)}" if r.tie else ""
-        return f"{r.task}: ranked by {r.metric}{budget}{tie} (* = Pareto front)"
+        return f"{r.task}: ranked by {r.metric}{budget}{runtime}{tie} (* = Pareto front)"
 
     def _label(self, spec: str) -> str:
         mark = self.marks.get(spec)
@@ -122,13 +126,18 @@ class RankingTable:
         table = Table(title=Text("shown apart, not ranked"), title_justify="left")
         table.add_column("policy", overflow="fold", ratio=1)
         table.add_column("steps", justify="right")
+        runtimes = len({row.runtime for row in (*self.ranking.rows, *rows)}) > 1
+        if runtimes:
+            table.add_column("runtime")
         table.add_column("n", justify="right")
         table.add_column(metric.header, justify="right", no_wrap=True)
         table.add_column("why", overflow="fold")
         for row in rows[:MAX_APART]:
+            runtime = [runtime_label(row.runtime)] if runtimes else []
             table.add_row(
                 Text(row.spec),
                 f"{row.steps:,}",
+                *runtime,
                 str(row.n),
                 _format(metric, row),
                 row.apart,

@@ -135,7 +135,9 @@ def similarity(a: Mapping[str, object], b: Mapping[str, object]) -> tuple[float,
 class Evidence:
     """The stored trials behind a recommendation: what was measured, where, how often.
 
-    ``task``, ``spec`` and ``steps`` are what was measured; ``trial_ids`` the
+    ``task``, ``spec`` and ``steps`` are what was measured, on ``runtime``
+    (:func:`lrscope.rank.runtime_label`: ``fp32``, ``bf16``, ``accum=2``, ...:
+    one ranking row holds the trials of one runtime); ``trial_ids`` the
     stored trials (``n_seeds`` of them, ``n_diverged`` diverged, ``n_imported``
     measured in another store); ``mean`` and ``std`` the metrics over the seeds
     that did not diverge (:mod:`lrscope.rank`); ``origins`` where the trials were
@@ -152,6 +154,7 @@ class Evidence:
     mean: Mapping[str, float]
     std: Mapping[str, float]
     origins: tuple[str, ...]
+    runtime: str = "fp32"
 
     @property
     def imported(self) -> bool:
@@ -163,6 +166,7 @@ class Evidence:
             "task": self.task,
             "spec": self.spec,
             "steps": self.steps,
+            "runtime": self.runtime,
             "trial_ids": list(self.trial_ids),
             "n_seeds": self.n_seeds,
             "n_diverged": self.n_diverged,
@@ -332,12 +336,9 @@ def _lr_factor(target: float | None, source: float | None, note: str) -> tuple[f
 def _evidence(
     row: PolicyStats, trials: Sequence[TrialRecord], sources: Mapping[int, SourceRecord]
 ) -> Evidence:
-    members = [
-        t
-        for t in trials
-        if (t.spec, t.steps, t.eval_every) == (row.spec, row.steps, row.eval_every)
-        and t.status in ("done", "diverged")
-    ]
+    from lrscope.rank import runtime_label
+
+    members = [t for t in trials if row.holds(t) and t.status in ("done", "diverged")]
     imported = [t for t in members if t.source_id is not None]
     origins = [LOCAL] * (len(imported) < len(members)) + [
         sources[t.source_id].label if t.source_id in sources else f"source {t.source_id}"
@@ -355,6 +356,7 @@ def _evidence(
         mean=dict(row.mean),
         std=dict(row.std),
         origins=tuple(dict.fromkeys(origins)),
+        runtime=runtime_label(row.runtime),
     )
 
 

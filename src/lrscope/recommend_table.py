@@ -43,7 +43,12 @@ class RecommendTable:
 
     @staticmethod
     def _source(r: Recommendation) -> str:
-        return r.source_task + (" (imported)" if r.imported else "")
+        runtime = r.evidence.runtime
+        return (
+            r.source_task
+            + ("" if runtime == "fp32" else f", {runtime}")
+            + (" (imported)" if r.imported else "")
+        )
 
     def _table(self, inline: bool) -> Table:
         from rich.table import Table

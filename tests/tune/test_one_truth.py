@@ -77,3 +77,37 @@ def test_fix_rank_and_numbers_are_identical_in_tune_rank_report_and_demo(tmp_pat
     for name, value in means.items():
         expected = baseline.get(f"{name}_mean", baseline.get(name))
         assert value == pytest.approx(expected, rel=1e-12, abs=1e-12), name
+
+
+@pytest.mark.slow
+def test_two_tunes_on_two_runtimes_each_agree_with_rank_of_their_runtime(tmp_path: Path) -> None:
+    """An fp32 tune and a ``--grad-accum 2`` tune on one store: neither's trials are more
+    seeds of the other's; ``rank`` with each tune's runtime options is that tune's ranking,
+    and ``rank``, the report and ``recommend`` without them rank fp32's (the default runtime,
+    measured on as many policies), never a mix."""
+    db = f"sqlite:///{tmp_path / 'two.db'}"
+    tune = ["tune", "--task", MLP, "--steps", "60", "--trials", "6", "--executor", "local",
+            "--db", db, "--json"]  # fmt: skip  # one budget: the same FIX spec on both runtimes
+    fp32 = _cli_json(tune)
+    accum = _cli_json([*tune, "--grad-accum", "2"])
+    assert (fp32["runtime"], accum["runtime"]) == ("", "accum=2")
+    for tuned, options in ((fp32, []), (fp32, ["--precision", "fp32"]),
+                           (accum, ["--grad-accum", "2"])):  # fmt: skip
+        ranked = _cli_json(["rank", "--task", "blobs4-mlp", "--db", db, "--json", *options])
+        assert [r for r in ranked if r["rank"] is not None] == tuned["ranking"]
+    ranked = _cli_json(["rank", "--task", "blobs4-mlp", "--db", db, "--json"])
+    assert {(r["precision"], r["grad_accum"]) for r in ranked if r["rank"] is None} >= {
+        ("fp32", 2)
+    }  # the accumulated tune's confirmed policies: shown apart, never merged
+    page = tmp_path / "report.html"
+    assert CliRunner().invoke(app, ["report", "--db", db, "-o", str(page)]).exit_code == 0
+    fix = fp32["baseline_spec"]
+    rank, means = _report_row(page.read_text(encoding="utf-8"), fix)
+    assert rank == fp32["baseline"]["rank"]
+    assert means["top1"] == pytest.approx(fp32["baseline"]["top1_mean"], rel=1e-12)
+    advice = _cli_json(["recommend", "--task", MLP, "--db", db, "--no-range-test", "--json"])
+    ranked_fp32 = {(r["spec"], r["n"]) for r in fp32["ranking"]}
+    for item in advice["recommendations"]:
+        evidence = item["evidence"]
+        assert evidence["runtime"] == "fp32"
+        assert (evidence["spec"], evidence["n_seeds"]) in ranked_fp32

@@ -1,17 +1,23 @@
 """``lrscope rank``: stored trials of a task, aggregated per policy and ranked.
 
 ``lrscope rank --task T [--metric M] [--tie 0.003] [--min-seeds 2] [--steps N]
-[--format table|json|csv] [--json] [--db URL]`` ranks by the one rule of
-:mod:`lrscope.rank`, the rule of ``lrscope tune``, the report and the demo:
+[--precision P] [--grad-accum K] [--format table|json|csv] [--json] [--db URL]``
+ranks by the one rule of :mod:`lrscope.rank`, the rule of ``lrscope tune``, the report and the demo:
 the task's primary metric at the end by default (final top-1 for
 classification, final MSE for regression, in its direction), ties within
 ``--tie`` by the lower std over the seeds (by cost, steps to the best
 evaluation, for ``best_<primary>`` and cost-like metrics); ``--metric``
-must be one of the task's metrics. Groups measured on fewer than
-``--min-seeds`` seeds (a search's one-seed trials), trials stopped early and
-other budgets are shown apart, never ranked. The
+must be one of the task's metrics. A row is one policy at one budget on one
+runtime: trials that ran with another precision or gradient accumulation are
+never averaged in as more seeds. ``--precision`` and ``--grad-accum`` keep
+only the trials of that runtime (an option not given takes the runtime's
+default, fp32 and 1, as in ``lrscope tune``, whose ranking they reproduce);
+without them the runtime with the most rankable groups is ranked. Groups
+measured on fewer than ``--min-seeds`` seeds (a search's one-seed trials),
+trials stopped early, other budgets and other runtimes are shown apart,
+never ranked. The
 ranked rows come first, best first, then the rows shown apart; each has
-``spec``, ``steps``, ``eval_every``, ``n``, ``n_diverged``,
+``spec``, ``steps``, ``eval_every``, ``precision``, ``grad_accum``, ``n``, ``n_diverged``,
 ``diverged_rate``, ``<metric>_mean`` and ``<metric>_std`` for every LRBench
 metric and every metric of the task, ``rank`` (null when shown apart),
 ``pareto`` and ``apart`` (why it is not ranked, or null). ``--json`` is
@@ -20,7 +26,9 @@ metric and every metric of the task, ``rank`` (null when shown apart),
 80 columns (long specs are listed below it). A task the database does not
 know (no trials, not registered) is an error (exit 2) that lists the tasks
 with trials; so is a ``--steps`` budget at which none of the task's stored
-trials ran, when some ran at others (the error lists those budgets). A known
+trials ran, when some ran at others (the error lists those budgets), and a
+``--precision``/``--grad-accum`` runtime none of them ran on, when some ran
+on others (the error lists those runtimes). A known
 task with nothing finished to rank (no trials yet, or only running or failed
 ones) is not an error: an empty ranking (the table says so, JSON ``[]``).
 """
@@ -32,7 +40,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lrscope.cli._common import DbOpt, JsonOpt, TieOpt, print_json, resolve_db_url, stdout
+from lrscope.cli._common import (
+    DbOpt,
+    GradAccumOpt,
+    JsonOpt,
+    PrecisionOpt,
+    TieOpt,
+    print_json,
+    resolve_db_url,
+    runtime_option,
+    stdout,
+)
 from lrscope.errors import LRScopeError, TaskError
 from lrscope.metrics import metric_help
 from lrscope.rank import DEFAULT_MIN_SEEDS, DEFAULT_TIE
@@ -79,6 +97,20 @@ def _check_budget_stored(store: Store, task: str, steps: int) -> None:
     )
 
 
+def _check_runtime_stored(store: Store, task: str, runtime: str) -> None:
+    """A runtime none of ``task``'s stored trials ran on, when some ran on others, is an error."""
+    from lrscope.rank import runtime_label, trial_runtime
+
+    stored = {trial_runtime(r) for r in store.trials(task, on_unreadable=_ignore)}
+    if not stored or runtime in stored:
+        return
+    raise TaskError(
+        f"no trials of task {task!r} on runtime {runtime_label(runtime)!r} in {store.url}; "
+        f"stored runtimes: {', '.join(sorted(runtime_label(r) for r in stored))} "
+        "(--precision and --grad-accum choose one)"
+    )
+
+
 def rank(
     task: Annotated[str, typer.Option("--task", help="The task whose trials to rank.")],
     metric: Annotated[
@@ -97,6 +129,8 @@ def rank(
     steps: Annotated[
         int | None, typer.Option("--steps", help="Only the trials with this step budget.")
     ] = None,
+    precision: PrecisionOpt = None,
+    grad_accum: GradAccumOpt = None,
     output_format: Annotated[
         str | None,
         typer.Option("--format", help="table (the default), json or csv.", show_default=False),
@@ -109,11 +143,19 @@ def rank(
     from lrscope.store import Store
 
     fmt = _output_format(output_format, json_)
+    runtime = None
+    if precision is not None or grad_accum is not None:
+        runtime = runtime_option(None, precision, grad_accum, check_device=False).identity
     with Store.open(resolve_db_url(db), create=False, readonly=True) as store:
         _check_task_known(store, task)
-        ranking = rank_store(store, task, metric, steps=steps, tie=tie, min_seeds=min_seeds)
-        if steps is not None and not (ranking.rows or ranking.apart):
-            _check_budget_stored(store, task, steps)
+        ranking = rank_store(
+            store, task, metric, steps=steps, tie=tie, min_seeds=min_seeds, runtime=runtime
+        )
+        if not (ranking.rows or ranking.apart):
+            if runtime is not None:
+                _check_runtime_stored(store, task, runtime)
+            if steps is not None:
+                _check_budget_stored(store, task, steps)
     if fmt == "json":
         print_json(ranking.to_dicts())
     elif fmt == "csv":

@@ -10,7 +10,7 @@ the policies' lr and momentum curves, test top-1 against step (mean over
 seeds with a min-max band, the axis zoomed to where the policies differ),
 the ranking table with every LRBench metric (sortable in the page; the
 ranking of ``lrscope rank`` and ``lrscope tune``), the rows shown apart
-(one-seed search trials, other budgets, trials stopped early), accuracy
+(one-seed search trials, other budgets and runtimes, trials stopped early), accuracy
 against cost with the Pareto front, and the stored interpolations. The page
 needs no network: styles, the sorting script and the figures (SVG) are
 inline. matplotlib is imported only while drawing.

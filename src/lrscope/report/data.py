@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from lrscope.errors import LRScopeError, TaskError
 from lrscope.metrics import Scoring
-from lrscope.rank import left_out
+from lrscope.rank import group_key, left_out, runtime_label
 from lrscope.report.decimate import minmax_indices, pick, stride_indices
 from lrscope.report.model import (
     InterpolationView,
@@ -47,7 +47,7 @@ from lrscope.report.plots import PALETTE
 from lrscope.validation import Interval, check, is_integer
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lrscope.rank import PolicyStats
+    from lrscope.rank import GroupKey, PolicyStats
     from lrscope.store import SourceRecord, Store, TaskRecord, TrialRecord
 
 __all__ = ["DEFAULT_TOP_N", "gather"]
@@ -210,10 +210,8 @@ def _task_view(
     counts = Counter(t.status for t in trials)
     status_counts = {s: counts[s] for s in STATUS_ORDER if counts[s]}
     ranking = rank_trials(trials, chosen, scoring=scoring)
-    imported: Counter[tuple[str, int, int | None]] = Counter(
-        (t.spec, t.steps, t.eval_every)
-        for t in trials
-        if t.status in ("done", "diverged", "pruned") and t.imported
+    imported: Counter[GroupKey] = Counter(
+        group_key(t) for t in trials if t.status in ("done", "diverged", "pruned") and t.imported
     )
     rows = _rows(ranking.rows, imported)
     apart = _rows(ranking.apart, imported)
@@ -221,7 +219,7 @@ def _task_view(
     colors = {key: PALETTE[i] for i, key in enumerate(plotted)}
     drawn = rows[:top_n]
     policy_curves = tuple(c for c in (_policy_curve(row, notes) for row in drawn) if c is not None)
-    metric_curves = _metric_curves(drawn, trials)
+    metric_curves = _metric_curves(zip(drawn, ranking.rows, strict=False), trials)
     range_tests = _range_tests(store, record.name, notes)
     interpolations = _interpolations(store, record.name, scoring, notes)
     documents = [r.source_id for r in store.range_tests(record.name, on_unreadable=_noted)]
@@ -237,6 +235,7 @@ def _task_view(
         pareto_axes=("best_iter", scoring.best.name),
         tie=ranking.tie,
         budget=ranking.steps,
+        runtime=runtime_label(ranking.runtime or ""),
         ladder=stored_ladder(trials, ranking),
         plotted=plotted,
         colors=colors,
@@ -250,20 +249,23 @@ def _task_view(
     )
 
 
-def _rows(
-    stats: Sequence[PolicyStats], imported: Mapping[tuple[str, int, int | None], int]
-) -> tuple[PolicyRow, ...]:
-    budgets = Counter(s.spec for s in stats)
-    grids = Counter((s.spec, s.steps) for s in stats)
+def _rows(stats: Sequence[PolicyStats], imported: Mapping[GroupKey, int]) -> tuple[PolicyRow, ...]:
+    budgets = Counter((s.spec, s.runtime) for s in stats)
+    grids = Counter((s.spec, s.steps, s.runtime) for s in stats)
+    runtimes: dict[str, set[str]] = defaultdict(set)
+    for s in stats:
+        runtimes[s.spec].add(s.runtime)
     rows = []
     for s in stats:
         mean = dict(s.mean)
         std = dict(s.std)
         mean["n_params"] = math.nan if s.n_params is None else float(s.n_params)
         std["n_params"] = math.nan
-        label = s.spec if budgets[s.spec] == 1 else f"{s.spec} @ {s.steps:,} steps"
-        if grids[(s.spec, s.steps)] > 1:
+        label = s.spec if budgets[(s.spec, s.runtime)] == 1 else f"{s.spec} @ {s.steps:,} steps"
+        if grids[(s.spec, s.steps, s.runtime)] > 1:
             label += f", eval every {s.eval_every}"
+        if len(runtimes[s.spec]) > 1:
+            label += f", {runtime_label(s.runtime)}"
         rows.append(
             PolicyRow(
                 spec=s.spec,
@@ -277,7 +279,8 @@ def _rows(
                 label=label,
                 apart=s.apart,
                 eval_every=s.eval_every,
-                n_imported=imported.get((s.spec, s.steps, s.eval_every), 0),
+                n_imported=imported.get(s.key, 0),
+                runtime=runtime_label(s.runtime),
             )
         )
     return tuple(rows)
@@ -311,20 +314,22 @@ def _primary(point: Mapping[str, Any]) -> Any:
 
 
 def _metric_curves(
-    rows: Sequence[PolicyRow], trials: Iterable[TrialRecord]
+    rows: Iterable[tuple[PolicyRow, PolicyStats]], trials: Iterable[TrialRecord]
 ) -> tuple[MetricCurve, ...]:
-    """Per drawn row: the primary metric per evaluation step over its seeds (mean, min, max).
+    """Per drawn row (and its ranking row): the primary metric per evaluation step over its
+    seeds (mean, min, max), the trials of its group only (its runtime's: a bf16 seed is
+    not one more seed of the fp32 ones).
 
     The seeds that finished without diverging are used, as in the ranking;
     when every seed diverged, the diverged ones are drawn instead.
     """
-    by_key: dict[tuple[str, int, int | None], list[TrialRecord]] = defaultdict(list)
+    by_key: dict[GroupKey, list[TrialRecord]] = defaultdict(list)
     for trial in trials:
         if trial.finished and trial.status != "pruned":
-            by_key[(trial.spec, trial.steps, trial.eval_every)].append(trial)
+            by_key[group_key(trial)].append(trial)
     curves = []
-    for row in rows:
-        members = by_key.get((row.spec, row.steps, row.eval_every), [])
+    for row, stats in rows:
+        members = by_key.get(stats.key, [])
         healthy = [t for t in members if t.status == "done"] or members
         per_step: dict[int, list[float]] = defaultdict(list)
         for trial in healthy:

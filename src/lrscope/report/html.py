@@ -381,6 +381,8 @@ def _ranking(task: TaskView, uid: str) -> str:
     body = "".join(_ranking_row(task, row, several) for row in task.rows)
     info = task.metric(task.ranked_by)
     budget = "" if several or not budgets else f" of {_num(budgets[0], 0)} steps"
+    if task.runtime != "fp32":
+        budget += f" on the {task.runtime} runtime"
     tall = " tall" if len(task.rows) > TALL_TABLE_ROWS else ""
     tie = (
         f" Policies within {task.tie:g} of a better one are tied, and the tied one of lower "
@@ -430,14 +432,23 @@ def _ranking_row(task: TaskView, row: PolicyRow, with_steps: bool) -> str:
     return f"<tr{cls}>{''.join(cells)}</tr>"
 
 
+def _runtime_cell(row: PolicyRow) -> str:
+    return f'<td class="l" data-v="{e(row.runtime)}">{e(row.runtime)}</td>'
+
+
 def _apart(task: TaskView, uid: str) -> str:
     """The rows shown apart: never ranked, never on the Pareto front."""
     info = task.metric(task.ranked_by)
     label = info.label.replace("\n", " ") + (" %" if info.percent else "")
+    runtimes = len({row.runtime for row in (*task.rows, *task.apart)}) > 1
+    runtime_head = [
+        _header_cell("Runtime", "precision and gradient accumulation", "text", "asc", "l")
+    ] * runtimes
     heads = "".join(
         [
             _header_cell("Policy", "policy spec", "text", "asc", "l"),
             _header_cell("Steps", "step budget of the trials", "num", "desc"),
+            *runtime_head,
             _header_cell("Seeds", "trials measured", "num", "desc"),
             _header_cell(
                 label, info.description, "num", "desc" if info.higher_is_better else "asc"
@@ -452,6 +463,7 @@ def _apart(task: TaskView, uid: str) -> str:
             "<tr>"
             f'<td class="l spec" data-v="{e(row.spec)}"><code>{_breakable(row.spec)}</code></td>'
             f'<td data-v="{row.steps}">{_num(row.steps, 0)}</td>'
+            f"{_runtime_cell(row) if runtimes else ''}"
             f'<td data-v="{row.n_seeds}">{row.n_seeds}</td>'
             f'<td data-v="{_data_v(mean)}">{_metric_text(mean, info)}</td>'
             f'<td class="l" data-v="{e(row.apart)}">{e(row.apart)}</td>'
@@ -462,8 +474,9 @@ def _apart(task: TaskView, uid: str) -> str:
         "<h3>Shown apart, not ranked</h3>"
         f'<p class="small">{len(task.apart)} groups of trials that a ranking would compare '
         "unlike with unlike: one-seed trials (a search's: the best of many one-seed results is "
-        "flattered by luck), trials stopped early and other step budgets (a tune's "
-        "time-to-accuracy ladder). They are never ranked nor on the Pareto front.</p>"
+        "flattered by luck), trials stopped early, other step budgets (a tune's "
+        "time-to-accuracy ladder) and other runtimes (precision, gradient accumulation). "
+        "They are never ranked nor on the Pareto front.</p>"
         f'<div class="table-wrap{tall}"><table class="sortable apart" id="{uid}-apart">'
         f"<thead><tr>{heads}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
     )

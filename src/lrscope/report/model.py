@@ -110,16 +110,18 @@ class RangeTestView:
 
 @dataclass(frozen=True)
 class PolicyRow:
-    """One policy at one step budget on a task, aggregated over seeds by :mod:`lrscope.rank`.
+    """One policy at one step budget on one runtime, aggregated over seeds by :mod:`lrscope.rank`.
 
     ``mean`` and ``std`` map metric names (:data:`METRICS`) to the mean and the
     sample standard deviation over the seeds that did not diverge; ``rank`` is
     1 for the best policy (``None`` for a row shown apart, whose ``apart`` says
-    why: one seed, stopped early, another budget). ``label`` names the row in
-    legends and keys its colour: the spec, with the step budget appended when
-    the task holds the same spec at several budgets. ``eval_every`` is the
-    evaluation grid of its trials (None when unknown); ``n_imported`` counts
-    the seeds measured in another store (imported).
+    why: one seed, stopped early, another budget or runtime). ``label`` names
+    the row in legends and keys its colour: the spec, with the step budget
+    appended when the task holds the same spec at several budgets (and the
+    runtime when at several runtimes). ``eval_every`` is the evaluation grid
+    of its trials (None when unknown); ``runtime`` the runtime they ran on
+    (:func:`lrscope.rank.runtime_label`: ``fp32``, ``bf16``, ``accum=2``,
+    ...); ``n_imported`` counts the seeds measured in another store (imported).
     """
 
     spec: str
@@ -134,6 +136,7 @@ class PolicyRow:
     apart: str = ""
     eval_every: int | None = None
     n_imported: int = 0
+    runtime: str = "fp32"
 
     @property
     def key(self) -> str:
@@ -200,7 +203,8 @@ class TaskView:
     (:attr:`PolicyRow.key`) drawn in the curve plots (the top ``N`` by rank)
     and ``colors`` their colours, the same in every plot of the task.
     ``ranked_by`` is the metric of the ranking, ``tie`` its tie margin and
-    ``budget`` the ranked step budget; ``pareto_axes`` the (cost, utility)
+    ``budget`` the ranked step budget and ``runtime`` the ranked runtime
+    (:func:`lrscope.rank.runtime_label`); ``pareto_axes`` the (cost, utility)
     metrics of the Pareto front (``best_iter`` and the best value of the
     primary metric); ``scoring`` the task's metrics (their labels and
     directions); ``columns`` those of the ranking table; ``metric_curves`` the
@@ -220,6 +224,7 @@ class TaskView:
     ranked_by: str = "top1"
     tie: float = 0.0
     budget: int | None = None
+    runtime: str = "fp32"
     ladder: TimeToAccuracy | None = None
     pareto_axes: tuple[str, str] = ("best_iter", "best_top1")
     plotted: tuple[str, ...] = ()

@@ -48,7 +48,7 @@ from lrscope.engine.runtime import Runtime
 from lrscope.errors import LRScopeError, ParameterError
 from lrscope.ladder import TimeToAccuracy, time_to_accuracy
 from lrscope.metrics import Metric
-from lrscope.rank import DEFAULT_TIE, left_out, rank_trials, trial_value
+from lrscope.rank import DEFAULT_TIE, Ranking, left_out, rank_trials, trial_value
 from lrscope.tune.budget import (
     DEFAULT_MAX_EPOCHS,
     DEFAULT_ROUND_SIZE,
@@ -143,6 +143,18 @@ class _Run:
                 self.on_event, stage, f"{summary.failed} trial(s) failed (their errors are stored)"
             )
         return self.stored(keys)
+
+    def rank(self, records: Iterable[TrialRecord], metric: str, tie: float, steps: int) -> Ranking:
+        """``records`` ranked by the one rule, on this run's runtime only (as ``lrscope rank
+        --precision/--grad-accum`` ranks them: :func:`lrscope.rank.on_runtime`)."""
+        return rank_trials(
+            records,
+            metric,
+            tie=tie,
+            steps=steps,
+            scoring=self.task.scoring,
+            runtime=self.runtime.identity,
+        )
 
     def stored(self, keys: Iterable[TrialKey]) -> dict[TrialKey, TrialRecord]:
         wanted = set(keys)
@@ -508,9 +520,7 @@ def _stages(run: _Run, budget: TuneBudget, settings: _Settings, start: float) ->
     confirmed, records = _confirm_stage(run, points, plan, settings, baseline)
     stages["confirm_s"] = time.perf_counter() - t0
     scoring = run.task.scoring
-    ranking = rank_trials(
-        records.values(), metric.name, tie=settings.tie, steps=plan.steps, scoring=scoring
-    )
+    ranking = run.rank(records.values(), metric.name, settings.tie, plan.steps)
     if not ranking.rows or ranking.row(baseline) is None:
         raise LRScopeError(f"tune: the confirmation trials of {run.task.name} did not finish; "
                            "see `lrscope rank --task` and the stored errors")  # fmt: skip
@@ -541,9 +551,7 @@ def _stages(run: _Run, budget: TuneBudget, settings: _Settings, start: float) ->
         search=tuple(points),
         finalists=tuple(confirmed),
         baseline_spec=baseline,
-        ranking=rank_trials(
-            touched, metric.name, tie=settings.tie, steps=plan.steps, scoring=scoring
-        ),
+        ranking=run.rank(touched, metric.name, settings.tie, plan.steps),
         winner_values=tuple(values(winner)),
         baseline_values=tuple(full["baseline"]),
         time_to_accuracy=tta,
