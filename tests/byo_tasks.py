@@ -72,7 +72,7 @@ def regression_by_mae() -> Task:
     return _waves_task("byo-regression-mae", primary_metric="mae")
 
 
-def slipped_regression() -> Task:
+def slipped_regression(batch_size: int = 16) -> Task:
     x, y = waves(TRAIN, 0)
     xt, yt = waves(TEST, 1)
     return Task(
@@ -80,7 +80,7 @@ def slipped_regression() -> Task:
         model=mlp,
         train_data=TensorDataset(x, y[:, 0]),
         test_data=TensorDataset(xt, yt[:, 0]),
-        batch_size=16,
+        batch_size=batch_size,
         loss=nn.functional.mse_loss,
         optimizer=adam,
     )

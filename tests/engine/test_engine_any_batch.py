@@ -141,3 +141,10 @@ def test_a_loss_that_broadcasts_outputs_against_targets_is_refused_by_trials_and
         run_trial(task, "FIX(k0=0.01)", steps=5)
     with pytest.raises(TaskError, match=r"broadcasts them to \(16, 16\)"):
         range_test(task)
+
+
+@pytest.mark.filterwarnings("ignore:Using a target size")  # torch's, on (1, 1) vs (1,)
+def test_a_loss_that_broadcasts_only_on_the_joined_test_outputs_is_refused_at_evaluation() -> None:
+    """Batches of one do not broadcast ((1, 1) against (1,)); the test set's outputs do."""
+    with pytest.raises(TaskError, match=r"broadcasts them to \(64, 64\)"):
+        run_trial(slipped_regression(batch_size=1), "FIX(k0=0.01)", steps=3)

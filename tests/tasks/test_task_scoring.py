@@ -130,7 +130,18 @@ def test_own_metrics_join_the_kinds_and_may_be_primary() -> None:
             {"metrics": [custom_metric("mse", lambda o, t: 0.0, direction="max")]},
             "metrics with distinct names",
         ),
-        ({"metrics": [custom_metric("ld", lambda o, t: 0.0, direction="min")]}, "reserved"),
+        (
+            {"metrics": [custom_metric("top1", lambda o, t: 0.0, direction="min")]},
+            "none a built-in's",
+        ),
+        (
+            {"metrics": [custom_metric("best_top1", lambda o, t: 0.0, direction="max")]},
+            "none a built-in's",
+        ),
+        (
+            {"metrics": [custom_metric("ld", lambda o, t: 0.0, direction="min")]},
+            "none a built-in's",
+        ),
         ({"metrics": [custom_metric("best_x", lambda o, t: 0.0, direction="min")]}, "best_"),
     ],
 )

@@ -168,13 +168,19 @@ def predict(
 def evaluation_from_outputs(
     outputs: torch.Tensor, targets: torch.Tensor, scorer: Scorer, *, with_metrics: bool = True
 ) -> Evaluation:
-    """The loss and metrics of ``outputs`` against ``targets`` (pure; the targets are not cast)."""
+    """The loss and metrics of ``outputs`` against ``targets`` (pure; the targets are not cast).
+
+    Raises:
+        TaskError: the task's loss would broadcast the outputs against the
+            targets (:func:`lrscope.tasks.batches.check_broadcast`).
+    """
     count = int(outputs.shape[0]) if outputs.dim() else 0
     if count == 0:
         names = [m.name for m in scorer.metrics] if with_metrics else []
         return Evaluation(math.nan, dict.fromkeys(names, math.nan), 0)
-    loss_fn = scorer.steps.loss
-    loss = math.nan if loss_fn is None else float(loss_fn(outputs, targets))
+    loss = (
+        math.nan if scorer.steps.loss is None else float(scorer.steps.batch_loss(outputs, targets))
+    )
     metrics = scorer.score(outputs, targets) if with_metrics else {}
     return Evaluation(loss, metrics, count)
 

@@ -362,8 +362,18 @@ def make_scorer(
         )
     combined: dict[str, TaskMetric] = {m.name: m for m in base}
     for item in own:
-        if item.name in combined and combined[item.name].metric != item.metric:
-            raise ParameterError(owner, "metrics", "metrics with distinct names", item.name)
+        builtin = METRICS.get(item.name)
+        twice = item.name in combined and combined[item.name].metric != item.metric
+        if twice or (builtin is not None and builtin != item.metric):
+            # A built-in's name means that metric everywhere (the result's best_top1,
+            # the rank columns): a task's own may not take it with another meaning.
+            raise ParameterError(
+                owner,
+                "metrics",
+                f"metrics with distinct names, none a built-in's ({', '.join(sorted(METRICS))}) "
+                "unless it is that built-in",
+                item.name,
+            )
         combined[item.name] = item
     if "test_loss" in combined:
         raise ParameterError(owner, "metrics", "metrics other than test_loss (always reported)", "")
